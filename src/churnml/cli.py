@@ -49,6 +49,70 @@ def _cmd_validate(args) -> int:
     return 1 if (report["severity"] == "fatal").any() else 0
 
 
+# --- features (issue 4) -------------------------------------------------------------------
+def _add_features(sub):
+    p = sub.add_parser("features", help="build point-in-time indicators for account x as_of snapshots")
+    p.add_argument("--data", required=True, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--mapping", help="YAML mapping onto the contract")
+    p.add_argument("--as-of", help="one as_of date, or the last date of a cadence (YYYY-MM-DD)")
+    p.add_argument("--start", help="first as_of date of a cadence")
+    p.add_argument("--cadence", default="monthly", help="as_of cadence between --start and --as-of")
+    p.add_argument("--horizon-days", type=int, default=180, help="renewals within this many days")
+    p.add_argument("--out", required=True, help="output Parquet file")
+    p.set_defaults(handler=_cmd_features)
+
+
+def _cmd_features(args) -> int:
+    raise NotImplementedError("features: being built (issue 4)")
+
+
+# --- train (issue 5) ----------------------------------------------------------------------
+def _add_train(sub):
+    p = sub.add_parser("train", help="tune, fit, calibrate, evaluate and register the renewal-risk model")
+    p.add_argument("--data", required=True, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--mapping", help="YAML mapping onto the contract")
+    p.add_argument("--config", help="model config YAML (default: models/default.yaml)")
+    p.add_argument("--trials", type=int, help="Optuna trial budget (overrides the config)")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _cmd_train(args) -> int:
+    raise NotImplementedError("train: being built (issue 5)")
+
+
+# --- score (issue 6) ----------------------------------------------------------------------
+def _add_score(sub):
+    p = sub.add_parser("score", help="score accounts at an as_of date, explain, and write CRM fields")
+    p.add_argument("--model", default="models:/churnml@champion", help="model URI")
+    p.add_argument("--data", required=True, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--mapping", help="YAML mapping onto the contract")
+    p.add_argument("--as-of", required=True, help="scoring date (YYYY-MM-DD)")
+    p.add_argument("--out", required=True, help="scores Parquet file")
+    p.add_argument("--crm-preset", default="generic", help="generic, salesforce or hubspot")
+    p.add_argument("--crm-out", help="CRM fields file (.csv or .parquet)")
+    p.add_argument("--db", help="SQLAlchemy URL to upsert CRM fields into")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.set_defaults(handler=_cmd_score)
+
+
+def _cmd_score(args) -> int:
+    raise NotImplementedError("score: being built (issue 6)")
+
+
+# --- report (issue 7) ---------------------------------------------------------------------
+def _add_report(sub):
+    p = sub.add_parser("report", help="write the red-account meeting pack (self-contained HTML)")
+    p.add_argument("--scores", required=True, help="scores Parquet file written by churnml score")
+    p.add_argument("--data", help="data folder (adds CSM and contact details)")
+    p.add_argument("--out", required=True, help="output HTML file")
+    p.add_argument("--include-amber", action="store_true", help="add cards for amber accounts")
+    p.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args) -> int:
+    raise NotImplementedError("report: being built (issue 7)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="churnml",
@@ -56,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version="churnml 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_generate, _add_validate):
+    for add in (_add_generate, _add_validate, _add_features, _add_train, _add_score, _add_report):
         add(sub)
     return parser
 
