@@ -110,7 +110,25 @@ def _add_report(sub):
 
 
 def _cmd_report(args) -> int:
-    raise NotImplementedError("report: being built (issue 7)")
+    from churnml.report.load import read_contacts, read_scores_bundle
+    from churnml.report.render import render_report, write_report
+
+    bundle = read_scores_bundle(args.scores)
+    contacts = read_contacts(args.data) if args.data else None
+    html = render_report(
+        bundle["scores"],
+        bundle["explanations"],
+        bundle["history"],
+        bundle["families"],
+        contacts=contacts,
+        include_amber=args.include_amber,
+    )
+    path = write_report(args.out, html)
+    missing = [kind for kind in ("explanations", "history", "families") if bundle[kind] is None]
+    print(f"wrote {path} ({len(html.encode()) / 1e6:.2f} MB)")
+    if missing:
+        print(f"not available (sidecar files missing): {', '.join(missing)}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,129 @@
+"""Text formats for the meeting pack (money, dates, days, trends); used as Jinja filters."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+TREND_TEXT = {
+    "new": "New",
+    "rising": "↑ Rising",
+    "steady": "→ Steady",
+    "falling": "↓ Falling",
+}
+PATTERN_TEXT = {
+    "acute": "Acute — risk rose suddenly",
+    "chronic": "Chronic — at risk for several runs",
+}
+FAMILY_TEXT = {
+    "usage": "Usage",
+    "support": "Support",
+    "nps": "NPS / sentiment",
+    "champion": "Champions & sponsors",
+    "value": "Value realisation",
+    "contract": "Contract",
+}
+ROLE_TEXT = {
+    "champion": "Champion",
+    "decision_maker": "Decision maker",
+    "executive_sponsor": "Executive sponsor",
+}
+
+
+def is_missing(value) -> bool:
+    """True for None, NaN, NaT and pandas NA."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def money(value) -> str:
+    """Compact money: ``$1.24M``, ``$340k``, ``$950``; ``—`` when missing."""
+    if is_missing(value):
+        return "—"
+    v = float(value)
+    sign = "-" if v < 0 else ""
+    v = abs(v)
+    if v >= 1e6:
+        return f"{sign}${v / 1e6:.2f}M"
+    if v >= 1e4:
+        return f"{sign}${v / 1e3:.0f}k"
+    if v >= 1e3:
+        return f"{sign}${v / 1e3:.1f}k"
+    return f"{sign}${v:.0f}"
+
+
+def date(value) -> str:
+    """``12 Mar 2026``; ``—`` when missing."""
+    if is_missing(value):
+        return "—"
+    return pd.Timestamp(value).strftime("%d %b %Y").lstrip("0")
+
+
+def month(value) -> str:
+    """``Mar 2026``; ``—`` when missing."""
+    if is_missing(value):
+        return "—"
+    return pd.Timestamp(value).strftime("%b %Y")
+
+
+def days_left(value) -> str:
+    """``in 42 days``, ``today``, ``3 days ago``; ``—`` when missing."""
+    if is_missing(value):
+        return "—"
+    n = int(value)
+    if n == 0:
+        return "today"
+    if n < 0:
+        return f"{-n} day{'s' if n != -1 else ''} ago"
+    return f"in {n} day{'s' if n != 1 else ''}"
+
+
+def number(value, digits: int = 0) -> str:
+    """A plain number with thousands separators; ``—`` when missing."""
+    if is_missing(value):
+        return "—"
+    v = float(value)
+    if math.isfinite(v) and digits == 0:
+        return f"{round(v):,}"
+    return f"{v:,.{digits}f}"
+
+
+def percent(value) -> str:
+    """A probability as a percentage, ``37%``; ``—`` when missing."""
+    if is_missing(value):
+        return "—"
+    return f"{float(value):.0%}"
+
+
+def text(value, default: str = "—") -> str:
+    """The value as text, or ``default`` when missing or empty."""
+    if is_missing(value) or str(value) == "":
+        return default
+    return str(value)
+
+
+def pretty_indicator(indicator: str) -> str:
+    """``active_users_change_30d`` -> ``Active users change 30d``."""
+    words = re.sub(r"\bnps\b", "NPS", str(indicator).replace("_", " ").strip())
+    return words[:1].upper() + words[1:]
+
+
+FILTERS = {
+    "money": money,
+    "date": date,
+    "month": month,
+    "days_left": days_left,
+    "number": number,
+    "percent": percent,
+    "text": text,
+    "trend": lambda v: TREND_TEXT.get(text(v, ""), text(v)),
+    "pattern": lambda v: PATTERN_TEXT.get(text(v, ""), ""),
+    "family": lambda v: FAMILY_TEXT.get(text(v, ""), text(v).replace("_", " ").capitalize()),
+    "role": lambda v: ROLE_TEXT.get(text(v, ""), text(v).replace("_", " ").capitalize()),
+}
