@@ -32,11 +32,12 @@ CHROMIUM_ARGS = [
 
 @dataclass
 class PageLog:
-    """What the page did: every request URL, console errors and uncaught page errors."""
+    """What the page did: request URLs, console errors, uncaught page errors, alert() dialogs."""
 
     requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
 
 
 def require_chromium() -> str:
@@ -79,6 +80,7 @@ def open_html(path: Path, *, javascript: bool = True, width: int = 1366, height:
                     lambda msg: log.console_errors.append(msg.text) if msg.type == "error" else None,
                 )
                 page.on("pageerror", lambda err: log.page_errors.append(str(err)))
+                page.on("dialog", lambda d: (log.dialogs.append(d.message), d.dismiss()))
                 page.goto(Path(path).resolve().as_uri(), wait_until="load")
                 yield page, log
             finally:

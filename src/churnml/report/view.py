@@ -56,8 +56,23 @@ def _records_by_account(frame: pd.DataFrame | None, accounts: Iterable[str]) -> 
     if frame is None or frame.empty:
         return {}
     frame = frame[frame["account_id"].astype(str).isin(set(accounts))]
-    frame = frame.assign(account_id=frame["account_id"].astype(str))
-    return {aid: g.to_dict("records") for aid, g in frame.groupby("account_id", sort=False)}
+    grouped: dict[str, list] = {}
+    for record in frame.assign(account_id=frame["account_id"].astype(str)).to_dict("records"):
+        grouped.setdefault(record["account_id"], []).append(record)
+    return grouped
+
+
+def _recent_history(history: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The sparkline indicators' last ``HISTORY_MONTHS`` values per account, oldest first."""
+    if history is None:
+        return None
+    recent = history[history["indicator"].astype(str).isin(list(SPARKLINES))].assign(
+        as_of=lambda f: pd.to_datetime(f["as_of"]),
+        indicator=lambda f: f["indicator"].astype(str),
+        value=lambda f: pd.to_numeric(f["value"], errors="coerce").astype(float),
+    )
+    recent = recent.sort_values(["account_id", "indicator", "as_of"], kind="stable")
+    return recent.groupby(["account_id", "indicator"], sort=False).tail(HISTORY_MONTHS)
 
 
 def overview(scores: pd.DataFrame) -> dict:
@@ -119,26 +134,25 @@ def _reasons(explanations: list[dict], kind: str, fallback) -> list[dict]:
 
 
 def _sparklines(history: list[dict]) -> list[dict]:
-    if not history:
-        return []
-    frame = pd.DataFrame(history)
-    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    by_indicator: dict[str, list[dict]] = {}
+    for row in history:
+        by_indicator.setdefault(row["indicator"], []).append(row)
     out = []
     for indicator, (heading, digits) in SPARKLINES.items():
-        series = frame[frame["indicator"] == indicator].sort_values("as_of").tail(HISTORY_MONTHS)
-        values = pd.to_numeric(series["value"], errors="coerce").to_numpy(dtype=float)
-        if len(values) == 0:
+        rows = by_indicator.get(indicator, [])
+        if not rows:
             out.append({"heading": heading, "svg": None, "latest": None, "first": None})
             continue
-        finite = values[~np.isnan(values)]
-        latest = number(finite[-1], digits) if len(finite) else "—"
-        first = number(finite[0], digits) if len(finite) else "—"
-        span = f"{month(series['as_of'].iloc[0])} – {month(series['as_of'].iloc[-1])}"
+        values = [float(r["value"]) for r in rows]
+        finite = [v for v in values if not np.isnan(v)]
+        latest = number(finite[-1], digits) if finite else "—"
+        first = number(finite[0], digits) if finite else "—"
+        span = f"{month(rows[0]['as_of'])} – {month(rows[-1]['as_of'])}"
         label = f"{heading}, monthly {span}: from {first} to {latest}"
         out.append(
             {
                 "heading": heading,
-                "svg": charts.sparkline_svg(list(values), label=label),
+                "svg": charts.sparkline_svg(values, label=label),
                 "latest": latest,
                 "first": first,
                 "span": span,
@@ -198,7 +212,7 @@ def cards(
             as_of=pd.to_datetime(explanations["as_of"]),
         ).merge(keys, on=["account_id", "as_of"])
     expl = _records_by_account(explanations, ids)
-    hist = _records_by_account(history, ids)
+    hist = _records_by_account(_recent_history(history), ids)
     fams = _records_by_account(families, ids)
     people = None
     if contacts is not None and "account_id" in contacts and "role" in contacts:

@@ -1,0 +1,81 @@
+"""The meeting pack in real headless Chromium: no requests, no console errors, visible, filterable."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser import open_html, screenshot
+from churnml.report.render import render_report, write_report
+from test_report import make_frames
+
+pytestmark = pytest.mark.slow
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    f = make_frames(30, seed=5, n_red=9)
+    f["scores"].loc[3, "name"] = HOSTILE
+    f["scores"].loc[0, "name"] = "Northwind Logistics"
+    html = render_report(f["scores"], f["explanations"], f["history"], f["families"],
+                         contacts=f["contacts"], include_amber=True)
+    path = write_report(tmp_path_factory.mktemp("report") / "red_accounts.html", html)
+    return path, int(f["scores"]["tier"].isin(["red", "amber"]).sum())
+
+
+def test_report_loads_offline_without_errors_and_filters(report):
+    report_path, n_cards = report
+    with open_html(report_path) as (page, log):
+        page.wait_for_timeout(200)
+        screenshot(page, "report_overview.png")
+
+        assert log.requests == [report_path.resolve().as_uri()]
+        assert log.console_errors == [] and log.page_errors == []
+        assert log.dialogs == [], "an injected script ran"
+        assert page.get_by_role("heading", name="Overview").is_visible()
+        assert page.get_by_role("table", name="Red accounts by ARR at risk (9)").is_visible()
+        cards = page.locator("main article.card")
+        assert cards.count() == n_cards > 9  # red and amber
+        assert page.get_by_role("article", name=HOSTILE).count() == 1
+
+        first = cards.first
+        first.scroll_into_view_if_needed()
+        assert first.is_visible()
+        assert first.get_by_role("img").first.is_visible()
+        page.evaluate("document.querySelector('article.card').scrollIntoView()")
+        screenshot(page, "report_card.png")
+
+        # filter by CSM: only that CSM's cards and table rows stay visible
+        assert page.locator("#filters").is_visible()
+        csm = first.get_attribute("data-csm")
+        page.select_option("#filter-csm", csm)
+        visible = [c.get_attribute("data-csm") for c in cards.all() if c.is_visible()]
+        assert visible and set(visible) == {csm} and len(visible) < cards.count()
+        rows = page.locator("#red-table tbody tr")
+        assert {r.get_attribute("data-csm") for r in rows.all() if r.is_visible()} == {csm}
+        assert page.locator("#filter-status").inner_text().startswith(f"Showing {len(visible)} of")
+        page.select_option("#filter-csm", "")
+        assert all(c.is_visible() for c in cards.all())
+
+        # sorting the table by score (click the header button)
+        page.locator("#red-table thead th", has_text="Score").locator("button").click()
+        scores = [float(v) for v in rows.locator("td:nth-child(4)").evaluate_all(
+            "cells => cells.map(c => c.dataset.value)")]
+        assert scores == sorted(scores, reverse=True)
+        assert log.requests == [report_path.resolve().as_uri()]
+
+
+def test_report_works_without_javascript_and_prints_one_card_per_page(report):
+    report_path, _ = report
+    with open_html(report_path, javascript=False) as (page, log):
+        assert log.requests == [report_path.resolve().as_uri()]
+        assert not page.locator("#filters").is_visible(), "no dead controls without JavaScript"
+        cards = page.locator("main article.card")
+        assert cards.first.is_visible() and cards.nth(8).is_visible()
+        page.emulate_media(media="print")
+        breaks = cards.evaluate_all("cs => cs.map(c => getComputedStyle(c).breakBefore)")
+        assert set(breaks) == {"page"}
+        page.emulate_media(media="screen")
+        page.set_viewport_size({"width": 800, "height": 1000})
+        page.evaluate("document.querySelector('article.card').scrollIntoView()")
+        screenshot(page, "report_card_narrow_nojs.png")
