@@ -77,7 +77,9 @@ def open_html(path: Path, *, javascript: bool = True, width: int = 1366, height:
                 page.on("request", lambda req: log.requests.append(req.url))
                 page.on(
                     "console",
-                    lambda msg: log.console_errors.append(msg.text) if msg.type == "error" else None,
+                    lambda msg: (
+                        log.console_errors.append(msg.text) if msg.type == "error" else None
+                    ),
                 )
                 page.on("pageerror", lambda err: log.page_errors.append(str(err)))
                 page.on("dialog", lambda d: (log.dialogs.append(d.message), d.dismiss()))

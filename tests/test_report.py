@@ -33,47 +33,59 @@ def make_frames(n_accounts: int = 12, seed: int = 0, *, n_red: int | None = None
     n_red = n_accounts // 2 if n_red is None else n_red
     ids = np.array([f"A{i:05d}" for i in range(n_accounts)])
     n_amber = (n_accounts - n_red) // 2
-    tier = np.array(["red"] * n_red + ["amber"] * n_amber + ["green"] * (n_accounts - n_red - n_amber))
-    score = np.where(tier == "red", rng.integers(70, 100, n_accounts),
-                     np.where(tier == "amber", rng.integers(40, 70, n_accounts), rng.integers(0, 40, n_accounts)))
+    tier = np.array(
+        ["red"] * n_red + ["amber"] * n_amber + ["green"] * (n_accounts - n_red - n_amber)
+    )
+    score = np.where(
+        tier == "red",
+        rng.integers(70, 100, n_accounts),
+        np.where(
+            tier == "amber", rng.integers(40, 70, n_accounts), rng.integers(0, 40, n_accounts)
+        ),
+    )
     arr = rng.integers(10, 500, n_accounts) * 1000.0
     prob = score / 100.0
     base = -1.8
     log_odds = base + rng.normal(1.5, 0.5, n_accounts)
     prev_tier = rng.choice(np.array(["red", "amber", "green", None], dtype=object), n_accounts)
-    prev_score = np.where(prev_tier == None, np.nan, score - rng.integers(-10, 20, n_accounts))  # noqa: E711
-    trend = np.select([prev_tier == None, score - prev_score > 5, prev_score - score > 5],  # noqa: E711
-                      ["new", "rising", "falling"], "steady")
-    scores = pd.DataFrame({
-        "account_id": ids,
-        "name": [f"Company {i}" for i in range(n_accounts)],
-        "segment": rng.choice(["enterprise", "mid_market", "smb"], n_accounts),
-        "csm": rng.choice(["Dana Lee", "Sam Ortiz", "Priya Nair"], n_accounts),
-        "as_of": AS_OF,
-        "contract_id": [f"C{i:05d}" for i in range(n_accounts)],
-        "renewal_date": AS_OF + pd.to_timedelta(rng.integers(5, 180, n_accounts), unit="D"),
-        "arr": arr,
-        "probability": prob,
-        "score": score.astype("int64"),
-        "tier": tier,
-        "arr_at_risk": arr * prob,
-        "base_value": base,
-        "log_odds": log_odds,
-        "previous_score": prev_score,
-        "previous_tier": pd.array(prev_tier, dtype="string"),
-        "trend": trend,
-        "pattern": np.where(tier == "red", rng.choice(["acute", "chronic"], n_accounts), ""),
-        "top_reasons": "Active users fell 40% in the last 30 days\nA champion left in the last 90 days",
-        "protective_reasons": "License utilization is 92%",
-        "reason_code_1": "active_users_change_30d",
-        "reason_code_2": "champion_left_90d",
-        "reason_code_3": "detractor_share_180d",
-        "play": "Run an adoption workshop",
-        "plays": "Run an adoption workshop\nFind and brief a new champion",
-        "model_name": "churnml",
-        "model_version": "3",
-        "scored_at": pd.Timestamp("2026-03-02 06:00"),
-    })
+    prev_score = np.where(prev_tier == None, np.nan, score - rng.integers(-10, 20, n_accounts))
+    trend = np.select(
+        [prev_tier == None, score - prev_score > 5, prev_score - score > 5],
+        ["new", "rising", "falling"],
+        "steady",
+    )
+    scores = pd.DataFrame(
+        {
+            "account_id": ids,
+            "name": [f"Company {i}" for i in range(n_accounts)],
+            "segment": rng.choice(["enterprise", "mid_market", "smb"], n_accounts),
+            "csm": rng.choice(["Dana Lee", "Sam Ortiz", "Priya Nair"], n_accounts),
+            "as_of": AS_OF,
+            "contract_id": [f"C{i:05d}" for i in range(n_accounts)],
+            "renewal_date": AS_OF + pd.to_timedelta(rng.integers(5, 180, n_accounts), unit="D"),
+            "arr": arr,
+            "probability": prob,
+            "score": score.astype("int64"),
+            "tier": tier,
+            "arr_at_risk": arr * prob,
+            "base_value": base,
+            "log_odds": log_odds,
+            "previous_score": prev_score,
+            "previous_tier": pd.array(prev_tier, dtype="string"),
+            "trend": trend,
+            "pattern": np.where(tier == "red", rng.choice(["acute", "chronic"], n_accounts), ""),
+            "top_reasons": "Active users fell 40% in the last 30 days\nA champion left in the last 90 days",
+            "protective_reasons": "License utilization is 92%",
+            "reason_code_1": "active_users_change_30d",
+            "reason_code_2": "champion_left_90d",
+            "reason_code_3": "detractor_share_180d",
+            "play": "Run an adoption workshop",
+            "plays": "Run an adoption workshop\nFind and brief a new champion",
+            "model_name": "churnml",
+            "model_version": "3",
+            "scored_at": pd.Timestamp("2026-03-02 06:00"),
+        }
+    )
     scores["days_to_renewal"] = (scores["renewal_date"] - AS_OF).dt.days
     scores["rank"] = scores["probability"].rank(ascending=False, method="first").astype(int)
 
@@ -83,36 +95,56 @@ def make_frames(n_accounts: int = 12, seed: int = 0, *, n_red: int | None = None
     contrib = rng.normal(0.0, 0.4, n_accounts * k) + np.where(e_ind < 4, 0.5, -0.1)
     kind = np.where(contrib > 0, "driver", "protective")
     values = rng.uniform(0.05, 0.95, n_accounts * k)
-    explanations = pd.DataFrame({
-        "account_id": e_acc, "as_of": AS_OF,
-        "indicator": [INDICATORS[i][0] for i in e_ind],
-        "family": [INDICATORS[i][1] for i in e_ind],
-        "value": values, "contribution": contrib, "kind": kind,
-        "sentence": [INDICATORS[i][2].format(v=v) for i, v in zip(e_ind, values)],
-        "play": np.where(kind == "driver", "Run an adoption workshop", ""),
-    })
-    explanations["rank"] = (explanations.assign(a=explanations["contribution"].abs())
-                            .groupby(["account_id", "kind"])["a"].rank(ascending=False, method="first")
-                            .astype(int))
+    explanations = pd.DataFrame(
+        {
+            "account_id": e_acc,
+            "as_of": AS_OF,
+            "indicator": [INDICATORS[i][0] for i in e_ind],
+            "family": [INDICATORS[i][1] for i in e_ind],
+            "value": values,
+            "contribution": contrib,
+            "kind": kind,
+            "sentence": [INDICATORS[i][2].format(v=v) for i, v in zip(e_ind, values)],
+            "play": np.where(kind == "driver", "Run an adoption workshop", ""),
+        }
+    )
+    explanations["rank"] = (
+        explanations.assign(a=explanations["contribution"].abs())
+        .groupby(["account_id", "kind"])["a"]
+        .rank(ascending=False, method="first")
+        .astype(int)
+    )
     months = pd.date_range(end=AS_OF, periods=12, freq="MS")
-    h = pd.MultiIndex.from_product([ids, months, HISTORY_INDICATORS],
-                                   names=["account_id", "as_of", "indicator"]).to_frame(index=False)
+    h = pd.MultiIndex.from_product(
+        [ids, months, HISTORY_INDICATORS], names=["account_id", "as_of", "indicator"]
+    ).to_frame(index=False)
     h["value"] = rng.integers(0, 60, len(h)).astype(float)
-    families = pd.DataFrame({"account_id": np.repeat(ids, len(FAMILIES)),
-                             "family": np.tile(FAMILIES, n_accounts),
-                             "contribution": rng.normal(0.1, 0.4, n_accounts * len(FAMILIES))})
+    families = pd.DataFrame(
+        {
+            "account_id": np.repeat(ids, len(FAMILIES)),
+            "family": np.tile(FAMILIES, n_accounts),
+            "contribution": rng.normal(0.1, 0.4, n_accounts * len(FAMILIES)),
+        }
+    )
     roles = ["champion", "decision_maker", "executive_sponsor", "user"]
-    contacts = pd.DataFrame({
-        "contact_id": [f"P{i:06d}" for i in range(n_accounts * len(roles))],
-        "account_id": np.repeat(ids, len(roles)),
-        "email": [f"person{i}@example.com" for i in range(n_accounts * len(roles))],
-        "role": np.tile(roles, n_accounts),
-        "title": np.tile(["Ops lead", "VP Finance", "COO", "Analyst"], n_accounts),
-        "ended_at": pd.NaT,
-    })
+    contacts = pd.DataFrame(
+        {
+            "contact_id": [f"P{i:06d}" for i in range(n_accounts * len(roles))],
+            "account_id": np.repeat(ids, len(roles)),
+            "email": [f"person{i}@example.com" for i in range(n_accounts * len(roles))],
+            "role": np.tile(roles, n_accounts),
+            "title": np.tile(["Ops lead", "VP Finance", "COO", "Analyst"], n_accounts),
+            "ended_at": pd.NaT,
+        }
+    )
     contacts.loc[contacts.index % 8 == 0, "ended_at"] = AS_OF - pd.Timedelta(days=20)
-    return {"scores": scores, "explanations": explanations, "history": h,
-            "families": families, "contacts": contacts}
+    return {
+        "scores": scores,
+        "explanations": explanations,
+        "history": h,
+        "families": families,
+        "contacts": contacts,
+    }
 
 
 # --- a light HTML tree: enough to find landmarks, cards, captions and text -----------------------
@@ -121,7 +153,13 @@ VOID = {"meta", "link", "br", "img", "input", "hr", "col", "source", "wbr"}
 
 class Node:
     def __init__(self, tag, attrs, parent=None):
-        self.tag, self.attrs, self.parent, self.children, self.text_parts = tag, attrs, parent, [], []
+        self.tag, self.attrs, self.parent, self.children, self.text_parts = (
+            tag,
+            attrs,
+            parent,
+            [],
+            [],
+        )
 
     def text(self) -> str:
         return " ".join(
@@ -177,8 +215,14 @@ def cards_of(root: Node) -> list[Node]:
 
 
 def render(frames: dict, **kw) -> str:
-    return render_report(frames["scores"], frames["explanations"], frames["history"],
-                         frames["families"], contacts=frames["contacts"], **kw)
+    return render_report(
+        frames["scores"],
+        frames["explanations"],
+        frames["history"],
+        frames["families"],
+        contacts=frames["contacts"],
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +240,9 @@ def test_one_card_per_red_account_labelled_by_its_name_in_arr_at_risk_order(fram
     root = parse(full_html)
     ids = by_id(root)
     cards = cards_of(root)
-    red = frames["scores"][frames["scores"]["tier"] == "red"].sort_values("arr_at_risk", ascending=False)
+    red = frames["scores"][frames["scores"]["tier"] == "red"].sort_values(
+        "arr_at_risk", ascending=False
+    )
     assert len(cards) == len(red) == 6
     names = [ids[c.attrs["aria-labelledby"]].text() for c in cards]
     assert names == red["name"].tolist()
@@ -235,9 +281,11 @@ def test_no_external_references_and_csp_hash_matches_the_inline_script(full_html
     assert "https://" not in full_html
     scripts = list(root.iter("script"))
     assert len(scripts) == 1
-    body = re.search(r"<script>(.*?)</script>", full_html, re.S).group(1)
+    body = re.search(r"<script>(.*?)</script>", full_html, re.DOTALL).group(1)
     digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-    csp = next(m for m in root.iter("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy")
+    csp = next(
+        m for m in root.iter("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"
+    )
     assert f"'sha256-{digest}'" in csp.attrs["content"]
     assert "default-src 'none'" in csp.attrs["content"]
 
@@ -247,14 +295,19 @@ def test_overview_counts_movers_and_model(frames, full_html):
     root = parse(full_html)
     header_text = next(root.iter("header")).text()
     assert "1 Mar 2026" in header_text and "churnml" in header_text and "3" in header_text
-    tiles = {n.attrs["class"].split()[-1]: n.text() for n in root.iter("div")
-             if n.attrs.get("class", "").startswith("tile ")}
+    tiles = {
+        n.attrs["class"].split()[-1]: n.text()
+        for n in root.iter("div")
+        if n.attrs.get("class", "").startswith("tile ")
+    }
     for tier in ("red", "amber", "green"):
-        assert tiles[f"tile-{tier}"].startswith(f"{tier.upper()} {int((scores['tier'] == tier).sum())} ")
+        assert tiles[f"tile-{tier}"].startswith(
+            f"{tier.upper()} {int((scores['tier'] == tier).sum())} "
+        )
     new_red = {a.text() for a in by_id(root)["new-red-heading"].parent.iter("a")}
     red = scores[scores["tier"] == "red"]
     assert new_red == set(red.loc[red["previous_tier"].fillna("") != "red", "name"])
-    table_rows = list(by_id(root)["red-table"].iter("tbody"))[0].children
+    table_rows = next(iter(by_id(root)["red-table"].iter("tbody"))).children
     assert len(table_rows) == len(red)
 
 
@@ -289,7 +342,9 @@ def test_hostile_text_is_escaped_everywhere():
     f = make_frames(4, seed=2, n_red=2)
     evil = "<script>alert(1)</script>"
     f["scores"].loc[0, ["name", "csm"]] = [evil, '"><img src=x onerror=alert(2)>']
-    f["explanations"].loc[f["explanations"]["account_id"] == "A00000", "sentence"] = "<b>bold</b> & co"
+    f["explanations"].loc[f["explanations"]["account_id"] == "A00000", "sentence"] = (
+        "<b>bold</b> & co"
+    )
     f["explanations"].loc[f["explanations"]["account_id"] == "A00000", "indicator"] = "<i>x</i>"
     html = render(f)
     root = parse(html)
@@ -381,10 +436,24 @@ def test_cli_report_end_to_end(tmp_path, frames, capsys):
     s = frames["scores"]
     s[["account_id", "name", "segment", "csm"]].to_parquet(data / "accounts.parquet")
     s.assign(start_date=s["renewal_date"] - pd.Timedelta(days=365), end_date=s["renewal_date"])[
-        ["contract_id", "account_id", "start_date", "end_date", "arr"]].to_parquet(data / "contracts.parquet")
+        ["contract_id", "account_id", "start_date", "end_date", "arr"]
+    ].to_parquet(data / "contracts.parquet")
     out = tmp_path / "red.html"
-    assert main(["report", "--scores", str(path), "--data", str(data), "--out", str(out),
-                 "--include-amber"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--scores",
+                str(path),
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--include-amber",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "history" in printed and str(out) in printed
     root = parse(out.read_text())
@@ -399,3 +468,24 @@ def test_500_red_accounts_render_every_card_under_15_mb():
     html = render(f)
     assert len(html.encode()) < 15_000_000
     assert len(cards_of(parse(html))) == 500
+
+
+def test_categorical_keys_and_labels_render_the_same_report(frames, full_html):
+    cat = {
+        "scores": frames["scores"].astype(
+            {
+                "account_id": "category",
+                "tier": "category",
+                "previous_tier": "category",
+                "segment": "category",
+                "csm": "category",
+                "trend": "category",
+            }
+        ),
+        **{
+            k: frames[k].astype({"account_id": "category"})
+            for k in ("explanations", "history", "families", "contacts")
+        },
+    }
+    cat["history"] = cat["history"].astype({"indicator": "category"})
+    assert render(cat) == full_html

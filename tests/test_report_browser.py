@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from browser import open_html, screenshot
-from churnml.report.render import render_report, write_report
 from test_report import make_frames
+
+from churnml.report.render import render_report, write_report
 
 pytestmark = pytest.mark.slow
 HOSTILE = "<script>alert(1)</script>"
@@ -17,8 +17,14 @@ def report(tmp_path_factory):
     f = make_frames(30, seed=5, n_red=9)
     f["scores"].loc[3, "name"] = HOSTILE
     f["scores"].loc[0, "name"] = "Northwind Logistics"
-    html = render_report(f["scores"], f["explanations"], f["history"], f["families"],
-                         contacts=f["contacts"], include_amber=True)
+    html = render_report(
+        f["scores"],
+        f["explanations"],
+        f["history"],
+        f["families"],
+        contacts=f["contacts"],
+        include_amber=True,
+    )
     path = write_report(tmp_path_factory.mktemp("report") / "red_accounts.html", html)
     return path, int(f["scores"]["tier"].isin(["red", "amber"]).sum())
 
@@ -59,8 +65,12 @@ def test_report_loads_offline_without_errors_and_filters(report):
 
         # sorting the table by score (click the header button)
         page.locator("#red-table thead th", has_text="Score").locator("button").click()
-        scores = [float(v) for v in rows.locator("td:nth-child(4)").evaluate_all(
-            "cells => cells.map(c => c.dataset.value)")]
+        scores = [
+            float(v)
+            for v in rows.locator("td:nth-child(4)").evaluate_all(
+                "cells => cells.map(c => c.dataset.value)"
+            )
+        ]
         assert scores == sorted(scores, reverse=True)
         assert log.requests == [report_path.resolve().as_uri()]
 

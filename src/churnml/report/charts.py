@@ -114,10 +114,14 @@ def waterfall_svg(
 
     height = top + row_h * len(rows) + 6
     parts = [
-        f'<text x="{_num(label_w)}" y="11" class="axis-note">'
-        "log-odds · bars right raise risk, left lower it</text>",
-        f'<line x1="{_num(sx(0))}" y1="{_num(top - 4)}" x2="{_num(sx(0))}" '
-        f'y2="{_num(height - 4)}" class="zero"/>',
+        (
+            f'<text x="{_num(label_w)}" y="11" class="axis-note">'
+            "log-odds · bars right raise risk, left lower it</text>"
+        ),
+        (
+            f'<line x1="{_num(sx(0))}" y1="{_num(top - 4)}" x2="{_num(sx(0))}" '
+            f'y2="{_num(height - 4)}" class="zero"/>'
+        ),
     ]
     for i, (label, start, end, kind) in enumerate(rows):
         y = top + i * row_h
