@@ -1,0 +1,38 @@
+"""Shared fixtures: one small synthetic customer base, built once per test session.
+
+Tests that need realistic tables use ``saas_small``; tests that need the point-in-time indicators
+use ``features_small`` (monthly snapshots over the whole period), so the suite builds them once.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+SMALL = dict(n_accounts=300, months=18, seed=3)
+
+
+@pytest.fixture(scope="session")
+def saas_small():
+    """``make_saas(n_accounts=300, months=18, seed=3)``: the seven tables plus ``oracle``."""
+    from churnml.datasets import make_saas
+
+    return make_saas(**SMALL)
+
+
+@pytest.fixture(scope="session")
+def spine_small(saas_small):
+    """Monthly snapshots (180-day horizon) from the fourth month to the end of the data."""
+    from churnml import make_spine
+
+    start = (saas_small["usage"]["ts"].min() + pd.DateOffset(months=3)).normalize()
+    end = saas_small["usage"]["ts"].max()
+    return make_spine(saas_small, start=start, end=end, cadence="monthly", horizon_days=180)
+
+
+@pytest.fixture(scope="session")
+def features_small(saas_small, spine_small):
+    """``build_features`` over ``spine_small`` with the default catalog."""
+    from churnml import build_features
+
+    return build_features(saas_small, spine_small)
