@@ -20,6 +20,7 @@ _EXPORTS = {
     "indicator_report": "churnml.features.report",
     "ChurnModel": "churnml.model.estimator",
     "load_config": "churnml.model.config",
+    "load_model": "churnml.model.registry",
     "tune": "churnml.model.tuning",
     "train": "churnml.model.training",
     "evaluate": "churnml.model.evaluation",
@@ -29,12 +30,18 @@ _EXPORTS = {
     "render_report": "churnml.report.render",
 }
 
+#: sub-modules reachable as attributes (``churnml.viz.plot_leading_indicators``) without importing
+#: them eagerly
+_SUBMODULES = (
+    "data", "datasets", "explain", "features", "model", "report", "scoring", "snapshots", "viz"
+)
+
 __all__ = [*_EXPORTS, "datasets"]
 
 
 def __getattr__(name):
-    if name == "datasets":
-        return import_module("churnml.datasets")
+    if name in _SUBMODULES:
+        return import_module(f"churnml.{name}")
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'churnml' has no attribute {name!r}")
