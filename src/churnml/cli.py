@@ -63,7 +63,33 @@ def _add_features(sub):
 
 
 def _cmd_features(args) -> int:
-    raise NotImplementedError("features: being built (issue 4)")
+    import pandas as pd
+
+    from churnml.data.atomic import write_parquet
+    from churnml.data.load import load_tables
+    from churnml.features.engine import build_features, feature_columns
+    from churnml.features.report import indicator_report
+    from churnml.snapshots import make_spine
+
+    if not (args.as_of or args.start):
+        raise SystemExit("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
+    tables = load_tables(args.data, mapping=args.mapping)
+    when = dict(start=args.start, end=args.as_of, cadence=args.cadence) if args.start else {}
+    spine = make_spine(
+        tables, as_of=None if args.start else pd.Timestamp(args.as_of),
+        horizon_days=args.horizon_days, **when,
+    )
+    features = build_features(tables, spine, progress=True)
+    path = write_parquet(features, args.out)
+    indicators = feature_columns(features)
+    print(f"wrote {path}: {len(features):,} snapshot rows x {len(indicators)} indicators "
+          f"({features['as_of'].nunique()} as_of dates, {features['label'].notna().sum():,} resolved)")
+    for indicator, reason in features.attrs.get("skipped", {}).items():
+        print(f"skipped {indicator}: {reason}")
+    if features["label"].notna().sum() and features["label"].nunique() > 1:
+        print("\nindicator report (top 12 by univariate AUC):")
+        print(indicator_report(features, spine).head(12).to_string(index=False))
+    return 0
 
 
 # --- train (issue 5) ----------------------------------------------------------------------
@@ -77,7 +103,15 @@ def _add_train(sub):
 
 
 def _cmd_train(args) -> int:
-    raise NotImplementedError("train: being built (issue 5)")
+    from churnml.model.config import load_config
+    from churnml.model.training import train
+
+    config = load_config(args.config)
+    result = train(args.data, config=config, trials=args.trials, mapping=args.mapping)
+    print(result.summary())
+    print(f"\nMLflow run {result.run_id}; registered {result.model_uri} (version {result.model_version})")
+    print(("promoted to @champion: " if result.promoted else "not promoted: ") + result.reason)
+    return 0
 
 
 # --- score (issue 6) ----------------------------------------------------------------------
@@ -96,7 +130,13 @@ def _add_score(sub):
 
 
 def _cmd_score(args) -> int:
-    raise NotImplementedError("score: being built (issue 6)")
+    from churnml.scoring.run import run_score
+
+    run_score(
+        args.model, args.data, args.as_of, args.out, mapping=args.mapping,
+        crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
+    )
+    return 0
 
 
 # --- report (issue 7) ---------------------------------------------------------------------
