@@ -1,0 +1,165 @@
+"""Exact per-row SHAP contributions of a LightGBM booster behind one small interface.
+
+Backends (all exact, path-dependent TreeSHAP, in log-odds):
+
+- ``"native"``: LightGBM's own ``predict(pred_contrib=True)``; the reference.
+- ``"woodelf"``: WOODELF (package ``woodelf-explainer``), vectorised over rows; built from the
+  booster's own dump so categorical splits and missing-value routing match LightGBM exactly.
+- ``"shap"``: ``shap.TreeExplainer``; for comparison only (for LightGBM it calls ``pred_contrib``).
+
+``"auto"`` picks the fastest exact backend that is installed, by the order in ``AUTO_ORDER`` (set
+from ``benchmarks/scoring.py``), falling back to ``"native"``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pandas as pd
+
+BACKENDS = ("native", "woodelf", "shap")
+#: Preference of ``backend="auto"``, fastest first (see benchmarks/RESULTS.md).
+AUTO_ORDER = ("woodelf", "native")
+_MODULES = {"native": "lightgbm", "woodelf": "woodelf", "shap": "shap"}
+DEFAULT_CHUNK = 250_000
+
+
+def available_backends() -> list[str]:
+    """Names of the backends whose package is installed, in :data:`BACKENDS` order.
+
+    Examples
+    --------
+    >>> "native" in available_backends()
+    True
+    """
+    return [name for name in BACKENDS if importlib.util.find_spec(_MODULES[name]) is not None]
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """The concrete backend ``backend`` stands for; raises ``ValueError`` for an unknown name."""
+    if backend == "auto":
+        installed = available_backends()
+        return next(name for name in AUTO_ORDER if name in installed)
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"backend must be one of {('auto', *BACKENDS)}, but got backend={backend!r}"
+        )
+    if backend not in available_backends():
+        raise ValueError(
+            f"backend={backend!r} needs the package {_MODULES[backend]!r}, which is not installed"
+        )
+    return backend
+
+
+def numeric_frame(booster, X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` as float64 columns in the booster's feature order, categoricals as LightGBM's codes.
+
+    Categorical columns are re-coded to the levels the booster was trained on (its
+    ``pandas_categorical``), exactly as LightGBM does for pandas input; unknown levels become NaN.
+    """
+    names = booster.feature_name()
+    missing = [c for c in names if c not in X.columns]
+    if missing:
+        raise ValueError(
+            f"the frame to explain lacks {len(missing)} of the model's feature columns, "
+            f"e.g. {missing[:5]}"
+        )
+    X = X[names]
+    levels = list(getattr(booster, "pandas_categorical", None) or [])
+    cat_cols = [c for c in names if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    columns = {}
+    for col in names:
+        s = X[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            i = cat_cols.index(col)
+            if i < len(levels):
+                s = s.cat.set_categories(levels[i])
+            codes = s.cat.codes.to_numpy().astype(np.float64)
+            codes[codes < 0] = np.nan
+            columns[col] = codes
+        else:
+            columns[col] = pd.to_numeric(s, errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(X)))
+
+
+def _native(booster, X):
+    out = np.asarray(booster.predict(X, pred_contrib=True), dtype=np.float64)
+    return out[:, :-1], out[:, -1]
+
+
+def _shap(booster, X):
+    import shap
+
+    explainer = shap.TreeExplainer(booster)
+    values = np.asarray(explainer.shap_values(X), dtype=np.float64)
+    if values.ndim == 3:  # older shap: one matrix per class
+        values = values[..., -1]
+    base = np.broadcast_to(np.ravel(explainer.expected_value)[-1], len(X)).astype(np.float64)
+    return values, base
+
+
+def contributions(
+    booster,
+    X: pd.DataFrame,
+    *,
+    backend: str = "auto",
+    chunk_size: int = DEFAULT_CHUNK,
+    n_jobs: int | None = None,
+):
+    """Per-row, per-feature SHAP contributions of ``booster`` on ``X``, in log-odds.
+
+    Parameters
+    ----------
+    booster : lightgbm.Booster
+        A fitted binary booster (``ChurnModel.booster_``).
+    X : pandas.DataFrame
+        The prepared feature frame (``ChurnModel.prepare(features)``), pandas categoricals allowed.
+    backend : {"auto", "native", "woodelf", "shap"}
+        Which exact TreeSHAP implementation to use; see the module docstring.
+    chunk_size : int
+        Rows explained at a time, to cap memory.
+    n_jobs : int, optional
+        Worker processes for the ``"woodelf"`` backend on large inputs (default: one per CPU);
+        LightGBM's own backends use its OpenMP threads.
+
+    Returns
+    -------
+    values : ndarray of shape (n, p), float64
+        Columns in ``booster.feature_name()`` order.
+    base_value : ndarray of shape (n,), float64
+        Expected raw score; ``values.sum(1) + base_value`` equals
+        ``booster.predict(X, raw_score=True)``.
+
+    Examples
+    --------
+    >>> values, base = contributions(model.booster_, model.prepare(features))  # doctest: +SKIP
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, but got chunk_size={chunk_size}")
+    name = resolve_backend(backend)
+    n, p = len(X), booster.num_feature()
+    values = np.empty((n, p), dtype=np.float64)
+    base = np.empty(n, dtype=np.float64)
+    if name == "woodelf":
+        from churnml.explain._woodelf import load_ensemble, woodelf_contributions
+
+        ensemble, base_value = load_ensemble(booster)
+        base[:] = base_value
+        frame = numeric_frame(booster, X)
+    else:
+        frame = X[booster.feature_name()]
+    for start in range(0, n, chunk_size):
+        part = frame.iloc[start : start + chunk_size]
+        stop = start + len(part)
+        if name == "woodelf":
+            values[start:stop] = woodelf_contributions(
+                ensemble, part.reset_index(drop=True), n_jobs
+            )
+        else:
+            values[start:stop], base[start:stop] = (_native if name == "native" else _shap)(
+                booster, part
+            )
+    return values, base
