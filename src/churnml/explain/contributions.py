@@ -1,0 +1,343 @@
+"""Per-account explanations: SHAP drivers and protective factors as tidy frames with sentences.
+
+:func:`explain_all` is the one computation; :func:`explain` and :func:`family_contributions` are
+views of it. All ranking is vectorised over the (accounts × indicators) contribution matrix;
+sentences are rendered only for the rows shown (at most ``top_risk + top_protective`` per account).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churnml.explain.backends import contributions, resolve_backend
+from churnml.explain.plays import as_plays
+from churnml.explain.reasons import has_sentence, render_sentences, sentence_applies
+
+#: Contributions smaller than this (log-odds) are never shown as a reason.
+MIN_CONTRIBUTION = 1e-9
+OTHER_FAMILY = "other"
+REASON_COLUMNS = [
+    "account_id",
+    "as_of",
+    "indicator",
+    "family",
+    "value",
+    "contribution",
+    "kind",
+    "rank",
+    "sentence",
+    "play",
+]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything :func:`explain_all` computes for one feature frame.
+
+    Attributes
+    ----------
+    reasons : DataFrame
+        The long frame of :func:`explain` (columns ``REASON_COLUMNS``), drivers then protective
+        factors per account, in the feature frame's row order.
+    families : DataFrame
+        Per-family sums: account_id, as_of, family, contribution (one row per account × family).
+    base_value : ndarray of shape (n,)
+        The model's expected raw score (log-odds), per row of the feature frame.
+    log_odds : ndarray of shape (n,)
+        ``base_value + contributions.sum(axis=1)``, the booster's raw score per row.
+    contributions : DataFrame
+        The full (n × p) contribution matrix, columns = the model's features.
+    backend : str
+        The backend that computed the contributions.
+    """
+
+    reasons: pd.DataFrame
+    families: pd.DataFrame
+    base_value: np.ndarray
+    log_odds: np.ndarray
+    contributions: pd.DataFrame
+    backend: str
+
+
+def _booster_and_frame(model, features: pd.DataFrame):
+    """The booster and the prepared model input for ``features``."""
+    if hasattr(model, "booster_"):
+        return model.booster_, model.prepare(features)
+    if hasattr(model, "feature_name") and hasattr(model, "predict"):  # a bare lightgbm.Booster
+        names = model.feature_name()
+        missing = [c for c in names if c not in features.columns]
+        if missing:
+            raise ValueError(
+                f"features lack {len(missing)} of the model's feature columns: {missing[:10]}"
+            )
+        return model, features[names]
+    raise TypeError(f"model must be a fitted ChurnModel or a lightgbm.Booster, got {type(model)}")
+
+
+def _catalog_for(model, catalog):
+    if catalog is not None:
+        return catalog
+    catalog = getattr(model, "catalog_", None)
+    if catalog is not None:
+        return catalog
+    from churnml.features.catalog import load_catalog
+
+    return load_catalog()
+
+
+def _keys(features: pd.DataFrame):
+    n = len(features)
+    account = (
+        features["account_id"].astype("string").to_numpy(dtype=object)
+        if "account_id" in features
+        else np.asarray([str(i) for i in range(n)], dtype=object)
+    )
+    as_of = (
+        pd.to_datetime(features["as_of"]).to_numpy()
+        if "as_of" in features
+        else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    )
+    return account, as_of
+
+
+def _families(catalog, names):
+    ids = set(getattr(catalog, "ids", ()) or ())
+    return np.asarray(
+        [catalog[n].family if n in ids else OTHER_FAMILY for n in names], dtype=object
+    )
+
+
+def _top(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column positions of the ``k`` largest finite entries per row, largest first, and validity."""
+    n, p = matrix.shape
+    k = min(k, p)
+    if k <= 0:
+        return np.empty((n, 0), dtype=np.int64), np.empty((n, 0), dtype=bool)
+    part = (
+        np.argpartition(-matrix, k - 1, axis=1)[:, :k] if k < p else np.tile(np.arange(p), (n, 1))
+    )
+    picked = np.take_along_axis(matrix, part, axis=1)
+    order = np.argsort(-picked, axis=1, kind="stable")
+    cols = np.take_along_axis(part, order, axis=1)
+    return cols, np.isfinite(np.take_along_axis(matrix, cols, axis=1))
+
+
+def _eligible(catalog, names, values: np.ndarray, kind: str) -> np.ndarray:
+    """(n × p) mask: the indicator has a ``kind`` sentence that applies to the row's value."""
+    ids = set(getattr(catalog, "ids", ()) or ())
+    mask = np.zeros(values.shape, dtype=bool)
+    for j, name in enumerate(names):
+        if name in ids and has_sentence(catalog[name], kind):
+            mask[:, j] = sentence_applies(catalog[name], kind, values[:, j])
+    return mask
+
+
+def _feature_values(features: pd.DataFrame, names) -> np.ndarray:
+    """Indicator values as float64 (categoricals and text -> NaN) in ``names`` order."""
+    out = np.full((len(features), len(names)), np.nan)
+    for j, name in enumerate(names):
+        s = features[name]
+        if pd.api.types.is_bool_dtype(s.dtype) or (
+            pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype)
+        ):
+            out[:, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+def explain_all(
+    model,
+    features: pd.DataFrame,
+    *,
+    catalog=None,
+    plays=None,
+    backend: str = "auto",
+    top_risk: int = 3,
+    top_protective: int = 2,
+    values: np.ndarray | None = None,
+    base_value: np.ndarray | None = None,
+) -> Explanation:
+    """Contributions, shown reasons, family sums, base value and log-odds for every feature row.
+
+    Parameters
+    ----------
+    model : ChurnModel or lightgbm.Booster
+        A fitted model; a ChurnModel's ``prepare`` aligns and re-codes the features.
+    features : DataFrame
+        The frame from ``build_features`` (spine columns + indicators), one row per account.
+    catalog : Catalog, optional
+        Sentences and families; default ``model.catalog_`` or the packaged catalog.
+    plays : Plays, path or mapping, optional
+        Suggested plays (default: the packaged ``plays.yaml``).
+    backend : str
+        Contribution backend, see :func:`churnml.explain.backends.contributions`.
+    top_risk, top_protective : int
+        Drivers and protective factors shown per account.
+    values, base_value : ndarray, optional
+        Precomputed contributions (n × p, booster feature order) and base values to reuse.
+
+    Returns
+    -------
+    Explanation
+    """
+    for name, k in (("top_risk", top_risk), ("top_protective", top_protective)):
+        if k < 0:
+            raise ValueError(f"{name} must be at least 0, but got {name}={k}")
+    booster, X = _booster_and_frame(model, features)
+    names = list(booster.feature_name())
+    used = resolve_backend(backend) if values is None else "precomputed"
+    if values is None:
+        values, base_value = contributions(booster, X, backend=backend)
+    elif base_value is None:
+        raise ValueError("base_value is required when values are given")
+    values = np.asarray(values, dtype=np.float64)
+    base_value = np.broadcast_to(np.asarray(base_value, dtype=np.float64), len(features))
+    catalog = _catalog_for(model, catalog)
+    plays = as_plays(plays)
+    account, as_of = _keys(features)
+    family = _families(catalog, names)
+    feat = _feature_values(features, names)
+
+    driver = np.where(
+        _eligible(catalog, names, feat, "driver") & (values > MIN_CONTRIBUTION), values, -np.inf
+    )
+    protect = np.where(
+        _eligible(catalog, names, feat, "protective") & (values < -MIN_CONTRIBUTION),
+        -values,
+        -np.inf,
+    )
+    d_cols, d_ok = _top(driver, top_risk)
+    p_cols, p_ok = _top(protect, top_protective)
+    cols = np.concatenate([d_cols, p_cols], axis=1)
+    ok = np.concatenate([d_ok, p_ok], axis=1)
+    kind = np.array(["driver"] * d_cols.shape[1] + ["protective"] * p_cols.shape[1], dtype=object)
+    rank = np.concatenate([np.arange(1, d_cols.shape[1] + 1), np.arange(1, p_cols.shape[1] + 1)])
+    rows = np.broadcast_to(np.arange(len(features))[:, None], cols.shape)[ok]
+    cols, kinds = cols[ok], np.broadcast_to(kind, ok.shape)[ok]
+    indicator = np.asarray(names, dtype=object)[cols]
+    play_of = np.asarray(plays.plays_for(names, family), dtype=object)
+    reasons = pd.DataFrame(
+        {
+            "account_id": pd.array(account[rows], dtype="string"),
+            "as_of": as_of[rows],
+            "indicator": pd.array(indicator, dtype="string"),
+            "family": pd.array(family[cols], dtype="string"),
+            "value": feat[rows, cols],
+            "contribution": values[rows, cols],
+            "kind": pd.array(kinds, dtype="string"),
+            "rank": np.broadcast_to(rank, ok.shape)[ok].astype(np.int16),
+            "sentence": pd.array(
+                render_sentences(catalog, features, rows, indicator, kinds), dtype="string"
+            ),
+            "play": pd.array(np.where(kinds == "driver", play_of[cols], None), dtype="string"),
+        },
+        columns=REASON_COLUMNS,
+    )
+    reasons.attrs["backend"] = used
+    return Explanation(
+        reasons=reasons,
+        families=_family_frame(account, as_of, family, values),
+        base_value=np.array(base_value),
+        log_odds=base_value + values.sum(axis=1),
+        contributions=pd.DataFrame(values, columns=names, copy=False),
+        backend=used,
+    )
+
+
+def _family_frame(account, as_of, family, values) -> pd.DataFrame:
+    labels, inverse = np.unique(family.astype(str), return_inverse=True)
+    onehot = np.zeros((len(family), len(labels)))
+    onehot[np.arange(len(family)), inverse] = 1.0
+    sums = values @ onehot  # (n × families)
+    n, f = sums.shape
+    return pd.DataFrame(
+        {
+            "account_id": pd.array(np.repeat(account, f), dtype="string"),
+            "as_of": np.repeat(as_of, f),
+            "family": pd.array(np.tile(labels, n), dtype="string"),
+            "contribution": sums.ravel(),
+        }
+    )
+
+
+def explain(
+    model,
+    features: pd.DataFrame,
+    *,
+    catalog=None,
+    plays=None,
+    backend: str = "auto",
+    top_risk: int = 3,
+    top_protective: int = 2,
+) -> pd.DataFrame:
+    """Top drivers and protective factors per account, as a long tidy frame with sentences.
+
+    One row per (account, shown reason): account_id, as_of, indicator, family, value (float; NaN
+    for categoricals), contribution (log-odds), kind ("driver" raises risk, "protective" lowers it),
+    rank (1 = strongest within its kind), sentence (the catalog template with the account's
+    values), play (the suggested play, drivers only). Only indicators with a catalog sentence whose
+    value is on the side the sentence describes are shown (see :mod:`churnml.explain.reasons`).
+    ``attrs["backend"]`` names the contribution backend. Use :func:`explain_all` to also get the
+    family sums, base values and log-odds from the same computation.
+
+    Parameters
+    ----------
+    model, features, catalog, plays, backend, top_risk, top_protective
+        See :func:`explain_all`.
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> reasons = explain(model, features)  # doctest: +SKIP
+    >>> reasons.query("kind == 'driver' and rank == 1")[["account_id", "sentence"]]  # doctest: +SKIP
+    """
+    return explain_all(
+        model,
+        features,
+        catalog=catalog,
+        plays=plays,
+        backend=backend,
+        top_risk=top_risk,
+        top_protective=top_protective,
+    ).reasons
+
+
+def family_contributions(
+    model,
+    features: pd.DataFrame,
+    values: np.ndarray | None = None,
+    *,
+    catalog=None,
+    backend: str = "auto",
+) -> pd.DataFrame:
+    """Per-account contribution summed per indicator family (usage, support, nps, ...).
+
+    Parameters
+    ----------
+    model : ChurnModel or lightgbm.Booster
+    features : DataFrame
+        The feature frame (spine columns + indicators).
+    values : ndarray of shape (n, p), optional
+        Precomputed contributions in the booster's feature order; computed if omitted.
+    catalog : Catalog, optional
+        Gives each indicator's family; indicators not in it are summed as "other".
+    backend : str
+        Contribution backend when ``values`` is omitted.
+
+    Returns
+    -------
+    DataFrame
+        account_id, as_of, family, contribution; one row per account × family. Per account the
+        contributions add up to ``log_odds - base_value``.
+    """
+    booster, X = _booster_and_frame(model, features)
+    if values is None:
+        values, _ = contributions(booster, X, backend=backend)
+    account, as_of = _keys(features)
+    family = _families(_catalog_for(model, catalog), list(booster.feature_name()))
+    return _family_frame(account, as_of, family, np.asarray(values, dtype=np.float64))

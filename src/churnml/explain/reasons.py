@@ -1,0 +1,175 @@
+"""Plain-language reasons: which catalog sentence may be shown for a value, and rendering it.
+
+A driver is shown with the indicator's *risk* sentence and a protective factor with its *protective*
+sentence, rendered by ``Indicator.render(kind, row)`` with the account's actual values. SHAP can give
+a positive contribution to a value that is not on the risky side (a tree interaction, or a flag that
+is off), and the sentence would then state something false ("Active users fell 20%" for a 20% rise).
+:func:`sentence_applies` keeps only rows whose value is on the side the sentence describes:
+
+============================  ==========================  ==========================
+indicator (direction)         risk sentence shown when    protective sentence when
+============================  ==========================  ==========================
+``none`` (categorical)        always                      always
+signed change/slope, ``up``   value > 0                   value < 0
+signed change/slope, ``down`` value < 0                   value > 0
+flag, ``up``                  value > 0 (flag set)        value == 0
+flag, ``down``                value == 0                  value > 0
+other, ``up``                 value > 0                   always
+other, ``down``               always                      always
+============================  ==========================  ==========================
+
+A missing value fails every comparison, so a signed, flag or ``up`` indicator without a value is
+never stated as a reason.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+#: explain's row kinds -> the catalog's sentence kinds.
+SENTENCE_KIND = {"driver": "risk", "protective": "protective"}
+_SIGNED = ("change", "slope", "trend", "delta")
+_FLAG_UNITS = ("flag", "bool", "boolean", "indicator")
+
+
+def has_sentence(indicator, kind: str) -> bool:
+    """True when ``indicator`` has a non-empty template for ``kind`` ("driver" or "protective")."""
+    template = getattr(indicator, f"{SENTENCE_KIND[kind]}_sentence", None)
+    return isinstance(template, str) and bool(template.strip())
+
+
+def _is_signed(indicator) -> bool:
+    shape = str(getattr(indicator, "shape", "") or "").lower()
+    return any(word in shape for word in _SIGNED)
+
+
+def _is_flag(indicator) -> bool:
+    shape = str(getattr(indicator, "shape", "") or "").lower()
+    unit = str(getattr(indicator, "unit", "") or "").lower()
+    return "flag" in shape or unit in _FLAG_UNITS
+
+
+def sentence_applies(indicator, kind: str, values) -> np.ndarray:
+    """Boolean mask: may ``indicator``'s sentence of ``kind`` be shown for each of ``values``?
+
+    See the module docstring for the rules. ``values`` are the indicator's own values (float, NaN
+    for missing); categorical indicators (direction ``none``) always apply.
+    """
+    values = np.asarray(values)
+    direction = getattr(indicator, "direction", "none")
+    if direction not in ("up", "down") or values.dtype.kind not in "biuf":
+        return np.ones(values.shape, dtype=bool)
+    v = values.astype(np.float64)
+    risky_up = direction == "up"
+    with np.errstate(invalid="ignore"):
+        if _is_signed(indicator):
+            risky = v > 0 if risky_up else v < 0
+            safe = v < 0 if risky_up else v > 0
+        elif _is_flag(indicator):
+            risky = v > 0 if risky_up else v == 0
+            safe = v == 0 if risky_up else v > 0
+        else:
+            risky = v > 0 if risky_up else np.ones(v.shape, dtype=bool)
+            safe = np.ones(v.shape, dtype=bool)
+    return risky if kind == "driver" else safe
+
+
+class FrameColumns:
+    """Lazy per-column views of a feature frame for sentence rendering.
+
+    Numeric columns become float64 arrays (NaN for missing); categorical, text and other columns
+    become object arrays with ``None`` for missing. A column is converted on first use only.
+    """
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __contains__(self, name) -> bool:
+        return name in self.frame.columns
+
+    def __getitem__(self, name) -> np.ndarray:
+        if name not in self._cache:
+            self._cache[name] = column_values(self.frame[name])
+        return self._cache[name]
+
+
+def column_values(series: pd.Series) -> np.ndarray:
+    """``series`` as float64 (numeric, bool) or object with ``None`` for missing (anything else)."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) or (
+        pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
+    ):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    out = np.array(series.astype(object).to_numpy(), dtype=object, copy=True)
+    out[pd.isna(out)] = None
+    return out
+
+
+def template_fields(indicator) -> tuple[str, ...]:
+    """Names an indicator's two templates read (besides ``value``/``abs_value``), plus its own id."""
+    names = {indicator.id}
+    for kind in SENTENCE_KIND.values():
+        template = getattr(indicator, f"{kind}_sentence", None)
+        if not isinstance(template, str):
+            continue
+        try:
+            parsed = list(string.Formatter().parse(template))
+        except ValueError:  # malformed template: render falls back
+            continue
+        for _, name, _, _ in parsed:
+            if name:
+                names.add(re.split(r"[.\[]", name, maxsplit=1)[0])
+    return tuple(sorted(names - {"value", "abs_value", ""}))
+
+
+def _python(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def render_sentence(indicator, kind: str, row: Mapping) -> str:
+    """The ``kind`` ("driver"/"protective") sentence of ``indicator`` for ``row``; never raises.
+
+    Uses ``indicator.render``; if a template is malformed, falls back to the indicator's
+    description and value so one bad catalog entry cannot stop a scoring run.
+    """
+    try:
+        return indicator.render(SENTENCE_KIND[kind], row)
+    except Exception:  # noqa: BLE001 - a sentence must never stop scoring
+        value = row.get(indicator.id)
+        shown = (
+            "unknown" if value is None or (isinstance(value, float) and np.isnan(value)) else value
+        )
+        return f"{getattr(indicator, 'description', indicator.id)}: {shown}"
+
+
+def render_sentences(catalog, frame: pd.DataFrame, rows, indicators, kinds) -> list[str]:
+    """Sentences for the shown (row position, indicator id, kind) triples of ``frame``.
+
+    Each call of ``render`` gets a small ``{id: value}`` mapping holding just the indicators its
+    templates name (read from the frame's columns; missing values as NaN or None), so rendering
+    costs the same however wide the feature frame is.
+
+    Parameters
+    ----------
+    catalog : Catalog
+        Gives ``catalog[id]`` with ``render(kind, row)``.
+    frame : DataFrame
+        The feature frame; every column is available to the templates.
+    rows, indicators, kinds : sequences of equal length
+        Row positions in ``frame``, indicator ids, and "driver"/"protective".
+    """
+    columns = FrameColumns(frame)
+    fields = {}
+    out = []
+    for i, ind, kind in zip(rows, indicators, kinds):
+        if ind not in fields:
+            fields[ind] = [n for n in template_fields(catalog[ind]) if n in columns]
+        row = {n: _python(columns[n][i]) for n in fields[ind]}
+        out.append(render_sentence(catalog[ind], kind, row))
+    return out

@@ -1,0 +1,212 @@
+"""Exact TreeSHAP backends, the explain frames, family sums and plays.
+
+Models are small LightGBM boosters trained here on hand-made indicator columns (with a pandas
+categorical and missing values), one shallow (WOODELF's dense path) and one deep (its sparse path).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+lgb = pytest.importorskip("lightgbm")
+
+from test_reasons import FakeCatalog, make_frame
+
+from churnml.explain import backends
+from churnml.explain.contributions import REASON_COLUMNS, explain_all, family_contributions
+from churnml.explain.plays import Plays, load_plays
+
+
+def _train(frame, **params):
+    X = frame[FakeCatalog.FEATURES]
+    base = {"objective": "binary", "verbose": -1, "learning_rate": 0.1, "min_data_per_group": 5}
+    rounds = params.pop("rounds")
+    return lgb.train({**base, **params}, lgb.Dataset(X, frame["label"]), rounds)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return make_frame(2500, seed=1)
+
+
+@pytest.fixture(scope="module", params=["shallow", "deep"])
+def booster(request, frame):
+    if request.param == "shallow":
+        b = _train(frame, num_leaves=15, max_depth=4, rounds=40)
+        assert max(_depths(b)) <= 10  # WOODELF's dense path
+    else:
+        b = _train(frame, num_leaves=63, min_data_in_leaf=2, rounds=25, max_depth=-1)
+        assert max(_depths(b)) > 10  # WOODELF's sparse path
+    return b
+
+
+def _depths(booster):
+    def depth(node):
+        if "split_index" not in node:
+            return 0
+        return 1 + max(depth(node["left_child"]), depth(node["right_child"]))
+
+    return [depth(t["tree_structure"]) for t in booster.dump_model()["tree_info"]]
+
+
+def _x(frame, n=400):
+    return frame[FakeCatalog.FEATURES].iloc[:n]
+
+
+def test_available_backends_and_auto():
+    names = backends.available_backends()
+    assert "native" in names
+    assert backends.resolve_backend("auto") in names
+    with pytest.raises(ValueError, match="backend='fast'"):
+        backends.resolve_backend("fast")
+
+
+@pytest.mark.parametrize("backend", ["auto", "woodelf"])
+def test_default_backend_matches_native(booster, frame, backend):
+    if backend not in ("auto", *backends.available_backends()):
+        pytest.skip("woodelf-explainer not installed")
+    X = _x(frame)
+    ref, ref_base = backends.contributions(booster, X, backend="native")
+    got, base = backends.contributions(booster, X, backend=backend)
+    assert got.shape == ref.shape == (len(X), len(FakeCatalog.FEATURES))
+    np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(base, ref_base, atol=1e-9)
+    # same top-3 drivers wherever the 3rd and 4th are not a near tie
+    order = np.argsort(-ref, axis=1)
+    gap = np.take_along_axis(ref, order[:, 2:3], 1) - np.take_along_axis(ref, order[:, 3:4], 1)
+    clear = gap[:, 0] > 1e-3
+    mine = np.sort(np.argsort(-got, axis=1)[:, :3], axis=1)
+    assert (mine[clear] == np.sort(order[:, :3], axis=1)[clear]).all()
+
+
+@pytest.mark.parametrize("backend", backends.BACKENDS)
+def test_contributions_add_up_to_raw_score(booster, frame, backend):
+    if backend not in backends.available_backends():
+        pytest.skip(f"{backend} not installed")
+    X = _x(frame, 300)
+    values, base = backends.contributions(booster, X, backend=backend)
+    raw = booster.predict(X, raw_score=True)
+    np.testing.assert_allclose(values.sum(axis=1) + base, raw, atol=1e-4, rtol=0)
+
+
+def test_unknown_and_reordered_categories_are_exact(booster, frame):
+    X = _x(frame, 200).copy()
+    seg = X["segment"].astype(object)
+    seg.iloc[:20] = "public_sector"  # a level the model never saw
+    X["segment"] = pd.Categorical(
+        seg, categories=["smb", "public_sector", "enterprise", "mid_market"]
+    )
+    ref, _ = backends.contributions(booster, X, backend="native")
+    for name in set(backends.available_backends()) - {"native"}:
+        got, _ = backends.contributions(booster, X, backend=name)
+        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
+
+
+def test_chunks_and_worker_processes_give_the_same_values(booster, frame, monkeypatch):
+    if "woodelf" not in backends.available_backends():
+        pytest.skip("woodelf-explainer not installed")
+    from churnml.explain import _woodelf
+
+    X = _x(frame, 300)
+    whole, _ = backends.contributions(booster, X, backend="woodelf", n_jobs=1)
+    chunked, _ = backends.contributions(booster, X, backend="woodelf", chunk_size=70, n_jobs=1)
+    monkeypatch.setattr(_woodelf, "_PARALLEL_MIN_ROWS", 10)
+    forked, _ = backends.contributions(booster, X, backend="woodelf", n_jobs=2)
+    # WOODELF sums per-leaf values in float32, so the order of summation shows at ~1e-6
+    np.testing.assert_allclose(chunked, whole, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(forked, whole, atol=1e-5, rtol=0)
+
+
+def test_missing_model_columns_are_named(booster, frame):
+    with pytest.raises(ValueError, match="tickets_90d"):
+        backends.numeric_frame(booster, _x(frame).drop(columns="tickets_90d"))
+
+
+def test_explain_frame_shape_order_and_plays(booster, frame):
+    features = frame.iloc[:300]
+    ex = explain_all(booster, features, catalog=FakeCatalog(), backend="native")
+    r = ex.reasons
+    assert list(r.columns) == REASON_COLUMNS
+    assert set(r["kind"]) <= {"driver", "protective"}
+    drivers, prot = r[r["kind"] == "driver"], r[r["kind"] == "protective"]
+    assert (drivers["contribution"] > 0).all() and (prot["contribution"] < 0).all()
+    assert drivers.groupby("account_id").size().max() <= 3
+    assert prot.groupby("account_id").size().max() <= 2
+    # ranks are 1..k and contributions strongest first within each account and kind
+    for (_, kind), g in r.groupby(["account_id", "kind"]):
+        assert list(g["rank"]) == list(range(1, len(g) + 1))
+        c = g["contribution"].to_numpy()
+        assert (np.diff(c) <= 0).all() if kind == "driver" else (np.diff(c) >= 0).all()
+    # the account order follows the feature frame
+    firsts = r.drop_duplicates("account_id")["account_id"].tolist()
+    assert firsts == [a for a in features["account_id"] if a in set(firsts)]
+    # every driver has its play, protective factors none
+    plays = load_plays()
+    expected = [plays.play_for(i, f) for i, f in zip(drivers["indicator"], drivers["family"])]
+    assert drivers["play"].tolist() == expected and drivers["play"].notna().all()
+    assert prot["play"].isna().all()
+    assert r["sentence"].notna().all() and (r["sentence"].str.len() > 0).all()
+    # log-odds = base + contributions = the booster's raw score; families add up to the same
+    np.testing.assert_allclose(
+        ex.log_odds, booster.predict(features[FakeCatalog.FEATURES], raw_score=True), atol=1e-6
+    )
+    fam = ex.families.groupby("account_id", sort=False)["contribution"].sum()
+    np.testing.assert_allclose(fam.to_numpy(), ex.log_odds - ex.base_value, atol=1e-9)
+    assert set(ex.families["family"]) == set(FakeCatalog().families)
+
+
+def test_family_contributions_match_explain_all(booster, frame):
+    features = frame.iloc[:120]
+    ex = explain_all(booster, features, catalog=FakeCatalog(), backend="native")
+    fam = family_contributions(booster, features, catalog=FakeCatalog(), backend="native")
+    pd.testing.assert_frame_equal(fam, ex.families)
+    assert list(fam.columns) == ["account_id", "as_of", "family", "contribution"]
+
+
+def test_explain_without_protective_or_drivers(booster, frame):
+    features = frame.iloc[:50]
+    r = explain_all(booster, features, catalog=FakeCatalog(), top_risk=2, top_protective=0).reasons
+    assert set(r["kind"]) == {"driver"} and r["rank"].max() <= 2
+    with pytest.raises(ValueError, match="top_risk=-1"):
+        explain_all(booster, features, catalog=FakeCatalog(), top_risk=-1)
+
+
+def test_plays_file_validation(tmp_path):
+    plays = load_plays()
+    assert plays.play_for("no_executive_sponsor", "champion") == "Re-establish an executive sponsor"
+    assert plays.play_for("champion_left_90d", "champion") == "Re-establish an executive sponsor"
+    assert (
+        plays.play_for("high_priority_tickets_90d", "support")
+        == "Escalation review with support lead"
+    )
+    assert (
+        plays.play_for("license_utilization_30d", "usage") == "Adoption workshop for inactive seats"
+    )
+    assert plays.play_for("something_new", "value") == plays.families["value"]
+    assert set(plays.families) == {"usage", "support", "nps", "champion", "value", "contract"}
+    bad = tmp_path / "plays.yaml"
+    bad.write_text("families:\n  usage: ''\n")
+    with pytest.raises(ValueError, match="usage"):
+        load_plays(bad)
+    bad.write_text("families:\n  billing: Call finance\n")
+    with pytest.raises(ValueError, match="billing"):
+        load_plays(bad)
+    bad.write_text("family:\n  usage: x\n")
+    with pytest.raises(ValueError, match="family"):
+        load_plays(bad)
+
+
+def test_custom_plays_reach_the_frame(booster, frame):
+    plays = Plays({f: f"Play for {f}" for f in FakeCatalog().families}, {})
+    r = explain_all(booster, frame.iloc[:60], catalog=FakeCatalog(), plays=plays).reasons
+    d = r[r["kind"] == "driver"]
+    assert (d["play"] == "Play for " + d["family"]).all()
+
+
+def test_package_is_callable_as_the_verb(booster, frame):
+    import churnml
+
+    r = churnml.explain(booster, frame.iloc[:20], catalog=FakeCatalog(), backend="native")
+    assert list(r.columns) == REASON_COLUMNS and r.attrs["backend"] == "native"

@@ -1,0 +1,290 @@
+"""Sentences for hand-built accounts: the right template, the account's values, the right direction.
+
+``FakeCatalog`` is a tiny stand-in with the catalog interface (``catalog[id]``, ``ids``,
+``families``, ``Indicator.render(kind, row)``); test_explain.py trains its models on ``make_frame``.
+The last tests run the same checks against the real packaged catalog.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.explain.contributions import explain_all
+from churnml.explain.reasons import has_sentence, render_sentence, sentence_applies
+
+
+class _Missing(string.Formatter):
+    def format_field(self, value, spec):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "unknown"
+        return super().format_field(value, spec)
+
+
+@dataclass(frozen=True)
+class FakeIndicator:
+    id: str
+    family: str
+    shape: str
+    direction: str
+    risk_sentence: str | None
+    protective_sentence: str | None
+    unit: str = ""
+    description: str = ""
+    params: dict = field(default_factory=dict)
+
+    def render(self, kind, row):
+        template = self.risk_sentence if kind == "risk" else self.protective_sentence
+        value = row.get(self.id)
+        ok = isinstance(value, (int, float)) and not math.isnan(value)
+        values = {**row, "value": value, "abs_value": abs(value) if ok else None}
+        return _Missing().vformat(template, (), values)
+
+
+_ENTRIES = [
+    (
+        "active_users_30d",
+        "usage",
+        "count_window",
+        "down",
+        "Only {value:.0f} active users in 30 days",
+        "{value:.0f} active users in 30 days",
+    ),
+    ("active_users_prev_30d", "usage", "count_window", "down", None, None),
+    (
+        "active_users_change_30d",
+        "usage",
+        "change_between_windows",
+        "down",
+        "Active users fell {abs_value:.0%} in the last 30 days ({active_users_prev_30d:.0f} → {active_users_30d:.0f})",
+        "Active users grew {abs_value:.0%} in the last 30 days ({active_users_prev_30d:.0f} → {active_users_30d:.0f})",
+    ),
+    (
+        "tickets_90d",
+        "support",
+        "count_window",
+        "up",
+        "{value:.0f} support tickets in 90 days",
+        "Only {value:.0f} support tickets in 90 days",
+    ),
+    (
+        "champion_left_90d",
+        "champion",
+        "flag",
+        "up",
+        "A champion left in the last 90 days",
+        "No champion left in the last 90 days",
+    ),
+    (
+        "nps_latest_score",
+        "nps",
+        "latest_value",
+        "down",
+        "Latest NPS response was {value:.0f}",
+        "Latest NPS response was {value:.0f}",
+    ),
+    (
+        "days_to_renewal",
+        "contract",
+        "spine",
+        "none",
+        "Renewal is in {value:.0f} days",
+        "Renewal is in {value:.0f} days",
+    ),
+    ("segment", "contract", "spine", "none", "Segment: {value}", "Segment: {value}"),
+]
+
+
+class FakeCatalog:
+    FEATURES: ClassVar[list[str]] = [e[0] for e in _ENTRIES]
+
+    def __init__(self):
+        self._by_id = {e[0]: FakeIndicator(*e) for e in _ENTRIES}
+
+    def __getitem__(self, key):
+        return self._by_id[key]
+
+    def __iter__(self):
+        return iter(self._by_id.values())
+
+    @property
+    def ids(self):
+        return list(self._by_id)
+
+    @property
+    def families(self):
+        return sorted({i.family for i in self})
+
+
+def make_frame(n, seed=0):
+    """Spine-like rows with indicator columns and a label that depends on them."""
+    rng = np.random.default_rng(seed)
+    prev = rng.integers(1, 60, n).astype(float)
+    now = np.maximum(prev * rng.lognormal(-0.1, 0.4, n), 0).round()
+    nps = rng.integers(0, 11, n).astype(float)
+    nps[rng.random(n) < 0.2] = np.nan
+    segment = pd.Categorical(rng.choice(["enterprise", "mid_market", "smb"], n))
+    segment[rng.random(n) < 0.05] = np.nan
+    frame = pd.DataFrame(
+        {
+            "account_id": [f"A{i:05d}" for i in range(n)],
+            "as_of": pd.Timestamp("2025-06-01"),
+            "active_users_30d": now,
+            "active_users_prev_30d": prev,
+            "active_users_change_30d": now / prev - 1,
+            "tickets_90d": pd.array(rng.poisson(3, n), dtype="Int16"),
+            "champion_left_90d": pd.array((rng.random(n) < 0.15).astype(int), dtype="Int8"),
+            "nps_latest_score": pd.array(nps, dtype="Float32"),
+            "days_to_renewal": pd.array(rng.integers(0, 180, n), dtype="Int16"),
+            "segment": segment,
+        }
+    )
+    logit = (
+        -1.5
+        - 2.0 * frame["active_users_change_30d"]
+        + 0.25 * frame["tickets_90d"].astype(float)
+        + 1.5 * frame["champion_left_90d"].astype(float)
+        - 0.15 * (frame["nps_latest_score"].astype(float).fillna(5) - 5)
+        + 0.6 * (frame["segment"] == "smb")
+    )
+    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def booster():
+    lgb = pytest.importorskip("lightgbm")
+    frame = make_frame(1500, seed=5)
+    params = {"objective": "binary", "verbose": -1, "num_leaves": 7, "min_data_per_group": 5}
+    return lgb.train(params, lgb.Dataset(frame[FakeCatalog.FEATURES], frame["label"]), 20)
+
+
+def _hand_built():
+    rows = make_frame(3, seed=9).drop(columns="label")
+    rows["account_id"] = ["fell", "rose", "gap"]
+    rows["active_users_prev_30d"] = [41.0, 20.0, np.nan]
+    rows["active_users_30d"] = [23.0, 30.0, 23.0]
+    rows["active_users_change_30d"] = [23 / 41 - 1, 0.5, np.nan]
+    rows["tickets_90d"] = pd.array([7, 0, 2], dtype="Int16")
+    rows["champion_left_90d"] = pd.array([1, 0, 0], dtype="Int8")
+    rows["nps_latest_score"] = pd.array([3, 9, None], dtype="Float32")
+    rows["days_to_renewal"] = pd.array([23, 150, 90], dtype="Int16")
+    rows["segment"] = pd.Categorical(["smb", "enterprise", "gov"])  # "gov" is unknown to the model
+    return rows.reset_index(drop=True)
+
+
+def _explain_with(values, booster, rows, **kw):
+    v = np.zeros((len(rows), len(FakeCatalog.FEATURES)))
+    for (i, name), c in values.items():
+        v[i, FakeCatalog.FEATURES.index(name)] = c
+    return explain_all(booster, rows, catalog=FakeCatalog(), values=v, base_value=0.0, **kw).reasons
+
+
+def test_sentences_carry_the_accounts_values_and_direction(booster):
+    rows = _hand_built()
+    r = _explain_with(
+        {
+            (0, "active_users_change_30d"): 0.9,
+            (0, "champion_left_90d"): 0.5,
+            (0, "days_to_renewal"): 0.2,
+            (0, "tickets_90d"): 0.1,
+            (0, "nps_latest_score"): -0.3,
+            (1, "active_users_change_30d"): -0.7,
+            (1, "champion_left_90d"): -0.2,
+            (1, "tickets_90d"): -0.1,
+        },
+        booster,
+        rows,
+    )
+    fell = r[r["account_id"] == "fell"]
+    assert fell["sentence"].tolist() == [
+        "Active users fell 44% in the last 30 days (41 → 23)",
+        "A champion left in the last 90 days",
+        "Renewal is in 23 days",
+        "Latest NPS response was 3",
+    ]
+    assert fell["kind"].tolist() == ["driver"] * 3 + ["protective"]
+    assert fell["indicator"].tolist()[:3] == [
+        "active_users_change_30d",
+        "champion_left_90d",
+        "days_to_renewal",
+    ]
+    assert fell["value"].iloc[0] == pytest.approx(23 / 41 - 1)
+    rose = r[r["account_id"] == "rose"]
+    assert rose["sentence"].tolist() == [
+        "Active users grew 50% in the last 30 days (20 → 30)",
+        "No champion left in the last 90 days",
+    ]
+
+
+def test_a_sentence_is_never_stated_against_the_value(booster):
+    rows = _hand_built()
+    r = _explain_with(
+        {
+            (
+                1,
+                "active_users_change_30d",
+            ): 0.8,  # positive SHAP, but users rose: no "fell" sentence
+            (1, "champion_left_90d"): 0.6,  # flag is off: no "a champion left"
+            (1, "tickets_90d"): 0.4,  # zero tickets cannot be a risk
+            (1, "segment"): 0.1,
+            (0, "champion_left_90d"): -0.3,  # flag is on: never "no champion left"
+        },
+        booster,
+        rows,
+    )
+    assert r[r["account_id"] == "rose"]["sentence"].tolist() == ["Segment: enterprise"]
+    assert r[r["account_id"] == "fell"].empty
+
+
+def test_missing_values_render_unknown_and_unknown_categories_work(booster):
+    rows = _hand_built()
+    r = _explain_with(
+        {(2, "active_users_30d"): 0.5, (2, "segment"): 0.4, (2, "nps_latest_score"): 0.3},
+        booster,
+        rows,
+    )
+    gap = r[r["account_id"] == "gap"]
+    assert gap["sentence"].tolist() == [
+        "Only 23 active users in 30 days",
+        "Segment: gov",
+        "Latest NPS response was unknown",
+    ]
+    assert np.isnan(gap["value"].iloc[1])  # categorical values are not numbers
+    # a template referring to a missing indicator of the same row renders "unknown"
+    row = {
+        "active_users_change_30d": -0.5,
+        "active_users_30d": 10.0,
+        "active_users_prev_30d": float("nan"),
+    }
+    text = render_sentence(FakeCatalog()["active_users_change_30d"], "driver", row)
+    assert text == "Active users fell 50% in the last 30 days (unknown → 10)"
+    # the model itself explains an unseen level and missing values without error
+    real = explain_all(booster, rows, catalog=FakeCatalog(), backend="auto").reasons
+    assert set(real["account_id"]) <= {"fell", "rose", "gap"}
+
+
+def test_rules_table():
+    cat = FakeCatalog()
+    v = np.array([-0.5, 0.0, 0.5, np.nan])
+    change = cat["active_users_change_30d"]
+    assert sentence_applies(change, "driver", v).tolist() == [True, False, False, False]
+    assert sentence_applies(change, "protective", v).tolist() == [False, False, True, False]
+    flag = cat["champion_left_90d"]
+    assert sentence_applies(flag, "driver", np.array([0, 1.0])).tolist() == [False, True]
+    assert sentence_applies(flag, "protective", np.array([0, 1.0])).tolist() == [True, False]
+    assert sentence_applies(cat["segment"], "driver", np.array(["smb", None], dtype=object)).all()
+    assert not has_sentence(cat["active_users_prev_30d"], "driver")
+
+
+def test_a_broken_template_falls_back_instead_of_raising():
+    broken = FakeIndicator(
+        "x", "usage", "count_window", "up", "{value:.0f} {nope!r:zz}", None, description="X count"
+    )
+    assert render_sentence(broken, "driver", {"x": 4.0}) == "X count: 4.0"
