@@ -150,7 +150,7 @@ def child(task: str, folder: Path, rows: int) -> None:
         X = features[ids].copy()
         for c in X.columns[X.dtypes == "category"]:
             X[c] = X[c].cat.codes.astype(float).where(X[c].notna())
-        explainer = fasttreeshap.TreeExplainer(booster, algorithm="auto", n_jobs=os.cpu_count())
+        explainer = fasttreeshap.TreeExplainer(booster, algorithm="v1", n_jobs=os.cpu_count())
         values = np.asarray(explainer.shap_values(X, check_additivity=False))
         values = values[-1] if values.ndim == 3 else values
     elif task == "end_to_end":

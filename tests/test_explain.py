@@ -59,6 +59,9 @@ def test_available_backends_and_auto():
     names = backends.available_backends()
     assert "native" in names
     assert backends.resolve_backend("auto") in names
+    assert backends.resolve_backend("auto", n_rows=10) == "native"  # small inputs: native is faster
+    if "woodelf" in names:
+        assert backends.resolve_backend("auto", n_rows=backends.AUTO_MIN_ROWS) == "woodelf"
     with pytest.raises(ValueError, match="backend='fast'"):
         backends.resolve_backend("fast")
 
@@ -67,7 +70,7 @@ def test_available_backends_and_auto():
 def test_default_backend_matches_native(booster, frame, backend):
     if backend not in ("auto", *backends.available_backends()):
         pytest.skip("woodelf-explainer not installed")
-    X = _x(frame)
+    X = _x(frame, backends.AUTO_MIN_ROWS)  # enough rows for "auto" to pick its fast backend
     ref, ref_base = backends.contributions(booster, X, backend="native")
     got, base = backends.contributions(booster, X, backend=backend)
     assert got.shape == ref.shape == (len(X), len(FakeCatalog.FEATURES))

@@ -187,7 +187,7 @@ def explain_all(
             raise ValueError(f"{name} must be at least 0, but got {name}={k}")
     booster, X = _booster_and_frame(model, features)
     names = list(booster.feature_name())
-    used = resolve_backend(backend) if values is None else "precomputed"
+    used = resolve_backend(backend, len(features)) if values is None else "precomputed"
     if values is None:
         values, base_value = contributions(booster, X, backend=backend)
     elif base_value is None:
