@@ -1,0 +1,83 @@
+"""Support tickets (friction rises as health falls) and success-plan goals (partial value)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnml.data.synthetic.world import DAY, TICKET_RATE, World, sigmoid
+
+CATEGORIES = np.array(["bug", "how_to", "billing", "integration", "performance", "access"])
+PRIORITIES = np.array(["low", "normal", "high", "urgent"])
+RESOLUTION_FACTOR = np.array([1.5, 1.0, 0.8, 0.5])
+GOAL_TARGETS = np.array([10.0, 25.0, 50.0, 100.0])
+
+
+def tickets_table(w: World) -> pd.DataFrame:
+    rng = w.rng
+    months = w.month_starts[:-1]
+    alive = (months[None, :] < w.alive_until[:, None]) & (months[None, :] >= w.created_at[:, None])
+    rate = TICKET_RATE[w.segment, None] * np.sqrt(w.n_users[:, None] / 10) * np.exp(-0.8 * w.health)
+    counts = rng.poisson(rate * alive)
+    acct, month = np.nonzero(counts)
+    acct, month = np.repeat(acct, counts[acct, month]), np.repeat(month, counts[acct, month])
+    length = (w.month_starts[month + 1] - w.month_starts[month]) / DAY
+    opened = w.month_starts[month].astype("datetime64[m]") + (
+        rng.random(len(acct)) * length * 1440).astype("timedelta64[m]")
+    keep = opened < w.alive_until[acct]
+    acct, month, opened = acct[keep], month[keep], opened[keep]
+    h = w.health[acct, month]
+    n = len(acct)
+    severe = sigmoid(-1.7 - 0.8 * h)
+    u = rng.random(n)
+    priority = np.select([u < 0.3 * severe, u < severe, u < severe + 0.5 * (1 - severe)], [3, 2, 1], 0)
+    resolution = rng.exponential(1.5 + 3.0 * sigmoid(-h)) * RESOLUTION_FACTOR[priority]
+    closed = opened + (resolution * 1440).astype("timedelta64[m]")
+    closed = np.where(closed < w.end.astype("datetime64[m]"), closed, np.datetime64("NaT"))
+    csat = np.clip(np.round(3.6 + 0.7 * h + rng.normal(0, 0.9, n)), 1, 5)
+    csat = np.where((rng.random(n) < 0.5) & ~np.isnat(closed), csat, np.nan)
+    return pd.DataFrame({
+        "ticket_id": np.char.add("T", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
+        "account_id": w.account_id[acct],
+        "opened_at": opened.astype("datetime64[ns]"),
+        "closed_at": closed.astype("datetime64[ns]"),
+        "priority": pd.Categorical.from_codes(priority, PRIORITIES),
+        "csat": csat.astype(np.float32),
+        "escalated": rng.random(n) < sigmoid(-3.2 - 0.8 * h + 1.2 * (priority >= 2)),
+        "reopened": rng.random(n) < sigmoid(-2.6 - 0.5 * h),
+        "category": pd.Categorical(rng.choice(CATEGORIES, n)),
+    })
+
+
+def goals_table(w: World, contracts: pd.DataFrame) -> pd.DataFrame:
+    """Two or three goals per term, achieved fully, partially or missed by their due date."""
+    rng = w.rng
+    terms = contracts[contracts["start_date"] >= pd.Timestamp(w.start) - pd.Timedelta(days=180)]
+    pos = pd.Index(w.account_id).get_indexer(terms["account_id"])
+    per_term = np.where(w.segment[pos] == 0, 3, 2)
+    acct = np.repeat(pos, per_term)
+    term_start = np.repeat(terms["start_date"].to_numpy().astype("datetime64[D]"), per_term)
+    term_end = np.repeat(terms["end_date"].to_numpy().astype("datetime64[D]"), per_term)
+    n = len(acct)
+    created = term_start + rng.integers(0, 30, n) * DAY
+    due = np.minimum(created + rng.integers(90, 240, n) * DAY, term_end)
+    h = w.health[acct, w.month_of(due)]
+    progress = np.clip(sigmoid(0.4 + 1.4 * h + rng.normal(0, 0.7, n)) * 1.3, 0, 1)
+    target = rng.choice(GOAL_TARGETS, n)
+    full = progress >= 1
+    assessed = np.where(full, due - rng.integers(0, 45, n) * DAY, due)
+    assessed = np.maximum(assessed, created + DAY)
+    known = (assessed < w.end) & (assessed < w.alive_until[acct])
+    status = np.select(
+        [~known, full, progress >= 0.3], ["open", "achieved", "partial"], "missed"
+    )
+    return pd.DataFrame({
+        "goal_id": np.char.add("G", np.char.zfill(np.arange(1, n + 1).astype(str), 6)),
+        "account_id": w.account_id[acct],
+        "created_at": created.astype("datetime64[ns]"),
+        "target": target,
+        "due_at": due.astype("datetime64[ns]"),
+        "achieved": np.where(known, np.round(progress * target, 1), np.nan),
+        "achieved_at": np.where(known, assessed, np.datetime64("NaT")).astype("datetime64[ns]"),
+        "status": status,
+    })
