@@ -1,0 +1,114 @@
+"""ChurnModel: scikit-learn API, tabular and snapshot modes, determinism, calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.model_selection import cross_val_score
+from test_folds import snapshot_frame
+
+from churnml.model.estimator import ChurnModel
+
+
+def tabular(n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "usage": rng.normal(size=n),
+            "tickets": pd.array(rng.poisson(2, n), dtype="Int16"),
+            "plan": rng.choice(["basic", "pro", "enterprise"], n),
+            "region": pd.Categorical(rng.choice(["eu", "us"], n)),
+            "has_champion": rng.random(n) < 0.7,
+        }
+    )
+    X.loc[rng.random(n) < 0.05, "usage"] = np.nan
+    z = -1.8 - 1.2 * X.usage.fillna(0) + 0.3 * X.tickets.astype(float) + (X.plan == "basic")
+    z = z - 0.8 * X.has_champion
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    return X, y
+
+
+def test_not_fitted_and_bad_parameter_shows_value():
+    X, y = tabular(200)
+    with pytest.raises(NotFittedError):
+        ChurnModel().predict_proba(X)
+    with pytest.raises(ValueError, match="calibration='platt'"):
+        ChurnModel(calibration="platt").fit(X, y)
+    with pytest.raises(ValueError, match="n_estimators=0"):
+        ChurnModel(n_estimators=0).fit(X, y)
+
+
+def test_clone_and_cross_val_score_with_string_columns():
+    X, y = tabular()
+    model = ChurnModel(n_estimators=200)
+    assert clone(model).get_params() == model.get_params()
+    scores = cross_val_score(model, X, y, cv=3, scoring="roc_auc")
+    assert scores.min() > 0.7
+    fitted = clone(model).fit(X, y)
+    assert fitted.categories_["plan"] == ["basic", "enterprise", "pro"]
+    assert fitted.categories_["region"] == ["eu", "us"]
+    assert list(fitted.feature_names_in_) == list(X.columns)
+    assert fitted.booster_.num_trees() == fitted.best_iteration_ < 200
+    proba = fitted.predict_proba(X)
+    assert proba.shape == (len(X), 2) and np.allclose(proba.sum(1), 1)
+    assert set(fitted.predict(X)) <= {0, 1}
+
+
+def test_unknown_category_and_column_order_at_predict():
+    X, y = tabular()
+    model = ChurnModel(n_estimators=100).fit(X, y)
+    new = X.head(5).copy()[list(X.columns)[::-1]]
+    new["plan"] = ["startup", "basic", None, "pro", "pro"]
+    new["region"] = new["region"].astype(str)
+    prepared = model.prepare(new)
+    assert list(prepared.columns) == list(X.columns)
+    assert prepared["plan"].isna().tolist() == [True, False, True, False, False]
+    assert np.isfinite(model.predict_proba(new)).all()
+    with pytest.raises(ValueError, match="usage"):
+        model.predict_proba(X.drop(columns="usage"))
+
+
+def test_same_seed_same_predictions_and_seed_matters():
+    X, y = tabular()
+    a = ChurnModel(n_estimators=150, random_state=1).fit(X, y).predict_proba(X)
+    b = ChurnModel(n_estimators=150, random_state=1).fit(X, y).predict_proba(X)
+    c = ChurnModel(n_estimators=150, random_state=2).fit(X, y).predict_proba(X)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_snapshot_mode_uses_time_slice_and_renewal_guard():
+    frame = snapshot_frame(n_accounts=300)
+    model = ChurnModel(n_estimators=200).fit(frame)
+    assert set(model.feature_names_in_) == {"usage_change", "tickets", "segment"}
+    info = model.validation_
+    assert info["method"] == "time"
+    labelled = frame[frame.label.notna()]
+    assert info["n_valid"] == int((labelled.as_of >= info["cutoff"]).sum())
+    assert info["n_train"] == int(
+        ((labelled.as_of < info["cutoff"]) & (labelled.renewal_date < info["cutoff"])).sum()
+    )
+    p = model.predict_proba(frame)[:, 1]  # unlabelled rows score too
+    assert len(p) == len(frame) and np.isfinite(p).all()
+    mask = frame.label.notna()
+    assert roc_auc_score(frame.label[mask].astype(int), p[mask]) > 0.7
+
+
+def test_calibration_never_worse_than_raw_on_held_out_data():
+    X, y = tabular(6000, seed=4)
+    fit, test = slice(0, 4000), slice(4000, None)
+    model = ChurnModel(n_estimators=300, calibration="auto").fit(X[fit], y[fit])
+    assert model.calibration_ in {"isotonic", "sigmoid"}
+    raw = 1 / (1 + np.exp(-model.predict_raw(X[test])))
+    calibrated = model.predict_proba(X[test])[:, 1]
+    assert brier_score_loss(y[test], calibrated) <= brier_score_loss(y[test], raw)
+    for method in ("isotonic", "sigmoid"):
+        m = ChurnModel(n_estimators=300, calibration=method).fit(X[fit], y[fit])
+        assert m.calibration_ == method
+    none = ChurnModel(n_estimators=300, calibration=None).fit(X[fit], y[fit])
+    assert none.calibrator_ is None
+    assert np.allclose(none.predict_proba(X[test])[:, 1], raw)
