@@ -1,0 +1,224 @@
+"""Snapshots: ``as_of`` dates, the population at each date, and the renewal label.
+
+The spine has one row per (account, ``as_of``) for accounts with a contract active at ``as_of``
+(``start_date <= as_of < end_date``) whose renewal (``end_date``) falls within ``horizon_days`` of
+``as_of`` (an end exactly ``horizon_days`` later is included). When an account has overlapping
+terms, the one ending first is used. Nothing here reads the clock.
+
+Label (nullable ``Int8``): 1 when the contract's outcome is ``churned`` (or ``downgraded`` losing
+more than ``downgrade_churn_share`` of its ARR, when that share is given); 0 when ``renewed``,
+``expanded`` or any other ``downgraded``; missing when the outcome is ``open`` or unknown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CADENCES", "as_of_dates", "label_outcomes", "make_spine"]
+
+#: named cadences -> pandas offset aliases (anything else is passed to pandas as an alias)
+CADENCES = {"monthly": "MS", "weekly": "W-MON", "quarterly": "QS", "daily": "D"}
+
+SPINE_COLUMNS = (
+    "account_id", "as_of", "contract_id", "renewal_date", "days_to_renewal",
+    "arr", "seats", "segment", "outcome", "label",
+)  # fmt: skip
+_NEEDED = ("contract_id", "account_id", "start_date", "end_date", "arr")
+_UNIT = "datetime64[us]"
+
+
+def _timestamp(value, what: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a date such as '2025-01-01', but got {value!r}") from None
+    if stamp is pd.NaT:
+        raise ValueError(f"{what} must be a date, but got {value!r}")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+def as_of_dates(start, end, cadence: str = "monthly") -> pd.DatetimeIndex:
+    """Snapshot dates from ``start`` to ``end`` (both inclusive) at ``cadence``.
+
+    Parameters
+    ----------
+    start, end : date-like
+    cadence : str
+        ``"monthly"`` (month starts), ``"weekly"`` (Mondays), ``"quarterly"`` (quarter starts),
+        ``"daily"``, or any pandas offset alias (``"2W-MON"``, ``"14D"``).
+
+    Returns
+    -------
+    DatetimeIndex
+
+    Examples
+    --------
+    >>> list(as_of_dates("2025-01-15", "2025-04-01").strftime("%Y-%m-%d"))
+    ['2025-02-01', '2025-03-01', '2025-04-01']
+    """
+    start, end = _timestamp(start, "start"), _timestamp(end, "end")
+    if end < start:
+        raise ValueError(
+            f"end must not be before start, but got start={start.date()} end={end.date()}"
+        )
+    freq = CADENCES.get(cadence, cadence)
+    try:
+        dates = pd.date_range(start, end, freq=freq)
+    except ValueError:
+        raise ValueError(
+            f"cadence must be one of {sorted(CADENCES)} or a pandas offset alias, but got {cadence!r}"
+        ) from None
+    return pd.DatetimeIndex(dates.astype(_UNIT), name="as_of")
+
+
+def label_outcomes(
+    outcome: pd.Series, arr=None, renewal_arr=None, downgrade_churn_share=None
+) -> pd.Series:
+    """Renewal label from outcomes: 1 churned, 0 renewed/expanded/downgraded, <NA> otherwise.
+
+    With ``downgrade_churn_share`` set, a downgrade whose ARR loss ``(arr - renewal_arr) / arr``
+    exceeds the share is labelled 1.
+    """
+    text = outcome.astype("str").str.strip().str.lower()
+    label = pd.Series(pd.NA, index=outcome.index, dtype="Int8")
+    label[text.eq("churned")] = 1
+    label[text.isin(("renewed", "expanded", "downgraded"))] = 0
+    if downgrade_churn_share is not None:
+        if not 0 <= float(downgrade_churn_share) < 1:
+            raise ValueError(
+                f"downgrade_churn_share must be in [0, 1), but got downgrade_churn_share={downgrade_churn_share}"
+            )
+        if arr is not None and renewal_arr is not None:
+            arr = pd.to_numeric(arr, errors="coerce").astype("float64")
+            renewal = pd.to_numeric(renewal_arr, errors="coerce").astype("float64")
+            loss = (arr - renewal) / arr.where(arr > 0)
+            label[text.eq("downgraded") & loss.gt(float(downgrade_churn_share))] = 1
+    return label
+
+
+def _population(contracts: pd.DataFrame, dates: np.ndarray, horizon_days: int) -> pd.DataFrame:
+    """(contract row, as_of) pairs with start <= as_of < end and end - as_of <= horizon."""
+    start = contracts["start_date"].to_numpy(_UNIT)
+    end = contracts["end_date"].to_numpy(_UNIT)
+    earliest = np.maximum(start, end - np.timedelta64(int(horizon_days), "D"))
+    lo = np.searchsorted(dates, earliest, side="left")
+    hi = np.searchsorted(dates, end, side="left")
+    valid = ~(np.isnat(start) | np.isnat(end))
+    counts = np.where(valid, np.clip(hi - lo, 0, None), 0)
+    rows = np.repeat(np.arange(len(contracts)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pairs = contracts.iloc[rows].reset_index(drop=True)
+    pairs.insert(0, "as_of", dates[np.repeat(lo, counts) + offsets])
+    return pairs
+
+
+def make_spine(
+    tables,
+    as_of=None,
+    *,
+    start=None,
+    end=None,
+    cadence: str = "monthly",
+    horizon_days: int = 180,
+    downgrade_churn_share=None,
+) -> pd.DataFrame:
+    """The snapshot spine: one row per (account, ``as_of``) with an upcoming renewal.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Contract tables; needs ``contracts`` (``accounts`` adds ``segment``).
+    as_of : date-like or list of date-like, optional
+        Explicit snapshot date(s). Otherwise dates from ``start`` to ``end`` at ``cadence``;
+        ``end`` defaults to the latest contract ``start_date`` or usage ``ts`` in the data.
+    cadence : str
+        See :func:`as_of_dates`.
+    horizon_days : int
+        Renewals (``end_date``) at most this many days after ``as_of`` are in the population.
+    downgrade_churn_share : float, optional
+        Count a downgrade losing more than this share of ARR as churn.
+
+    Returns
+    -------
+    DataFrame
+        account_id, as_of, contract_id, renewal_date, days_to_renewal, arr, seats, segment,
+        outcome, label; sorted by ``as_of`` then ``account_id``.
+
+    Examples
+    --------
+    >>> spine = make_spine(tables, start="2025-01-01", end="2025-12-01")  # doctest: +SKIP
+    >>> spine.groupby("as_of")["label"].mean()  # doctest: +SKIP
+    """
+    if "contracts" not in tables:
+        raise ValueError(f"make_spine needs the contracts table; got tables {sorted(tables)}")
+    contracts = tables["contracts"]
+    missing = [c for c in _NEEDED if c not in contracts.columns]
+    if missing:
+        raise ValueError(
+            f"table contracts: missing required columns {missing}; it has {list(contracts.columns)}"
+        )
+    if int(horizon_days) <= 0:
+        raise ValueError(f"horizon_days must be at least 1, but got horizon_days={horizon_days}")
+    if as_of is not None:
+        values = [as_of] if np.ndim(as_of) == 0 else list(as_of)
+        dates = pd.DatetimeIndex([_timestamp(v, "as_of") for v in values]).astype(_UNIT)
+    else:
+        if start is None:
+            raise ValueError(
+                "make_spine: give as_of (a date or a list) or start (with cadence, optional end)"
+            )
+        if end is None:
+            candidates = [pd.to_datetime(contracts["start_date"]).max()]
+            if "usage" in tables and "ts" in tables["usage"].columns:
+                candidates.append(pd.to_datetime(tables["usage"]["ts"]).max())
+            end = max(c for c in candidates if c is not pd.NaT)
+        dates = as_of_dates(start, end, cadence)
+    dates = np.unique(dates.to_numpy(_UNIT))
+
+    keep = [c for c in (*_NEEDED, "seats", "outcome", "renewal_arr") if c in contracts.columns]
+    frame = contracts[keep].copy()
+    for column in ("start_date", "end_date"):
+        frame[column] = pd.to_datetime(frame[column]).astype(_UNIT)
+    frame["account_id"] = frame["account_id"].astype("str")
+    frame["contract_id"] = frame["contract_id"].astype("str")
+    pairs = _population(frame, dates, horizon_days)
+    pairs = pairs.sort_values(["account_id", "as_of", "end_date", "contract_id"], kind="stable")
+    pairs = pairs.drop_duplicates(["account_id", "as_of"], keep="first")
+
+    outcome = (
+        pairs["outcome"] if "outcome" in pairs else pd.Series(pd.NA, index=pairs.index, dtype="str")
+    )
+    spine = pd.DataFrame(
+        {
+            "account_id": pairs["account_id"],
+            "as_of": pairs["as_of"],
+            "contract_id": pairs["contract_id"],
+            "renewal_date": pairs["end_date"],
+            "days_to_renewal": (pairs["end_date"] - pairs["as_of"]).dt.days.astype("int32"),
+            "arr": pd.to_numeric(pairs["arr"], errors="coerce").astype("float64"),
+            "seats": pd.to_numeric(pairs["seats"], errors="coerce").astype("float64")
+            if "seats" in pairs
+            else np.nan,
+            "outcome": outcome.astype("str"),
+            "label": label_outcomes(
+                outcome,
+                pairs["arr"],
+                pairs.get("renewal_arr"),
+                downgrade_churn_share=downgrade_churn_share,
+            ),
+        }
+    )
+    accounts = tables.get("accounts")
+    if accounts is not None and "segment" in accounts.columns:
+        segments = accounts.drop_duplicates("account_id").set_index(
+            accounts["account_id"].astype("str")
+        )
+        spine.insert(7, "segment", spine["account_id"].map(segments["segment"]).astype("str"))
+    else:
+        spine.insert(7, "segment", pd.Series(pd.NA, index=spine.index, dtype="str"))
+    spine = spine.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
+    spine.attrs["horizon_days"] = int(horizon_days)
+    return spine[list(SPINE_COLUMNS)]
