@@ -55,7 +55,8 @@ def usage_table(w: World, users: pd.DataFrame) -> pd.DataFrame:
     first = ((w.month_starts - w.start) / DAY).astype(int)
     lo, hi = cum[first[month]], cum[first[month + 1]]
     day = np.searchsorted(cum, lo + rng.random(len(month)) * (hi - lo), side="right") - 1
-    key = np.unique(user_pos.astype(np.int64) * len(weights) + day)
+    key = np.sort(user_pos.astype(np.int64) * len(weights) + day)
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])]  # one row per user-day
     user_pos, day = key // len(weights), key % len(weights)
     acct_pos = acct[user_pos]
     ts = w.start + day * DAY
@@ -70,8 +71,8 @@ def usage_table(w: World, users: pd.DataFrame) -> pd.DataFrame:
     feature = np.minimum(rng.exponential(0.8 + 2.2 * sigmoid(h)).astype(int), len(FEATURES) - 1)
     quantity = 1 + rng.poisson(2 + 6 * sigmoid(h))
     return pd.DataFrame({
-        "account_id": w.account_id[acct_pos],
-        "user_id": users["user_id"].to_numpy()[user_pos],
+        "account_id": pd.Categorical.from_codes(acct_pos, w.account_id),
+        "user_id": pd.Categorical.from_codes(user_pos, users["user_id"].to_numpy()),
         "ts": ts.astype("datetime64[ns]"),
         "event": pd.Categorical.from_codes(feature, FEATURES),
         "quantity": quantity.astype(np.float32),
