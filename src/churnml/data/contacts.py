@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["match_contacts", "email_domain"]
+__all__ = ["email_domain", "match_contacts"]
 
 _SUBDOMAIN_STEPS = 2
 N_EXAMPLES = 3

@@ -20,7 +20,7 @@ import pandas as pd
 
 from churnml.data.contract import CONTRACT, TABLES
 
-__all__ = ["load_tables", "write_tables", "parse_table", "read_mapping"]
+__all__ = ["load_tables", "parse_table", "read_mapping", "write_tables"]
 
 FILE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
@@ -45,7 +45,16 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 
 def _parse_string(values):
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.na_value is np.nan:
+    dtype = values.dtype
+    if (
+        isinstance(dtype, pd.StringDtype)
+        and dtype.storage == "pyarrow"
+        and dtype.na_value is not pd.NA
+    ):
+        return values, None
+    if isinstance(dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(
+        dtype.categories.dtype
+    ):
         return values, None
     return _as_text(values), None
 
@@ -89,9 +98,9 @@ def _localize(stamps: pd.Series, tz: str | None) -> pd.Series:
 def _parse_timestamp(values, fmt=None, tz=None):
     """Parse to naive UTC ``datetime64[us]``; returns (parsed, mixed-time-zone info or None)."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]"), None
+        return values.dt.tz_convert("UTC").dt.tz_localize(None), None
     if pd.api.types.is_datetime64_dtype(values):
-        return _localize(values, tz).astype("datetime64[us]"), None
+        return _localize(values, tz), None
     text = _as_text(values)
     present = values.notna()
     zoned = text.str.contains(_TZ_SUFFIX, regex=True, na=False)
@@ -254,7 +263,7 @@ class _Source:
                     self._con.register(name, frame)
             try:
                 self._con.execute("SET TimeZone = 'UTC'")
-            except Exception:  # noqa: BLE001 - ICU may be unavailable; timestamps stay naive then
+            except Exception:  # noqa: BLE001, S110 - ICU may be unavailable; timestamps stay naive then
                 pass
         return self._con
 

@@ -25,7 +25,7 @@ from types import MappingProxyType
 
 from churnml.data.contract import CONTRACT
 
-__all__ = ["Mapping", "TableMapping", "read_mapping", "mapping_from_dict"]
+__all__ = ["Mapping", "TableMapping", "mapping_from_dict", "read_mapping"]
 
 _TABLE_KEYS = ("file", "table", "sql", "columns", "formats", "timezone")
 _TOP_KEYS = ("source", "timezone", "tables")
