@@ -196,8 +196,9 @@ def run_child(python: str, task: str, folder: Path, rows: int) -> dict | None:
     cmd = [python, str(HERE), "--child", task, "--folder", str(folder), "--rows", str(rows)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        print(f"  {task}: failed: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
-        return None
+        error = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"  {task}: failed: {error}", flush=True)
+        return {"error": error}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -251,9 +252,9 @@ def main() -> None:
         results = {}
         for task, rows, python in tasks:
             res = run_child(python, task, folder, rows)
-            if res:
-                res["rows"] = rows
-                results[task] = res
+            res["rows"] = rows
+            results[task] = res
+            if "error" not in res:
                 print(
                     f"  {task:13s} {rows:>7,} rows {res['seconds']:7.1f} s  peak "
                     f"{max(res['peak_mb'], res['worker_peak_mb']):6.0f} MB",
@@ -265,6 +266,9 @@ def main() -> None:
             "| same top-3 (no near ties) |\n|---|---|---|---|---|---|---|"
         )
         for task, res in results.items():
+            if "error" in res:
+                print(f"| {task} | {res['rows']:,} | failed: {res['error'][:90]} | | | | |")
+                continue
             vals = np.load(folder / f"{task}.npy")
             diff = float(np.abs(vals - ref[: len(vals)]).max())
             agree, clear = agreement(vals, ref[: len(vals)])
@@ -274,7 +278,7 @@ def main() -> None:
                 f"({res['worker_peak_mb']:.0f} MB) | {diff:.1e} | {agree:.2%} ({clear:.2%}) |"
             )
         e2e = run_child(sys.executable, "end_to_end", folder, args.rows)
-        if e2e:
+        if "error" not in e2e:
             print(
                 f"\nend to end (predict + explain_all auto + Parquet writes), {args.rows:,} accounts: "
                 f"{e2e['seconds']:.1f} s, peak {e2e['peak_mb']:.0f} MB "

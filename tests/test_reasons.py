@@ -179,11 +179,12 @@ def _hand_built():
     return rows.reset_index(drop=True)
 
 
-def _explain_with(values, booster, rows, **kw):
+def _explain_with(values, booster, rows, catalog=None, **kw):
     v = np.zeros((len(rows), len(FakeCatalog.FEATURES)))
     for (i, name), c in values.items():
         v[i, FakeCatalog.FEATURES.index(name)] = c
-    return explain_all(booster, rows, catalog=FakeCatalog(), values=v, base_value=0.0, **kw).reasons
+    catalog = catalog if catalog is not None else FakeCatalog()
+    return explain_all(booster, rows, catalog=catalog, values=v, base_value=0.0, **kw).reasons
 
 
 def test_sentences_carry_the_accounts_values_and_direction(booster):
@@ -288,3 +289,49 @@ def test_a_broken_template_falls_back_instead_of_raising():
         "x", "usage", "count_window", "up", "{value:.0f} {nope!r:zz}", None, description="X count"
     )
     assert render_sentence(broken, "driver", {"x": 4.0}) == "X count: 4.0"
+
+
+# ----------------------------------------------------------------------------- the real catalog
+@pytest.fixture(scope="module")
+def catalog():
+    module = pytest.importorskip("churnml.features.catalog")
+    return module.load_catalog()
+
+
+def test_real_catalog_sentences_for_a_hand_built_account(catalog, booster):
+    rows = _hand_built()
+    r = _explain_with(
+        {
+            (0, "active_users_change_30d"): 0.9,
+            (0, "days_to_renewal"): 0.5,
+            (0, "champion_left_90d"): 0.2,
+        },
+        booster,
+        rows,
+        catalog=catalog,
+    )
+    text = r.set_index("indicator")["sentence"]
+    assert "44%" in text["active_users_change_30d"] and "41" in text["active_users_change_30d"]
+    assert "23" in text["active_users_change_30d"]
+    assert "23" in text["days_to_renewal"] and "unknown" not in text["days_to_renewal"]
+    assert (
+        r.set_index("indicator").loc["champion_left_90d", "play"]
+        == "Re-establish an executive sponsor"
+    )
+
+
+def test_real_catalog_missing_values_render_unknown(catalog):
+    row = {"active_users_change_30d": -0.5, "active_users_30d": 10.0, "active_users_prev_30d": None}
+    text = render_sentence(catalog["active_users_change_30d"], "driver", row)
+    assert "unknown" in text and "50%" in text
+
+
+def test_every_real_template_renders_with_plausible_values(catalog):
+    row = {ind.id: 1.0 for ind in catalog}
+    row.update(segment="smb", lifecycle_stage="mature", touch_model="high_touch")
+    for ind in catalog:
+        for kind in ("driver", "protective"):
+            assert sentence_applies(ind, kind, np.array([np.nan, 1.0])).shape == (2,)
+            if has_sentence(ind, kind):
+                text = ind.render({"driver": "risk", "protective": "protective"}[kind], row)
+                assert isinstance(text, str) and text.strip(), (ind.id, kind)
