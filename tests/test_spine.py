@@ -1,0 +1,205 @@
+"""make_spine and as_of_dates on hand-built contracts: population, boundaries and labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.snapshots import as_of_dates, make_spine
+
+T = pd.Timestamp
+
+
+def contracts(*rows):
+    """rows: (contract_id, account_id, start, end, arr, outcome[, renewal_arr])."""
+    frame = pd.DataFrame(
+        [r if len(r) == 7 else (*r, np.nan) for r in rows],
+        columns=[
+            "contract_id",
+            "account_id",
+            "start_date",
+            "end_date",
+            "arr",
+            "outcome",
+            "renewal_arr",
+        ],
+    )
+    frame["start_date"] = pd.to_datetime(frame["start_date"])
+    frame["end_date"] = pd.to_datetime(frame["end_date"])
+    return {"contracts": frame}
+
+
+def one(spine, account, as_of):
+    rows = spine[(spine["account_id"] == account) & (spine["as_of"] == T(as_of))]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+def test_columns_and_dtypes():
+    spine = make_spine(
+        contracts(("c1", "a", "2024-01-01", "2025-01-01", 100.0, "renewed")), as_of="2024-12-01"
+    )
+    assert list(spine.columns) == [
+        "account_id", "as_of", "contract_id", "renewal_date", "days_to_renewal",
+        "arr", "seats", "segment", "outcome", "label",
+    ]  # fmt: skip
+    assert str(spine["label"].dtype) == "Int8"
+    assert pd.api.types.is_integer_dtype(spine["days_to_renewal"])
+    assert pd.api.types.is_datetime64_dtype(spine["as_of"])
+    assert spine.loc[0, "days_to_renewal"] == 31
+
+
+@pytest.mark.parametrize(
+    ("outcome", "renewal_arr", "share", "label"),
+    [
+        ("renewed", np.nan, None, 0),
+        ("expanded", 150.0, None, 0),
+        ("churned", np.nan, None, 1),
+        ("open", np.nan, None, pd.NA),
+        (None, np.nan, None, pd.NA),
+        ("downgraded", 50.0, None, 0),  # no share configured: a downgrade is a renewal
+        ("downgraded", 50.0, 0.4, 1),  # lost 50% > 40%
+        ("downgraded", 70.0, 0.4, 0),  # lost 30% <= 40%
+        ("downgraded", 60.0, 0.4, 0),  # lost exactly 40%: not more than the share
+    ],
+)
+def test_labels(outcome, renewal_arr, share, label):
+    tables = contracts(("c1", "a", "2024-01-01", "2025-01-01", 100.0, outcome, renewal_arr))
+    row = make_spine(tables, as_of="2024-10-01", downgrade_churn_share=share).iloc[0]
+    if label is pd.NA:
+        assert pd.isna(row["label"])
+    else:
+        assert row["label"] == label
+
+
+def test_boundaries():
+    tables = contracts(
+        ("start", "a", "2024-06-01", "2024-09-01", 1.0, "renewed"),  # as_of == start_date: in
+        ("end", "b", "2024-01-01", "2024-06-01", 1.0, "renewed"),  # as_of == end_date: out
+        ("horizon", "c", "2024-01-01", T("2024-06-01") + pd.Timedelta(days=180), 1.0, "renewed"),
+        ("beyond", "d", "2024-01-01", T("2024-06-01") + pd.Timedelta(days=181), 1.0, "renewed"),
+        ("future", "e", "2024-06-02", "2024-09-01", 1.0, "renewed"),  # not started yet
+    )
+    spine = make_spine(tables, as_of="2024-06-01", horizon_days=180)
+    assert sorted(spine["contract_id"]) == ["horizon", "start"]
+    assert one(spine, "c", "2024-06-01")["days_to_renewal"] == 180
+
+
+def test_overlapping_terms_pick_the_one_ending_first():
+    tables = contracts(
+        ("long", "a", "2024-01-01", "2025-03-01", 500.0, "renewed"),
+        ("short", "a", "2024-06-01", "2024-12-01", 100.0, "churned"),
+    )
+    spine = make_spine(tables, as_of=["2024-11-01", "2024-12-01"], horizon_days=180)
+    first = one(spine, "a", "2024-11-01")
+    assert (first["contract_id"], first["label"], first["arr"]) == ("short", 1, 100.0)
+    later = one(spine, "a", "2024-12-01")  # the short term ended at as_of: the long one remains
+    assert later["contract_id"] == "long" and later["days_to_renewal"] == 90
+
+
+def test_monthly_contracts_one_row_per_month():
+    starts = pd.date_range("2024-01-01", periods=12, freq="MS")
+    rows = [
+        (f"m{i}", "a", s, s + pd.DateOffset(months=1), 10.0, "renewed")
+        for i, s in enumerate(starts)
+    ]
+    rows[-1] = (*rows[-1][:5], "churned")
+    spine = make_spine(contracts(*rows), start="2024-01-01", end="2024-12-01", horizon_days=60)
+    assert len(spine) == 12
+    assert spine["contract_id"].tolist() == [f"m{i}" for i in range(12)]
+    assert spine["label"].tolist() == [0] * 11 + [1]
+    assert (spine["days_to_renewal"] == (spine["renewal_date"] - spine["as_of"]).dt.days).all()
+
+
+def test_segment_and_seats_come_along():
+    tables = contracts(("c1", "a", "2024-01-01", "2025-01-01", 100.0, "renewed"))
+    tables["contracts"]["seats"] = 25
+    tables["accounts"] = pd.DataFrame({"account_id": ["a"], "segment": ["smb"]})
+    row = make_spine(tables, as_of="2024-12-01").iloc[0]
+    assert (row["segment"], row["seats"]) == ("smb", 25.0)
+
+
+def test_matches_brute_force_cross_join():
+    rng = np.random.default_rng(0)
+    n = 400
+    start = T("2023-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    end = start + pd.to_timedelta(rng.choice([30, 91, 365, 400], n), unit="D")
+    frame = pd.DataFrame(
+        {
+            "contract_id": [f"c{i:04d}" for i in range(n)],
+            "account_id": [f"a{i:03d}" for i in rng.integers(0, 120, n)],
+            "start_date": start,
+            "end_date": end,
+            "arr": rng.uniform(1, 100, n).round(2),
+            "outcome": rng.choice(["renewed", "churned", "open", "expanded"], n),
+        }
+    )
+    dates = as_of_dates("2023-03-01", "2025-01-01", "monthly")
+    spine = make_spine({"contracts": frame}, start="2023-03-01", end="2025-01-01", horizon_days=120)
+
+    cross = frame.merge(pd.DataFrame({"as_of": dates}), how="cross")
+    live = cross[
+        (cross["start_date"] <= cross["as_of"])
+        & (cross["as_of"] < cross["end_date"])
+        & ((cross["end_date"] - cross["as_of"]).dt.days <= 120)
+    ]
+    expected = (
+        live.sort_values(["end_date", "contract_id"]).groupby(["account_id", "as_of"]).head(1)
+    )
+    expected = expected.sort_values(["as_of", "account_id"]).reset_index(drop=True)
+    assert len(spine) == len(expected) > 100
+    assert spine["contract_id"].tolist() == expected["contract_id"].tolist()
+    assert (spine["as_of"].to_numpy() == expected["as_of"].to_numpy()).all()
+    assert not spine.duplicated(["account_id", "as_of"]).any()
+
+
+def test_as_of_dates_cadences():
+    assert list(as_of_dates("2024-01-15", "2024-04-01").strftime("%m-%d")) == [
+        "02-01",
+        "03-01",
+        "04-01",
+    ]
+    weekly = as_of_dates("2024-01-01", "2024-01-31", "weekly")
+    assert len(weekly) == 5 and (weekly.day_of_week == 0).all()
+    assert list(as_of_dates("2024-01-01", "2024-12-31", "quarterly").month) == [1, 4, 7, 10]
+    assert len(as_of_dates("2024-01-01", "2024-01-29", "14D")) == 3
+    with pytest.raises(ValueError, match="cadence must be one of .* but got 'fortnightly-ish'"):
+        as_of_dates("2024-01-01", "2024-02-01", "fortnightly-ish")
+    with pytest.raises(ValueError, match="end must not be before start"):
+        as_of_dates("2024-02-01", "2024-01-01")
+
+
+def test_end_defaults_to_the_data_not_the_clock():
+    tables = contracts(
+        ("c1", "a", "2024-01-01", "2025-01-01", 1.0, "renewed"),
+        ("c2", "b", "2024-03-10", "2024-09-10", 1.0, "renewed"),
+    )
+    spine = make_spine(tables, start="2024-01-01", horizon_days=400)
+    assert spine["as_of"].max() == T("2024-03-01")
+
+
+def test_errors_name_the_problem():
+    tables = contracts(("c1", "a", "2024-01-01", "2025-01-01", 1.0, "renewed"))
+    with pytest.raises(ValueError, match=r"table contracts: missing required columns \['arr'\]"):
+        make_spine({"contracts": tables["contracts"].drop(columns="arr")}, as_of="2024-06-01")
+    with pytest.raises(ValueError, match="horizon_days must be at least 1, but got horizon_days=0"):
+        make_spine(tables, as_of="2024-06-01", horizon_days=0)
+    with pytest.raises(ValueError, match="give as_of"):
+        make_spine(tables)
+
+
+def test_synthetic_spine_is_consistent(spine_small, saas_small):
+    c = saas_small["contracts"].set_index("contract_id")
+    joined = spine_small.merge(
+        c[["start_date", "end_date", "account_id"]],
+        left_on="contract_id",
+        right_index=True,
+        suffixes=("", "_c"),
+    )
+    assert (joined["start_date"] <= joined["as_of"]).all()
+    assert (joined["as_of"] < joined["end_date"]).all()
+    assert (joined["account_id"] == joined["account_id_c"]).all()
+    assert spine_small["days_to_renewal"].between(1, 180).all()
+    resolved = spine_small["label"].notna()
+    assert resolved.sum() > 0 and spine_small.loc[~resolved, "outcome"].isin(["open"]).all()
