@@ -47,6 +47,20 @@ def _check_choice(name, value, choices):
         _fail(name, f"one of {choices!r}", value)
 
 
+#: hard limits of each parameter (a bound outside them is an error)
+SEARCH_LIMITS = {
+    "learning_rate": (1e-4, 1.0),
+    "num_leaves": (2, 4096),
+    "min_child_samples": (1, 100_000),
+    "feature_fraction": (0.05, 1.0),
+    "bagging_fraction": (0.05, 1.0),
+    "lambda_l1": (0.0, 1e4),
+    "lambda_l2": (0.0, 1e4),
+    "scale_pos_weight": (1e-3, 1e3),
+}
+INTEGER_PARAMS = ("num_leaves", "min_child_samples")
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """``(low, high)`` bounds of each tuned LightGBM parameter (log scale where noted)."""
@@ -60,19 +74,6 @@ class SearchSpace:
     lambda_l2: tuple[float, float] = (1e-8, 10.0)  # log
     scale_pos_weight: tuple[float, float] = (1.0, 10.0)  # log
 
-    #: hard limits of each parameter (a bound outside them is an error)
-    LIMITS = {
-        "learning_rate": (1e-4, 1.0),
-        "num_leaves": (2, 4096),
-        "min_child_samples": (1, 100_000),
-        "feature_fraction": (0.05, 1.0),
-        "bagging_fraction": (0.05, 1.0),
-        "lambda_l1": (0.0, 1e4),
-        "lambda_l2": (0.0, 1e4),
-        "scale_pos_weight": (1e-3, 1e3),
-    }
-    INTEGER = ("num_leaves", "min_child_samples")
-
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
@@ -80,9 +81,9 @@ class SearchSpace:
             if not isinstance(value, (list, tuple)) or len(value) != 2:
                 _fail(name, "a [low, high] pair", value)
             low, high = value
-            lo_lim, hi_lim = self.LIMITS[f.name]
+            lo_lim, hi_lim = SEARCH_LIMITS[f.name]
             for v in value:
-                if f.name in self.INTEGER:
+                if f.name in INTEGER_PARAMS:
                     _check_int(name, v, lo_lim)
                 else:
                     _check_real(name, v, lo_lim, hi_lim)
@@ -219,7 +220,7 @@ def load_config(path=None, **overrides) -> ModelConfig:
         raise FileNotFoundError(f"model config: no file {source}")
     values = yaml.safe_load(source.read_text()) or {}
     if not isinstance(values, dict):
-        raise ValueError(f"model config {source}: expected a mapping, got {type(values).__name__}")
+        raise TypeError(f"model config {source}: expected a mapping, got {type(values).__name__}")
     for key, value in overrides.items():
         if value is None:
             continue

@@ -1,0 +1,84 @@
+"""tune: seeded TPE over out-of-time folds, median pruning, trial budget, shared storage."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+from test_folds import snapshot_frame
+
+from churnml.model.config import load_config
+from churnml.model.estimator import ChurnModel
+from churnml.model.search_space import search_space
+from churnml.model.tuning import tune
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return snapshot_frame(n_accounts=300, seed=1)
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(n_estimators=150, n_folds=3)
+
+
+def test_budget_pruning_and_best_params(frame, config):
+    seen = []
+    result = tune(
+        frame,
+        config=config,
+        n_trials=14,
+        progress=False,
+        callbacks=[lambda study, trial: seen.append(trial.number)],
+    )
+    trials = result.trials
+    assert len(trials) == 14 and seen == list(range(14))
+    assert (trials.state == "pruned").any()
+    assert (trials.loc[trials.state == "pruned", "n_folds_run"] < 3).all()
+    complete = trials[trials.state == "complete"]
+    assert (complete.n_folds_run == 3).all()
+    assert result.best_value == pytest.approx(complete.value.max())
+    assert result.best_value == pytest.approx(
+        np.mean(complete.loc[complete.value.idxmax(), "fold_auc"])
+    )
+    # the first trial is ChurnModel's untuned defaults
+    assert trials.loc[0, "param_num_leaves"] == 15
+    bounds = config.search_space
+    for name, (low, high) in vars(bounds).items():
+        assert low <= result.best_params[name] <= high
+    ChurnModel(params=result.best_params, n_estimators=50).fit(frame)  # usable as-is
+    # test snapshots never used by any fold
+    test_dates = sorted(frame.as_of.unique())
+    used = np.concatenate([np.concatenate(f) for f in result.folds])
+    assert frame.as_of.iloc[used].max() < max(
+        d for d in test_dates if frame.label[frame.as_of == d].notna().mean() >= 0.9
+    )
+
+
+def test_same_seed_same_trials_and_no_pruning_option(frame, config):
+    a = tune(frame, config=config, n_trials=4, progress=False, pruning=False)
+    b = tune(frame, config=config, n_trials=4, progress=False, pruning=False)
+    assert a.trials.value.tolist() == b.trials.value.tolist()
+    assert a.best_params == b.best_params
+    assert (a.trials.state == "complete").all()
+
+
+def test_sqlite_storage_is_shared_between_workers(frame, config, tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    tune(frame, config=config, n_trials=2, storage=url, study_name="shared", progress=False)
+    second = tune(
+        frame, config=config, n_trials=2, storage=url, study_name="shared", progress=False
+    )
+    assert len(second.trials) == 4
+    loaded = optuna.load_study(study_name="shared", storage=url)
+    assert len(loaded.trials) == 4
+
+
+def test_search_space_respects_fixed_and_log_bounds():
+    bounds = load_config(search_space={"num_leaves": [31, 31]}).search_space
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    trial = study.ask()
+    params = search_space(trial, bounds)
+    assert params["num_leaves"] == 31 and "num_leaves" not in trial.params
+    assert trial.distributions["learning_rate"].log
