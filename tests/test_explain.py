@@ -213,3 +213,13 @@ def test_package_is_callable_as_the_verb(booster, frame):
 
     r = churnml.explain(booster, frame.iloc[:20], catalog=FakeCatalog(), backend="native")
     assert list(r.columns) == REASON_COLUMNS and r.attrs["backend"] == "native"
+
+
+def test_best_iteration_is_respected_like_lightgbm(frame):
+    b = _train(frame, num_leaves=15, rounds=30)
+    b.best_iteration = 12  # what early stopping leaves on the booster
+    X = _x(frame, 300)
+    raw = b.predict(X, raw_score=True)  # LightGBM uses the best iteration by default
+    for name in backends.available_backends():
+        values, base = backends.contributions(b, X, backend=name)
+        np.testing.assert_allclose(values.sum(axis=1) + base, raw, atol=1e-4, rtol=0, err_msg=name)

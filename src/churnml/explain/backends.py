@@ -103,7 +103,9 @@ def _shap(booster, X):
     import shap
 
     explainer = shap.TreeExplainer(booster)
-    values = np.asarray(explainer.shap_values(X), dtype=np.float64)
+    best = getattr(booster, "best_iteration", 0) or 0  # LightGBM predicts with it by default
+    values = explainer.shap_values(X, tree_limit=best if best > 0 else None)
+    values = np.asarray(values, dtype=np.float64)
     if values.ndim == 3:  # older shap: one matrix per class
         values = values[..., -1]
     base = np.broadcast_to(np.ravel(explainer.expected_value)[-1], len(X)).astype(np.float64)
