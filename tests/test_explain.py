@@ -223,3 +223,23 @@ def test_best_iteration_is_respected_like_lightgbm(frame):
     for name in backends.available_backends():
         values, base = backends.contributions(b, X, backend=name)
         np.testing.assert_allclose(values.sum(axis=1) + base, raw, atol=1e-4, rtol=0, err_msg=name)
+
+
+def test_with_a_fitted_churn_model(frame):
+    estimator = pytest.importorskip("churnml.model.estimator")
+    train = frame.iloc[:1800].drop(columns=["account_id", "as_of"])
+    model = estimator.ChurnModel(n_estimators=60, random_state=0).fit(
+        train[FakeCatalog.FEATURES], train["label"]
+    )
+    features = frame.iloc[1800:2100].copy()
+    seg = features["segment"].astype(object)
+    seg.iloc[:10] = "public_sector"  # unknown to the model: prepare makes it missing
+    features["segment"] = seg
+    ex = {
+        b: explain_all(model, features, catalog=FakeCatalog(), backend=b)
+        for b in ("native", "woodelf")
+    }
+    np.testing.assert_allclose(ex["woodelf"].contributions, ex["native"].contributions, atol=1e-4)
+    np.testing.assert_allclose(ex["native"].log_odds, model.predict_raw(features), atol=1e-6)
+    assert (ex["woodelf"].reasons["indicator"] == ex["native"].reasons["indicator"]).mean() > 0.95
+    assert list(ex["native"].contributions.columns) == list(model.feature_names_in_)
