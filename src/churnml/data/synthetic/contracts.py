@@ -15,7 +15,8 @@ INDUSTRIES = np.array(["software", "healthcare", "retail", "finance", "manufactu
 REGIONS = np.array(["NA", "EMEA", "APAC", "LATAM"])
 CSMS = np.array(["Ana Ortiz", "Ben Okafor", "Chloe Martin", "Dev Patel", "Eva Novak",
                  "Farah Haddad", "Gus Lindqvist", "Hana Sato"])
-CHURN_SLOPE = 1.7  # log-odds of churn per unit of (negative) recent health
+CHURN_SLOPE = 1.6  # log-odds of churn per unit of (negative) recent health
+DECLINE_SLOPE = 1.0  # ... and per unit of decline against the three months before
 BUDGET_CUT = 2.2  # log-odds added by a budget cut nobody sees coming
 MONTHLY_OFFSET = -2.3  # month-to-month terms churn far less per term
 
@@ -57,9 +58,9 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     acct, k, start, end = acct[keep], k[keep], start[keep], end[keep]
 
     in_window = (end >= w.start) & (end < w.end)
-    recent = _recent_health(w, acct, end)
+    recent, earlier = _recent_health(w, acct, end, 0), _recent_health(w, acct, end, 3)
     monthly = w.term_months[acct] == 1
-    pressure = -CHURN_SLOPE * recent + BUDGET_CUT * w.budget_cut[acct] + MONTHLY_OFFSET * monthly
+    pressure = -CHURN_SLOPE * recent - DECLINE_SLOPE * (recent - earlier) + BUDGET_CUT * w.budget_cut[acct] + MONTHLY_OFFSET * monthly
     intercept = _intercept(pressure[in_window], churn_rate)
     p_churn = np.where(in_window, sigmoid(intercept + pressure), 0.0)
     p_down = sigmoid(-2.3 - 0.8 * recent)
@@ -112,10 +113,11 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     return contracts, oracle
 
 
-def _recent_health(w: World, acct: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Mean health over the three months before each term's end."""
+def _recent_health(w: World, acct: np.ndarray, end: np.ndarray, lag: int) -> np.ndarray:
+    """Mean health over the three months ending ``lag`` months before each term's end."""
     cum = np.concatenate([np.zeros((w.n, 1)), np.cumsum(w.health, axis=1)], axis=1)
-    hi = np.clip(np.searchsorted(w.month_starts, end.astype("datetime64[D]")) - 1, 1, w.months)
+    hi = np.searchsorted(w.month_starts, end.astype("datetime64[D]")) - 1 - lag
+    hi = np.clip(hi, 1, w.months)
     lo = np.maximum(hi - 3, 0)
     return (cum[acct, hi] - cum[acct, lo]) / (hi - lo)
 

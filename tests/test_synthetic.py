@@ -1,0 +1,127 @@
+"""The synthetic SaaS world: deterministic, on contract, hard enough, and its signals lead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from churnml.data.contract import CONTRACT
+from churnml.datasets import make_saas
+
+
+def test_same_seed_same_tables_and_other_seed_differs(saas_small):
+    again = make_saas(n_accounts=300, months=18, seed=3)
+    for name, frame in saas_small.items():
+        assert frame.equals(again[name]), name
+    other = make_saas(n_accounts=300, months=18, seed=4)
+    assert not other["contracts"]["arr"].equals(saas_small["contracts"]["arr"])
+
+
+def test_tables_follow_the_contract(saas_small):
+    for name, spec in CONTRACT.items():
+        frame = saas_small[name]
+        missing = set(spec.required) - set(frame.columns)
+        assert not missing, (name, missing)
+        for column, kind in spec.columns.items():
+            if column in frame and kind == "timestamp":
+                assert pd.api.types.is_datetime64_any_dtype(frame[column]), (name, column)
+                assert getattr(frame[column].dtype, "tz", None) is None
+        if spec.key:
+            assert not frame.duplicated(list(spec.key)).any(), name
+    assert set(saas_small["contracts"]["outcome"].unique()) <= {
+        "renewed", "churned", "downgraded", "expanded", "open"
+    }
+    assert (saas_small["contracts"]["end_date"] > saas_small["contracts"]["start_date"]).all()
+
+
+@pytest.fixture(scope="module")
+def demo_size():
+    return make_saas(n_accounts=800, months=24, seed=7)
+
+
+def test_churn_rate_and_oracle_auc_are_honest(demo_size):
+    oracle = demo_size["oracle"]
+    resolved = oracle[oracle["churn_probability"].notna()]
+    churned = resolved["outcome"] == "churned"
+    assert 0.08 <= churned.mean() <= 0.15
+    auc = roc_auc_score(churned, resolved["churn_probability"])
+    assert 0.78 <= auc <= 0.94, auc
+
+
+def test_churn_rate_is_configurable():
+    tables = make_saas(n_accounts=600, months=12, seed=1, churn_rate=0.3)
+    oracle = tables["oracle"].dropna(subset=["churn_probability"])
+    assert 0.2 < (oracle["outcome"] == "churned").mean() < 0.4
+
+
+def _windows_before_renewal(tables, table, time_col):
+    """Per resolved term: rows dated 0-90 days (late) and 90-180 days (early) before its end."""
+    terms = tables["contracts"]
+    terms = terms[terms["outcome"].isin(["churned", "renewed"])]
+    # only renewals with the whole look-back inside the simulated window
+    first = tables["usage"]["ts"].min()
+    terms = terms[terms["end_date"] - pd.Timedelta(days=180) >= first]
+    events = tables[table].astype({"account_id": str})
+    daily = events.groupby(["account_id", events[time_col].dt.floor("D")]).size().rename("n")
+    joined = terms[["contract_id", "account_id", "end_date"]].merge(
+        daily.reset_index(), on="account_id"
+    )
+    lag = (joined["end_date"] - joined[time_col]).dt.days
+    late = joined[(lag > 0) & (lag <= 90)].groupby("contract_id")["n"].sum()
+    early = joined[(lag > 90) & (lag <= 180)].groupby("contract_id")["n"].sum()
+    return terms.set_index("contract_id").assign(late=late, early=early).fillna({"late": 0, "early": 0})
+
+
+def test_signals_lead_the_renewal(demo_size):
+    """In the 90 days before renewal, churners' usage falls and their ticket load is higher."""
+    usage = _windows_before_renewal(demo_size, "usage", "ts")
+    trend = ((usage["late"] + 1) / (usage["early"] + 1)).groupby(usage["outcome"]).median()
+    assert trend["churned"] < trend["renewed"], trend
+
+    tickets = _windows_before_renewal(demo_size, "tickets", "opened_at")
+    per_seat = (tickets["late"] / tickets["seats"]).groupby(tickets["outcome"]).mean()
+    assert per_seat["churned"] > per_seat["renewed"], per_seat
+
+
+def test_champion_departure_lowers_later_usage(demo_size):
+    contacts = demo_size["contacts"]
+    left = contacts[(contacts["role"] == "champion") & contacts["ended_at"].notna()]
+    left = left.dropna(subset=["account_id"]).drop_duplicates("account_id")
+    usage = demo_size["usage"].astype({"account_id": str})
+    usage = usage.merge(left[["account_id", "ended_at"]], on="account_id")
+    # users other than the departed champion, 60 days before vs 60-120 days after
+    lag = (usage["ts"] - usage["ended_at"]).dt.days
+    before = usage[(lag >= -60) & (lag < 0)].groupby("account_id").size()
+    after = usage[(lag >= 60) & (lag < 120)].groupby("account_id").size()
+    ratio = (after.reindex(before.index, fill_value=0) + 1) / (before + 1)
+    assert ratio.median() < 0.95, ratio.median()
+
+
+def test_noise_is_injected_at_the_stated_rate(saas_small):
+    noise = saas_small["oracle"].attrs["noise"]
+    contacts = saas_small["contacts"]
+    assert contacts["account_id"].isna().sum() == (
+        noise["contacts_matched_by_domain"] + noise["contacts_unmatched"]
+    )
+    assert saas_small["accounts"]["segment"].isna().sum() == noise["accounts_missing_segment"]
+    assert saas_small["usage"].duplicated().sum() == noise["usage_duplicate_rows"]
+    known = set(saas_small["accounts"]["account_id"])
+    assert (~saas_small["tickets"]["account_id"].isin(known)).sum() == noise["tickets_orphan_account"]
+    assert noise["contacts_matched_by_domain"] > 0 and noise["usage_duplicate_rows"] > 0
+
+
+def test_no_activity_after_churn(saas_small):
+    contracts = saas_small["contracts"]
+    churn_end = contracts[contracts["outcome"] == "churned"].groupby("account_id")["end_date"].max()
+    usage = saas_small["usage"].astype({"account_id": str})
+    after = usage["ts"] >= usage["account_id"].map(churn_end)
+    assert not after.any()
+
+
+def test_bad_arguments_show_the_value():
+    with pytest.raises(ValueError, match="churn_rate=1.5"):
+        make_saas(n_accounts=10, months=6, churn_rate=1.5)
+    with pytest.raises(ValueError, match="months=1"):
+        make_saas(n_accounts=10, months=1)
