@@ -52,6 +52,8 @@ def _check_timezone(tz, where: str):
 def _str_dict(value, where: str, key: str) -> MappingProxyType:
     if value is None:
         return MappingProxyType({})
+    if isinstance(value, MappingProxyType):
+        value = dict(value)
     if not isinstance(value, dict):
         raise ValueError(
             f"{where}: {key} must be a mapping of contract column -> value, but got {value!r}"
