@@ -80,22 +80,22 @@ def sentence_applies(indicator, kind: str, values) -> np.ndarray:
 
 
 class FrameColumns:
-    """Lazy per-column views of a feature frame for sentence rendering.
+    """Lazy per-column Python lists of a feature frame for sentence rendering.
 
-    Numeric columns become float64 arrays (NaN for missing); categorical, text and other columns
-    become object arrays with ``None`` for missing. A column is converted on first use only.
+    Numeric columns become lists of floats (NaN for missing); categorical, text and other columns
+    lists of objects with ``None`` for missing. A column is converted on first use only.
     """
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict[str, list] = {}
 
     def __contains__(self, name) -> bool:
         return name in self.frame.columns
 
-    def __getitem__(self, name) -> np.ndarray:
+    def __getitem__(self, name) -> list:
         if name not in self._cache:
-            self._cache[name] = column_values(self.frame[name])
+            self._cache[name] = column_values(self.frame[name]).tolist()
         return self._cache[name]
 
 
@@ -126,10 +126,6 @@ def template_fields(indicator) -> tuple[str, ...]:
             if name:
                 names.add(re.split(r"[.\[]", name, maxsplit=1)[0])
     return tuple(sorted(names - {"value", "abs_value", ""}))
-
-
-def _python(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def render_sentence(indicator, kind: str, row: Mapping) -> str:
@@ -170,6 +166,6 @@ def render_sentences(catalog, frame: pd.DataFrame, rows, indicators, kinds) -> l
     for i, ind, kind in zip(rows, indicators, kinds):
         if ind not in fields:
             fields[ind] = [n for n in template_fields(catalog[ind]) if n in columns]
-        row = {n: _python(columns[n][i]) for n in fields[ind]}
+        row = {n: columns[n][i] for n in fields[ind]}
         out.append(render_sentence(catalog[ind], kind, row))
     return out
