@@ -54,10 +54,10 @@ def finding(table, column, check, severity, count, examples, message) -> dict:
 def row_labels(frame: pd.DataFrame, mask: pd.Series, table: str, columns=()) -> list[str]:
     """Example rows as ``key=value (col=value, ...)`` strings for the first few rows in ``mask``."""
     rows = frame.loc[mask].head(N_EXAMPLES)
-    key = [k for k in CONTRACT[table].key if k in frame.columns] or [
-        c for c in ("account_id",) if c in frame.columns
-    ]
-    shown = [c for c in columns if c in frame.columns and c not in key]
+    key = [k for k in CONTRACT[table].key if k in frame.columns]
+    if not key and "account_id" in frame.columns:
+        columns = ("account_id", *columns)
+    shown = list(dict.fromkeys(c for c in columns if c in frame.columns and c not in key))
     labels = []
     for pos in range(len(rows)):
         ident = ", ".join(f"{k}={rows[k].iloc[pos]}" for k in key) or f"row {rows.index[pos]}"
@@ -146,7 +146,8 @@ def missing_keys(name, frame) -> list[dict]:
         bad = frame[column].isna()
         if bad.any():
             out.append(
-                finding(name, column, "missing_value", "warning", bad.sum(), row_labels(frame, bad, name),
+                finding(name, column, "missing_value", "warning", bad.sum(),
+                        row_labels(frame, bad, name, CONTRACT[name].required),
                         f"{int(bad.sum())} rows of {name} have no {column}; they are ignored")
             )  # fmt: skip
     return out
