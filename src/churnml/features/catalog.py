@@ -1,0 +1,196 @@
+"""The indicator catalog: declarative YAML entries under the top-level ``features/`` folder.
+
+Each entry names its shape, window, unit, risk direction and the sentences a CSM reads. Adding an
+indicator of an existing shape is adding an entry; the engine turns shapes into SQL.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FAMILIES = ("usage", "support", "nps", "champion", "value", "contract")
+DIRECTIONS = ("up", "down", "none")
+KNOWN_KEYS = {
+    "id", "shape", "family", "table", "time", "column", "window_days", "offset_days", "where",
+    "share_where", "of", "nth", "min_days", "unit", "direction", "description", "risk",
+    "protective",
+}
+DEFAULT_PATH = Path(__file__).with_name("catalog_yaml")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One catalog entry. ``params`` holds the shape's settings (column, where, of, nth, ...)."""
+
+    id: str
+    family: str
+    shape: str
+    table: str
+    window_days: int | None
+    unit: str
+    description: str
+    risk_sentence: str | None
+    protective_sentence: str | None
+    direction: str
+    params: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def render(self, kind: str, row) -> str | None:
+        """The ``"risk"`` or ``"protective"`` sentence filled with ``row`` (indicator id -> value).
+
+        Placeholders are ``{value}``, ``{abs_value}`` and any indicator id; a missing value is
+        shown as "unknown" and never raises. Returns None when the entry has no such sentence.
+        """
+        template = self.risk_sentence if kind == "risk" else self.protective_sentence
+        if template is None:
+            return None
+        value = row.get(self.id)
+        values = dict(row)
+        values["value"] = value
+        values["abs_value"] = None if _missing(value) else abs(value)
+        out = []
+        for text, name, spec, conv in string.Formatter().parse(template):
+            out.append(text)
+            if name is None:
+                continue
+            v = values.get(name)
+            if _missing(v):
+                out.append("unknown")
+                continue
+            if conv:
+                v = repr(v) if conv == "r" else str(v)
+            try:
+                out.append(format(v, spec or ""))
+            except (TypeError, ValueError):
+                out.append(str(v))
+        return "".join(out)
+
+
+def _missing(value) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value) or (isinstance(value, float) and math.isnan(value))
+    except (TypeError, ValueError):
+        return str(value) in {"<NA>", "NaT"}
+
+
+class Catalog:
+    """An ordered collection of :class:`Indicator` entries, addressable by id."""
+
+    def __init__(self, indicators):
+        indicators = list(indicators)
+        self._items = {i.id: i for i in indicators}
+        if len(self._items) != len(indicators):
+            raise ValueError("indicator ids must be unique in a catalog")
+
+    def __iter__(self):
+        return iter(self._items.values())
+
+    def __len__(self):
+        return len(self._items)
+
+    def __contains__(self, key):
+        return key in self._items
+
+    def __getitem__(self, key) -> Indicator:
+        try:
+            return self._items[key]
+        except KeyError:
+            raise KeyError(f"no indicator {key!r} in the catalog ({len(self)} entries)") from None
+
+    def get(self, key, default=None):
+        return self._items.get(key, default)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._items)
+
+    @property
+    def families(self) -> list[str]:
+        return list(dict.fromkeys(i.family for i in self))
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([
+            {"id": i.id, "family": i.family, "shape": i.shape, "table": i.table,
+             "window_days": i.window_days, "unit": i.unit, "direction": i.direction,
+             "description": i.description, "risk_sentence": i.risk_sentence,
+             "protective_sentence": i.protective_sentence}
+            for i in self
+        ])
+
+    def __repr__(self):
+        return f"Catalog({len(self)} indicators in {len(self.families)} families)"
+
+
+def load_catalog(path=None) -> Catalog:
+    """Read every ``*.yaml`` file of the catalog folder (default: the top-level ``features/``).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A folder of YAML files or one YAML file.
+
+    Examples
+    --------
+    >>> catalog = load_catalog()
+    >>> catalog["active_users_30d"].family
+    'usage'
+    """
+    import yaml
+
+    root = Path(path) if path is not None else DEFAULT_PATH
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    files = sorted(root.glob("*.yaml"), key=lambda f: (order.get(f.stem, 99), f.name)) if root.is_dir() else [root]
+    if not files:
+        raise FileNotFoundError(f"no catalog YAML files in {root}")
+    indicators = []
+    for file in files:
+        doc = yaml.safe_load(file.read_text()) or {}
+        for entry in doc.get("indicators", []):
+            indicators.append(_entry(entry, doc, file))
+    ids = [i.id for i in indicators]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ValueError(f"catalog {root}: indicator ids defined twice: {dupes}")
+    catalog = Catalog(indicators)
+    for ind in catalog:
+        for ref in ind.params.get("of", []):
+            if ref not in catalog:
+                raise ValueError(f"catalog: {ind.id} refers to unknown indicator {ref!r} in 'of'")
+    return catalog
+
+
+def _entry(entry: dict, doc: dict, file: Path) -> Indicator:
+    where = f"{file.name}: indicator {entry.get('id', '?')!r}"
+    unknown = set(entry) - KNOWN_KEYS
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {sorted(unknown)}; allowed: {sorted(KNOWN_KEYS)}")
+    for key in ("id", "shape", "description"):
+        if not entry.get(key):
+            raise ValueError(f"{where} needs a {key!r}")
+    family = entry.get("family", doc.get("family"))
+    if family not in FAMILIES:
+        raise ValueError(f"{where}: family must be one of {FAMILIES}, but got family={family!r}")
+    direction = entry.get("direction", "none")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"{where}: direction must be one of {DIRECTIONS}, but got {direction!r}")
+    params = {k: entry[k] for k in ("time", "column", "offset_days", "where", "share_where", "of",
+                                    "nth", "min_days") if k in entry}
+    return Indicator(
+        id=str(entry["id"]),
+        family=family,
+        shape=str(entry["shape"]),
+        table=str(entry.get("table", doc.get("table", ""))),
+        window_days=entry.get("window_days"),
+        unit=str(entry.get("unit", "")),
+        description=str(entry["description"]),
+        risk_sentence=entry.get("risk"),
+        protective_sentence=entry.get("protective"),
+        direction=direction,
+        params=params,
+    )
