@@ -42,6 +42,18 @@ def _check_real(name, value, low, high, *, optional=False):
         _fail(name, f"a number in [{low}, {high}]" + (" or null" if optional else ""), value)
 
 
+def _check_cadence(value):
+    """A named cadence or any pandas offset alias (what ``make_spine`` accepts)."""
+    if value in CADENCES:
+        return
+    import pandas as pd
+
+    try:
+        pd.tseries.frequencies.to_offset(value)
+    except (ValueError, TypeError):
+        _fail("cadence", f"one of {CADENCES!r} or a pandas offset alias", value)
+
+
 def _check_choice(name, value, choices):
     if value not in choices:
         _fail(name, f"one of {choices!r}", value)
@@ -144,7 +156,7 @@ class ModelConfig:
     def __post_init__(self):
         _check_int("horizon_days", self.horizon_days, 1)
         _check_real("downgrade_churn_share", self.downgrade_churn_share, 0.0, 1.0, optional=True)
-        _check_choice("cadence", self.cadence, CADENCES)
+        _check_cadence(self.cadence)
         for name in ("training_start", "training_end"):
             value = getattr(self, name)
             if value is not None:
