@@ -125,3 +125,18 @@ def test_bad_arguments_show_the_value():
         make_saas(n_accounts=10, months=6, churn_rate=1.5)
     with pytest.raises(ValueError, match="months=1"):
         make_saas(n_accounts=10, months=1)
+
+
+def test_validation_finds_exactly_the_injected_noise(saas_small):
+    from churnml.data.validate import validate
+
+    noise = saas_small["oracle"].attrs["noise"]
+    report = validate(saas_small, raise_on_fatal=False)
+    assert not (report["severity"] == "fatal").any(), report
+    found = report.set_index(["table", "check"])["count"]
+    assert found[("tickets", "orphan_key")] == noise["tickets_orphan_account"]
+    assert found[("usage", "duplicate_rows")] == noise["usage_duplicate_rows"]
+    assert found[("contacts", "matched_by_email_domain")] == noise["contacts_matched_by_domain"]
+    assert found[("contacts", "contact_unmatched")] == noise["contacts_unmatched"]
+    # nothing else is wrong with the generated tables (missing segments stay below "mostly empty")
+    assert len(report) == 4, report[["table", "column", "check", "count"]]
