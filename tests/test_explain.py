@@ -34,10 +34,10 @@ def frame():
 @pytest.fixture(scope="module", params=["shallow", "deep"])
 def booster(request, frame):
     if request.param == "shallow":
-        b = _train(frame, num_leaves=15, max_depth=4, rounds=40)
+        b = _train(frame, num_leaves=15, max_depth=4, rounds=30)
         assert max(_depths(b)) <= 10  # WOODELF's dense path
     else:
-        b = _train(frame, num_leaves=63, min_data_in_leaf=2, rounds=25, max_depth=-1)
+        b = _train(frame, num_leaves=63, min_data_in_leaf=2, rounds=12, max_depth=-1)
         assert max(_depths(b)) > 10  # WOODELF's sparse path
     return b
 
