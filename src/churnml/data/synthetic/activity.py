@@ -36,7 +36,16 @@ def user_frame(w: World) -> pd.DataFrame:
     })
 
 
+CHUNK_ROWS = 4_000_000  # user-days drawn per batch: bounds the temporary arrays
+
+
 def usage_table(w: World, users: pd.DataFrame) -> pd.DataFrame:
+    """User-day rows: active days per user-month from health, then days, features and counts.
+
+    Users are processed in consecutive batches of about ``CHUNK_ROWS`` active days so the
+    temporary arrays stay small at 20,000 accounts; the batches depend only on the data, so
+    the output is the same for a seed whatever the machine.
+    """
     rng = w.rng
     acct, eng = users["acct"].to_numpy(), users["engagement"].to_numpy()
     months = w.month_starts[:-1]
@@ -44,36 +53,53 @@ def usage_table(w: World, users: pd.DataFrame) -> pd.DataFrame:
     ramp = np.clip((since_created + 30) / 90, 0, 1)  # three months of onboarding
     alive = (months[None, :] < w.alive_until[acct, None]) & (since_created > -30)
     q = sigmoid(-1.1 + 1.1 * w.health[acct] + eng[:, None]) * ramp * alive
-    q = np.clip(q * w.usage_scale, 0, 0.97)
-    active_days = rng.binomial(22, q)
-    user_pos, month = np.nonzero(active_days)
-    counts = active_days[user_pos, month]
-    user_pos, month = np.repeat(user_pos, counts), np.repeat(month, counts)
+    active_days = rng.binomial(22, np.clip(q * w.usage_scale, 0, 0.97)).astype(np.int32)
+    del since_created, ramp, alive, q
 
     weights = day_weights(w)
+    n_days = len(weights)
     cum = np.concatenate([[0.0], np.cumsum(weights)])
-    first = ((w.month_starts - w.start) / DAY).astype(int)
-    lo, hi = cum[first[month]], cum[first[month + 1]]
-    day = np.searchsorted(cum, lo + rng.random(len(month)) * (hi - lo), side="right") - 1
-    key = np.sort(user_pos.astype(np.int64) * len(weights) + day)
-    key = key[np.concatenate([[True], key[1:] != key[:-1]])]  # one row per user-day
-    user_pos, day = key // len(weights), key % len(weights)
-    acct_pos = acct[user_pos]
-    ts = w.start + day * DAY
-    keep = ts < w.alive_until[acct_pos]
-    # a departed champion stops logging in
-    champion = users["idx"].to_numpy()[user_pos] == 0
-    left = w.champion_left[acct_pos]
-    keep &= ~(champion & ~np.isnat(left) & (ts >= left))
-    user_pos, acct_pos, ts = user_pos[keep], acct_pos[keep], ts[keep]
+    first = ((w.month_starts - w.start) / DAY).astype(np.int64)
+    month_of_day = (np.searchsorted(first, np.arange(n_days), side="right") - 1).astype(np.int32)
+    alive_day = ((w.alive_until - w.start) / DAY).astype(np.int64)
+    left = w.champion_left
+    left_day = np.where(np.isnat(left), n_days, (left - w.start) / DAY).astype(np.int64)
+    is_champion = users["idx"].to_numpy() == 0
 
-    h = w.health[acct_pos, w.month_of(ts)] + eng[user_pos]
-    feature = np.minimum(rng.exponential(0.8 + 2.2 * sigmoid(h)).astype(int), len(FEATURES) - 1)
-    quantity = 1 + rng.poisson(2 + 6 * sigmoid(h))
+    per_user = active_days.sum(axis=1, dtype=np.int64)
+    bounds = np.searchsorted(np.cumsum(per_user), np.arange(CHUNK_ROWS, per_user.sum(), CHUNK_ROWS))
+    edges = np.unique(np.concatenate([[0], bounds + 1, [len(users)]]))
+    parts = []
+    for lo_user, hi_user in zip(edges[:-1], edges[1:]):
+        days = active_days[lo_user:hi_user]
+        user_pos, month = np.nonzero(days)
+        counts = days[user_pos, month]
+        user_pos = np.repeat(user_pos.astype(np.int32) + np.int32(lo_user), counts)
+        month = np.repeat(month.astype(np.int32), counts)
+        lo, hi = cum[first[month]], cum[first[month + 1]]
+        day = np.searchsorted(cum, lo + rng.random(len(month)) * (hi - lo), side="right") - 1
+        del lo, hi, month
+        key = np.sort(user_pos.astype(np.int64) * n_days + day)
+        key = key[np.concatenate([[True], key[1:] != key[:-1]])]  # one row per user-day
+        user_pos, day = (key // n_days).astype(np.int32), (key % n_days).astype(np.int32)
+        del key
+        acct_pos = acct[user_pos]
+        keep = day < alive_day[acct_pos]
+        keep &= ~(is_champion[user_pos] & (day >= left_day[acct_pos]))  # a departed champion stops
+        user_pos, acct_pos, day = user_pos[keep], acct_pos[keep], day[keep]
+
+        h = w.health[acct_pos, month_of_day[day]] + eng[user_pos]
+        breadth = sigmoid(h)
+        feature = np.minimum(rng.exponential(0.8 + 2.2 * breadth).astype(np.int8), len(FEATURES) - 1)
+        quantity = (1 + rng.poisson(2 + 6 * breadth)).astype(np.float32)
+        parts.append((acct_pos.astype(np.int32), user_pos, day, feature, quantity))
+        del h, breadth
+    acct_pos, user_pos, day, feature, quantity = (np.concatenate(p) for p in zip(*parts))
+    del parts
     return pd.DataFrame({
         "account_id": pd.Categorical.from_codes(acct_pos, w.account_id),
         "user_id": pd.Categorical.from_codes(user_pos, users["user_id"].to_numpy()),
-        "ts": ts.astype("datetime64[ns]"),
+        "ts": (w.start.astype("datetime64[ns]") + day.astype("timedelta64[D]")).astype("datetime64[ns]"),
         "event": pd.Categorical.from_codes(feature, FEATURES),
-        "quantity": quantity.astype(np.float32),
+        "quantity": quantity,
     })
