@@ -1,0 +1,208 @@
+"""One SQL template per indicator shape, written once in portable SQL.
+
+Every aggregate reads an event alias ``e`` joined to the spine alias ``s``. Times are numbers of
+days since 1970-01-01 (``e."t_<column>"``, ``s."as_of_day"``), so the point-in-time rule is one
+comparison: an event counts for (account, as_of) only when its time is strictly before ``as_of``
+and, for windowed shapes, at or after the window's start. Values come in as bound parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: shapes computed by the engine in SQL, grouped per (table, time column); the rest are derived
+AGGREGATE_SHAPES = {
+    "count_window", "distinct_window", "sum_window", "mean_window", "share_window", "any_window",
+    "nps_window", "mean_duration", "days_since_last", "active_count", "none_active", "open_count",
+    "open_oldest_days", "goals_achieved_share", "goal_progress", "goals_overdue", "goals_open",
+    "days_to_first_value", "tenure_days", "prior_terms", "past_downgrades",
+}
+QUERY_SHAPES = {"latest_value", "weekly_slope", "power_users"}
+DERIVED_SHAPES = {"change", "ratio", "difference", "lifecycle", "spine", "account_attribute"}
+#: value for an account × as_of with no rows: counts are 0, everything else stays NULL
+ZERO_WHEN_EMPTY = {"count_window", "distinct_window", "sum_window", "any_window", "active_count",
+                   "open_count", "goals_overdue", "goals_open", "prior_terms", "past_downgrades",
+                   "power_users"}
+ONE_WHEN_EMPTY = {"none_active"}
+#: default time column per table (the column that dates a row)
+EVENT_TIME = {"usage": "ts", "champion_usage": "ts", "tickets": "opened_at", "nps": "responded_at",
+              "nps_with_role": "responded_at", "contacts": "started_at", "goals": "created_at",
+              "contracts": "start_date"}
+#: shapes that look at state at as_of rather than a window of events
+STATE_TIME = {"active_count": "started_at", "none_active": "started_at", "open_count": "opened_at",
+              "open_oldest_days": "opened_at"}
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Sql:
+    """A SQL fragment and its bound parameters, in order."""
+
+    text: str
+    params: tuple = ()
+
+    def __add__(self, other: Sql) -> Sql:
+        return Sql(self.text + other.text, self.params + other.params)
+
+
+def time_of(ind) -> str:
+    return ind.params.get("time") or STATE_TIME.get(ind.shape) or EVENT_TIME.get(ind.table, "ts")
+
+
+def lookback(ind) -> int | None:
+    """Days before as_of an indicator reads (None: all history)."""
+    if ind.window_days is None:
+        return None
+    return int(ind.window_days) + int(ind.params.get("offset_days", 0))
+
+
+def predicate(where: dict | None) -> Sql:
+    """``where: {col: [a, b]}`` -> IN, ``{col: {max: 6}}`` -> <=, ``{col: {min: 9}}`` -> >=."""
+    parts, params = [], []
+    for column, rule in (where or {}).items():
+        if isinstance(rule, dict):
+            for op, value in rule.items():
+                sign = {"max": "<=", "min": ">=", "below": "<", "above": ">"}[op]
+                parts.append(f"e.{q(column)} {sign} ?")
+                params.append(value)
+        else:
+            values = list(rule) if isinstance(rule, (list, tuple)) else [rule]
+            if all(isinstance(v, bool) for v in values):
+                parts.append(f"CAST(e.{q(column)} AS BOOLEAN) IN ({', '.join('?' * len(values))})")
+            else:
+                parts.append(f"CAST(e.{q(column)} AS VARCHAR) IN ({', '.join('?' * len(values))})")
+                values = [str(v) for v in values]
+            params.extend(values)
+    return Sql(" AND ".join(parts) or "TRUE", tuple(params))
+
+
+def window(ind) -> Sql:
+    """The event time is inside [as_of - offset - window, as_of - offset)."""
+    t = f'e.{q("t_" + time_of(ind))}'
+    off = int(ind.params.get("offset_days", 0))
+    if ind.window_days is None:
+        return Sql(f's."as_of_day" - ? > {t}', (off,))
+    return Sql(
+        f'{t} >= s."as_of_day" - ? AND {t} < s."as_of_day" - ?', (int(ind.window_days) + off, off)
+    )
+
+
+def when(*conds: Sql) -> Sql:
+    text = " AND ".join(f"({c.text})" for c in conds)
+    return Sql(text, tuple(p for c in conds for p in c.params))
+
+
+def aggregate(ind) -> Sql:
+    """The aggregate expression of one indicator (one output column)."""
+    shape, col = ind.shape, ind.params.get("column")
+    f = predicate(ind.params.get("where"))
+    w = when(window(ind), f)
+    asof = 's."as_of_day"'
+    if shape == "count_window":
+        return Sql("SUM(CASE WHEN ") + w + Sql(" THEN 1 ELSE 0 END)")
+    if shape == "distinct_window":
+        return Sql("COUNT(DISTINCT CASE WHEN ") + w + Sql(f" THEN e.{q(col)} END)")
+    if shape == "sum_window":
+        return Sql("SUM(CASE WHEN ") + w + Sql(f" THEN e.{q(col)} ELSE 0 END)")
+    if shape == "mean_window":
+        return Sql("AVG(CASE WHEN ") + w + Sql(f" THEN CAST(e.{q(col)} AS DOUBLE) END)")
+    if shape == "any_window":
+        return Sql("MAX(CASE WHEN ") + w + Sql(" THEN 1 ELSE 0 END)")
+    if shape == "share_window":
+        hit = when(w, predicate(ind.params.get("share_where")))
+        return (Sql("SUM(CASE WHEN ") + hit + Sql(" THEN 1.0 ELSE 0.0 END) / NULLIF(SUM(CASE WHEN ")
+                + w + Sql(" THEN 1 ELSE 0 END), 0)"))
+    if shape == "nps_window":
+        return (Sql("100.0 * (SUM(CASE WHEN ") + w + Sql(' AND e."score" >= 9 THEN 1 ELSE 0 END) - SUM(CASE WHEN ')
+                + w + Sql(' AND e."score" <= 6 THEN 1 ELSE 0 END)) / NULLIF(SUM(CASE WHEN ')
+                + w + Sql(" THEN 1 ELSE 0 END), 0)"))
+    if shape == "mean_duration":
+        return Sql("AVG(CASE WHEN ") + w + Sql(' THEN e."t_closed_at" - e."t_opened_at" END)')
+    if shape == "days_since_last":
+        t = f'e.{q("t_" + time_of(ind))}'
+        return Sql(f"{asof} - MAX(CASE WHEN ") + w + Sql(f" THEN {t} END)")
+    if shape in ("active_count", "none_active"):
+        active = Sql(f'(e."t_started_at" IS NULL OR e."t_started_at" < {asof}) AND '
+                     f'(e."t_ended_at" IS NULL OR e."t_ended_at" >= {asof})')
+        total = Sql("SUM(CASE WHEN ") + when(active, f) + Sql(" THEN 1 ELSE 0 END)")
+        if shape == "active_count":
+            return total
+        return Sql("CASE WHEN ") + total + Sql(" = 0 THEN 1 ELSE 0 END")
+    if shape in ("open_count", "open_oldest_days"):
+        is_open = Sql(f'e."t_opened_at" < {asof} AND (e."t_closed_at" IS NULL OR e."t_closed_at" >= {asof})')
+        if shape == "open_count":
+            return Sql("SUM(CASE WHEN ") + when(is_open, f) + Sql(" THEN 1 ELSE 0 END)")
+        return Sql("MAX(CASE WHEN ") + when(is_open, f) + Sql(f' THEN {asof} - e."t_opened_at" END)')
+    achieved = f'(COALESCE(e."t_achieved_at" < {asof} AND e."achieved" >= e."target", FALSE))'
+    due = f'(COALESCE(e."t_due_at" < {asof}, FALSE))'
+    if shape == "goals_achieved_share":
+        return Sql(f"SUM(CASE WHEN {due} AND {achieved} THEN 1.0 ELSE 0.0 END) / "
+                   f"NULLIF(SUM(CASE WHEN {due} THEN 1 ELSE 0 END), 0)")
+    if shape == "goal_progress":
+        return Sql(f'AVG(CASE WHEN {due} THEN CASE WHEN e."t_achieved_at" < {asof} THEN '
+                   f'LEAST(e."achieved" / NULLIF(e."target", 0), 1.0) ELSE 0.0 END END)')
+    if shape == "goals_overdue":
+        return Sql(f"SUM(CASE WHEN {due} AND NOT {achieved} THEN 1 ELSE 0 END)")
+    if shape == "goals_open":
+        return Sql(f"SUM(CASE WHEN NOT {due} AND NOT {achieved} THEN 1 ELSE 0 END)")
+    if shape == "days_to_first_value":
+        return Sql(f'MIN(CASE WHEN e."t_achieved_at" < {asof} THEN e."t_achieved_at" END) - MIN(e."t_created_at")')
+    if shape == "tenure_days":
+        return Sql(f'{asof} - MIN(e."t_start_date")')
+    if shape == "prior_terms":
+        return Sql(f'SUM(CASE WHEN e."t_end_date" < {asof} THEN 1 ELSE 0 END)')
+    if shape == "past_downgrades":
+        return Sql(f"SUM(CASE WHEN e.\"t_end_date\" < {asof} AND CAST(e.\"outcome\" AS VARCHAR) = ? "
+                   "THEN 1 ELSE 0 END)", ("downgraded",))
+    raise ValueError(f"indicator {ind.id}: unknown aggregate shape {shape!r}")
+
+
+def grouped_query(inds, table: str, time: str, days: int | None) -> Sql:
+    """One pass over ``table`` computing every indicator in ``inds`` for all spine rows."""
+    t = f'e.{q("t_" + time)}'
+    bound = "" if days is None else f' AND {t} >= s."as_of_day" - ?'
+    head = Sql('SELECT s."_row"')
+    for ind in inds:
+        head = head + Sql(", ") + aggregate(ind) + Sql(f" AS {q(ind.id)}")
+    join = Sql(f' FROM "spine" s JOIN {q(table)} e ON e."account_id" = s."account_id" '
+               f'AND {t} < s."as_of_day"{bound} GROUP BY s."_row", s."as_of_day"',
+               () if days is None else (days,))
+    return head + join
+
+
+def query(ind) -> Sql:
+    """Shapes that need their own query (ranking, per-user or per-week steps)."""
+    t = f'e.{q("t_" + time_of(ind))}'
+    table = q(ind.table)
+    if ind.shape == "latest_value":
+        col, nth = q(ind.params["column"]), int(ind.params.get("nth", 1))
+        return Sql(
+            f'SELECT r."_row", MAX(CASE WHEN r."rn" = ? THEN r."v" END) AS {q(ind.id)} FROM ('
+            f'SELECT s."_row", CAST(e.{col} AS DOUBLE) AS "v", ROW_NUMBER() OVER ('
+            f'PARTITION BY s."_row" ORDER BY {t} DESC, e.{col}) AS "rn" '
+            f'FROM "spine" s JOIN {table} e ON e."account_id" = s."account_id" AND {t} < s."as_of_day"'
+            f') r GROUP BY r."_row"',
+            (nth,),
+        )
+    w = window(ind)
+    if ind.shape == "power_users":
+        inner = (Sql(f'SELECT s."_row", e."user_id", COUNT(DISTINCT FLOOR({t})) AS "days" '
+                     f'FROM "spine" s JOIN {table} e ON e."account_id" = s."account_id" AND ')
+                 + w + Sql(' GROUP BY s."_row", e."user_id"'))
+        return (Sql(f'SELECT u."_row", SUM(CASE WHEN u."days" >= ? THEN 1 ELSE 0 END) AS {q(ind.id)} FROM (',
+                    (int(ind.params.get("min_days", 8)),)) + inner + Sql(') u GROUP BY u."_row"'))
+    if ind.shape == "weekly_slope":
+        col = q(ind.params["column"])
+        weeks = -(-int(ind.window_days) // 7)
+        grid = " UNION ALL ".join(f"SELECT {k} AS \"k\"" for k in range(weeks))
+        per_week = (Sql(f'SELECT s."_row", CAST(FLOOR((s."as_of_day" - {t} - 1e-9) / 7) AS INTEGER) AS "k", '
+                        f'SUM(e.{col}) AS "y" FROM "spine" s JOIN {table} e ON e."account_id" = s."account_id" AND ')
+                    + w + Sql(' GROUP BY 1, 2'))
+        return (Sql(f'SELECT g."_row", REGR_SLOPE(COALESCE(p."y", 0), -g."k") AS {q(ind.id)} FROM '
+                    f'(SELECT s."_row", w."k" FROM "spine" s CROSS JOIN ({grid}) w) g LEFT JOIN (')
+                + per_week + Sql(') p ON p."_row" = g."_row" AND p."k" = g."k" GROUP BY g."_row"'))
+    raise ValueError(f"indicator {ind.id}: unknown query shape {ind.shape!r}")
