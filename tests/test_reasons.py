@@ -71,7 +71,7 @@ _ENTRIES = [
         "count_window",
         "up",
         "{value:.0f} support tickets in 90 days",
-        "Only {value:.0f} support tickets in 90 days",
+        "No support tickets in 90 days",
     ),
     (
         "champion_left_90d",
@@ -222,6 +222,11 @@ def test_sentences_carry_the_accounts_values_and_direction(booster):
         "Active users grew 50% in the last 30 days (20 → 30)",
         "No champion left in the last 90 days",
     ]
+    assert rose["indicator"].tolist()[1] == "champion_left_90d"  # tickets_90d is third: not shown
+    r2 = _explain_with({(0, "tickets_90d"): -0.5, (1, "tickets_90d"): -0.5}, booster, rows)
+    # "No support tickets" is a claim of zero: true for 'rose' (0 tickets), false for 'fell' (7)
+    assert r2["account_id"].tolist() == ["rose"]
+    assert r2["sentence"].tolist() == ["No support tickets in 90 days"]
 
 
 def test_a_sentence_is_never_stated_against_the_value(booster):

@@ -6,20 +6,24 @@ a positive contribution to a value that is not on the risky side (a tree interac
 is off), and the sentence would then state something false ("Active users fell 20%" for a 20% rise).
 :func:`sentence_applies` keeps only rows whose value is on the side the sentence describes:
 
-============================  ==========================  ==========================
-indicator (direction)         risk sentence shown when    protective sentence when
-============================  ==========================  ==========================
-``none`` (categorical)        always                      always
-signed change/slope, ``up``   value > 0                   value < 0
-signed change/slope, ``down`` value < 0                   value > 0
-flag, ``up``                  value > 0 (flag set)        value == 0
-flag, ``down``                value == 0                  value > 0
-other, ``up``                 value > 0                   always
-other, ``down``               always                      always
-============================  ==========================  ==========================
+==============================  ==========================  ==========================
+indicator (direction)           risk sentence shown when    protective sentence when
+==============================  ==========================  ==========================
+``none`` (categorical)          always                      always
+signed (change, slope,          value > 0                   value < 0
+difference), ``up``
+signed, ``down``                value < 0                   value > 0
+flag (unit ``flag``), ``up``    value > 0 (flag set)        value == 0
+flag, ``down``                  value == 0                  value > 0
+other, ``up``                   value > 0                   always; value == 0 when the
+                                                            sentence does not quote the
+                                                            value ("No open tickets")
+other, ``down``                 always                      always
+==============================  ==========================  ==========================
 
 A missing value fails every comparison, so a signed, flag or ``up`` indicator without a value is
-never stated as a reason.
+never stated as a reason. Known limit: an "other, down" risk sentence such as "Only {value} users
+active" is shown whenever SHAP says the value raises risk, even for a value that is not low.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import pandas as pd
 
 #: explain's row kinds -> the catalog's sentence kinds.
 SENTENCE_KIND = {"driver": "risk", "protective": "protective"}
-_SIGNED = ("change", "slope", "trend", "delta")
+_SIGNED = ("change", "slope", "trend", "delta", "difference")
 _FLAG_UNITS = ("flag", "bool", "boolean", "indicator")
 
 
@@ -75,8 +79,19 @@ def sentence_applies(indicator, kind: str, values) -> np.ndarray:
             safe = v == 0 if risky_up else v > 0
         else:
             risky = v > 0 if risky_up else np.ones(v.shape, dtype=bool)
-            safe = np.ones(v.shape, dtype=bool)
+            claims_zero = risky_up and not _quotes_value(indicator, "protective")
+            safe = v == 0 if claims_zero else np.ones(v.shape, dtype=bool)
     return risky if kind == "driver" else safe
+
+
+def _quotes_value(indicator, sentence_kind: str) -> bool:
+    """Does the ``risk``/``protective`` template show ``{value}`` or ``{abs_value}``?"""
+    template = getattr(indicator, f"{sentence_kind}_sentence", None) or ""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    except ValueError:
+        return True
+    return bool(names & {"value", "abs_value"})
 
 
 class FrameColumns:
