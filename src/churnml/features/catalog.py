@@ -150,7 +150,7 @@ def load_catalog(path=None) -> Catalog:
         raise FileNotFoundError(f"no catalog YAML files in {root}")
     indicators = []
     for file in files:
-        doc = yaml.safe_load(file.read_text()) or {}
+        doc = yaml.load(file.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         for entry in doc.get("indicators", []):
             indicators.append(_entry(entry, doc, file))
     ids = [i.id for i in indicators]

@@ -121,6 +121,7 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     catalog = catalog or load_catalog()
     con = duckdb.connect()
     con.execute("SET threads TO 2")
+    con.execute("SET enable_progress_bar = false")
     from churnml.features.sources import register
 
     missing = register(con, tables, spine.reset_index(drop=True))

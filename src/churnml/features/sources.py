@@ -49,7 +49,7 @@ def register(con, tables: dict, spine: pd.DataFrame) -> dict[str, str]:
         view = frame.assign(account_id=frame["account_id"].astype("string"), **extra) if (
             "account_id" in frame) else frame.assign(**extra)
         con.register(f"{name}_frame", view)
-        con.execute(f"CREATE TEMP VIEW {q(name)} AS SELECT * FROM {q(name + '_frame')}")
+        con.execute(f"CREATE TEMP TABLE {q(name)} AS SELECT * FROM {q(name + '_frame')}")
     usage = tables.get("usage")
     if usage is None:
         missing["usage"] = "no usage table"
