@@ -1,0 +1,166 @@
+"""Score history across runs: previous score and tier, trend, and acute vs chronic risk.
+
+A *run* is one scoring at one ``as_of``; the history keeps one row per (account_id, as_of) with
+``score``, ``tier`` and ``scored_at`` (re-scoring the same ``as_of`` replaces the row). For each
+newly scored row the previous run is the latest one with an earlier ``as_of`` (``merge_asof``).
+
+- trend: ``new`` (no earlier run), ``rising`` (score up by :data:`TREND_POINTS` or more),
+  ``falling`` (down by as much), else ``steady``.
+- pattern: ``chronic`` when red in this and the two runs before it (at least :data:`CHRONIC_RUNS`
+  consecutive red runs), else ``acute`` when newly red (not red in the previous run, or no previous
+  run) or risen by :data:`ACUTE_POINTS` or more; ``None`` otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RUN_COLUMNS = ["account_id", "as_of", "score", "tier", "scored_at"]
+TREND_POINTS = 5
+ACUTE_POINTS = 15
+CHRONIC_RUNS = 3
+RUNS_SUFFIX = "_runs"
+
+
+def runs_path(out) -> Path:
+    """History file next to the scores output: ``scores.parquet`` -> ``scores_runs.parquet``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}{RUNS_SUFFIX}.parquet")
+
+
+def empty_runs() -> pd.DataFrame:
+    """An empty history frame with the run columns and dtypes."""
+    return pd.DataFrame(
+        {
+            "account_id": pd.Series(dtype="string"),
+            "as_of": pd.Series(dtype="datetime64[ns]"),
+            "score": pd.Series(dtype="Int16"),
+            "tier": pd.Series(dtype="string"),
+            "scored_at": pd.Series(dtype="datetime64[ns]"),
+        }
+    )
+
+
+def normalise_runs(runs: pd.DataFrame | None) -> pd.DataFrame:
+    """Run columns with canonical dtypes, one row per (account_id, as_of) (latest scored_at wins)."""
+    if runs is None or len(runs) == 0:
+        return empty_runs()
+    missing = [c for c in ("account_id", "as_of", "score", "tier") if c not in runs.columns]
+    if missing:
+        raise ValueError(
+            f"score history: missing column(s) {missing}; it has {list(runs.columns)} "
+            f"({len(runs)} rows)"
+        )
+    out = pd.DataFrame(
+        {
+            "account_id": runs["account_id"].astype("string"),
+            "as_of": pd.to_datetime(runs["as_of"]).astype("datetime64[ns]"),
+            "score": pd.to_numeric(runs["score"]).round().astype("Int16"),
+            "tier": runs["tier"].astype("string"),
+            "scored_at": pd.to_datetime(runs["scored_at"]).astype("datetime64[ns]")
+            if "scored_at" in runs
+            else pd.Series(pd.NaT, index=runs.index, dtype="datetime64[ns]"),
+        }
+    )
+    out = out.sort_values(["account_id", "as_of", "scored_at"], kind="stable", na_position="first")
+    out = out.drop_duplicates(["account_id", "as_of"], keep="last")
+    return out.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
+
+
+def read_runs(path) -> pd.DataFrame:
+    """The history at ``path`` (Parquet), or an empty history when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return empty_runs()
+    return normalise_runs(pd.read_parquet(path))
+
+
+def update_runs(runs: pd.DataFrame | None, scores: pd.DataFrame) -> pd.DataFrame:
+    """History plus this run's rows; a re-scored (account_id, as_of) replaces the older row."""
+    new = scores.loc[:, [c for c in RUN_COLUMNS if c in scores.columns]]
+    both = pd.concat([normalise_runs(runs), normalise_runs(new)], ignore_index=True)
+    both = both.drop_duplicates(["account_id", "as_of"], keep="last")
+    return both.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
+
+
+def _red_streaks(runs: pd.DataFrame) -> pd.Series:
+    """Consecutive red runs ending at each history row (0 when the row is not red)."""
+    runs = runs.sort_values(["account_id", "as_of"], kind="stable")
+    red = runs["tier"].eq("red").fillna(False).to_numpy()
+    breaks = pd.Series(~red, index=runs.index).groupby(runs["account_id"].to_numpy()).cumsum()
+    streak = runs.groupby([runs["account_id"].to_numpy(), breaks.to_numpy()]).cumcount()
+    # block 0 starts with a red row (count from 1); later blocks start with their non-red row
+    streak = (streak + (breaks == 0).astype(np.int64)).where(red, 0)
+    return streak.astype(np.int64)
+
+
+def apply_trend(scores: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Add previous_score, previous_tier, trend and pattern to ``scores`` from earlier runs.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        This run: account_id, as_of, score, tier (other columns are kept).
+    runs : DataFrame, optional
+        History of earlier runs (:data:`RUN_COLUMNS`); rows at the same or a later ``as_of`` than
+        a scored row are ignored for that row.
+
+    Returns
+    -------
+    DataFrame
+        ``scores`` (same rows and order) with previous_score (Int16), previous_tier, trend and
+        pattern.
+    """
+    runs = normalise_runs(runs)
+    if len(runs):
+        runs = runs.assign(red_streak=_red_streaks(runs))
+    else:
+        runs = runs.assign(red_streak=pd.Series(dtype=np.int64))
+    left = pd.DataFrame(
+        {
+            "account_id": pd.array(scores["account_id"], dtype="string"),
+            "as_of": pd.to_datetime(scores["as_of"]).astype("datetime64[ns]").to_numpy(),
+            "_row": np.arange(len(scores)),
+        }
+    ).sort_values("as_of", kind="stable")
+    right = runs.rename(
+        columns={"as_of": "_prev_as_of", "score": "previous_score", "tier": "previous_tier"}
+    ).sort_values("_prev_as_of", kind="stable")
+    right["as_of"] = right["_prev_as_of"]
+    matched = pd.merge_asof(
+        left,
+        right[["account_id", "as_of", "previous_score", "previous_tier", "red_streak"]],
+        on="as_of",
+        by="account_id",
+        allow_exact_matches=False,
+        direction="backward",
+    ).sort_values("_row")
+    prev = matched["previous_score"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    prev_tier = matched["previous_tier"].astype("string")
+    streak_before = matched["red_streak"].fillna(0).to_numpy(dtype=np.int64)
+    score = pd.to_numeric(scores["score"]).to_numpy(dtype=np.float64)
+    red = scores["tier"].astype("string").eq("red").fillna(False).to_numpy()
+    delta = score - prev
+    has_prev = ~np.isnan(prev)
+    trend = np.select(
+        [~has_prev, delta >= TREND_POINTS, delta <= -TREND_POINTS],
+        ["new", "rising", "falling"],
+        default="steady",
+    )
+    was_red = prev_tier.eq("red").fillna(False).to_numpy()
+    streak = np.where(red, streak_before + 1, 0)
+    chronic = red & (streak >= CHRONIC_RUNS)
+    acute = ~chronic & ((red & ~was_red) | (has_prev & (delta >= ACUTE_POINTS)))
+    pattern = np.where(chronic, "chronic", np.where(acute, "acute", None))
+    out = scores.copy()
+    out["previous_score"] = (
+        pd.array(np.where(has_prev, prev, np.nan), dtype="Float64").round().astype("Int16")
+    )
+    out["previous_tier"] = prev_tier.to_numpy()
+    out["previous_tier"] = out["previous_tier"].astype("string")
+    out["trend"] = pd.array(trend, dtype="string")
+    out["pattern"] = pd.array(pattern, dtype="string")
+    return out

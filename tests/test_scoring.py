@@ -1,0 +1,145 @@
+"""Batch scoring: tiers by threshold and capacity, reasons, missing features, unknown categories."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.scoring.score import SCORE_COLUMNS, check_features, score_frame
+from churnml.scoring.tiers import assign_tiers
+
+FEATURES = [
+    "active_users_30d",
+    "active_users_prev_30d",
+    "active_users_change_30d",
+    "tickets_90d",
+    "nps_latest_score",
+    "arr",
+    "segment",
+]
+
+
+def make_features(n: int, seed: int, as_of="2025-06-01") -> pd.DataFrame:
+    """Hand-built feature rows: churn rises with falling usage and many tickets."""
+    rng = np.random.default_rng(seed)
+    prev = rng.integers(5, 60, n).astype(float)
+    change = rng.uniform(-0.8, 0.3, n)
+    now = np.round(prev * (1 + change))
+    tickets = rng.poisson(3, n).astype(float)
+    logit = -1.0 - 4.0 * change + 0.4 * (tickets - 3) + rng.normal(0, 0.3, n)
+    label = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype("int8")
+    return pd.DataFrame(
+        {
+            "account_id": [f"A{i:04d}" for i in range(n)],
+            "as_of": pd.Timestamp(as_of),
+            "contract_id": [f"C{i:04d}" for i in range(n)],
+            "renewal_date": pd.Timestamp(as_of) + pd.to_timedelta(rng.integers(1, 180, n), "D"),
+            "days_to_renewal": rng.integers(1, 180, n).astype("int16"),
+            "active_users_30d": now.astype("float32"),
+            "active_users_prev_30d": prev.astype("float32"),
+            "active_users_change_30d": (now / prev - 1).astype("float32"),
+            "tickets_90d": tickets.astype("float32"),
+            "nps_latest_score": rng.integers(0, 11, n).astype("float32"),
+            "arr": rng.uniform(5_000, 200_000, n).round(),
+            "segment": pd.Categorical(rng.choice(["enterprise", "mid_market", "smb"], n)),
+            "label": label,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def model():
+    from churnml.model.estimator import ChurnModel
+
+    train = make_features(1500, seed=1)
+    return ChurnModel(n_estimators=60, calibration=None, random_state=0).fit(
+        train[FEATURES], train["label"]
+    )
+
+
+@pytest.fixture(scope="module")
+def features():
+    return make_features(200, seed=2).drop(columns="label")
+
+
+def test_tiers_by_threshold():
+    p = np.array([0.9, 0.5, 0.49, 0.25, 0.24, 0.0, np.nan])
+    tiers = assign_tiers(p, tiers={"red": 0.5, "amber": 0.25})
+    assert list(tiers[:6]) == ["red", "red", "amber", "amber", "green", "green"]
+    assert pd.isna(tiers[6])
+    with pytest.raises(ValueError, match="amber < red"):
+        assign_tiers(p, tiers={"red": 0.2, "amber": 0.3})
+
+
+def test_tiers_by_capacity_per_group():
+    p = np.array([0.1, 0.8, 0.3, 0.6, 0.9, 0.2])
+    groups = np.array([1, 1, 1, 2, 2, 2])
+    tiers = assign_tiers(p, tiers={"red": 0.5, "amber": 0.25}, capacity=1, groups=groups)
+    # top one per group is red even below the red threshold; others fall back to amber/green
+    assert list(tiers) == ["green", "red", "amber", "amber", "red", "green"]
+    tiers = assign_tiers(p, tiers={"red": 0.95, "amber": 0.25}, capacity=4)
+    assert (tiers == "red").sum() == 4 and tiers[0] == "green" and tiers[5] == "green"
+
+
+def test_score_frame_columns_and_values(model, features):
+    result = score_frame(model, features, tiers={"red": 0.5, "amber": 0.25})
+    s = result.scores
+    assert list(s.columns) == SCORE_COLUMNS
+    assert len(s) == len(features) and s["account_id"].is_unique
+    back = s.set_index("account_id").loc[features["account_id"]]
+    p = model.predict_proba(features)[:, 1]
+    np.testing.assert_allclose(back["probability"], p)
+    np.testing.assert_array_equal(back["score"], np.rint(100 * p))
+    np.testing.assert_allclose(back["arr_at_risk"], p * features["arr"].to_numpy())
+    np.testing.assert_allclose(back["log_odds"], model.predict_raw(features), atol=1e-6)
+    assert (np.diff(s["arr_at_risk"]) <= 0).all() and list(s["rank"]) == list(range(1, 201))
+    assert set(s.loc[s["probability"] >= 0.5, "tier"]) == {"red"}
+    assert set(s.loc[s["probability"] < 0.25, "tier"]) <= {"green"}
+    assert (s["trend"] == "new").all() and s["previous_score"].isna().all()
+
+
+def test_reasons_match_explanations(model, features):
+    result = score_frame(model, features, tiers={"red": 0.5, "amber": 0.25})
+    s, ex = result.scores.set_index("account_id"), result.explanations
+    drivers = ex[ex["kind"] == "driver"].sort_values(["account_id", "rank"])
+    assert len(drivers) > 0
+    for account, group in list(drivers.groupby("account_id"))[:20]:
+        row = s.loc[account]
+        assert row["top_reasons"] == "\n".join(group["sentence"])
+        assert row["reason_code_1"] == group["indicator"].iloc[0]
+        codes = [row[f"reason_code_{k}"] for k in (1, 2, 3)]
+        assert [c for c in codes if not pd.isna(c)] == list(group["indicator"])
+        if group["play"].notna().any():
+            assert row["play"] == group["play"].dropna().iloc[0]
+    no_driver = ~s.index.isin(drivers["account_id"])
+    assert s.loc[no_driver, "top_reasons"].isna().all()
+    # the usage driver's sentence uses the account's own numbers
+    usage = drivers[drivers["indicator"] == "active_users_change_30d"].head(5)
+    feats = features.set_index("account_id")
+    for _, r in usage.iterrows():
+        f = feats.loc[r["account_id"]]
+        assert f"{f['active_users_prev_30d']:.0f}" in r["sentence"]
+        assert f"{f['active_users_30d']:.0f}" in r["sentence"]
+    assert set(result.families["account_id"]) == set(features["account_id"])
+
+
+def test_missing_features_are_named(model, features):
+    with pytest.raises(ValueError, match="tickets_90d.*nps_latest_score|2 of the model"):
+        score_frame(model, features.drop(columns=["tickets_90d", "nps_latest_score"]))
+
+
+def test_unknown_categories_and_all_null_indicators(model, features):
+    bad = features.copy()
+    seg = bad["segment"].astype(object)
+    seg.iloc[:7] = "public_sector"
+    bad["segment"] = seg
+    bad["nps_latest_score"] = np.nan
+    with pytest.warns(UserWarning) as caught:
+        result = score_frame(model, bad)
+    kinds = {(w["kind"], w["indicator"], w["count"]) for w in result.warnings}
+    assert ("unknown_category", "segment", 7) in kinds
+    assert ("all_null", "nps_latest_score", len(bad)) in kinds
+    assert any("public_sector" in str(w.message) for w in caught)
+    assert result.scores["probability"].notna().all()
+    assert check_features(model, features) == []
