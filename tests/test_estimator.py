@@ -112,3 +112,18 @@ def test_calibration_never_worse_than_raw_on_held_out_data():
     none = ChurnModel(n_estimators=300, calibration=None).fit(X[fit], y[fit])
     assert none.calibrator_ is None
     assert np.allclose(none.predict_proba(X[test])[:, 1], raw)
+
+
+def test_passes_scikit_learn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    # the internal validation slice is drawn from the rows, so repeating a row is not the same as
+    # doubling its weight
+    expected = {
+        "check_sample_weight_equivalence_on_dense_data": "validation slice is drawn from rows"
+    }
+    results = check_estimator(
+        ChurnModel(n_estimators=20), expected_failed_checks=expected, on_fail=None
+    )
+    failed = [r["check_name"] for r in results if r["status"] == "failed"]
+    assert failed == []

@@ -205,6 +205,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.string = True
         tags.non_deterministic = False
+        tags.classifier_tags.multi_class = False
         return tags
 
     # ------------------------------------------------------------------ fit
@@ -238,27 +239,34 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if y is None:
             if self.label_column not in frame.columns:
                 raise ValueError(
-                    f"ChurnModel.fit: no y given and the frame has no label column "
-                    f"{self.label_column!r}; columns are {list(frame.columns)[:12]}"
+                    f"ChurnModel requires y to be passed, but the target y is None and the frame "
+                    f"has no label column {self.label_column!r}; columns are "
+                    f"{list(frame.columns)[:12]}"
                 )
             y = frame[self.label_column]
             time_column = self.time_column or ("as_of" if "as_of" in frame.columns else None)
         else:
             time_column = self.time_column
-        y = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
+        if not isinstance(y, pd.Series):
+            from sklearn.utils.validation import column_or_1d
+
+            y = pd.Series(column_or_1d(y, warn=True))
         if len(y) != len(frame):
             raise ValueError(f"ChurnModel.fit: X has {len(frame)} rows but y has {len(y)}")
         keep = ~pd.isna(y).to_numpy()
+        weight = _check_weight(sample_weight, len(frame))
         frame = frame.loc[keep].reset_index(drop=True)
         y = y[keep].reset_index(drop=True)
-        weight = None if sample_weight is None else np.asarray(sample_weight, float)[keep]
+        weight = None if weight is None else weight[keep]
         numpy_dtype = getattr(y.dtype, "numpy_dtype", None)
         values = y.to_numpy(dtype=numpy_dtype) if numpy_dtype is not None else y.to_numpy()
         self.classes_ = np.unique(values)
-        if len(self.classes_) != 2:
+        kind = _target_type(values)
+        if kind != "binary" or len(self.classes_) != 2:
             raise ValueError(
-                f"ChurnModel.fit: need exactly two classes among the labelled rows, but got "
-                f"{list(self.classes_)} ({len(y)} labelled rows)"
+                f"ChurnModel.fit: Unknown label type: {kind!r}. Only binary classification is "
+                f"supported: ChurnModel needs exactly two classes among the labelled rows, but got "
+                f"{len(self.classes_)} class(es) {list(self.classes_)[:5]} in {len(y)} labelled rows"
             )
         target = (values == self.classes_[1]).astype(np.int8)
 
@@ -347,7 +355,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Unknown category levels become missing. Raises ``ValueError`` naming missing columns.
         """
         check_is_fitted(self, "feature_names_in_")
-        frame = _as_frame(X)
+        frame = _as_frame(X, n_features=self.n_features_in_)
         columns = list(self.feature_names_in_)
         missing = [c for c in columns if c not in frame.columns]
         if missing:
@@ -382,17 +390,67 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted class (probability of ``classes_[1]`` at least 0.5)."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
 
 
 # ---------------------------------------------------------------- helpers
-def _as_frame(X) -> pd.DataFrame:
+def _as_frame(X, n_features=None) -> pd.DataFrame:
+    """A DataFrame view of ``X``; arrays get columns x0, x1, ... and must match ``n_features``."""
     if isinstance(X, pd.DataFrame):
-        return X
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise ValueError(f"ChurnModel: expected a 2-D table, got an array of shape {arr.shape}")
-    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+        frame = X
+    else:
+        from scipy import sparse
+
+        if sparse.issparse(X):
+            raise TypeError(
+                "ChurnModel: sparse input is not supported; pass a dense DataFrame or array"
+            )
+        arr = np.asarray(X)
+        if arr.ndim != 2:
+            raise ValueError(
+                f"ChurnModel: expected a 2-D table, got an array of shape {arr.shape}. "
+                f"Reshape your data with X.reshape(-1, 1) for a single feature"
+            )
+        if np.iscomplexobj(arr):
+            raise ValueError("ChurnModel: Complex data not supported")
+        if n_features is not None and arr.shape[1] != n_features:
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but ChurnModel is expecting {n_features} "
+                f"features as input"
+            )
+        frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(
+            f"ChurnModel: found array with {frame.shape[0]} sample(s) and {frame.shape[1]} "
+            f"feature(s) (shape={frame.shape}) while a minimum of 1 is required."
+        )
+    return frame
+
+
+def _check_weight(sample_weight, n):
+    if sample_weight is None:
+        return None
+    weight = np.asarray(sample_weight, dtype=float)
+    if weight.shape != (n,):
+        raise ValueError(
+            f"ChurnModel.fit: sample_weight.shape == {weight.shape}, expected ({n},) for {n} rows"
+        )
+    if (weight < 0).any() or not np.isfinite(weight).all() or weight.sum() <= 0:
+        raise ValueError(
+            "ChurnModel.fit: sample_weight must be finite and non-negative and not all zero, "
+            f"but got {int((weight < 0).sum())} negative and sum {weight.sum()}"
+        )
+    return weight
+
+
+def _target_type(values) -> str:
+    from sklearn.utils.multiclass import type_of_target
+
+    try:
+        return type_of_target(values)
+    except ValueError:
+        return "unknown"
 
 
 def _sigmoid(z):
