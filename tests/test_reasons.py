@@ -251,16 +251,22 @@ def test_a_sentence_is_never_stated_against_the_value(booster):
 
 def test_missing_values_render_unknown_and_unknown_categories_work(booster):
     rows = _hand_built()
+    rows.loc[2, "active_users_change_30d"] = -0.5  # known change, unknown previous count
     r = _explain_with(
-        {(2, "active_users_30d"): 0.5, (2, "segment"): 0.4, (2, "nps_latest_score"): 0.3},
+        {
+            (2, "active_users_change_30d"): 0.6,
+            (2, "segment"): 0.4,
+            (2, "nps_latest_score"): 0.5,  # its own value is missing: never stated
+            (2, "active_users_30d"): 0.3,
+        },
         booster,
         rows,
     )
     gap = r[r["account_id"] == "gap"]
     assert gap["sentence"].tolist() == [
-        "Only 23 active users in 30 days",
+        "Active users fell 50% in the last 30 days (unknown → 23)",
         "Segment: gov",
-        "Latest NPS response was unknown",
+        "Only 23 active users in 30 days",
     ]
     assert np.isnan(gap["value"].iloc[1])  # categorical values are not numbers
     # a template referring to a missing indicator of the same row renders "unknown"

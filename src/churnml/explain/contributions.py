@@ -200,11 +200,15 @@ def explain_all(
     family = _families(catalog, names)
     feat = _feature_values(features, names)
 
+    # a reason is stated only for a known value ("resolved in unknown days" helps nobody)
+    known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else feat > 0
     driver = np.where(
-        _eligible(catalog, names, feat, "driver") & (values > MIN_CONTRIBUTION), values, -np.inf
+        known & _eligible(catalog, names, feat, "driver") & (values > MIN_CONTRIBUTION),
+        values,
+        -np.inf,
     )
     protect = np.where(
-        _eligible(catalog, names, feat, "protective") & (values < -MIN_CONTRIBUTION),
+        known & _eligible(catalog, names, feat, "protective") & (values < -MIN_CONTRIBUTION),
         -values,
         -np.inf,
     )
@@ -277,8 +281,9 @@ def explain(
     One row per (account, shown reason): account_id, as_of, indicator, family, value (float; NaN
     for categoricals), contribution (log-odds), kind ("driver" raises risk, "protective" lowers it),
     rank (1 = strongest within its kind), sentence (the catalog template with the account's
-    values), play (the suggested play, drivers only). Only indicators with a catalog sentence whose
-    value is on the side the sentence describes are shown (see :mod:`churnml.explain.reasons`).
+    values), play (the suggested play, drivers only). Only indicators with a catalog sentence and
+    a known value on the side the sentence describes are shown (see
+    :mod:`churnml.explain.reasons`); other placeholders with missing values read "unknown".
     ``attrs["backend"]`` names the contribution backend. Use :func:`explain_all` to also get the
     family sums, base values and log-odds from the same computation.
 
