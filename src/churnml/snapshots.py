@@ -80,7 +80,8 @@ def label_outcomes(
     """Renewal label from outcomes: 1 churned, 0 renewed/expanded/downgraded, <NA> otherwise.
 
     With ``downgrade_churn_share`` set, a downgrade whose ARR loss ``(arr - renewal_arr) / arr``
-    exceeds the share is labelled 1.
+    exceeds the share is labelled 1; a downgrade without ``renewal_arr`` stays 0 (its loss is
+    unknown, so it is not shown to exceed the share).
     """
     text = outcome.astype("str").str.strip().str.lower()
     label = pd.Series(pd.NA, index=outcome.index, dtype="Int8")

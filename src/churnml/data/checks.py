@@ -190,13 +190,13 @@ def orphans(tables) -> list[dict]:
     accounts = tables.get("accounts")
     if accounts is None or "account_id" not in accounts.columns:
         return []
-    known = pd.Index(accounts["account_id"].dropna().astype("str").unique())
+    known = pd.Index(accounts["account_id"].dropna().unique())
     out = []
     for name, frame in tables.items():
         if name in ("accounts",) or name not in CONTRACT or "account_id" not in frame.columns:
             continue
         ids = frame["account_id"]
-        bad = ids.notna() & ~ids.astype("str").isin(known)
+        bad = ids.notna() & ~ids.isin(known)
         if bad.any():
             out.append(
                 finding(name, "account_id", "orphan_key", "warning", bad.sum(),

@@ -60,9 +60,11 @@ def _parse_string(values):
 
 
 def _parse_float(values):
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype("float64"), None
-    if pd.api.types.is_numeric_dtype(values):
+    if pd.api.types.is_float_dtype(values) and not isinstance(
+        values.dtype, pd.api.extensions.ExtensionDtype
+    ):
+        return values, None  # float32 stays compact
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
         return values.astype("float64"), None
     return pd.to_numeric(_as_text(values), errors="coerce").astype("float64"), None
 
@@ -180,8 +182,8 @@ def parse_table(name: str, frame: pd.DataFrame, *, timezone=None, formats=None, 
         else:
             parsed, _ = _PARSERS[kind](raw)
         bad = raw.notna() & parsed.isna()
-        if kind == "string":
-            bad &= raw.astype("str").str.strip().ne("")
+        if kind == "string" and bad.any():  # blank text is missing, not unparseable
+            bad[bad] = raw[bad].astype("str").str.strip().ne("")
         if bad.any():
             unparseable.append(
                 {

@@ -37,7 +37,7 @@ def _check_timezone(tz, where: str):
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     if not isinstance(tz, str):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - a bad config value, not a bad argument type
             f"{where}: timezone must be a string such as 'Europe/Berlin', but got {tz!r}"
         )
     try:
@@ -55,7 +55,7 @@ def _str_dict(value, where: str, key: str) -> MappingProxyType:
     if isinstance(value, MappingProxyType):
         value = dict(value)
     if not isinstance(value, dict):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - a bad config value, not a bad argument type
             f"{where}: {key} must be a mapping of contract column -> value, but got {value!r}"
         )
     bad = {k: v for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str)}
@@ -149,7 +149,7 @@ class Mapping:
 def mapping_from_dict(spec: dict, base: str | Path | None = None) -> Mapping:
     """Build a :class:`Mapping` from a parsed YAML dict; ``source`` is resolved against ``base``."""
     if not isinstance(spec, dict):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - a bad config value, not a bad argument type
             f"mapping must be a YAML mapping with a 'tables' key, but got {type(spec).__name__}"
         )
     unknown = [k for k in spec if k not in _TOP_KEYS]
@@ -157,14 +157,14 @@ def mapping_from_dict(spec: dict, base: str | Path | None = None) -> Mapping:
         raise ValueError(f"mapping: unknown keys {unknown}; allowed are {list(_TOP_KEYS)}")
     tables = spec.get("tables") or {}
     if not isinstance(tables, dict):
-        raise ValueError(f"mapping: tables must map table name -> settings, but got {tables!r}")
+        raise ValueError(f"mapping: tables must map table name -> settings, but got {tables!r}")  # noqa: TRY004 - a bad config value, not a bad argument type
     parsed = {}
     for name, settings in tables.items():
         settings = settings or {}
         if isinstance(settings, str):
             settings = {"file": settings}
         if not isinstance(settings, dict):
-            raise ValueError(f"mapping for table {name!r}: expected settings, but got {settings!r}")
+            raise ValueError(f"mapping for table {name!r}: expected settings, but got {settings!r}")  # noqa: TRY004 - a bad config value, not a bad argument type
         bad = [k for k in settings if k not in _TABLE_KEYS]
         if bad:
             raise ValueError(

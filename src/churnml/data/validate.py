@@ -142,8 +142,8 @@ def format_report(report: pd.DataFrame, *, width: int = 60) -> str:
     )
     widths = {c: max(len(c), int(view[c].str.len().max())) for c in view.columns}
     header = "  ".join(c.ljust(widths[c]) for c in view.columns).rstrip()
-    body = view[list(view.columns)[0]].str.ljust(widths["severity"])
-    for c in list(view.columns)[1:]:
+    body = view["severity"].str.ljust(widths["severity"])
+    for c in view.columns.drop("severity"):
         padded = view[c].str.rjust(widths[c]) if c == "count" else view[c].str.ljust(widths[c])
         body = body + "  " + padded
     return "\n".join([summary, "", header, *body.str.rstrip()])
