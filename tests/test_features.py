@@ -1,0 +1,211 @@
+"""Indicator shapes against hand-worked examples, skips, the catalog, and SQL portability."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.features.catalog import load_catalog
+from churnml.features.engine import build_features, feature_columns, queries
+
+T = pd.Timestamp
+AS_OF = T("2025-06-01")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Two accounts; A1 has hand-placed rows around as_of = 2025-06-01, A2 has none."""
+    accounts = pd.DataFrame({"account_id": ["A1", "A2"], "segment": ["smb", "smb"],
+                             "touch_model": ["tech", "low"]})
+    contracts = pd.DataFrame({
+        "contract_id": ["K0", "K1", "K2"], "account_id": ["A1", "A1", "A2"],
+        "start_date": [T("2024-01-01"), T("2025-01-01"), T("2025-01-01")],
+        "end_date": [T("2025-01-01"), T("2026-01-01"), T("2026-01-01")],
+        "arr": [1500.0, 1200.0, 900.0], "seats": [10.0, 10.0, 5.0],
+        "outcome": ["downgraded", "open", "open"],
+    })
+    usage = pd.DataFrame({
+        "account_id": ["A1"] * 5,
+        "user_id": ["u1", "u1", "u1", "u2", "u2"],
+        "ts": [T("2025-05-31"), T("2025-05-02"), T("2025-05-01"), T("2025-06-01"), T("2025-04-15")],
+        "event": ["a", "b", "a", "a", "c"],
+        "quantity": [3.0, 2.0, 1.0, 7.0, 1.0],
+    })
+    tickets = pd.DataFrame({
+        "ticket_id": ["t1", "t2", "t3"], "account_id": ["A1"] * 3,
+        "opened_at": [T("2025-05-20"), T("2025-03-10"), T("2025-06-01")],
+        "closed_at": [T("2025-05-22"), T("2025-06-05"), pd.NaT],
+        "priority": ["high", "normal", "urgent"], "csat": [4.0, 1.0, np.nan],
+        "escalated": [False, True, True], "reopened": [False, False, False],
+    })
+    nps = pd.DataFrame({
+        "response_id": ["r1", "r2", "r3"], "account_id": ["A1"] * 3,
+        "responded_at": [T("2025-01-10"), T("2025-05-01"), T("2025-06-02")],
+        "score": [9.0, 5.0, 0.0], "contact_id": ["c3", "c1", "c1"],
+    })
+    contacts = pd.DataFrame({
+        "contact_id": ["c1", "c2", "c3"], "account_id": ["A1"] * 3,
+        "role": ["champion", "champion", "executive_sponsor"],
+        "started_at": [T("2024-01-01"), T("2025-06-10"), T("2024-01-01")],
+        "ended_at": [T("2025-05-15"), pd.NaT, T("2025-07-01")],
+        "user_id": ["u1", None, None],
+    })
+    goals = pd.DataFrame({
+        "goal_id": ["g1", "g2", "g3"], "account_id": ["A1"] * 3,
+        "created_at": [T("2025-01-01"), T("2025-02-01"), T("2025-03-01")],
+        "due_at": [T("2025-04-01"), T("2025-05-01"), T("2025-05-15")],
+        "target": [10.0, 10.0, 10.0], "achieved": [10.0, 4.0, 10.0],
+        "achieved_at": [T("2025-03-15"), T("2025-05-01"), T("2025-06-15")],
+    })
+    return dict(accounts=accounts, contracts=contracts, usage=usage, tickets=tickets, nps=nps,
+                contacts=contacts, goals=goals)
+
+
+@pytest.fixture(scope="module")
+def tiny_spine():
+    return pd.DataFrame({
+        "account_id": ["A1", "A2"], "as_of": [AS_OF, AS_OF], "contract_id": ["K1", "K2"],
+        "renewal_date": [T("2026-01-01")] * 2, "days_to_renewal": [214, 214],
+        "arr": [1200.0, 900.0], "seats": [10.0, 5.0], "segment": ["smb", "smb"],
+        "outcome": ["open", "open"], "label": pd.array([pd.NA, pd.NA], dtype="Int8"),
+    })
+
+
+@pytest.fixture(scope="module")
+def tiny_features(tiny, tiny_spine):
+    return build_features(tiny, tiny_spine).set_index("account_id")
+
+
+EXPECTED_A1 = {
+    # usage: window [as_of - 30 d, as_of); the row exactly at as_of is excluded,
+    # the row exactly at the window start (2025-05-02) is included
+    "active_users_30d": 1, "active_users_prev_30d": 2, "active_users_change_30d": -0.5,
+    "events_30d": 5, "events_prev_30d": 2, "days_since_last_activity": 1,
+    "feature_breadth_30d": 2, "license_utilization_30d": 0.1,
+    # support
+    "tickets_30d": 1, "tickets_90d": 2, "high_priority_tickets_90d": 1, "escalations_90d": 1,
+    "open_tickets": 1, "oldest_open_ticket_days": 83, "mean_resolution_days_90d": 2.0,
+    "csat_mean_90d": 4.0, "tickets_per_active_user_90d": 2.0,
+    # NPS: r3 is after as_of
+    "nps_latest_score": 5, "nps_previous_score": 9, "nps_change_vs_previous": -4,
+    "account_nps_180d": 0.0, "detractor_share_180d": 0.5, "days_since_last_nps": 31,
+    "decision_maker_detractor_180d": 0, "nps_responses_180d": 2,
+    # champion: c1 left 17 days before as_of, c2 starts after as_of, the sponsor leaves after
+    "champion_left_30d": 1, "champion_left_90d": 1, "days_since_champion_left": 17,
+    "active_champions": 0, "no_executive_sponsor": 0, "champion_events_30d": 5,
+    # value: g3 is achieved only after as_of
+    "goals_achieved_share": 1 / 3, "goal_progress_mean": 1.4 / 3, "overdue_goals": 2,
+    "days_to_first_value": 73,
+    # contract
+    "tenure_days": 517, "prior_renewals": 1, "past_downgrades": 1,
+}
+
+
+@pytest.mark.parametrize("indicator", sorted(EXPECTED_A1))
+def test_shape_matches_the_hand_worked_value(tiny_features, indicator):
+    got = float(tiny_features.loc["A1", indicator])
+    assert math.isclose(got, EXPECTED_A1[indicator], rel_tol=1e-5, abs_tol=1e-5), got
+
+
+def test_an_account_without_rows_gets_zero_counts_and_null_latest_values(tiny_features):
+    a2 = tiny_features.loc["A2"]
+    for counted in ("active_users_30d", "events_30d", "tickets_90d", "open_tickets",
+                    "active_champions", "overdue_goals", "champion_left_90d"):
+        assert a2[counted] == 0, counted
+    for unknown in ("nps_latest_score", "days_since_last_activity", "csat_mean_90d",
+                    "goals_achieved_share", "active_users_change_30d"):
+        assert pd.isna(a2[unknown]), unknown
+    assert a2["no_executive_sponsor"] == 1
+
+
+def test_output_keeps_spine_rows_and_uses_compact_dtypes(tiny_features, tiny_spine):
+    assert list(tiny_features.index) == list(tiny_spine["account_id"])
+    numeric = [c for c in feature_columns(tiny_features.reset_index())
+               if c not in tiny_spine.columns and c not in ("touch_model", "lifecycle_stage")]
+    assert {str(tiny_features[c].dtype) for c in numeric} == {"float32"}
+    assert tiny_features["lifecycle_stage"].dtype == "category"
+    assert tiny_features.loc["A1", "touch_model"] == "tech"
+
+
+def test_a_missing_table_skips_its_family_with_a_reason(tiny, tiny_spine, caplog):
+    without = {k: v for k, v in tiny.items() if k != "nps"}
+    features = build_features(without, tiny_spine)
+    skipped = features.attrs["skipped"]
+    assert "nps_latest_score" in skipped and "no nps table" in skipped["nps_latest_score"]
+    assert "nps_change_vs_previous" in skipped  # derived from a skipped indicator
+    assert "nps_latest_score" not in features and "tickets_90d" in features
+    assert "skipped indicator nps_latest_score" in caplog.text
+
+
+def test_usage_without_user_id_skips_user_indicators(tiny, tiny_spine):
+    tables = dict(tiny, usage=tiny["usage"].drop(columns="user_id"))
+    features = build_features(tables, tiny_spine)
+    assert features.attrs["skipped"]["active_users_30d"] == "usage has no user_id column"
+    assert "license_utilization_30d" in features.attrs["skipped"]
+    assert float(features.loc[0, "events_30d"]) == 5
+
+
+def test_adding_a_catalog_entry_adds_a_column_without_python(tmp_path, tiny, tiny_spine):
+    from churnml.features.catalog import DEFAULT_PATH
+
+    for path in DEFAULT_PATH.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "extra.yaml").write_text(
+        "family: support\ntable: tickets\nindicators:\n"
+        "  - id: urgent_tickets_180d\n    shape: count_window\n    window_days: 180\n"
+        "    where: {priority: [urgent]}\n    unit: tickets\n    direction: up\n"
+        "    description: Urgent tickets in the last 180 days.\n"
+    )
+    features = build_features(tiny, tiny_spine, load_catalog(tmp_path))
+    assert features.loc[0, "urgent_tickets_180d"] == 0  # t3 is urgent but opened at as_of
+    assert "urgent_tickets_180d" in feature_columns(features, load_catalog(tmp_path))
+
+
+def test_catalog_has_every_family_and_the_required_indicators():
+    catalog = load_catalog()
+    per_family = catalog.to_frame().groupby("family").size()
+    assert len(catalog) >= 40 and (per_family >= 5).all(), per_family
+    for required in ("active_users_30d", "license_utilization_30d", "high_priority_tickets_90d",
+                     "account_nps_180d", "champion_left_90d", "no_executive_sponsor",
+                     "goals_achieved_share", "tenure_days", "lifecycle_stage"):
+        assert required in catalog
+
+
+def test_sentences_fill_values_and_survive_missing_ones():
+    catalog = load_catalog()
+    row = {"active_users_change_30d": -0.4390, "active_users_prev_30d": 41, "active_users_30d": 23}
+    assert catalog["active_users_change_30d"].render("risk", row) == (
+        "Active users fell 44% in the last 30 days (41 → 23)")
+    assert "unknown" in catalog["open_tickets"].render("risk", {"open_tickets": 3})
+    assert catalog["tickets_30d"].render("risk", {}) == "unknown support tickets in the last 30 days"
+
+
+def test_bad_catalog_entries_name_the_problem(tmp_path):
+    (tmp_path / "bad.yaml").write_text(
+        "family: usage\nindicators:\n  - id: x\n    shape: count_window\n    description: d\n"
+        "    direction: sideways\n")
+    with pytest.raises(ValueError, match="direction must be one of .* but got 'sideways'"):
+        load_catalog(tmp_path)
+
+
+def test_every_query_transpiles_to_spark(tiny, tiny_spine):
+    import sqlglot
+
+    from churnml.features.sources import TIME_COLUMNS
+
+    work = queries(load_catalog(), tiny, missing={})
+    assert len(work) > 10
+    for family, ids, sql in work:
+        out = sqlglot.transpile(sql.text, read="duckdb", write="spark")
+        assert out and "SELECT" in out[0], (family, ids)
+        assert "'" not in sql.text, f"{ids}: values must be bound parameters, not literals"
+    assert set(TIME_COLUMNS) <= set(tiny)
+
+
+def test_as_of_with_a_time_of_day_is_refused(tiny, tiny_spine):
+    spine = tiny_spine.assign(as_of=AS_OF + pd.Timedelta(hours=5))
+    with pytest.raises(ValueError, match="as_of must be dates"):
+        build_features(tiny, spine)
