@@ -1,0 +1,261 @@
+"""Upsert scoring rows into a database table keyed by (account_id, as_of), and diff against it.
+
+SQLAlchemy Core with the dialect's ``INSERT … ON CONFLICT DO UPDATE`` (SQLite and PostgreSQL via
+``postgresql+psycopg://``); other dialects fall back to delete-then-insert in one transaction. The
+table is created on first use with a unique constraint on the key. Rows whose values are unchanged
+(ignoring ``scored_at``-like columns) are not rewritten, so re-running a scoring is idempotent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_URL = "sqlite:///demo/crm.db"
+STATUSES = ("new", "changed", "unchanged")
+CHUNK = 5_000
+
+
+def engine_for(url):
+    """A SQLAlchemy engine for ``url`` (an Engine is returned as is); SQLite folders are created."""
+    import sqlalchemy as sa
+
+    if isinstance(url, sa.engine.Engine):
+        return url
+    parsed = sa.engine.make_url(str(url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return sa.create_engine(parsed)
+
+
+def _sql_type(series: pd.Series, is_key: bool):
+    import sqlalchemy as sa
+
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return sa.Boolean()
+    if pd.api.types.is_integer_dtype(dtype):
+        return sa.BigInteger()
+    if pd.api.types.is_float_dtype(dtype):
+        return sa.Float(precision=53)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return sa.DateTime()
+    return sa.String(255) if is_key else sa.Text()
+
+
+def table_for(frame: pd.DataFrame, name: str, key: list[str], metadata):
+    """The SQLAlchemy ``Table`` holding ``frame``'s columns, unique on ``key``."""
+    import sqlalchemy as sa
+
+    columns = [
+        sa.Column(c, _sql_type(frame[c], c in key), nullable=c not in key) for c in frame.columns
+    ]
+    return sa.Table(name, metadata, *columns, sa.UniqueConstraint(*key, name=f"uq_{name}_key"))
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of plain Python values (missing -> None, Timestamp -> datetime)."""
+    out = {}
+    for c in frame.columns:
+        s = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            values = np.array(s.dt.to_pydatetime(), dtype=object)
+        elif pd.api.types.is_bool_dtype(s.dtype):
+            values = s.astype(object).to_numpy()
+        elif pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_float_dtype(s.dtype):
+            values = s.astype(object).to_numpy()
+        else:
+            values = s.astype(object).to_numpy()
+        mask = s.isna().to_numpy()
+        values = values.astype(object)
+        values[mask] = None
+        out[c] = values
+    return pd.DataFrame(out, copy=False).to_dict("records")
+
+
+def read_rows(
+    url, table: str, keys: pd.DataFrame | None = None, *, key=None
+) -> pd.DataFrame | None:
+    """Rows of ``table`` (``None`` when the table does not exist).
+
+    With ``keys`` (a frame holding the key columns), only rows whose ``as_of``-like second key
+    value occurs in ``keys`` are read (then filtered to exactly those keys).
+    """
+    import sqlalchemy as sa
+
+    engine = engine_for(url)
+    if not sa.inspect(engine).has_table(table):
+        return None
+    tbl = sa.Table(table, sa.MetaData(), autoload_with=engine)
+    query = sa.select(tbl)
+    if keys is not None and key:
+        second = key[-1]
+        values = keys[second].dropna().drop_duplicates()
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            values = list(pd.DatetimeIndex(values).to_pydatetime())
+        else:
+            values = values.tolist()
+        query = query.where(tbl.c[second].in_(values))
+    with engine.connect() as conn:
+        frame = pd.read_sql(query, conn)
+    for c in tbl.columns:
+        if isinstance(c.type, sa.DateTime) and c.name in frame:
+            frame[c.name] = pd.to_datetime(frame[c.name]).astype("datetime64[ns]")
+    if keys is not None and key:
+        frame = frame.merge(_key_frame(keys, key).drop_duplicates(), on=key, how="inner")
+    return frame
+
+
+def _key_frame(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    out = {}
+    for c in key:
+        s = frame[c]
+        out[c] = (
+            pd.to_datetime(s).astype("datetime64[ns]")
+            if pd.api.types.is_datetime64_any_dtype(s.dtype)
+            or (c != key[0] and not pd.api.types.is_numeric_dtype(s.dtype))
+            else pd.array(s, dtype="string")
+        )
+    return pd.DataFrame(out)
+
+
+def _same(new: pd.Series, old: pd.Series) -> np.ndarray:
+    """Element-wise equality treating two missing values as equal (numbers to 1e-9 relative)."""
+    new_na, old_na = new.isna().to_numpy(), old.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(new.dtype) or pd.api.types.is_numeric_dtype(new.dtype):
+        a = pd.to_numeric(new, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        b = pd.to_numeric(old, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        equal = np.isclose(a, b, rtol=1e-9, atol=1e-12)
+    elif pd.api.types.is_datetime64_any_dtype(new.dtype):
+        a = pd.to_datetime(new).astype("datetime64[ns]").to_numpy()
+        b = pd.to_datetime(old, errors="coerce").astype("datetime64[ns]").to_numpy()
+        equal = a == b
+    else:
+        equal = (new.astype("string") == old.astype("string")).fillna(False).to_numpy(dtype=bool)
+    return np.where(new_na | old_na, new_na & old_na, equal)
+
+
+def compare(
+    new: pd.DataFrame, old: pd.DataFrame | None, key: list[str], *, ignore=()
+) -> pd.DataFrame:
+    """Classify each row of ``new`` against ``old`` by key: new / changed / unchanged.
+
+    Returns
+    -------
+    DataFrame
+        The key columns, ``status`` and ``changed`` (comma-joined names of the differing
+        columns, empty for new and unchanged rows), in ``new``'s row order.
+    """
+    keys = _key_frame(new, key)
+    if old is None or len(old) == 0:
+        out = keys.assign(status="new", changed="")
+        out["status"] = out["status"].astype("string")
+        out["changed"] = out["changed"].astype("string")
+        return out
+    missing = [c for c in key if c not in old.columns]
+    if missing:
+        raise ValueError(f"previous CRM rows lack the key column(s) {missing}")
+    old = old.assign(**{c: v for c, v in _key_frame(old, key).items()})
+    old = old.drop_duplicates(key, keep="last")
+    both = keys.assign(_row=np.arange(len(new))).merge(
+        old.assign(_found=True), on=key, how="left", suffixes=("", "_old")
+    )
+    both = both.sort_values("_row").reset_index(drop=True)
+    found = both["_found"].fillna(False).astype(bool).to_numpy()
+    compared = [c for c in new.columns if c not in key and c not in ignore]
+    changed = np.full(len(new), "", dtype=object)
+    for c in compared:
+        if c not in old.columns:
+            diff = np.ones(len(new), dtype=bool)
+        else:
+            diff = ~_same(new[c].reset_index(drop=True), both[c])
+        diff &= found
+        changed[diff] = np.where(changed[diff] == "", c, changed[diff] + "," + c)
+    status = np.where(~found, "new", np.where(changed != "", "changed", "unchanged"))
+    out = keys.reset_index(drop=True)
+    out["status"] = pd.array(status, dtype="string")
+    out["changed"] = pd.array(changed, dtype="string")
+    return out
+
+
+def upsert(
+    url,
+    table: str,
+    frame: pd.DataFrame,
+    key: list[str],
+    *,
+    ignore=(),
+    dry_run: bool = False,
+) -> pd.DataFrame:
+    """Insert new rows and update changed rows of ``frame`` into ``table``, keyed by ``key``.
+
+    Parameters
+    ----------
+    url : str or sqlalchemy.engine.Engine
+        Database URL, e.g. ``sqlite:///demo/crm.db`` or ``postgresql+psycopg://user@host/db``.
+    table : str
+        Table name; created with a unique constraint on ``key`` when missing.
+    frame : DataFrame
+        Rows to write; its columns must all exist in an existing table.
+    key : list of str
+        Upsert key columns (unique per row of ``frame``).
+    ignore : sequence of str
+        Columns not compared when deciding whether a row changed (e.g. the scoring time).
+    dry_run : bool
+        Only compute the diff; write nothing (and create no table).
+
+    Returns
+    -------
+    DataFrame
+        The diff of :func:`compare` (status per row) before writing.
+    """
+    import sqlalchemy as sa
+
+    dupes = frame.duplicated(key, keep=False)
+    if dupes.any():
+        raise ValueError(
+            f"CRM rows for table {table!r}: {int(dupes.sum())} rows share a key {key}, "
+            f"e.g. {frame.loc[dupes, key].head(3).to_dict('records')}"
+        )
+    engine = engine_for(url)
+    existing = read_rows(engine, table, frame, key=key)
+    diff = compare(frame, existing, key, ignore=ignore)
+    if dry_run:
+        return diff
+    metadata = sa.MetaData()
+    if existing is None:
+        tbl = table_for(frame, table, key, metadata)
+        metadata.create_all(engine, checkfirst=True)
+    else:
+        tbl = sa.Table(table, metadata, autoload_with=engine)
+        missing = [c for c in frame.columns if c not in tbl.c]
+        if missing:
+            raise ValueError(
+                f"database table {table!r} lacks column(s) {missing}; it has "
+                f"{[c.name for c in tbl.columns]} (write to a new table or migrate it)"
+            )
+    todo = frame.reset_index(drop=True).loc[(diff["status"] != "unchanged").to_numpy()]
+    if len(todo) == 0:
+        return diff
+    records = _records(todo)
+    dialect = engine.dialect.name
+    with engine.begin() as conn:
+        for start in range(0, len(records), CHUNK):
+            chunk = records[start : start + CHUNK]
+            if dialect in ("sqlite", "postgresql"):
+                if dialect == "sqlite":
+                    from sqlalchemy.dialects.sqlite import insert
+                else:
+                    from sqlalchemy.dialects.postgresql import insert
+                stmt = insert(tbl)
+                update = {c: stmt.excluded[c] for c in frame.columns if c not in key}
+                conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=update), chunk)
+            else:
+                cond = sa.and_(*[tbl.c[c] == sa.bindparam(f"_k_{c}") for c in key])
+                conn.execute(
+                    sa.delete(tbl).where(cond), [{f"_k_{c}": r[c] for c in key} for r in chunk]
+                )
+                conn.execute(sa.insert(tbl), chunk)
+    return diff
