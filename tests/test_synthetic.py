@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -31,14 +30,20 @@ def test_tables_follow_the_contract(saas_small):
         if spec.key:
             assert not frame.duplicated(list(spec.key)).any(), name
     assert set(saas_small["contracts"]["outcome"].unique()) <= {
-        "renewed", "churned", "downgraded", "expanded", "open"
+        "renewed",
+        "churned",
+        "downgraded",
+        "expanded",
+        "open",
     }
     assert (saas_small["contracts"]["end_date"] > saas_small["contracts"]["start_date"]).all()
 
 
 @pytest.fixture(scope="module")
 def demo_size():
-    return make_saas(n_accounts=800, months=24, seed=7)
+    """The demo's 2,000 accounts over 24 months; half the usage volume keeps the tests quick
+    (outcomes are drawn before usage, so ``usage_scale`` leaves contracts and oracle alone)."""
+    return make_saas(n_accounts=2000, months=24, seed=7, usage_scale=0.5)
 
 
 def test_churn_rate_and_oracle_auc_are_honest(demo_size):
@@ -48,6 +53,14 @@ def test_churn_rate_and_oracle_auc_are_honest(demo_size):
     assert 0.08 <= churned.mean() <= 0.15
     auc = roc_auc_score(churned, resolved["churn_probability"])
     assert 0.78 <= auc <= 0.94, auc
+
+
+def test_usage_scale_changes_usage_only():
+    small = make_saas(n_accounts=100, months=6, seed=5, usage_scale=0.5)
+    large = make_saas(n_accounts=100, months=6, seed=5, usage_scale=1.5)
+    assert small["oracle"].equals(large["oracle"])
+    assert small["contracts"].equals(large["contracts"])
+    assert 2 * len(small["usage"]) < len(large["usage"])
 
 
 def test_churn_rate_is_configurable():
@@ -71,7 +84,11 @@ def _windows_before_renewal(tables, table, time_col):
     lag = (joined["end_date"] - joined[time_col]).dt.days
     late = joined[(lag > 0) & (lag <= 90)].groupby("contract_id")["n"].sum()
     early = joined[(lag > 90) & (lag <= 180)].groupby("contract_id")["n"].sum()
-    return terms.set_index("contract_id").assign(late=late, early=early).fillna({"late": 0, "early": 0})
+    return (
+        terms.set_index("contract_id")
+        .assign(late=late, early=early)
+        .fillna({"late": 0, "early": 0})
+    )
 
 
 def test_signals_lead_the_renewal(demo_size):
@@ -89,10 +106,15 @@ def test_champion_departure_lowers_later_usage(demo_size):
     contacts = demo_size["contacts"]
     left = contacts[(contacts["role"] == "champion") & contacts["ended_at"].notna()]
     left = left.dropna(subset=["account_id"]).drop_duplicates("account_id")
-    usage = demo_size["usage"].astype({"account_id": str})
-    usage = usage.merge(left[["account_id", "ended_at"]], on="account_id")
-    # users other than the departed champion, 60 days before vs 60-120 days after
-    lag = (usage["ts"] - usage["ended_at"]).dt.days
+    usage = demo_size["usage"]
+    usage = usage[usage["account_id"].isin(left["account_id"])]
+    ended_at = usage["account_id"].astype(str).map(left.set_index("account_id")["ended_at"])
+    champion_user = usage["account_id"].astype(str).map(left.set_index("account_id")["user_id"])
+    # the other users of the account (the champion's own logins stop trivially)
+    others = (usage["user_id"].astype(str) != champion_user).to_numpy()
+    usage, ended_at = usage[others], ended_at[others]
+    # 60 days before vs 60-120 days after the champion left
+    lag = (usage["ts"] - ended_at).dt.days
     before = usage[(lag >= -60) & (lag < 0)].groupby("account_id").size()
     after = usage[(lag >= 60) & (lag < 120)].groupby("account_id").size()
     ratio = (after.reindex(before.index, fill_value=0) + 1) / (before + 1)
@@ -108,7 +130,9 @@ def test_noise_is_injected_at_the_stated_rate(saas_small):
     assert saas_small["accounts"]["segment"].isna().sum() == noise["accounts_missing_segment"]
     assert saas_small["usage"].duplicated().sum() == noise["usage_duplicate_rows"]
     known = set(saas_small["accounts"]["account_id"])
-    assert (~saas_small["tickets"]["account_id"].isin(known)).sum() == noise["tickets_orphan_account"]
+    assert (~saas_small["tickets"]["account_id"].isin(known)).sum() == noise[
+        "tickets_orphan_account"
+    ]
     assert noise["contacts_matched_by_domain"] > 0 and noise["usage_duplicate_rows"] > 0
 
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 
 from churnml.data.synthetic.world import DAY, World, sigmoid
 
-FEATURES = np.array(["dashboard", "reports", "search", "alerts", "integrations", "automation",
-                     "api", "admin_console"])
+FEATURES = np.array(
+    [
+        "dashboard",
+        "reports",
+        "search",
+        "alerts",
+        "integrations",
+        "automation",
+        "api",
+        "admin_console",
+    ]
+)
 
 
 def day_weights(w: World) -> np.ndarray:
@@ -18,7 +30,8 @@ def day_weights(w: World) -> np.ndarray:
     weights = np.where(weekday >= 5, 0.2, 1.0)
     month_day = pd.DatetimeIndex(days)
     holiday = ((month_day.month == 12) & (month_day.day >= 20)) | (
-        (month_day.month == 1) & (month_day.day <= 2))
+        (month_day.month == 1) & (month_day.day <= 2)
+    )
     return np.where(holiday, weights * 0.3, weights)
 
 
@@ -26,14 +39,18 @@ def user_frame(w: World) -> pd.DataFrame:
     """One row per user: account position, user index within the account, engagement."""
     acct = np.repeat(np.arange(w.n), w.n_users)
     idx = np.arange(len(acct)) - np.repeat(np.cumsum(w.n_users) - w.n_users, w.n_users)
-    return pd.DataFrame({
-        "acct": acct,
-        "idx": idx,
-        "user_id": np.char.add(np.char.add(w.account_id[acct], "-U"),
-                               np.char.zfill(idx.astype(str), 3)),
-        # the champion (user 0) and power users (1, 2) are the most engaged
-        "engagement": w.rng.normal(0.0, 0.8, len(acct)) + np.select([idx == 0, idx <= 2], [1.0, 1.3], 0.0),
-    })
+    return pd.DataFrame(
+        {
+            "acct": acct,
+            "idx": idx,
+            "user_id": np.char.add(
+                np.char.add(w.account_id[acct], "-U"), np.char.zfill(idx.astype(str), 3)
+            ),
+            # the champion (user 0) and power users (1, 2) are the most engaged
+            "engagement": w.rng.normal(0.0, 0.8, len(acct))
+            + np.select([idx == 0, idx <= 2], [1.0, 1.3], 0.0),
+        }
+    )
 
 
 CHUNK_ROWS = 4_000_000  # user-days drawn per batch: bounds the temporary arrays
@@ -70,7 +87,7 @@ def usage_table(w: World, users: pd.DataFrame) -> pd.DataFrame:
     bounds = np.searchsorted(np.cumsum(per_user), np.arange(CHUNK_ROWS, per_user.sum(), CHUNK_ROWS))
     edges = np.unique(np.concatenate([[0], bounds + 1, [len(users)]]))
     parts = []
-    for lo_user, hi_user in zip(edges[:-1], edges[1:]):
+    for lo_user, hi_user in pairwise(edges):
         days = active_days[lo_user:hi_user]
         user_pos, month = np.nonzero(days)
         counts = days[user_pos, month]
@@ -90,16 +107,22 @@ def usage_table(w: World, users: pd.DataFrame) -> pd.DataFrame:
 
         h = w.health[acct_pos, month_of_day[day]] + eng[user_pos]
         breadth = sigmoid(h)
-        feature = np.minimum(rng.exponential(0.8 + 2.2 * breadth).astype(np.int8), len(FEATURES) - 1)
+        feature = np.minimum(
+            rng.exponential(0.8 + 2.2 * breadth).astype(np.int8), len(FEATURES) - 1
+        )
         quantity = (1 + rng.poisson(2 + 6 * breadth)).astype(np.float32)
         parts.append((acct_pos.astype(np.int32), user_pos, day, feature, quantity))
         del h, breadth
     acct_pos, user_pos, day, feature, quantity = (np.concatenate(p) for p in zip(*parts))
     del parts
-    return pd.DataFrame({
-        "account_id": pd.Categorical.from_codes(acct_pos, w.account_id),
-        "user_id": pd.Categorical.from_codes(user_pos, users["user_id"].to_numpy()),
-        "ts": (w.start.astype("datetime64[ns]") + day.astype("timedelta64[D]")).astype("datetime64[ns]"),
-        "event": pd.Categorical.from_codes(feature, FEATURES),
-        "quantity": quantity,
-    })
+    return pd.DataFrame(
+        {
+            "account_id": pd.Categorical.from_codes(acct_pos, w.account_id),
+            "user_id": pd.Categorical.from_codes(user_pos, users["user_id"].to_numpy()),
+            "ts": (w.start.astype("datetime64[ns]") + day.astype("timedelta64[D]")).astype(
+                "datetime64[ns]"
+            ),
+            "event": pd.Categorical.from_codes(feature, FEATURES),
+            "quantity": quantity,
+        }
+    )

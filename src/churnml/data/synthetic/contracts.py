@@ -7,16 +7,62 @@ import pandas as pd
 
 from churnml.data.synthetic.world import DAY, MONTH_DAYS, PRICE_PER_SEAT, SEGMENTS, World, sigmoid
 
-WORDS_A = np.array(["North", "Blue", "Bright", "Iron", "Silver", "Cedar", "Quant", "Nova", "Apex",
-                    "Summit", "Harbor", "Pixel", "Vector", "Granite", "Lumen", "Orbit", "Maple"])
-WORDS_B = np.array(["Labs", "Systems", "Logistics", "Health", "Foods", "Analytics", "Media",
-                    "Robotics", "Energy", "Capital", "Works", "Retail", "Bio", "Cloud", "Freight"])
+WORDS_A = np.array(
+    [
+        "North",
+        "Blue",
+        "Bright",
+        "Iron",
+        "Silver",
+        "Cedar",
+        "Quant",
+        "Nova",
+        "Apex",
+        "Summit",
+        "Harbor",
+        "Pixel",
+        "Vector",
+        "Granite",
+        "Lumen",
+        "Orbit",
+        "Maple",
+    ]
+)
+WORDS_B = np.array(
+    [
+        "Labs",
+        "Systems",
+        "Logistics",
+        "Health",
+        "Foods",
+        "Analytics",
+        "Media",
+        "Robotics",
+        "Energy",
+        "Capital",
+        "Works",
+        "Retail",
+        "Bio",
+        "Cloud",
+        "Freight",
+    ]
+)
 INDUSTRIES = np.array(["software", "healthcare", "retail", "finance", "manufacturing", "media"])
 REGIONS = np.array(["NA", "EMEA", "APAC", "LATAM"])
-CSMS = np.array(["Ana Ortiz", "Ben Okafor", "Chloe Martin", "Dev Patel", "Eva Novak",
-                 "Farah Haddad", "Gus Lindqvist", "Hana Sato"])
-CHURN_SLOPE = 1.6  # log-odds of churn per unit of (negative) recent health
-DECLINE_SLOPE = 1.0  # ... and per unit of decline against the three months before
+CSMS = np.array(
+    [
+        "Ana Ortiz",
+        "Ben Okafor",
+        "Chloe Martin",
+        "Dev Patel",
+        "Eva Novak",
+        "Farah Haddad",
+        "Gus Lindqvist",
+        "Hana Sato",
+    ]
+)
+CHURN_SLOPE = 1.35  # log-odds of churn per unit of (negative) recent health
+DECLINE_SLOPE = 0.85  # ... and per unit of decline against the three months before
 BUDGET_CUT = 2.2  # log-odds added by a budget cut nobody sees coming
 MONTHLY_OFFSET = -2.3  # month-to-month terms churn far less per term
 
@@ -24,24 +70,27 @@ MONTHLY_OFFSET = -2.3  # month-to-month terms churn far less per term
 def accounts_table(w: World) -> pd.DataFrame:
     rng = w.rng
     name = np.char.add(np.char.add(rng.choice(WORDS_A, w.n), " "), rng.choice(WORDS_B, w.n))
-    domain = np.char.add(np.char.add(np.char.lower(np.char.replace(name, " ", "")), w.account_id),
-                         ".com")
+    domain = np.char.add(
+        np.char.add(np.char.lower(np.char.replace(name, " ", "")), w.account_id), ".com"
+    )
     touch = np.select(
         [w.segment == 0, w.segment == 1],
         ["high", np.where(rng.random(w.n) < 0.3, "high", "low")],
         np.where(rng.random(w.n) < 0.8, "tech", "low"),
     )
-    return pd.DataFrame({
-        "account_id": w.account_id,
-        "name": name,
-        "segment": pd.Categorical(SEGMENTS[w.segment], categories=SEGMENTS),
-        "industry": pd.Categorical(rng.choice(INDUSTRIES, w.n)),
-        "region": pd.Categorical(rng.choice(REGIONS, w.n, p=[0.5, 0.3, 0.15, 0.05])),
-        "created_at": w.created_at.astype("datetime64[ns]"),
-        "csm": rng.choice(CSMS, w.n),
-        "email_domain": domain,
-        "touch_model": pd.Categorical(touch),
-    })
+    return pd.DataFrame(
+        {
+            "account_id": w.account_id,
+            "name": name,
+            "segment": pd.Categorical(SEGMENTS[w.segment], categories=SEGMENTS),
+            "industry": pd.Categorical(rng.choice(INDUSTRIES, w.n)),
+            "region": pd.Categorical(rng.choice(REGIONS, w.n, p=[0.5, 0.3, 0.15, 0.05])),
+            "created_at": w.created_at.astype("datetime64[ns]"),
+            "csm": rng.choice(CSMS, w.n),
+            "email_domain": domain,
+            "touch_model": pd.Categorical(touch),
+        }
+    )
 
 
 def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -60,15 +109,24 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     in_window = (end >= w.start) & (end < w.end)
     recent, earlier = _recent_health(w, acct, end, 0), _recent_health(w, acct, end, 3)
     monthly = w.term_months[acct] == 1
-    pressure = -CHURN_SLOPE * recent - DECLINE_SLOPE * (recent - earlier) + BUDGET_CUT * w.budget_cut[acct] + MONTHLY_OFFSET * monthly
+    pressure = (
+        -CHURN_SLOPE * recent
+        - DECLINE_SLOPE * (recent - earlier)
+        + BUDGET_CUT * w.budget_cut[acct]
+        + MONTHLY_OFFSET * monthly
+    )
     intercept = _intercept(pressure[in_window], churn_rate)
     p_churn = np.where(in_window, sigmoid(intercept + pressure), 0.0)
     p_down = sigmoid(-2.3 - 0.8 * recent)
     p_up = sigmoid(-1.8 + 0.9 * recent)
     u = rng.random(len(acct))
     outcome = np.select(
-        [end >= w.end, u < p_churn, u < p_churn + (1 - p_churn) * p_down,
-         u < p_churn + (1 - p_churn) * (p_down + p_up)],
+        [
+            end >= w.end,
+            u < p_churn,
+            u < p_churn + (1 - p_churn) * p_down,
+            u < p_churn + (1 - p_churn) * (p_down + p_up),
+        ],
         ["open", "churned", "downgraded", "expanded"],
         "renewed",
     )
@@ -88,25 +146,32 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     arr = np.round(w.arr0[acct] * growth / step, -1)
     renewal_arr = np.where(np.isin(outcome, ["open", "churned"]), np.nan, np.round(arr * step, -1))
     resolved = outcome != "open"
-    contracts = pd.DataFrame({
-        "contract_id": np.char.add("C", np.char.zfill(np.arange(1, len(acct) + 1).astype(str), 6)),
-        "account_id": w.account_id[acct],
-        "start_date": start.astype("datetime64[ns]"),
-        "end_date": end.astype("datetime64[ns]"),
-        "arr": arr,
-        "seats": np.maximum(3, np.round(arr / PRICE_PER_SEAT[w.segment[acct]])),
-        "outcome": outcome,
-        "outcome_date": np.where(resolved, end - rng.integers(0, 20, len(acct)) * DAY,
-                                 np.datetime64("NaT")).astype("datetime64[ns]"),
-        "renewal_arr": renewal_arr,
-    })
-    oracle = pd.DataFrame({
-        "contract_id": contracts["contract_id"],
-        "account_id": contracts["account_id"],
-        "end_date": contracts["end_date"],
-        "churn_probability": np.where(in_window, p_churn, np.nan),
-        "outcome": outcome,
-    })
+    contracts = pd.DataFrame(
+        {
+            "contract_id": np.char.add(
+                "C", np.char.zfill(np.arange(1, len(acct) + 1).astype(str), 6)
+            ),
+            "account_id": w.account_id[acct],
+            "start_date": start.astype("datetime64[ns]"),
+            "end_date": end.astype("datetime64[ns]"),
+            "arr": arr,
+            "seats": np.maximum(3, np.round(arr / PRICE_PER_SEAT[w.segment[acct]])),
+            "outcome": outcome,
+            "outcome_date": np.where(
+                resolved, end - rng.integers(0, 20, len(acct)) * DAY, np.datetime64("NaT")
+            ).astype("datetime64[ns]"),
+            "renewal_arr": renewal_arr,
+        }
+    )
+    oracle = pd.DataFrame(
+        {
+            "contract_id": contracts["contract_id"],
+            "account_id": contracts["account_id"],
+            "end_date": contracts["end_date"],
+            "churn_probability": np.where(in_window, p_churn, np.nan),
+            "outcome": outcome,
+        }
+    )
     churn_end = pd.Series(np.where(outcome == "churned", end, w.end)).groupby(acct).min()
     w.alive_until = np.full(w.n, w.end)
     w.alive_until[churn_end.index.to_numpy()] = churn_end.to_numpy()

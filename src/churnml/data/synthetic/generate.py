@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from churnml.data.synthetic.activity import usage_table, user_frame

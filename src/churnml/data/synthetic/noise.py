@@ -15,32 +15,33 @@ def inject_noise(tables: dict, rng: np.random.Generator, rate: float) -> dict[st
     contacts = tables["contacts"]
     n = len(contacts)
     picks = rng.permutation(n)
-    by_domain = picks[: int(round(rate * n))]
-    unmatched = picks[len(by_domain): len(by_domain) + int(round(rate * n / 4))]
+    by_domain = picks[: round(rate * n)]
+    unmatched = picks[len(by_domain) : len(by_domain) + round(rate * n / 4)]
     account_id = contacts["account_id"].to_numpy(dtype=object, copy=True)
     account_id[np.concatenate([by_domain, unmatched])] = None
     email = contacts["email"].to_numpy().copy()
-    email[unmatched] = np.char.add(np.char.partition(email[unmatched].astype(str), "@")[:, 0],
-                                   "@gmail.com")
+    email[unmatched] = np.char.add(
+        np.char.partition(email[unmatched].astype(str), "@")[:, 0], "@gmail.com"
+    )
     contacts["account_id"] = pd.array(account_id, dtype="string")
     contacts["email"] = email
     counts["contacts_matched_by_domain"] = len(by_domain)
     counts["contacts_unmatched"] = len(unmatched)
 
     accounts = tables["accounts"]
-    blank = rng.choice(len(accounts), int(round(rate * len(accounts))), replace=False)
+    blank = rng.choice(len(accounts), round(rate * len(accounts)), replace=False)
     segment = accounts["segment"].copy()
     segment.iloc[blank] = np.nan
     accounts["segment"] = segment
     counts["accounts_missing_segment"] = len(blank)
 
     usage = tables["usage"]
-    dup = rng.choice(len(usage), int(round(rate * 0.05 * len(usage))), replace=False)
+    dup = rng.choice(len(usage), round(rate * 0.05 * len(usage)), replace=False)
     tables["usage"] = pd.concat([usage, usage.iloc[np.sort(dup)]], ignore_index=True)
     counts["usage_duplicate_rows"] = len(dup)
 
     tickets = tables["tickets"]
-    orphan = rng.choice(len(tickets), int(round(rate * 0.2 * len(tickets))), replace=False)
+    orphan = rng.choice(len(tickets), round(rate * 0.2 * len(tickets)), replace=False)
     ids = tickets["account_id"].to_numpy(dtype=object, copy=True)
     ids[orphan] = np.char.add("X", np.char.zfill(np.arange(len(orphan)).astype(str), 5))
     tickets["account_id"] = ids.astype(str)

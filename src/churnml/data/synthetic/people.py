@@ -7,10 +7,46 @@ import pandas as pd
 
 from churnml.data.synthetic.world import DAY, SPONSOR_SHARE, World
 
-FIRST = np.array(["alex", "sam", "jo", "kim", "lee", "max", "noor", "rui", "tess", "uma", "vic",
-                  "wen", "yan", "zoe", "omar", "ivy"])
-LAST = np.array(["berg", "costa", "diaz", "evans", "fox", "gray", "hill", "ito", "jones", "khan",
-                 "lopez", "moss", "ng", "park", "reed", "silva"])
+FIRST = np.array(
+    [
+        "alex",
+        "sam",
+        "jo",
+        "kim",
+        "lee",
+        "max",
+        "noor",
+        "rui",
+        "tess",
+        "uma",
+        "vic",
+        "wen",
+        "yan",
+        "zoe",
+        "omar",
+        "ivy",
+    ]
+)
+LAST = np.array(
+    [
+        "berg",
+        "costa",
+        "diaz",
+        "evans",
+        "fox",
+        "gray",
+        "hill",
+        "ito",
+        "jones",
+        "khan",
+        "lopez",
+        "moss",
+        "ng",
+        "park",
+        "reed",
+        "silva",
+    ]
+)
 TITLES = {
     "champion": "Operations Manager",
     "decision_maker": "VP Operations",
@@ -46,26 +82,34 @@ def contacts_table(w: World, accounts: pd.DataFrame) -> pd.DataFrame:
             ended = w.decider_left[acct]
         user_id = (
             np.char.add(np.char.add(w.account_id[acct], "-U"), str(user_idx).zfill(3))
-            if user_idx >= 0 else np.full(len(acct), None, dtype=object)
+            if user_idx >= 0
+            else np.full(len(acct), None, dtype=object)
         )
-        parts.append(pd.DataFrame({"acct": acct, "role": role, "ended_at": ended, "user_id": user_id}))
+        parts.append(
+            pd.DataFrame({"acct": acct, "role": role, "ended_at": ended, "user_id": user_id})
+        )
     people = pd.concat(parts, ignore_index=True).sort_values(["acct", "role"], kind="stable")
     acct = people["acct"].to_numpy()
     first, last = rng.choice(FIRST, len(people)), rng.choice(LAST, len(people))
     domain = accounts["email_domain"].to_numpy()[acct]
-    email = np.char.add(np.char.add(np.char.add(np.char.add(first, "."), last), "@"),
-                        domain.astype(str))
+    email = np.char.add(
+        np.char.add(np.char.add(np.char.add(first, "."), last), "@"), domain.astype(str)
+    )
     started = w.created_at[acct] + rng.integers(0, 60, len(people)) * DAY
-    return pd.DataFrame({
-        "contact_id": np.char.add("P", np.char.zfill(np.arange(1, len(people) + 1).astype(str), 6)),
-        "account_id": w.account_id[acct],
-        "email": email,
-        "role": people["role"].to_numpy(),
-        "started_at": started.astype("datetime64[ns]"),
-        "ended_at": people["ended_at"].to_numpy().astype("datetime64[ns]"),
-        "title": pd.Series(people["role"].to_numpy()).map(TITLES).to_numpy(),
-        "user_id": people["user_id"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "contact_id": np.char.add(
+                "P", np.char.zfill(np.arange(1, len(people) + 1).astype(str), 6)
+            ),
+            "account_id": w.account_id[acct],
+            "email": email,
+            "role": people["role"].to_numpy(),
+            "started_at": started.astype("datetime64[ns]"),
+            "ended_at": people["ended_at"].to_numpy().astype("datetime64[ns]"),
+            "title": pd.Series(people["role"].to_numpy()).map(TITLES).to_numpy(),
+            "user_id": people["user_id"].to_numpy(),
+        }
+    )
 
 
 def nps_table(w: World, contacts: pd.DataFrame) -> pd.DataFrame:
@@ -85,11 +129,13 @@ def nps_table(w: World, contacts: pd.DataFrame) -> pd.DataFrame:
     c, acct, answered_at = c[keep], acct[keep], answered_at[keep]
     h = w.health[acct, w.month_of(answered_at)]
     score = np.clip(np.round(7.3 + 1.7 * h + rng.normal(0, 1.6, len(c))), 0, 10)
-    return pd.DataFrame({
-        "response_id": np.char.add("R", np.char.zfill(np.arange(1, len(c) + 1).astype(str), 7)),
-        "account_id": w.account_id[acct],
-        "contact_id": contacts["contact_id"].to_numpy()[c],
-        "responded_at": answered_at.astype("datetime64[ns]"),
-        "score": score.astype(np.float32),
-        "comment": pd.array([None] * len(c), dtype="string"),
-    })
+    return pd.DataFrame(
+        {
+            "response_id": np.char.add("R", np.char.zfill(np.arange(1, len(c) + 1).astype(str), 7)),
+            "account_id": w.account_id[acct],
+            "contact_id": contacts["contact_id"].to_numpy()[c],
+            "responded_at": answered_at.astype("datetime64[ns]"),
+            "score": score.astype(np.float32),
+            "comment": pd.array([None] * len(c), dtype="string"),
+        }
+    )

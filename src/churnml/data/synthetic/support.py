@@ -23,30 +23,35 @@ def tickets_table(w: World) -> pd.DataFrame:
     acct, month = np.repeat(acct, counts[acct, month]), np.repeat(month, counts[acct, month])
     length = (w.month_starts[month + 1] - w.month_starts[month]) / DAY
     opened = w.month_starts[month].astype("datetime64[m]") + (
-        rng.random(len(acct)) * length * 1440).astype("timedelta64[m]")
+        rng.random(len(acct)) * length * 1440
+    ).astype("timedelta64[m]")
     keep = opened < w.alive_until[acct]
     acct, month, opened = acct[keep], month[keep], opened[keep]
     h = w.health[acct, month]
     n = len(acct)
     severe = sigmoid(-1.7 - 0.8 * h)
     u = rng.random(n)
-    priority = np.select([u < 0.3 * severe, u < severe, u < severe + 0.5 * (1 - severe)], [3, 2, 1], 0)
+    priority = np.select(
+        [u < 0.3 * severe, u < severe, u < severe + 0.5 * (1 - severe)], [3, 2, 1], 0
+    )
     resolution = rng.exponential(1.5 + 3.0 * sigmoid(-h)) * RESOLUTION_FACTOR[priority]
     closed = opened + (resolution * 1440).astype("timedelta64[m]")
     closed = np.where(closed < w.end.astype("datetime64[m]"), closed, np.datetime64("NaT"))
     csat = np.clip(np.round(3.6 + 0.7 * h + rng.normal(0, 0.9, n)), 1, 5)
     csat = np.where((rng.random(n) < 0.5) & ~np.isnat(closed), csat, np.nan)
-    return pd.DataFrame({
-        "ticket_id": np.char.add("T", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
-        "account_id": w.account_id[acct],
-        "opened_at": opened.astype("datetime64[ns]"),
-        "closed_at": closed.astype("datetime64[ns]"),
-        "priority": pd.Categorical.from_codes(priority, PRIORITIES),
-        "csat": csat.astype(np.float32),
-        "escalated": rng.random(n) < sigmoid(-3.2 - 0.8 * h + 1.2 * (priority >= 2)),
-        "reopened": rng.random(n) < sigmoid(-2.6 - 0.5 * h),
-        "category": pd.Categorical(rng.choice(CATEGORIES, n)),
-    })
+    return pd.DataFrame(
+        {
+            "ticket_id": np.char.add("T", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
+            "account_id": w.account_id[acct],
+            "opened_at": opened.astype("datetime64[ns]"),
+            "closed_at": closed.astype("datetime64[ns]"),
+            "priority": pd.Categorical.from_codes(priority, PRIORITIES),
+            "csat": csat.astype(np.float32),
+            "escalated": rng.random(n) < sigmoid(-3.2 - 0.8 * h + 1.2 * (priority >= 2)),
+            "reopened": rng.random(n) < sigmoid(-2.6 - 0.5 * h),
+            "category": pd.Categorical(rng.choice(CATEGORIES, n)),
+        }
+    )
 
 
 def goals_table(w: World, contracts: pd.DataFrame) -> pd.DataFrame:
@@ -68,16 +73,16 @@ def goals_table(w: World, contracts: pd.DataFrame) -> pd.DataFrame:
     assessed = np.where(full, due - rng.integers(0, 45, n) * DAY, due)
     assessed = np.maximum(assessed, created + DAY)
     known = (assessed < w.end) & (assessed < w.alive_until[acct])
-    status = np.select(
-        [~known, full, progress >= 0.3], ["open", "achieved", "partial"], "missed"
+    status = np.select([~known, full, progress >= 0.3], ["open", "achieved", "partial"], "missed")
+    return pd.DataFrame(
+        {
+            "goal_id": np.char.add("G", np.char.zfill(np.arange(1, n + 1).astype(str), 6)),
+            "account_id": w.account_id[acct],
+            "created_at": created.astype("datetime64[ns]"),
+            "target": target,
+            "due_at": due.astype("datetime64[ns]"),
+            "achieved": np.where(known, np.round(progress * target, 1), np.nan),
+            "achieved_at": np.where(known, assessed, np.datetime64("NaT")).astype("datetime64[ns]"),
+            "status": status,
+        }
     )
-    return pd.DataFrame({
-        "goal_id": np.char.add("G", np.char.zfill(np.arange(1, n + 1).astype(str), 6)),
-        "account_id": w.account_id[acct],
-        "created_at": created.astype("datetime64[ns]"),
-        "target": target,
-        "due_at": due.astype("datetime64[ns]"),
-        "achieved": np.where(known, np.round(progress * target, 1), np.nan),
-        "achieved_at": np.where(known, assessed, np.datetime64("NaT")).astype("datetime64[ns]"),
-        "status": status,
-    })

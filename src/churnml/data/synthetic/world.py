@@ -70,8 +70,10 @@ def build_world(n_accounts, months, seed, start, usage_scale) -> World:
     rng = np.random.default_rng(seed)
     start = np.datetime64(pd.Timestamp(start).date(), "D")
     month_starts = np.array(
-        [np.datetime64((pd.Timestamp(start) + pd.DateOffset(months=k)).date(), "D")
-         for k in range(months + 1)]
+        [
+            np.datetime64((pd.Timestamp(start) + pd.DateOffset(months=k)).date(), "D")
+            for k in range(months + 1)
+        ]
     )
     end = month_starts[-1]
     n = n_accounts
