@@ -118,8 +118,10 @@ class WriteResult:
         """Counts of new / changed / unchanged rows and a few example rows, as text."""
         verb = "would write" if self.dry_run else "wrote"
         lines = [
-            f"CRM {verb} {self.target}: {self.inserted} new, {self.updated} changed, "
-            f"{self.unchanged} unchanged"
+            (
+                f"CRM {verb} {self.target}: {self.inserted} new, {self.updated} changed, "
+                f"{self.unchanged} unchanged"
+            )
         ]
         if self.diff is not None and examples:
             for status in ("new", "changed"):

@@ -62,10 +62,6 @@ def _records(frame: pd.DataFrame) -> list[dict]:
         s = frame[c]
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
             values = np.array(s.dt.to_pydatetime(), dtype=object)
-        elif pd.api.types.is_bool_dtype(s.dtype):
-            values = s.astype(object).to_numpy()
-        elif pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_float_dtype(s.dtype):
-            values = s.astype(object).to_numpy()
         else:
             values = s.astype(object).to_numpy()
         mask = s.isna().to_numpy()
