@@ -8,7 +8,7 @@ Backends (all exact, path-dependent TreeSHAP, in log-odds):
 - ``"shap"``: ``shap.TreeExplainer``; for comparison only (for LightGBM it calls ``pred_contrib``).
 
 ``"auto"`` picks the fastest exact backend that is installed, by the order in ``AUTO_ORDER`` (set
-from ``benchmarks/scoring.py``: WOODELF 13.9 s against native 209 s for 100,000 rows of a 400-tree,
+from ``benchmarks/scoring.py``: WOODELF 12.9 s against native 220 s for 100,000 rows of a 400-tree,
 31-leaf model), falling back to ``"native"``. WOODELF's cost is mostly per leaf, not per row (about
 4 s for 400 trees however few rows), so below ``AUTO_MIN_ROWS`` rows ``"auto"`` uses native.
 """
