@@ -228,3 +228,12 @@ def test_synthetic_roundtrip_through_parquet(saas_small, tmp_path):
     stats = tables["contacts"].attrs["churnml_contact_match"]
     assert stats["needed"] == int(saas_small["contacts"]["account_id"].isna().sum())
     assert stats["matched"] > 0
+
+
+def test_curated_words_are_normalised_to_the_contract_spelling():
+    raw = small_tables()
+    raw["accounts"]["segment"] = ["SMB", "Mid Market", "strategic"]
+    raw["contracts"]["outcome"] = [" Renewed", "CHURNED", "open"]
+    tables = load_tables(raw, validate=False)
+    assert tables["accounts"]["segment"].tolist() == ["smb", "mid_market", "strategic"]
+    assert tables["contracts"]["outcome"].tolist() == ["renewed", "churned", "open"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churnml.data.contract import CONTRACT, TABLES
+from churnml.data.contract import CONTRACT, OUTCOMES, PRIORITIES, ROLES, SEGMENTS, TABLES
 
 __all__ = ["load_tables", "parse_table", "read_mapping", "write_tables"]
 
@@ -28,6 +28,13 @@ _TZ_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
 N_EXAMPLES = 3
+#: curated columns whose text is normalised to the contract's spelling ("Mid Market" -> "mid_market")
+VOCABULARY = {
+    ("contracts", "outcome"): OUTCOMES,
+    ("contacts", "role"): ROLES,
+    ("accounts", "segment"): SEGMENTS,
+    ("tickets", "priority"): PRIORITIES,
+}
 
 
 def read_mapping(path):
@@ -134,6 +141,12 @@ def _parse_timestamp(values, fmt=None, tz=None):
 _PARSERS = {"string": _parse_string, "float": _parse_float, "int": _parse_int, "bool": _parse_bool}
 
 
+def _normalise_words(values: pd.Series, vocabulary) -> pd.Series:
+    """Map case/space/hyphen variants of the contract's words onto them; other values are kept."""
+    words = values.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    return words.where(words.isin(vocabulary), values)
+
+
 def _examples(frame: pd.DataFrame, mask: pd.Series, column: str, key: tuple[str, ...]) -> list[str]:
     rows = frame.loc[mask].head(N_EXAMPLES)
     keys = [k for k in key if k in frame.columns and k != column]
@@ -193,6 +206,8 @@ def parse_table(name: str, frame: pd.DataFrame, *, timezone=None, formats=None, 
                     "examples": _examples(out, bad, column, key),
                 }
             )
+        if (name, column) in VOCABULARY and not isinstance(parsed.dtype, pd.CategoricalDtype):
+            parsed = _normalise_words(parsed, VOCABULARY[name, column])
         out[column] = parsed
     if infer_extras:
         for column in out.columns.difference(list(spec.columns)):
