@@ -63,7 +63,7 @@ def _as_user(args: list[str]) -> list[str]:
 
 def _run(args, **kwargs):
     result = subprocess.run(
-        _as_user([str(a) for a in args]), capture_output=True, text=True, **kwargs
+        _as_user([str(a) for a in args]), check=False, capture_output=True, text=True, **kwargs
     )
     if result.returncode != 0:
         raise RuntimeError(
@@ -129,6 +129,7 @@ def postgres_server(database: str = "churnml", timeout: float = 30.0):
         if started:
             subprocess.run(
                 _as_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                check=False,
                 capture_output=True,
             )
         shutil.rmtree(root, ignore_errors=True)
