@@ -1,0 +1,87 @@
+"""Data fingerprints: what a model was trained on, cheap enough to log with every run.
+
+A fingerprint records, per table, the row count, the time span of its event column and a hash of
+its keys and timestamps (``pd.util.hash_pandas_object``, vectorised). Two trainings on the same data
+give the same fingerprint; adding, removing or re-dating a row changes it. Values are not hashed, so
+it costs a fraction of a second even on millions of usage rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+
+def _hash_columns(frame: pd.DataFrame, table: str) -> list[str]:
+    from churnml.data.contract import CONTRACT
+
+    spec = CONTRACT.get(table)
+    if spec is not None:
+        wanted = [*spec.key, "account_id"]
+        wanted += [c for c, kind in spec.columns.items() if kind == "timestamp"]
+    else:
+        wanted = [c for c in frame.columns if c.endswith("_id")]
+        wanted += [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    return [c for c in dict.fromkeys(wanted) if c in frame.columns]
+
+
+def frame_digest(frame: pd.DataFrame, columns=None) -> str:
+    """16-hex-digit digest of ``columns`` (default all) of ``frame``, row order included."""
+    part = frame if columns is None else frame[list(columns)]
+    if part.shape[1] == 0:
+        return hashlib.sha256(str(len(part)).encode()).hexdigest()[:16]
+    hashed = pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64)
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update(",".join(map(str, part.columns)).encode())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(tables: dict) -> pd.DataFrame:
+    """One row per table: table, rows, columns, hashed_columns, first, last, digest.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Contract tables (``oracle`` and other extra frames are fingerprinted too).
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> fp = fingerprint(tables)  # doctest: +SKIP
+    >>> fp.set_index("table").loc["usage", "rows"]  # doctest: +SKIP
+    """
+    from churnml.data.contract import CONTRACT
+
+    rows = []
+    for name in sorted(tables):
+        frame = tables[name]
+        columns = _hash_columns(frame, name)
+        spec = CONTRACT.get(name)
+        event = spec.event_time if spec is not None else None
+        first = last = None
+        if event and event in frame.columns and len(frame):
+            times = pd.to_datetime(frame[event])
+            first, last = times.min(), times.max()
+        rows.append(
+            {
+                "table": name,
+                "rows": int(len(frame)),
+                "columns": int(frame.shape[1]),
+                "hashed_columns": ",".join(columns),
+                "first": None if first is None or pd.isna(first) else str(first),
+                "last": None if last is None or pd.isna(last) else str(last),
+                "digest": frame_digest(frame, columns),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def combined_digest(fp: pd.DataFrame) -> str:
+    """One digest over every table's digest and row count (the run's ``data_digest`` tag)."""
+    text = ";".join(f"{t}:{r}:{d}" for t, r, d in fp[["table", "rows", "digest"]].itertuples(False))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

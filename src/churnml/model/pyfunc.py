@@ -1,0 +1,73 @@
+"""The MLflow pyfunc flavour of a trained renewal-risk model.
+
+:class:`ChurnPyfunc` holds the fitted :class:`~churnml.model.estimator.ChurnModel` (booster +
+calibrator + feature list + category levels), the indicator catalog (reason templates) and the
+model config (tier thresholds, capacity). ``predict`` takes the feature frame and returns
+``probability``, ``score`` (0–100) and ``tier`` per row. For the full object use
+:func:`churnml.model.registry.load_model`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+
+def signature_frame(model, X: pd.DataFrame) -> pd.DataFrame:
+    """``X``'s feature columns in the pyfunc's input format: numbers as float64, categorical
+    features as strings (missing = None). Used for the signature and the input example."""
+    frame = model.prepare(X)
+    out = {}
+    for column in frame.columns:
+        s = frame[column]
+        if column in model.categories_:
+            out[column] = s.astype(object).where(s.notna(), None)
+        else:
+            out[column] = s.astype("float64")
+    return pd.DataFrame(out, index=X.index)
+
+
+def tiers(probability, config) -> np.ndarray:
+    """red / amber / green from the config's probability thresholds."""
+    p = np.asarray(probability, dtype=float)
+    red, amber = config.tiers.red, config.tiers.amber
+    return np.where(p >= red, "red", np.where(p >= amber, "amber", "green"))
+
+
+class ChurnPyfunc(PythonModel):
+    """Pyfunc wrapper: ``predict(frame) -> DataFrame(probability, score, tier)``.
+
+    Parameters
+    ----------
+    model : ChurnModel
+        The deployed model.
+    catalog : Catalog
+        Indicator catalog of the features (reason sentences).
+    config : ModelConfig
+        Tiers, capacity, horizon used in training.
+    holdout : ChurnModel, optional
+        The model fitted on the rows before the run's out-of-time test (what the evaluation
+        scored); used by champion/challenger when the deployed model saw a later test period.
+    info : dict, optional
+        Training facts (``test_start``, ``trained_until``, ``holdout_trained_until``, metrics).
+    """
+
+    def __init__(self, model, catalog, config, holdout=None, info=None):
+        self.model = model
+        self.catalog = catalog
+        self.config = config
+        self.holdout = holdout
+        self.info = dict(info or {})
+
+    def predict(self, context, model_input, params=None):
+        frame = pd.DataFrame(model_input)
+        probability = self.model.predict_proba(frame)[:, 1]
+        return pd.DataFrame(
+            {
+                "probability": probability,
+                "score": np.rint(probability * 100).astype("int64"),
+                "tier": tiers(probability, self.config),
+            },
+            index=frame.index,
+        )

@@ -1,0 +1,166 @@
+"""Model registry: register a trained version, move the ``champion`` alias, load a model back.
+
+``load_model(uri)`` accepts ``models:/churnml@champion``, ``models:/churnml/3``, ``runs:/<id>/model``,
+``models:/<logged-model-id>`` or a local directory of a saved pyfunc, and returns the fitted
+:class:`~churnml.model.estimator.ChurnModel` with ``catalog_``, ``config_``, ``model_name_`` and
+``model_version_`` attached.
+"""
+
+from __future__ import annotations
+
+import re
+
+from churnml.model.tracking import quiet_mlflow
+
+CHAMPION = "champion"
+_ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
+_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+
+
+def resolve(uri: str):
+    """``(name, version)`` of a registry URI (alias resolved through ``MlflowClient``), or
+    ``(None, None)`` for run, logged-model and local URIs."""
+    quiet_mlflow()
+    from mlflow import MlflowClient
+
+    uri = str(uri)
+    hit = _ALIAS.match(uri)
+    if hit:
+        version = MlflowClient().get_model_version_by_alias(hit["name"], hit["alias"])
+        return hit["name"], str(version.version)
+    hit = _VERSION.match(uri)
+    if hit:
+        return hit["name"], hit["version"]
+    return None, None
+
+
+def load_wrapper(uri: str):
+    """The :class:`~churnml.model.pyfunc.ChurnPyfunc` behind ``uri``."""
+    quiet_mlflow()
+    import mlflow
+
+    return mlflow.pyfunc.load_model(str(uri)).unwrap_python_model()
+
+
+def load_model(uri: str):
+    """Load a registered (or logged, or saved) churnml model as a fitted ``ChurnModel``.
+
+    Parameters
+    ----------
+    uri : str
+        ``models:/churnml@champion``, ``models:/churnml/<version>``, ``runs:/<run_id>/model``,
+        ``models:/<model_id>`` or a local pyfunc directory.
+
+    Returns
+    -------
+    ChurnModel
+        With extra attributes ``catalog_`` (Catalog), ``config_`` (ModelConfig), ``model_name_``
+        and ``model_version_`` (None when the URI is not a registry URI), ``training_info_``.
+
+    Examples
+    --------
+    >>> model = load_model("models:/churnml@champion")  # doctest: +SKIP
+    >>> model.predict_proba(features)[:, 1]  # doctest: +SKIP
+    """
+    try:
+        name, version = resolve(uri)
+    except Exception as error:  # noqa: BLE001 - re-raised with the URI named
+        raise LookupError(f"load_model: cannot resolve {uri!r}: {error}") from error
+    wrapper = load_wrapper(uri)
+    model = wrapper.model
+    model.catalog_ = wrapper.catalog
+    model.config_ = wrapper.config
+    model.model_name_ = name
+    model.model_version_ = version
+    model.training_info_ = dict(wrapper.info)
+    return model
+
+
+def champion_version(name: str):
+    """The ``ModelVersion`` holding alias ``champion`` of ``name``, or None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient().get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def register(model_uri: str, name: str, *, run_id=None, tags=None):
+    """Register ``model_uri`` under ``name`` (created when new); returns the ``ModelVersion``."""
+    quiet_mlflow()
+    import mlflow
+
+    version = mlflow.register_model(model_uri, name, tags=tags)
+    return version
+
+
+def promote(name: str, version) -> None:
+    """Move alias ``champion`` of ``name`` to ``version``."""
+    from mlflow import MlflowClient
+
+    MlflowClient().set_registered_model_alias(name, CHAMPION, str(version))
+
+
+def challenge(name: str, challenger, test, info: dict, *, exclude_version=None):
+    """Champion/challenger on the same out-of-time test rows.
+
+    The challenger is the run's held-out model (fitted before the test period). The champion is
+    loaded from ``models:/<name>@champion`` and scored on the same ``test`` rows: its deployed model
+    when that was trained only on outcomes known before the test starts, otherwise its own
+    held-out model (so neither side has seen the test outcomes); when neither qualifies the
+    deployed model is used and the reason says the comparison favours the champion.
+
+    The challenger wins on a higher test ROC-AUC; an equal ROC-AUC (within 1e-9) is broken by
+    PR-AUC. With no champion yet, or a champion that cannot score these features, it wins too.
+
+    Returns
+    -------
+    (promote, reason) : (bool, str)
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    current = champion_version(name)
+    if current is None or (
+        exclude_version is not None and str(current.version) == str(exclude_version)
+    ):
+        return True, "no champion yet"
+    y = test["label"].astype(int).to_numpy()
+    new_auc = float(roc_auc_score(y, challenger.predict_proba(test)[:, 1]))
+    new_pr = float(average_precision_score(y, challenger.predict_proba(test)[:, 1]))
+    try:
+        wrapper = load_wrapper(f"models:/{name}@{CHAMPION}")
+    except Exception as error:  # noqa: BLE001 - an unloadable champion is replaced
+        return True, f"champion v{current.version} could not be loaded ({type(error).__name__})"
+    test_start = info["test_start"]
+    trained_until = (wrapper.info or {}).get("trained_until")
+    holdout_until = (wrapper.info or {}).get("holdout_trained_until")
+    note = ""
+    if trained_until is not None and trained_until < test_start:
+        model, which = wrapper.model, "deployed model"
+    elif getattr(wrapper, "holdout", None) is not None and (
+        holdout_until is not None and holdout_until < test_start
+    ):
+        model, which = wrapper.holdout, "held-out model"
+    else:
+        model, which = wrapper.model, "deployed model"
+        note = " (the champion saw outcomes of the test period, so its score is optimistic)"
+    try:
+        p = model.predict_proba(test)[:, 1]
+    except Exception as error:  # noqa: BLE001 - e.g. missing feature columns
+        return True, (
+            f"champion v{current.version} cannot score these features "
+            f"({str(error).splitlines()[0][:160]})"
+        )
+    old_auc = float(roc_auc_score(y, p))
+    old_pr = float(average_precision_score(y, p))
+    figures = (
+        f"test ROC-AUC {new_auc:.4f} vs champion v{current.version} ({which}) {old_auc:.4f}, "
+        f"PR-AUC {new_pr:.4f} vs {old_pr:.4f} on {len(y)} test rows{note}"
+    )
+    if new_auc > old_auc + 1e-9:
+        return True, f"beats the champion: {figures}"
+    if abs(new_auc - old_auc) <= 1e-9 and new_pr > old_pr + 1e-9:
+        return True, f"ties the champion on ROC-AUC and wins on PR-AUC: {figures}"
+    return False, f"does not beat the champion: {figures}"

@@ -1,0 +1,525 @@
+"""``train``: from contract tables (or a ready feature frame) to a tracked, registered model.
+
+Steps: snapshots (spine) over the data's whole period at the config cadence → point-in-time
+indicators → out-of-time folds → Optuna tuning on the folds → a *held-out* model fitted with the best
+parameters on every row whose outcome was known before the test period → evaluation on the untouched
+test snapshots beside the logistic baseline, the health scorecard, the uncalibrated booster and (on
+synthetic data) the oracle → the *deployed* model refitted on every resolved row → one MLflow run
+(config, data fingerprint, catalog, metrics, nested trial runs, figures, pyfunc model) → a registered
+version, which takes the ``champion`` alias only when it beats the current champion on the same
+test rows.
+
+What each fitted piece saw
+--------------------------
+*Held-out model (evaluated)*: rows whose renewal date falls before the first test snapshot. Inside
+it, the LightGBM booster trains on the earlier snapshots of those rows and early-stops on the latest
+``validation_fraction`` (20 %) of them; the calibrator is fitted on the booster's predictions for
+that latest slice only. The test snapshots are seen by neither.
+
+*Deployed model (registered, used for scoring)*: every resolved row (label known), test period
+included. Its booster trains on the earlier 80 % of the snapshots (only rows whose renewal fell
+before the latest slice starts) and early-stops on the latest 20 % of snapshots; its calibrator is
+fitted on the booster's predictions for that same latest 20 % slice, which the booster never
+trained on. The reported metrics are those of the held-out model; the deployed model differs only
+by also learning from the most recent outcomes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SUMMARY_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "top_decile_lift",
+    "recall_at_k",
+    "ratio_to_oracle",
+)
+MODEL_ORDER = ("model", "uncalibrated", "logistic", "health_score", "oracle")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes
+    ----------
+    model : ChurnModel
+        The deployed model (refitted on every resolved row), with ``catalog_``, ``config_``,
+        ``model_name_``, ``model_version_`` attached.
+    evaluation : Evaluation
+        Held-out model vs baselines (and oracle) on the out-of-time test snapshots.
+    best_params : dict
+    run_id, model_uri, model_version : str
+    promoted : bool
+        Whether the alias ``champion`` moved to this version.
+    reason : str
+        Why it moved or not.
+    holdout_model : ChurnModel
+        The evaluated model (fitted before the test period).
+    features : DataFrame
+        The training frame.
+    test_index : ndarray
+        Positions of the test rows in ``features``.
+    """
+
+    model: object
+    evaluation: object
+    best_params: dict
+    run_id: str | None
+    model_uri: str | None
+    model_version: str | None
+    promoted: bool
+    reason: str
+    holdout_model: object = field(default=None, repr=False)
+    features: pd.DataFrame | None = field(default=None, repr=False)
+    test_index: np.ndarray | None = field(default=None, repr=False)
+    tune_result: object = field(default=None, repr=False)
+    timings: dict = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """Model vs baselines vs oracle on the test snapshots (segment "all")."""
+        table = self.evaluation.summary("all")
+        order = [m for m in MODEL_ORDER if m in table.index]
+        order += [m for m in table.index if m not in order]
+        return table.loc[order, [c for c in SUMMARY_METRICS if c in table.columns]]
+
+    def summary(self) -> str:
+        """Printable text: the evaluation table, run, version and the champion decision."""
+        table = self.table()
+        text = table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
+        n = self.evaluation.metric("model", "n")
+        pos = self.evaluation.metric("model", "positives")
+        lines = [
+            f"Out-of-time test: {int(n)} snapshot rows, {int(pos)} churned "
+            f"(recall_at_k at capacity {self.evaluation.capacity} per scoring date)",
+            text,
+            "",
+            f"MLflow run:     {self.run_id}",
+            f"Model version:  {self.model_uri}",
+            f"Champion:       {'promoted' if self.promoted else 'not promoted'} — {self.reason}",
+        ]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _config(config):
+    from churnml.model.config import ModelConfig, load_config
+
+    if isinstance(config, ModelConfig):
+        return config
+    return load_config(config)
+
+
+def _period(tables: dict, config) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Training snapshot dates: ``config.training_start`` or 90 days after the first activity
+    (usage, tickets, NPS; contracts when there is none), to ``config.training_end`` or the last
+    event date in the data."""
+    from churnml.data.contract import CONTRACT
+
+    firsts, lasts = [], []
+    for name, spec in CONTRACT.items():
+        frame = tables.get(name)
+        if frame is None or not spec.event_time or spec.event_time not in frame.columns:
+            continue
+        times = pd.to_datetime(frame[spec.event_time]).dropna()
+        if times.empty:
+            continue
+        lasts.append(times.max())
+        if name in ("usage", "tickets", "nps"):
+            firsts.append(times.min())
+    if not firsts:
+        firsts = [pd.to_datetime(tables["contracts"]["start_date"]).min()]
+    start = (
+        pd.Timestamp(config.training_start)
+        if config.training_start
+        else (min(firsts) + pd.Timedelta(days=90)).normalize()
+    )
+    end = pd.Timestamp(config.training_end) if config.training_end else max(lasts)
+    if start >= end:
+        raise ValueError(
+            f"train: snapshot period is empty: start {start.date()} is not before end {end.date()} "
+            f"(first activity {min(firsts).date()}, last event {max(lasts).date()})"
+        )
+    return start, end
+
+
+def build_training_frame(tables: dict, config, catalog=None, *, progress=False) -> pd.DataFrame:
+    """Spine over the data's whole period at ``config.cadence`` + point-in-time indicators."""
+    from churnml.features.engine import build_features
+    from churnml.snapshots import make_spine
+
+    start, end = _period(tables, config)
+    spine = make_spine(
+        tables,
+        start=start,
+        end=end,
+        cadence=config.cadence,
+        horizon_days=config.horizon_days,
+        downgrade_churn_share=config.downgrade_churn_share,
+    )
+    return build_features(tables, spine, catalog, progress=progress)
+
+
+def _oracle(tables, test: pd.DataFrame):
+    oracle = tables.get("oracle") if tables is not None else None
+    if oracle is None or "contract_id" not in test.columns:
+        return None
+    lookup = oracle.drop_duplicates("contract_id").set_index("contract_id")["churn_probability"]
+    values = test["contract_id"].astype(str).map(lookup).to_numpy(dtype=float)
+    if np.isnan(values).any():
+        warnings.warn(
+            f"train: oracle has no churn_probability for {int(np.isnan(values).sum())} of "
+            f"{len(values)} test rows; the oracle is left out of the evaluation",
+            stacklevel=3,
+        )
+        return None
+    return values
+
+
+def _new_model(config, params, columns):
+    from churnml.model.estimator import ChurnModel
+
+    return ChurnModel(
+        params=params,
+        n_estimators=config.n_estimators,
+        early_stopping_rounds=config.early_stopping_rounds,
+        calibration=config.calibration,
+        time_column="as_of",
+        label_column="label",
+        feature_columns=columns,
+        random_state=config.seed,
+    )
+
+
+def _latest(frame: pd.DataFrame, column: str):
+    if column not in frame.columns or frame.empty:
+        return None
+    value = pd.to_datetime(frame[column]).max()
+    return None if pd.isna(value) else str(value.date())
+
+
+def train(
+    data=None,
+    *,
+    features=None,
+    config=None,
+    trials=None,
+    timeout=None,
+    tracking_uri=None,
+    registered_model_name=None,
+    progress=True,
+    mapping=None,
+    catalog=None,
+    log=True,
+) -> TrainResult:
+    """Train, evaluate, track and register a renewal-risk model.
+
+    Parameters
+    ----------
+    data : dict of DataFrame or path, optional
+        Contract tables, or a source for :func:`churnml.data.load.load_tables` (folder of
+        Parquet/CSV, DuckDB file). An ``oracle`` table (synthetic data) adds the oracle to the
+        evaluation.
+    features : DataFrame, optional
+        A ready training frame instead of ``data``: indicators + ``label`` + ``as_of`` +
+        ``renewal_date`` (+ ``contract_id`` for the oracle, ``segment``/``arr`` for the breakdowns).
+    config : ModelConfig or path, optional
+        Default ``models/default.yaml``.
+    trials, timeout : optional
+        Tuning budget (default the config's ``trials`` and ``timeout_seconds``).
+    tracking_uri : str, optional
+        MLflow tracking URI; default ``MLFLOW_TRACKING_URI`` or ``sqlite:///<cwd>/mlflow.db`` with
+        artifacts in ``<cwd>/mlruns``.
+    registered_model_name : str, optional
+        Default ``config.registered_model_name`` ("churnml").
+    progress : bool, default True
+        Progress bars (feature building, tuning).
+    mapping : path or dict, optional
+        Column mapping for ``load_tables``.
+    catalog : Catalog, optional
+        Default the packaged indicator catalog.
+    log : bool, default True
+        False skips MLflow entirely (no run, no registration).
+
+    Returns
+    -------
+    TrainResult
+
+    Examples
+    --------
+    >>> result = train("data/demo", trials=20)  # doctest: +SKIP
+    >>> print(result.summary())  # doctest: +SKIP
+    """
+    from churnml.features.catalog import load_catalog
+    from churnml.features.engine import feature_columns
+    from churnml.model.baselines import HealthScore, logistic_baseline
+    from churnml.model.evaluation import evaluate
+    from churnml.model.folds import out_of_time_folds, trainable_before
+    from churnml.model.tuning import tune
+
+    timings = {}
+    clock = time.perf_counter()
+    config = _config(config)
+    catalog = catalog if catalog is not None else load_catalog()
+    name = registered_model_name or config.registered_model_name
+    tables = None
+    if features is None:
+        if data is None:
+            raise ValueError("train: give data (tables or a path) or features (a training frame)")
+        if isinstance(data, dict):
+            tables = data
+        else:
+            from churnml.data.load import load_tables
+
+            tables = load_tables(data, mapping)
+        frame = build_training_frame(tables, config, catalog, progress=progress)
+        timings["features_s"] = time.perf_counter() - clock
+    else:
+        frame = features
+        tables = data if isinstance(data, dict) else None
+    missing = [c for c in ("label", "as_of") if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"train: the training frame has no column(s) {missing}; columns are "
+            f"{list(frame.columns)[:12]}"
+        )
+    frame = frame.reset_index(drop=True)
+    columns = feature_columns(frame, catalog) or None
+
+    step = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _, test_idx = out_of_time_folds(
+            frame,
+            n_folds=config.n_folds,
+            test_snapshots=config.test_snapshots,
+            gap_days=config.gap_days,
+        )
+    if len(test_idx) == 0:
+        raise ValueError("train: no test rows; set test_snapshots of the model config to 1 or more")
+    test = frame.iloc[test_idx]
+    test_start = pd.to_datetime(test["as_of"]).min()
+    tuned = tune(
+        frame,
+        config=config,
+        n_trials=trials,
+        timeout=timeout,
+        progress=progress,
+        feature_columns=columns,
+    )
+    timings["tune_s"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    before = trainable_before(frame, test_start, gap_days=config.gap_days)
+    pre = frame.loc[before]
+    holdout = _new_model(config, tuned.best_params, columns).fit(pre)
+    X_cols = list(holdout.feature_names_in_)
+    y_test = test["label"].astype(int).to_numpy()
+    pre_labelled = pre[pre["label"].notna()]
+    logistic = logistic_baseline().fit(pre_labelled[X_cols], pre_labelled["label"].astype(int))
+    health = HealthScore().fit(pre_labelled[X_cols])
+    predictions = {
+        "model": holdout.predict_proba(test)[:, 1],
+        "uncalibrated": 1.0 / (1.0 + np.exp(-holdout.predict_raw(test))),
+        "logistic": logistic.predict_proba(test[X_cols])[:, 1],
+        "health_score": health.predict_proba(test[X_cols])[:, 1],
+    }
+    evaluation = evaluate(
+        y_test, predictions, frame=test, capacity=config.capacity, oracle=_oracle(tables, test)
+    )
+    timings["evaluate_s"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    deployed = _new_model(config, tuned.best_params, columns).fit(frame)
+    timings["deploy_fit_s"] = time.perf_counter() - step
+    labelled = frame[frame["label"].notna()]
+    info = {
+        "test_start": str(test_start.date()),
+        "trained_until": _latest(labelled, "renewal_date") or _latest(labelled, "as_of"),
+        "holdout_trained_until": _latest(pre_labelled, "renewal_date")
+        or _latest(pre_labelled, "as_of"),
+        "test_roc_auc": evaluation.metric("model", "roc_auc"),
+        "test_pr_auc": evaluation.metric("model", "pr_auc"),
+        "rows": int(len(frame)),
+        "resolved_rows": int(len(labelled)),
+    }
+    deployed.catalog_, deployed.config_ = catalog, config
+    deployed.model_name_, deployed.model_version_ = None, None
+    deployed.training_info_ = info
+    result = TrainResult(
+        model=deployed,
+        evaluation=evaluation,
+        best_params=dict(tuned.best_params),
+        run_id=None,
+        model_uri=None,
+        model_version=None,
+        promoted=False,
+        reason="not logged (log=False)",
+        holdout_model=holdout,
+        features=frame,
+        test_index=test_idx,
+        tune_result=tuned,
+        timings=timings,
+    )
+    if log:
+        step = time.perf_counter()
+        _log_and_register(result, tables, config, catalog, name, tracking_uri, info)
+        timings["mlflow_s"] = time.perf_counter() - step
+    timings["total_s"] = time.perf_counter() - clock
+    return result
+
+
+def _log_and_register(result, tables, config, catalog, name, tracking_uri, info):
+    """One parent MLflow run with everything, then register and run champion/challenger."""
+    from churnml.model import registry, tracking
+
+    experiment_id = tracking.configure(tracking_uri)
+    import mlflow
+
+    frame = result.features
+    test = frame.iloc[result.test_index]
+    evaluation = result.evaluation
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
+        run_id = run.info.run_id
+        params = tracking.flat_params(config.to_dict(), prefix="config.")
+        params.update({f"best.{k}": str(v) for k, v in result.best_params.items()})
+        params.update(
+            {
+                "trials_run": str(len(result.tune_result.trials)),
+                "rows": str(info["rows"]),
+                "resolved_rows": str(info["resolved_rows"]),
+                "test_rows": str(len(test)),
+                "test_start": info["test_start"],
+                "n_features": str(result.model.n_features_in_),
+                "best_iteration": str(result.model.best_iteration_),
+                "calibration": str(result.model.calibration_),
+            }
+        )
+        mlflow.log_params(params)
+        metrics = tracking.metric_dict(evaluation.metrics)
+        metrics["tuning.best_cv_roc_auc"] = float(result.tune_result.best_value)
+        mlflow.log_metrics(metrics)
+        tags = {"churnml.registered_model_name": name}
+        if tables is not None:
+            from churnml.model.fingerprint import combined_digest, fingerprint
+
+            fp = fingerprint(tables)
+            tags["data_digest"] = combined_digest(fp)
+            tracking.log_frame(fp, "data/fingerprint.csv")
+        tags["features_digest"] = _features_digest(frame)
+        mlflow.set_tags(tags)
+        with tempfile.TemporaryDirectory() as tmp:
+            config_path = Path(tmp) / "model_config.yaml"
+            import yaml
+
+            config_path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+            mlflow.log_artifact(str(config_path), artifact_path="config")
+        _log_catalog(catalog)
+        tracking.log_frame(evaluation.metrics, "evaluation/metrics.csv")
+        tracking.log_frame(evaluation.calibration, "evaluation/calibration.csv")
+        trials = result.tune_result.trials
+        tracking.log_frame(trials.astype({"fold_auc": str}), "tuning/trials.csv")
+        tracking.log_trials(trials, run_id, experiment_id)
+        try:
+            figures = evaluation.figures(result.holdout_model, test)
+        except Exception as error:  # noqa: BLE001 - figures must not sink a training
+            warnings.warn(f"train: figures skipped ({error})", stacklevel=3)
+            figures = evaluation.figures()
+        tracking.log_figures(figures)
+        model_info = _log_pyfunc(result, catalog, config, info)
+
+        version = registry.register(
+            model_info.model_uri,
+            name,
+            tags={"run_id": run_id, "test_roc_auc": f"{info['test_roc_auc']:.6f}"},
+        )
+        promoted, reason = registry.challenge(
+            name, result.holdout_model, test, info, exclude_version=version.version
+        )
+        if promoted:
+            registry.promote(name, version.version)
+        client = mlflow.MlflowClient()
+        client.set_model_version_tag(name, version.version, "champion_decision", reason)
+        mlflow.set_tags(
+            {
+                "model_version": str(version.version),
+                "promoted": str(promoted).lower(),
+                "champion_decision": reason,
+            }
+        )
+    result.run_id = run_id
+    result.model_version = str(version.version)
+    result.model_uri = f"models:/{name}/{version.version}"
+    result.promoted, result.reason = promoted, reason
+    result.model.model_name_, result.model.model_version_ = name, str(version.version)
+
+
+def _features_digest(frame: pd.DataFrame) -> str:
+    from churnml.model.fingerprint import frame_digest
+
+    keys = [c for c in ("account_id", "as_of", "contract_id", "label") if c in frame.columns]
+    return frame_digest(frame, keys)
+
+
+def _log_catalog(catalog) -> None:
+    """The indicator catalog: its YAML files when found, and always the tidy table."""
+    import mlflow
+
+    from churnml.model import tracking
+
+    folder = Path(__file__).resolve().parent.parent / "features" / "catalog_yaml"
+    if folder.is_dir():
+        mlflow.log_artifacts(str(folder), artifact_path="catalog")
+    try:
+        table = catalog.to_frame()
+    except Exception:  # noqa: BLE001 - the table is a convenience
+        return
+    tracking.log_frame(table.astype(str), "catalog/catalog.csv")
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for package in ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn", "pyyaml", "pyarrow"):
+        try:
+            out.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _log_pyfunc(result, catalog, config, info):
+    """Log the deployed model as a pyfunc with a signature and an input example."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from churnml.model.pyfunc import ChurnPyfunc, signature_frame
+
+    wrapper = ChurnPyfunc(result.model, catalog, config, holdout=result.holdout_model, info=info)
+    frame = result.features
+    sample = frame.sample(n=min(len(frame), 500), random_state=config.seed)
+    X = signature_frame(result.model, sample)
+    output = wrapper.predict(None, X)
+    signature = infer_signature(X, output)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=wrapper,
+            signature=signature,
+            input_example=X.head(5),
+            pip_requirements=_requirements(),
+        )
