@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 _EPS = 1e-6
+#: weight of the raw probability blended into isotonic output (keeps the ranking strict)
+TIE_BREAK = 1e-6
 
 
 def _logit(p):
@@ -25,6 +27,8 @@ class IsotonicCalibrator:
     >>> cal = IsotonicCalibrator().fit([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1])
     >>> cal.predict([0.2, 0.8]).round(2).tolist()
     [0.0, 1.0]
+    >>> bool(cal.predict([0.2])[0] < cal.predict([0.3])[0])  # same step, order kept
+    True
     """
 
     method = "isotonic"
@@ -37,7 +41,10 @@ class IsotonicCalibrator:
         return self
 
     def predict(self, p):
-        return self.isotonic_.predict(np.asarray(p, dtype=float))
+        p = np.asarray(p, dtype=float)
+        # a convex blend with a millionth of the raw probability breaks the step function's ties,
+        # so the calibrated scores rank accounts exactly as the booster does
+        return (1 - TIE_BREAK) * self.isotonic_.predict(p) + TIE_BREAK * np.clip(p, 0, 1)
 
 
 class SigmoidCalibrator:

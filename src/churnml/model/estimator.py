@@ -51,7 +51,7 @@ DEFAULT_PARAMS = {
     "objective": "binary",
     "metric": "binary_logloss",
     "num_leaves": 15,
-    "min_child_samples": 30,
+    "min_child_samples": 50,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,

@@ -144,7 +144,11 @@ def evaluate(
 
     has = frame is not None
     segments = (
-        frame[segment_column].astype(str).to_numpy()
+        frame[segment_column]
+        .astype(object)
+        .where(frame[segment_column].notna(), "(missing)")
+        .astype(str)
+        .to_numpy()
         if has and segment_column in frame.columns
         else None
     )
