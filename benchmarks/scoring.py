@@ -247,6 +247,9 @@ def main() -> None:
     ap.add_argument("--trees", type=int, default=400)
     ap.add_argument("--leaves", type=int, default=31)
     ap.add_argument("--fasttreeshap-python", default=None)
+    ap.add_argument(
+        "--tasks", default="backends,end_to_end", help="backends and/or end_to_end (comma list)"
+    )
     ap.add_argument("--child", default=None)
     ap.add_argument("--folder", default=None)
     args = ap.parse_args()
@@ -272,12 +275,15 @@ def main() -> None:
         frame.iloc[args.train_rows :].reset_index(drop=True).to_parquet(folder / "features.parquet")
         booster.save_model(str(folder / "model.txt"))
         (folder / "model.pkl").write_bytes(pickle.dumps(model))
+        todo = set(args.tasks.split(","))
         tasks = [(b, args.rows, sys.executable) for b in available_backends() if b != "shap"]
         if "shap" in available_backends():
             tasks.append(("shap", args.shap_rows, sys.executable))
         fts = args.fasttreeshap_python or (sys.executable if _importable("fasttreeshap") else None)
         if fts:
             tasks.append(("fasttreeshap", args.rows, fts))
+        if "backends" not in todo:
+            tasks = []
         results = {}
         for task, rows, python in tasks:
             res = run_child(python, task, folder, rows)
@@ -289,7 +295,7 @@ def main() -> None:
                     f"{max(res['peak_mb'], res['worker_peak_mb']):6.0f} MB",
                     flush=True,
                 )
-        ref = np.load(folder / "native.npy")
+        ref = np.load(folder / "native.npy") if results else None
         print(
             "\n| backend | rows | time | per 100k rows | peak RSS (workers) | max abs diff vs native "
             "| same top-3 (no near ties) |\n|---|---|---|---|---|---|---|"
@@ -306,6 +312,8 @@ def main() -> None:
                 f"{res['seconds'] * 100_000 / res['rows']:.1f} s | {res['peak_mb']:.0f} MB "
                 f"({res['worker_peak_mb']:.0f} MB) | {diff:.1e} | {agree:.2%} ({clear:.2%}) |"
             )
+        if "end_to_end" not in todo:
+            return
         e2e = run_child(sys.executable, "end_to_end", folder, args.rows)
         what = "score_frame" if _importable("churnml.scoring.score") else "predict + explain_all"
         if "error" not in e2e:
