@@ -117,8 +117,10 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     )
     intercept = _intercept(pressure[in_window], churn_rate)
     p_churn = np.where(in_window, sigmoid(intercept + pressure), 0.0)
-    p_down = sigmoid(-2.3 - 0.8 * recent)
-    p_up = sigmoid(-1.8 + 0.9 * recent)
+    # seat and price changes are decided about once a year: a monthly term rarely changes ARR
+    years = w.term_months[acct] / 12
+    p_down = sigmoid(-2.3 - 0.8 * recent) * np.minimum(years, 1)
+    p_up = sigmoid(-1.8 + 0.9 * recent) * np.minimum(years, 1)
     u = rng.random(len(acct))
     outcome = np.select(
         [
@@ -140,7 +142,7 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     step = np.select(
         [outcome == "expanded", outcome == "downgraded"],
         [rng.uniform(1.15, 1.5, len(acct)), rng.uniform(0.5, 0.85, len(acct))],
-        rng.uniform(1.0, 1.06, len(acct)),
+        rng.uniform(1.0, 1.06, len(acct)) ** years[alive],  # yearly list-price uplift
     )
     growth = pd.Series(step).groupby(acct).cumprod().to_numpy()
     arr = np.round(w.arr0[acct] * growth / step, -1)
