@@ -1,0 +1,93 @@
+"""Point-in-time property: nothing dated at or after as_of can move a feature.
+
+For random as_of dates, every row dated at or after as_of in every table is either deleted or
+altered — including contact departures, ticket closures, goal achievements and contract outcomes
+after as_of — and every indicator must come out identical.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churnml.datasets import make_saas
+from churnml.features.engine import build_features, feature_columns
+from churnml.snapshots import make_spine
+
+
+@pytest.fixture(scope="module")
+def world():
+    return make_saas(n_accounts=60, months=13, seed=11)
+
+
+def _future(frame, column, as_of):
+    return frame[column].notna() & (frame[column] >= as_of)
+
+
+def scramble_after(tables: dict, as_of: pd.Timestamp, seed: int) -> dict:
+    """Delete about half of every row dated at or after as_of and alter the rest."""
+    rng = np.random.default_rng(seed)
+    later = as_of + pd.Timedelta(days=int(rng.integers(0, 40)))
+    out = {}
+    for name, frame in tables.items():
+        frame = frame.copy()
+        if name == "usage":
+            future = _future(frame, "ts", as_of)
+            frame.loc[future, "quantity"] = frame.loc[future, "quantity"] * 3 + 1
+            frame = frame[~(future & (rng.random(len(frame)) < 0.5))]
+        elif name == "tickets":
+            opened = _future(frame, "opened_at", as_of)
+            closed = _future(frame, "closed_at", as_of)
+            frame.loc[closed, "closed_at"] = pd.NaT  # a closure after as_of is undone
+            frame.loc[opened | closed, "csat"] = 1.0
+            frame.loc[opened, "priority"] = "urgent"
+            frame = frame[~(opened & (rng.random(len(frame)) < 0.5))]
+        elif name == "nps":
+            future = _future(frame, "responded_at", as_of)
+            frame.loc[future, "score"] = 0.0
+            frame = frame[~(future & (rng.random(len(frame)) < 0.5))]
+        elif name == "contacts":
+            left = _future(frame, "ended_at", as_of)
+            frame.loc[left, "ended_at"] = later  # departures after as_of move around
+            started = _future(frame, "started_at", as_of)
+            frame.loc[started, "role"] = "champion"
+            frame = frame[~(started & (rng.random(len(frame)) < 0.5))]
+        elif name == "goals":
+            achieved = _future(frame, "achieved_at", as_of)
+            frame.loc[achieved, "achieved"] = frame.loc[achieved, "target"]
+            frame.loc[achieved, "achieved_at"] = later
+            created = _future(frame, "created_at", as_of)
+            frame = frame[~(created & (rng.random(len(frame)) < 0.5))]
+        elif name == "contracts":
+            ending = _future(frame, "end_date", as_of)
+            frame.loc[ending, "outcome"] = "downgraded"  # outcomes are never read
+            frame.loc[ending, "renewal_arr"] = 1.0
+        out[name] = frame.reset_index(drop=True)
+    return out
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(month=st.integers(min_value=3, max_value=11), seed=st.integers(0, 2**16))
+def test_rows_at_or_after_as_of_never_move_a_feature(world, month, seed):
+    as_of = pd.Timestamp("2024-07-01") + pd.DateOffset(months=month)
+    spine = make_spine(world, as_of=as_of)
+    assert len(spine) > 0
+    before = build_features(world, spine)
+    after = build_features(scramble_after(world, as_of, seed), spine)
+    columns = feature_columns(before)
+    assert len(columns) >= 40
+    pd.testing.assert_frame_equal(before[columns], after[columns])
+
+
+def test_the_scramble_does_change_features_when_as_of_moves_earlier(world):
+    """Guard against a vacuous property: the same scramble one month early does move features."""
+    as_of = pd.Timestamp("2025-03-01")
+    spine = make_spine(world, as_of=as_of)
+    before = build_features(world, spine)
+    after = build_features(scramble_after(world, as_of - pd.DateOffset(months=1), 1), spine)
+    columns = feature_columns(before)
+    changed = [c for c in columns if not before[c].equals(after[c])]
+    assert {"events_30d", "tickets_30d"} <= set(changed), changed
