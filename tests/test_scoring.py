@@ -143,3 +143,76 @@ def test_unknown_categories_and_all_null_indicators(model, features):
     assert any("public_sector" in str(w.message) for w in caught)
     assert result.scores["probability"].notna().all()
     assert check_features(model, features) == []
+
+
+# ------------------------------------------------------------------ run_score end to end
+@pytest.fixture(scope="module")
+def trained(features_small):
+    """A small ChurnModel on the shared synthetic features, with the registry's extra attributes."""
+    from churnml.features.catalog import load_catalog
+    from churnml.features.engine import feature_columns
+    from churnml.model.config import load_config
+    from churnml.model.estimator import ChurnModel
+
+    train = features_small[features_small["label"].notna()]
+    model = ChurnModel(
+        n_estimators=40, feature_columns=feature_columns(train), time_column="as_of"
+    ).fit(train)
+    model.config_ = load_config(tiers={"red": 0.3, "amber": 0.15})
+    model.catalog_ = load_catalog()
+    model.model_name_, model.model_version_ = "churnml", "7"
+    return model
+
+
+def test_run_score_writes_everything_and_reruns_identically(trained, saas_small, tmp_path, capsys):
+    import json
+
+    from churnml import make_spine
+    from churnml.scoring.run import HISTORY_INDICATORS, run_score
+
+    tables = {k: v for k, v in saas_small.items() if k != "oracle"}
+    as_of = pd.Timestamp("2025-11-01")
+    out = tmp_path / "scores.parquet"
+    kwargs = dict(crm_out=tmp_path / "crm.csv", db=f"sqlite:///{tmp_path}/crm.db", progress=False)
+    manifest = run_score(trained, tables, as_of, out, crm_preset="salesforce", **kwargs)
+    scores = pd.read_parquet(out)
+    spine = make_spine(tables, as_of, horizon_days=trained.config_.horizon_days)
+    assert sorted(scores["account_id"]) == sorted(spine["account_id"])
+    assert scores["name"].notna().all() and scores["csm"].notna().all()
+    assert manifest["rows"] == len(scores) == sum(manifest["rows_by_tier"].values())
+    assert manifest["rows_by_tier"]["red"] == int((scores["tier"] == "red").sum())
+    assert manifest["model_version"] == "7" and manifest["as_of"] == "2025-11-01"
+    assert {"load_data", "score", "write"} <= set(manifest["timings_seconds"])
+    assert {t["table"] for t in manifest["data"]} >= {"accounts", "contracts", "usage"}
+    assert json.loads((tmp_path / "scores_manifest.json").read_text())["rows"] == len(scores)
+    history = pd.read_parquet(tmp_path / "scores_history.parquet")
+    flagged = set(scores.loc[scores["tier"].isin(["red", "amber"]), "account_id"])
+    assert flagged and set(history["account_id"]) == flagged
+    assert set(history["indicator"]) == set(HISTORY_INDICATORS)
+    assert history.groupby(["account_id", "indicator"]).size().eq(12).all()
+    assert history["as_of"].max() == as_of
+    crm = pd.read_csv(tmp_path / "crm.csv")
+    assert len(crm) == len(scores) and "Churn_Risk_Score__c" in crm
+
+    sidecars = ["scores_explanations", "scores_history", "scores_families"]
+    before = {s: (tmp_path / f"{s}.parquet").read_bytes() for s in sidecars}
+    again = run_score(trained, tables, as_of, out, crm_preset="salesforce", **kwargs)
+    assert again["crm"]["unchanged"] == len(scores) and again["crm"]["inserted"] == 0
+    rerun = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(rerun.drop(columns="scored_at"), scores.drop(columns="scored_at"))
+    assert all((tmp_path / f"{s}.parquet").read_bytes() == before[s] for s in sidecars)
+    assert len(pd.read_parquet(tmp_path / "scores_runs.parquet")) == len(scores)
+    import sqlalchemy as sa
+
+    with sa.create_engine(kwargs["db"]).connect() as conn:
+        assert conn.execute(sa.text("select count(*) from churn_risk")).scalar() == len(scores)
+
+    # dry run a month later: prints the diff, writes nothing
+    stamp = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    capsys.readouterr()
+    dry = run_score(
+        trained, tables, "2025-12-01", out, crm_preset="salesforce", dry_run=True, **kwargs
+    )
+    assert "would write" in capsys.readouterr().out
+    assert dry["dry_run"] and dry["crm"]["inserted"] > 0
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stamp
