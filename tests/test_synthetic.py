@@ -164,3 +164,31 @@ def test_validation_finds_exactly_the_injected_noise(saas_small):
     assert found[("contacts", "contact_unmatched")] == noise["contacts_unmatched"]
     # nothing else is wrong with the generated tables (missing segments stay below "mostly empty")
     assert len(report) == 4, report[["table", "column", "check", "count"]]
+
+
+def test_some_churn_is_unannounced_and_some_red_accounts_renew(demo_size):
+    oracle = demo_size["oracle"].dropna(subset=["churn_probability"])
+    churned = oracle["outcome"] == "churned"
+    riskiest = oracle["churn_probability"] >= oracle["churn_probability"].quantile(0.9)
+    assert 0.2 < (~churned[riskiest]).mean() < 0.8  # many red renewals, yet risk concentrates
+    # churn the signals did not foretell: true probability below the book's base rate
+    assert (oracle.loc[churned, "churn_probability"] < churned.mean()).mean() > 0.05
+
+
+def test_segments_differ_in_arr_and_terms(saas_small):
+    contracts = saas_small["contracts"]
+    segment = contracts["account_id"].map(saas_small["accounts"].set_index("account_id")["segment"])
+    median_arr = contracts.groupby(segment, observed=True)["arr"].median()
+    assert median_arr["enterprise"] > 2 * median_arr["mid_market"] > 4 * median_arr["smb"]
+    # renewals compound, but no account grows out of its segment's range
+    assert contracts.groupby(segment, observed=True)["arr"].max()["smb"] < median_arr["mid_market"] * 3
+    days = (contracts["end_date"] - contracts["start_date"]).dt.days
+    assert days[segment == "smb"].min() <= 31 and days[segment == "enterprise"].max() >= 730
+
+
+def test_contact_users_appear_in_usage(saas_small):
+    contacts = saas_small["contacts"]
+    users = contacts[contacts["role"].isin(["champion", "power_user", "user"])]["user_id"]
+    assert users.notna().all()
+    seen = set(saas_small["usage"]["user_id"].astype(str))
+    assert users.isin(seen).mean() > 0.9
