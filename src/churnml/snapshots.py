@@ -223,3 +223,45 @@ def make_spine(
     spine = spine.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
     spine.attrs["horizon_days"] = int(horizon_days)
     return spine[list(SPINE_COLUMNS)]
+
+
+#: tables whose event times show when the data starts (activity) and ends (any event)
+ACTIVITY_TABLES = ("usage", "tickets", "nps")
+
+
+def data_period(tables: dict, *, warmup_days: int = 90) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last sensible ``as_of`` dates for snapshots of ``tables``.
+
+    The first is ``warmup_days`` after the first recorded activity (usage, tickets, NPS; contract
+    starts when there is none), so window indicators have history to read; the last is the day after
+    the latest activity, so the newest snapshot sees everything. Never reads the clock.
+
+    Examples
+    --------
+    >>> tables = {"contracts": pd.DataFrame({"start_date": pd.to_datetime(["2025-01-01"]),
+    ...                                      "end_date": pd.to_datetime(["2026-01-01"])}),
+    ...           "usage": pd.DataFrame({"ts": pd.to_datetime(["2025-02-01 08:00", "2025-06-30 10:00"])})}
+    >>> [d.date().isoformat() for d in data_period(tables)]
+    ['2025-05-02', '2025-07-01']
+    """
+    from churnml.data.contract import CONTRACT
+
+    firsts, lasts = [], []
+    for name, spec in CONTRACT.items():
+        frame = tables.get(name)
+        if frame is None or not spec.event_time or spec.event_time not in frame:
+            continue
+        times = pd.to_datetime(frame[spec.event_time]).dropna()
+        if times.empty:
+            continue
+        if name in ACTIVITY_TABLES:
+            firsts.append(times.min())
+            lasts.append(times.max())
+    if not firsts:  # no activity tables: contract starts bound the period
+        starts = pd.to_datetime(tables["contracts"]["start_date"]).dropna()
+        if starts.empty:
+            raise ValueError("data_period: no dated rows (need usage, tickets, NPS or contract starts)")
+        firsts, lasts = [starts.min()], [starts.max()]
+    start = (min(firsts) + pd.Timedelta(days=warmup_days)).normalize()
+    end = max(lasts).normalize() + pd.Timedelta(days=1)
+    return start, end
