@@ -87,8 +87,12 @@ def _cmd_features(args) -> int:
     for indicator, reason in features.attrs.get("skipped", {}).items():
         print(f"skipped {indicator}: {reason}")
     if features["label"].notna().sum() and features["label"].nunique() > 1:
-        print("\nindicator report (top 12 by univariate AUC):")
-        print(indicator_report(features, spine).head(12).to_string(index=False))
+        report = indicator_report(features, spine).head(12)
+        shown = report[["indicator", "family", "coverage", "auc", "risk_when", "decile_1",
+                        "decile_10", "leakage"]].rename(
+            columns={"decile_1": "churn_low_decile", "decile_10": "churn_high_decile"})
+        print("\nindicator report, top 12 by univariate AUC (churn rate in the lowest and highest decile):")
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
@@ -109,8 +113,6 @@ def _cmd_train(args) -> int:
     config = load_config(args.config)
     result = train(args.data, config=config, trials=args.trials, mapping=args.mapping)
     print(result.summary())
-    print(f"\nMLflow run {result.run_id}; registered {result.model_uri} (version {result.model_version})")
-    print(("promoted to @champion: " if result.promoted else "not promoted: ") + result.reason)
     return 0
 
 
