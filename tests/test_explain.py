@@ -243,3 +243,29 @@ def test_with_a_fitted_churn_model(frame):
     np.testing.assert_allclose(ex["native"].log_odds, model.predict_raw(features), atol=1e-6)
     assert (ex["woodelf"].reasons["indicator"] == ex["native"].reasons["indicator"]).mean() > 0.95
     assert list(ex["native"].contributions.columns) == list(model.feature_names_in_)
+
+
+def test_summary_joins_the_reasons_per_account(booster, frame):
+    features = frame.iloc[:200]
+    ex = explain_all(booster, features, catalog=FakeCatalog(), backend="native")
+    r, s = ex.reasons, ex.summary
+    assert len(s) == len(features) and list(s.index) == list(range(len(features)))
+    pos = {a: i for i, a in enumerate(features["account_id"])}
+    for acc, g in r.groupby("account_id", sort=False):
+        row = s.iloc[pos[acc]]
+        d, p = g[g["kind"] == "driver"], g[g["kind"] == "protective"]
+        if len(d):
+            assert row["top_reasons"] == "\n".join(d["sentence"])
+        else:
+            assert pd.isna(row["top_reasons"])
+        if len(p):
+            assert row["protective_reasons"] == "\n".join(p["sentence"])
+        else:
+            assert pd.isna(row["protective_reasons"])
+        codes = [row[f"reason_code_{k}"] for k in (1, 2, 3)]
+        assert [c for c in codes if not pd.isna(c)] == d["indicator"].tolist()[:3]
+        if len(d):
+            assert row["play"] == d["play"].iloc[0]
+            assert row["plays"] == "\n".join(dict.fromkeys(d["play"]))
+    silent = sorted(set(range(len(features))) - {pos[a] for a in r["account_id"]})
+    assert s.iloc[silent].isna().all().all()

@@ -52,6 +52,11 @@ class Explanation:
         The full (n × p) contribution matrix, columns = the model's features.
     backend : str
         The backend that computed the contributions.
+    summary : DataFrame
+        One row per feature row (same order, RangeIndex): ``top_reasons`` and
+        ``protective_reasons`` (newline-joined sentences, strongest first), ``reason_code_1..3``
+        (indicator ids of the top drivers), ``play`` (the top driver's play) and ``plays``
+        (distinct plays of the drivers, newline-joined); missing where an account has none.
     """
 
     reasons: pd.DataFrame
@@ -60,6 +65,7 @@ class Explanation:
     log_odds: np.ndarray
     contributions: pd.DataFrame
     backend: str
+    summary: pd.DataFrame
 
 
 def _booster_and_frame(model, features: pd.DataFrame):
@@ -222,6 +228,9 @@ def explain_all(
     cols, kinds = cols[ok], np.broadcast_to(kind, ok.shape)[ok]
     indicator = np.asarray(names, dtype=object)[cols]
     play_of = np.asarray(plays.plays_for(names, family), dtype=object)
+    ranks = np.broadcast_to(rank, ok.shape)[ok].astype(np.int16)
+    sentences = render_sentences(catalog, features, rows, indicator, kinds)
+    row_plays = np.where(kinds == "driver", play_of[cols], None)
     reasons = pd.DataFrame(
         {
             "account_id": pd.array(account[rows], dtype="string"),
@@ -231,11 +240,9 @@ def explain_all(
             "value": feat[rows, cols],
             "contribution": values[rows, cols],
             "kind": pd.array(kinds, dtype="string"),
-            "rank": np.broadcast_to(rank, ok.shape)[ok].astype(np.int16),
-            "sentence": pd.array(
-                render_sentences(catalog, features, rows, indicator, kinds), dtype="string"
-            ),
-            "play": pd.array(np.where(kinds == "driver", play_of[cols], None), dtype="string"),
+            "rank": ranks,
+            "sentence": pd.array(sentences, dtype="string"),
+            "play": pd.array(row_plays, dtype="string"),
         },
         columns=REASON_COLUMNS,
     )
@@ -247,7 +254,45 @@ def explain_all(
         log_odds=base_value + values.sum(axis=1),
         contributions=pd.DataFrame(values, columns=names, copy=False),
         backend=used,
+        summary=_summary(len(features), rows, kinds, ranks, indicator, sentences, row_plays),
     )
+
+
+def _joined(n: int, rows: np.ndarray, texts: list) -> np.ndarray:
+    """Newline-joined ``texts`` per row position (``rows`` ascending), None where there are none."""
+    out = np.full(n, None, dtype=object)
+    if len(rows):
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        out[rows[starts]] = [
+            "\n".join(dict.fromkeys(t for t in texts[a:b] if t is not None)) or None
+            for a, b in zip(starts.tolist(), ends.tolist())
+        ]
+    return out
+
+
+def _summary(n, rows, kinds, ranks, indicator, sentences, row_plays) -> pd.DataFrame:
+    """One row per feature row: joined sentences, reason codes and plays (see Explanation)."""
+    drivers = kinds == "driver"
+    d_rows, p_rows = rows[drivers], rows[~drivers]
+    d_sent = [s for s, d in zip(sentences, drivers.tolist()) if d]
+    p_sent = [s for s, d in zip(sentences, drivers.tolist()) if not d]
+    d_play = row_plays[drivers].tolist()
+    out = {
+        "top_reasons": _joined(n, d_rows, d_sent),
+        "protective_reasons": _joined(n, p_rows, p_sent),
+    }
+    for k in (1, 2, 3):
+        codes = np.full(n, None, dtype=object)
+        at = drivers & (ranks == k)
+        codes[rows[at]] = indicator[at]
+        out[f"reason_code_{k}"] = codes
+    plays = _joined(n, d_rows, d_play)
+    out["play"] = np.array(
+        [None if p is None else p.split("\n", 1)[0] for p in plays], dtype=object
+    )
+    out["plays"] = plays
+    return pd.DataFrame({k: pd.array(v, dtype="string") for k, v in out.items()})
 
 
 def _family_frame(account, as_of, family, values) -> pd.DataFrame:
