@@ -7,13 +7,14 @@ indicators are vectorised column arithmetic. Nothing loops over accounts or date
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from churnml.features import shapes
+from churnml.features import shapes, sources
 from churnml.features.catalog import load_catalog
 
 log = logging.getLogger(__name__)
@@ -31,14 +32,16 @@ def feature_columns(frame: pd.DataFrame, catalog=None) -> list[str]:
 def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
     """Split the catalog into grouped SQL passes, single queries and derived columns; find skips."""
     skipped = {}
+    usage = tables.get("usage")
     for ind in catalog:
         source = ind.table
-        if ind.shape in shapes.AGGREGATE_SHAPES | shapes.QUERY_SHAPES and source in missing:
+        if ind.shape in shapes.SQL_SHAPES and source in missing:
             skipped[ind.id] = f"{missing[source]} ({ind.family} family)"
+        if source == "usage" and usage is not None:
+            need = sorted(sources.USAGE_DIMS[sources.grain(ind)] - set(usage.columns))
+            if need:
+                skipped[ind.id] = f"usage has no {need[0]} column"
         col = ind.params.get("column")
-        if source == "usage" and col in ("user_id", "event") and tables.get("usage") is not None \
-                and col not in tables["usage"]:
-            skipped[ind.id] = f"usage has no {col} column"
         if ind.shape == "account_attribute" and (tables.get("accounts") is None
                                                  or col not in tables["accounts"]):
             skipped[ind.id] = f"accounts has no {col} column"
@@ -51,13 +54,16 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
     for ind in catalog:
         if ind.id in skipped:
             continue
-        if ind.shape in shapes.AGGREGATE_SHAPES:
+        if ind.table == "usage":  # read the coarsest pre-aggregated grain that holds its columns
+            ind = dataclasses.replace(ind, table=sources.grain(ind))
+        if ind.shape in shapes.AGGREGATE_SHAPES | shapes.KEYED_SHAPES:
             days = shapes.lookback(ind)
             # windows up to SHORT days share one pass; longer look-backs get their own
             bucket = None if days is None or ind.shape in shapes.STATE_TIME else (
                 SHORT if days <= SHORT else days)
             time = None if ind.shape in shapes.STATE_TIME else shapes.time_of(ind)
-            key = (ind.family, ind.table, time, bucket)
+            keyed = shapes.key_of(ind) if ind.shape in shapes.KEYED_SHAPES else None
+            key = (ind.family, ind.table, time, bucket, keyed)
             groups.setdefault(key, []).append(ind)
         elif ind.shape in shapes.QUERY_SHAPES:
             singles.append(ind)
@@ -72,11 +78,13 @@ def queries(catalog, tables: dict, missing: dict):
     """(family, ids, Sql) for every query the catalog needs — also used to check portability."""
     groups, singles, _, _ = plan(catalog, tables, missing)
     out = []
-    for (family, table, time, days), inds in groups.items():
+    for (family, table, time, days, keyed), inds in groups.items():
         # state shapes (open tickets, active contacts) look at all history before as_of
         time = time or shapes.STATE_TIME[inds[0].shape]
         lookback = max((shapes.lookback(i) or 0) for i in inds) if days is not None else None
-        out.append((family, [i.id for i in inds], shapes.grouped_query(inds, table, time, lookback)))
+        sql = (shapes.keyed_query(inds, table, keyed, time, lookback) if keyed
+               else shapes.grouped_query(inds, table, time, lookback))
+        out.append((family, [i.id for i in inds], sql))
     for ind in singles:
         out.append((ind.family, [ind.id], shapes.query(ind)))
     return out
@@ -122,9 +130,7 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     con = duckdb.connect()
     con.execute("SET threads TO 2")
     con.execute("SET enable_progress_bar = false")
-    from churnml.features.sources import register
-
-    missing = register(con, tables, spine.reset_index(drop=True))
+    missing = sources.register(con, tables, spine.reset_index(drop=True), grains=_grains(catalog))
     _, _, derived, skipped = plan(catalog, tables, missing)
     work = queries(catalog, tables, missing)
     values: dict[str, np.ndarray] = {}
@@ -161,6 +167,14 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
         log.warning("skipped indicator %s: %s", ind_id, reason)
     frame.attrs["skipped"] = skipped
     return frame
+
+
+def _grains(catalog) -> list[str]:
+    """The usage relations the catalog reads (champion usage reads user-days)."""
+    out = {sources.grain(i) for i in catalog if i.table == "usage"}
+    if any(i.table == "champion_usage" for i in catalog):
+        out.add("usage_users")
+    return sorted(out)
 
 
 def _derive(frame: pd.DataFrame, catalog, derived, tables) -> None:

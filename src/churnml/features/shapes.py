@@ -12,12 +12,17 @@ from dataclasses import dataclass
 
 #: shapes computed by the engine in SQL, grouped per (table, time column); the rest are derived
 AGGREGATE_SHAPES = {
-    "count_window", "distinct_window", "sum_window", "mean_window", "share_window", "any_window",
+    "count_window", "sum_window", "mean_window", "share_window", "any_window",
     "nps_window", "mean_duration", "days_since_last", "active_count", "none_active", "open_count",
     "open_oldest_days", "goals_achieved_share", "goal_progress", "goals_overdue", "goals_open",
     "days_to_first_value", "tenure_days", "prior_terms", "past_downgrades",
 }
-QUERY_SHAPES = {"latest_value", "weekly_slope", "power_users"}
+QUERY_SHAPES = {"latest_value", "weekly_slope"}
+#: shapes that count keys (users, features): an inner pass per (spine row, key), then a sum
+KEYED_SHAPES = {"distinct_window", "power_users"}
+SQL_SHAPES = AGGREGATE_SHAPES | QUERY_SHAPES | KEYED_SHAPES
+#: relations holding one row per (account, key, day): a key's active days are its rows
+DAY_GRAIN = {"usage_users": "user_id", "usage_events": "event"}
 DERIVED_SHAPES = {"change", "ratio", "difference", "lifecycle", "spine", "account_attribute"}
 #: value for an account × as_of with no rows: counts are 0, everything else stays NULL
 ZERO_WHEN_EMPTY = {"count_window", "distinct_window", "sum_window", "any_window", "active_count",
@@ -28,6 +33,8 @@ ONE_WHEN_EMPTY = {"none_active"}
 EVENT_TIME = {"usage": "ts", "champion_usage": "ts", "tickets": "opened_at", "nps": "responded_at",
               "nps_with_role": "responded_at", "contacts": "started_at", "goals": "created_at",
               "contracts": "start_date"}
+#: sources whose rows become visible at ``t_known_from`` (e.g. usage attributed to a champion)
+KNOWN_FROM = {"champion_usage"}
 #: shapes that look at state at as_of rather than a window of events
 STATE_TIME = {"active_count": "started_at", "none_active": "started_at", "open_count": "opened_at",
               "open_oldest_days": "opened_at"}
@@ -104,8 +111,6 @@ def aggregate(ind) -> Sql:
     asof = 's."as_of_day"'
     if shape == "count_window":
         return Sql("SUM(CASE WHEN ") + w + Sql(" THEN 1 ELSE 0 END)")
-    if shape == "distinct_window":
-        return Sql("COUNT(DISTINCT CASE WHEN ") + w + Sql(f" THEN e.{q(col)} END)")
     if shape == "sum_window":
         return Sql("SUM(CASE WHEN ") + w + Sql(f" THEN e.{q(col)} ELSE 0 END)")
     if shape == "mean_window":
@@ -165,6 +170,8 @@ def grouped_query(inds, table: str, time: str, days: int | None) -> Sql:
     """One pass over ``table`` computing every indicator in ``inds`` for all spine rows."""
     t = f'e.{q("t_" + time)}'
     bound = "" if days is None else f' AND {t} >= s."as_of_day" - ?'
+    if table in KNOWN_FROM:
+        bound += ' AND (e."t_known_from" IS NULL OR e."t_known_from" < s."as_of_day")'
     head = Sql('SELECT s."_row"')
     for ind in inds:
         head = head + Sql(", ") + aggregate(ind) + Sql(f" AS {q(ind.id)}")
@@ -172,6 +179,38 @@ def grouped_query(inds, table: str, time: str, days: int | None) -> Sql:
                f'AND {t} < s."as_of_day"{bound} GROUP BY s."_row", s."as_of_day"',
                () if days is None else (days,))
     return head + join
+
+
+def key_of(ind) -> str:
+    """The column a keyed shape counts (power users count users)."""
+    return "user_id" if ind.shape == "power_users" else ind.params["column"]
+
+
+def keyed_query(inds, table: str, key: str, time: str, days: int | None) -> Sql:
+    """Keyed shapes of one table in one pass: per (spine row, key) flags or active days, summed.
+
+    ``distinct_window`` counts keys with a row in the window; ``power_users`` counts keys active
+    on at least ``min_days`` distinct days of the window.
+    """
+    t = f'e.{q("t_" + time)}'
+    k = q(key)
+    bound = "" if days is None else f' AND {t} >= s."as_of_day" - ?'
+    inner, outer = Sql(f'SELECT s."_row", e.{k}'), Sql('SELECT k."_row"')
+    for n, ind in enumerate(inds):
+        w = when(window(ind), predicate(ind.params.get("where")))
+        if ind.shape == "distinct_window":
+            inner = inner + Sql(", MAX(CASE WHEN ") + w + Sql(f' THEN 1 ELSE 0 END) AS "c{n}"')
+            outer = outer + Sql(f', SUM(k."c{n}") AS {q(ind.id)}')
+        else:
+            days_active = ("SUM(CASE WHEN ", " THEN 1 ELSE 0 END)") if DAY_GRAIN.get(table) == key \
+                else ("COUNT(DISTINCT CASE WHEN ", f" THEN FLOOR({t}) END)")
+            inner = inner + Sql(", " + days_active[0]) + w + Sql(days_active[1] + f' AS "c{n}"')
+            outer = outer + Sql(f', SUM(CASE WHEN k."c{n}" >= ? THEN 1 ELSE 0 END) AS {q(ind.id)}',
+                                (int(ind.params.get("min_days", 8)),))
+    inner = inner + Sql(
+        f' FROM "spine" s JOIN {q(table)} e ON e."account_id" = s."account_id" AND e.{k} IS NOT NULL'
+        f' AND {t} < s."as_of_day"{bound} GROUP BY s."_row", e.{k}', () if days is None else (days,))
+    return outer + Sql(" FROM (") + inner + Sql(') k GROUP BY k."_row"')
 
 
 def query(ind) -> Sql:
@@ -189,12 +228,6 @@ def query(ind) -> Sql:
             (nth,),
         )
     w = window(ind)
-    if ind.shape == "power_users":
-        inner = (Sql(f'SELECT s."_row", e."user_id", COUNT(DISTINCT FLOOR({t})) AS "days" '
-                     f'FROM "spine" s JOIN {table} e ON e."account_id" = s."account_id" AND ')
-                 + w + Sql(' GROUP BY s."_row", e."user_id"'))
-        return (Sql(f'SELECT u."_row", SUM(CASE WHEN u."days" >= ? THEN 1 ELSE 0 END) AS {q(ind.id)} FROM (',
-                    (int(ind.params.get("min_days", 8)),)) + inner + Sql(') u GROUP BY u."_row"'))
     if ind.shape == "weekly_slope":
         col = q(ind.params["column"])
         weeks = -(-int(ind.window_days) // 7)

@@ -1,13 +1,19 @@
 """The tables the indicator SQL reads, registered in an in-process DuckDB connection.
 
-Every time column gets a ``t_<column>`` twin in days since 1970-01-01, so the point-in-time
-rule is a numeric comparison. Usage is pre-aggregated once to user-day rows (the only large table);
-two derived sources join contacts: NPS responses with the respondent's role, and the champions'
-own usage.
+Keys become integers before DuckDB sees them: ``account_id`` is the position of the account in
+the spine's own list of accounts (rows of accounts outside the spine can never reach a feature and
+are dropped), usage ``user_id`` a code of the usage table's users. Every time column gets a
+``t_<column>`` twin in days since 1970-01-01, so the point-in-time rule is one numeric comparison.
+
+Usage, the only large table, is reduced once per grain an indicator needs and never re-scanned:
+``usage`` (account-day), ``usage_users`` (user-day), ``usage_events`` (event-day) and
+``usage_user_events`` (user-event-day); each holds ``quantity`` summed over the day. Two derived
+sources join contacts: NPS responses with the respondent's role, and the champions' own usage.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from churnml.features.shapes import q
@@ -20,25 +26,68 @@ TIME_COLUMNS = {
     "contacts": ("started_at", "ended_at"),
     "goals": ("created_at", "due_at", "achieved_at"),
 }
-EPOCH = pd.Timestamp("1970-01-01")
+EPOCH = np.datetime64("1970-01-01", "ns")
+#: usage grains: the usage columns an indicator reads -> the relation that holds that grain
+USAGE_GRAINS = {
+    frozenset(): "usage",
+    frozenset({"user_id"}): "usage_users",
+    frozenset({"event"}): "usage_events",
+    frozenset({"user_id", "event"}): "usage_user_events",
+}
 
 
-def _days(series: pd.Series) -> pd.Series:
-    return (pd.to_datetime(series) - EPOCH) / pd.Timedelta(days=1)
+def _days(series: pd.Series) -> np.ndarray:
+    """Fractional days since 1970-01-01 (NaN for missing)."""
+    values = pd.to_datetime(series).to_numpy(dtype="datetime64[ns]")
+    return (values - EPOCH) / np.timedelta64(1, "D")
 
 
-def register(con, tables: dict, spine: pd.DataFrame) -> dict[str, str]:
-    """Register the spine and every present table; return {source: reason} for missing sources."""
+def _whole_days(series: pd.Series) -> np.ndarray:
+    """Whole days since 1970-01-01 (the day of the event), int32."""
+    values = pd.to_datetime(series).to_numpy(dtype="datetime64[ns]")
+    return values.astype("datetime64[D]").astype("int64").astype("int32")
+
+
+def account_codes(series: pd.Series, accounts: pd.Index) -> np.ndarray:
+    """Position of each row's account in ``accounts`` (-1 when absent), vectorised."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        lookup = accounts.get_indexer(series.cat.categories.astype(str))
+        codes = series.cat.codes.to_numpy()
+        return np.where(codes >= 0, lookup[codes], -1).astype("int32")
+    return accounts.get_indexer(series.astype("string")).astype("int32")
+
+
+USAGE_DIMS = {relation: set(dims) for dims, relation in USAGE_GRAINS.items()}
+#: shapes that read a usage column without naming it
+SHAPE_DIMS = {"power_users": {"user_id"}}
+
+
+def grain(ind) -> str:
+    """The usage relation an indicator reads: the coarsest grain holding its columns."""
+    cols = {ind.params.get("column")} | set(ind.params.get("where") or {}) | set(
+        ind.params.get("share_where") or {}) | SHAPE_DIMS.get(ind.shape, set())
+    return USAGE_GRAINS[frozenset(cols & {"user_id", "event"})]
+
+
+def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[str, str]:
+    """Register the spine and every present table; return {source: reason} for missing sources.
+
+    ``grains`` names the usage relations to build (see :data:`USAGE_GRAINS`).
+    """
     as_of = pd.to_datetime(spine["as_of"])
-    if (as_of != as_of.dt.normalize()).any():
-        bad = spine.loc[as_of != as_of.dt.normalize(), ["account_id", "as_of"]].head(3)
-        raise ValueError(f"spine: as_of must be dates (midnight); examples:\n{bad.to_string()}")
+    midnight = as_of == as_of.dt.normalize()
+    if not midnight.all():
+        bad = spine.loc[~midnight, ["account_id", "as_of"]].head(3)
+        raise ValueError(f"spine: as_of must be dates (midnight), but {int((~midnight).sum())} "
+                         f"value(s) have a time of day; examples:\n{bad.to_string()}")
+    accounts = pd.Index(pd.unique(spine["account_id"].astype("string")))
     con.register("spine_frame", pd.DataFrame({
-        "_row": range(len(spine)),
-        "account_id": spine["account_id"].astype(str).to_numpy(),
-        "as_of_day": _days(as_of).round().astype("int64").to_numpy(),
+        "_row": np.arange(len(spine), dtype="int32"),
+        "account_id": accounts.get_indexer(spine["account_id"].astype("string")).astype("int32"),
+        "as_of_day": _whole_days(as_of),
     }))
     con.execute('CREATE TEMP TABLE "spine" AS SELECT * FROM spine_frame')
+    con.unregister("spine_frame")
     missing = {}
     for name, cols in TIME_COLUMNS.items():
         frame = tables.get(name)
@@ -46,15 +95,21 @@ def register(con, tables: dict, spine: pd.DataFrame) -> dict[str, str]:
             missing[name] = f"no {name} table"
             continue
         extra = {f"t_{c}": _days(frame[c]) for c in cols if c in frame}
-        view = frame.assign(account_id=frame["account_id"].astype("string"), **extra) if (
-            "account_id" in frame) else frame.assign(**extra)
+        if "account_id" in frame:
+            extra["account_id"] = account_codes(frame["account_id"], accounts)
+        view = frame.assign(**extra)
+        if "account_id" in frame:
+            view = view[view["account_id"] >= 0]
         con.register(f"{name}_frame", view)
         con.execute(f"CREATE TEMP TABLE {q(name)} AS SELECT * FROM {q(name + '_frame')}")
+        con.unregister(f"{name}_frame")
     usage = tables.get("usage")
+    users = None
     if usage is None:
-        missing["usage"] = "no usage table"
+        for relation in USAGE_GRAINS.values():
+            missing[relation] = "no usage table"
     else:
-        _register_usage(con, usage)
+        users = _register_usage(con, usage, accounts, grains)
     if "nps" not in missing:
         role = ('c."role"' if tables.get("contacts") is not None and "contact_id" in tables["nps"]
                 else "CAST(NULL AS VARCHAR)")
@@ -64,25 +119,64 @@ def register(con, tables: dict, spine: pd.DataFrame) -> dict[str, str]:
     else:
         missing["nps_with_role"] = "no nps table"
     contacts = tables.get("contacts")
-    if usage is None or contacts is None or "user_id" not in contacts or "user_id" not in usage:
-        missing["champion_usage"] = "needs usage and contacts with user_id"
+    if users is None or contacts is None or "user_id" not in contacts or "usage_users" not in grains:
+        missing["champion_usage"] = "needs usage with user_id and contacts with user_id"
     else:
-        con.execute(
-            'CREATE TEMP VIEW "champion_usage" AS SELECT u.* FROM "usage" u WHERE u."user_id" IN '
-            "(SELECT CAST(c.\"user_id\" AS VARCHAR) FROM \"contacts\" c WHERE c.\"role\" = 'champion')"
-        )
+        _register_champion_usage(con, contacts, users)
     return missing
 
 
-def _register_usage(con, usage: pd.DataFrame) -> None:
-    """User-day aggregate of usage: one scan of the largest table, reused by every indicator."""
-    con.register("usage_frame", usage)
-    user = 'CAST("user_id" AS VARCHAR)' if "user_id" in usage else "CAST(NULL AS VARCHAR)"
-    event = 'CAST("event" AS VARCHAR)' if "event" in usage else "CAST(NULL AS VARCHAR)"
-    quantity = 'COALESCE(CAST("quantity" AS DOUBLE), 1.0)' if "quantity" in usage else "1.0"
+def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.Index | None:
+    """Reduce usage to the grains the catalog needs, in one pass each over integer columns."""
+    account = account_codes(usage["account_id"], accounts)
+    keep = account >= 0
+    cols = {"account_id": account[keep], "t_ts": _whole_days(usage["ts"])[keep]}
+    users = None
+    if "user_id" in usage:
+        user = usage["user_id"]
+        if not isinstance(user.dtype, pd.CategoricalDtype):
+            user = user.astype("string").astype("category")
+        users = pd.Index(user.cat.categories.astype(str))
+        codes = user.cat.codes.to_numpy()[keep].astype("int32")
+        cols["user_id"] = pd.arrays.IntegerArray(codes, mask=codes < 0)
+    if "event" in usage:
+        event = usage["event"]
+        if not isinstance(event.dtype, pd.CategoricalDtype):
+            event = event.astype("string").astype("category")
+        # integer codes: DuckDB groups numbers far faster than strings or enums
+        cols["event"] = event.cat.codes.to_numpy()[keep].astype("int32")
+    quantity = (usage["quantity"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+                if "quantity" in usage else np.ones(int(keep.sum())))
+    cols["quantity"] = np.where(np.isnan(quantity), 1.0, quantity)
+    frame = pd.DataFrame(cols)
+    con.register("usage_frame", frame)
+    built = []  # finest first; a coarser grain is summed from the smallest finer one built
+    for relation in sorted(set(grains), key=lambda r: -len(USAGE_DIMS[r])):
+        dims = USAGE_DIMS[relation]
+        if any(d not in frame for d in dims):
+            continue
+        source = next((b for b in reversed(built) if dims <= USAGE_DIMS[b]), "usage_frame")
+        keys = ", ".join(['"account_id"', *(q(d) for d in sorted(dims)), '"t_ts"'])
+        con.execute(f'CREATE TEMP TABLE {q(relation)} AS SELECT {keys}, SUM("quantity") AS '
+                    f'"quantity" FROM {q(source)} GROUP BY {keys}')
+        built.append(relation)
+    con.unregister("usage_frame")
+    return users
+
+
+def _register_champion_usage(con, contacts: pd.DataFrame, users: pd.Index) -> None:
+    """User-day usage of users who are champions, with the day they became one."""
+    champions = contacts[contacts["role"].astype("string").eq("champion").fillna(False)
+                         & contacts["user_id"].notna()]
+    code = users.get_indexer(champions["user_id"].astype("string"))
+    started = (_days(champions["started_at"]) if "started_at" in champions
+               else np.full(len(champions), np.nan))
+    con.register("champion_frame", pd.DataFrame({"user_id": code, "t_known_from": started})[code >= 0])
+    con.execute('CREATE TEMP TABLE "champion_users" AS SELECT "user_id", MIN("t_known_from") AS '
+                '"t_known_from" FROM "champion_frame" GROUP BY "user_id"')
+    con.unregister("champion_frame")
+    # usage counts as a champion's only from the day the user became champion (t_known_from)
     con.execute(
-        f'CREATE TEMP TABLE "usage" AS SELECT CAST("account_id" AS VARCHAR) AS "account_id", '
-        f'{user} AS "user_id", {event} AS "event", '
-        f'FLOOR(epoch("ts") / 86400.0) AS "t_ts", SUM({quantity}) AS "quantity" '
-        f'FROM "usage_frame" GROUP BY ALL'
+        'CREATE TEMP VIEW "champion_usage" AS SELECT u.*, c."t_known_from" FROM "usage_users" u '
+        'JOIN "champion_users" c ON c."user_id" = u."user_id"'
     )
