@@ -10,6 +10,7 @@ covers are LightGBM's own ``internal_count`` / ``leaf_count``, the weights its `
 from __future__ import annotations
 
 import os
+import sys
 from typing import ClassVar
 
 import numpy as np
@@ -171,7 +172,7 @@ def woodelf_contributions(ensemble, frame, n_jobs=None):
     """SHAP values of every row of ``frame`` (float64 columns, booster order), shape (n, p).
 
     Contributions add up over trees, so with ``n_jobs > 1`` (default: one per CPU) and at least
-    20,000 rows the trees are split into interleaved groups explained in forked worker processes
+    20,000 rows on Linux the trees are split into interleaved groups explained in forked worker processes
     and summed in float64. WOODELF's per-leaf work holds the GIL, so threads would not help.
     """
     import multiprocessing
@@ -179,8 +180,8 @@ def woodelf_contributions(ensemble, frame, n_jobs=None):
     from woodelf.core.trees.decision_trees_ensemble import DecisionTreesEnsemble
 
     n_jobs = max(1, min(n_jobs or os.cpu_count() or 1, len(ensemble.trees)))
-    if len(frame) < _PARALLEL_MIN_ROWS or "fork" not in multiprocessing.get_all_start_methods():
-        n_jobs = 1
+    if len(frame) < _PARALLEL_MIN_ROWS or not sys.platform.startswith("linux"):
+        n_jobs = 1  # forking is safe on Linux; elsewhere (macOS frameworks) stay in-process
     groups = [DecisionTreesEnsemble(ensemble.trees[i::n_jobs]) for i in range(n_jobs)]
     ensemble.split_class.columns = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns}
     _STATE.update(groups=groups, frame=frame)
