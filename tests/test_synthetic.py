@@ -194,3 +194,14 @@ def test_contact_users_appear_in_usage(saas_small):
     assert users.notna().all()
     seen = pd.Index(saas_small["usage"]["user_id"].unique()).astype(str)
     assert users.isin(seen).mean() > 0.9
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tiny_worlds_and_zero_noise(seed):
+    tiny = make_saas(n_accounts=1, months=3, seed=seed)  # some tables come out empty
+    assert len(tiny["accounts"]) == 1 and len(tiny["contracts"]) >= 1
+    assert set(tiny) == set(CONTRACT) | {"oracle"}
+    clean = make_saas(n_accounts=60, months=4, seed=seed, noise_rate=0)
+    assert not any(clean["oracle"].attrs["noise"].values())
+    assert clean["contacts"]["account_id"].notna().all()
+    assert not clean["usage"].duplicated().any()

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.data.synthetic.world import DAY, MONTH_DAYS, PRICE_PER_SEAT, SEGMENTS, World, sigmoid
+from churnml.data.synthetic.world import (
+    DAY,
+    MONTH_DAYS,
+    PRICE_PER_SEAT,
+    SEGMENTS,
+    World,
+    serial_ids,
+    sigmoid,
+)
 
 WORDS_A = np.array(
     [
@@ -150,9 +158,7 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     resolved = outcome != "open"
     contracts = pd.DataFrame(
         {
-            "contract_id": np.char.add(
-                "C", np.char.zfill(np.arange(1, len(acct) + 1).astype(str), 6)
-            ),
+            "contract_id": serial_ids("C", len(acct), 6),
             "account_id": w.account_id[acct],
             "start_date": start.astype("datetime64[ns]"),
             "end_date": end.astype("datetime64[ns]"),
@@ -191,6 +197,8 @@ def _recent_health(w: World, acct: np.ndarray, end: np.ndarray, lag: int) -> np.
 
 def _intercept(pressure: np.ndarray, rate: float) -> float:
     """Intercept that makes the mean churn probability equal ``rate`` (bisection)."""
+    if not len(pressure):  # no renewal inside the window
+        return 0.0
     lo, hi = -12.0, 6.0
     for _ in range(60):
         mid = (lo + hi) / 2

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churnml.data.synthetic.world import serial_ids
+
 
 def inject_noise(tables: dict, rng: np.random.Generator, rate: float) -> dict[str, int]:
     """Mutate ``tables`` in place; return {kind: count}."""
@@ -20,9 +22,10 @@ def inject_noise(tables: dict, rng: np.random.Generator, rate: float) -> dict[st
     account_id = contacts["account_id"].to_numpy(dtype=object, copy=True)
     account_id[np.concatenate([by_domain, unmatched])] = None
     email = contacts["email"].to_numpy().copy()
-    email[unmatched] = np.char.add(
-        np.char.partition(email[unmatched].astype(str), "@")[:, 0], "@gmail.com"
-    )
+    if len(unmatched):  # a private address: no account's domain
+        email[unmatched] = np.char.add(
+            np.char.partition(email[unmatched].astype(str), "@")[:, 0], "@gmail.com"
+        )
     contacts["account_id"] = pd.array(account_id, dtype="string")
     contacts["email"] = email
     counts["contacts_matched_by_domain"] = len(by_domain)
@@ -43,7 +46,7 @@ def inject_noise(tables: dict, rng: np.random.Generator, rate: float) -> dict[st
     tickets = tables["tickets"]
     orphan = rng.choice(len(tickets), round(rate * 0.2 * len(tickets)), replace=False)
     ids = tickets["account_id"].to_numpy(dtype=object, copy=True)
-    ids[orphan] = np.char.add("X", np.char.zfill(np.arange(len(orphan)).astype(str), 5))
+    ids[orphan] = serial_ids("X", len(orphan), 5, first=0)
     tickets["account_id"] = ids.astype(str)
     counts["tickets_orphan_account"] = len(orphan)
     return counts

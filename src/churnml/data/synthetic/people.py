@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.data.synthetic.world import DAY, SPONSOR_SHARE, World
+from churnml.data.synthetic.world import DAY, SPONSOR_SHARE, World, serial_ids
 
 FIRST = np.array(
     [
@@ -98,9 +98,7 @@ def contacts_table(w: World, accounts: pd.DataFrame) -> pd.DataFrame:
     started = w.created_at[acct] + rng.integers(0, 60, len(people)) * DAY
     return pd.DataFrame(
         {
-            "contact_id": np.char.add(
-                "P", np.char.zfill(np.arange(1, len(people) + 1).astype(str), 6)
-            ),
+            "contact_id": serial_ids("P", len(people), 6),
             "account_id": w.account_id[acct],
             "email": email,
             "role": people["role"].to_numpy(),
@@ -131,7 +129,7 @@ def nps_table(w: World, contacts: pd.DataFrame) -> pd.DataFrame:
     score = np.clip(np.round(7.3 + 1.7 * h + rng.normal(0, 1.6, len(c))), 0, 10)
     return pd.DataFrame(
         {
-            "response_id": np.char.add("R", np.char.zfill(np.arange(1, len(c) + 1).astype(str), 7)),
+            "response_id": serial_ids("R", len(c), 7),
             "account_id": w.account_id[acct],
             "contact_id": contacts["contact_id"].to_numpy()[c],
             "responded_at": answered_at.astype("datetime64[ns]"),

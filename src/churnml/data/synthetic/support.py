@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.data.synthetic.world import DAY, TICKET_RATE, World, sigmoid
+from churnml.data.synthetic.world import DAY, TICKET_RATE, World, serial_ids, sigmoid
 
 CATEGORIES = np.array(["bug", "how_to", "billing", "integration", "performance", "access"])
 PRIORITIES = np.array(["low", "normal", "high", "urgent"])
@@ -41,7 +41,7 @@ def tickets_table(w: World) -> pd.DataFrame:
     csat = np.where((rng.random(n) < 0.5) & ~np.isnat(closed), csat, np.nan)
     return pd.DataFrame(
         {
-            "ticket_id": np.char.add("T", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
+            "ticket_id": serial_ids("T", n, 7),
             "account_id": w.account_id[acct],
             "opened_at": opened.astype("datetime64[ns]"),
             "closed_at": closed.astype("datetime64[ns]"),
@@ -76,7 +76,7 @@ def goals_table(w: World, contracts: pd.DataFrame) -> pd.DataFrame:
     status = np.select([~known, full, progress >= 0.3], ["open", "achieved", "partial"], "missed")
     return pd.DataFrame(
         {
-            "goal_id": np.char.add("G", np.char.zfill(np.arange(1, n + 1).astype(str), 6)),
+            "goal_id": serial_ids("G", n, 6),
             "account_id": w.account_id[acct],
             "created_at": created.astype("datetime64[ns]"),
             "target": target,

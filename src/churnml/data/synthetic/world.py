@@ -31,6 +31,13 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def serial_ids(prefix: str, n: int, width: int, first: int = 1) -> np.ndarray:
+    """``prefix`` + zero-padded serial numbers (``A00001``...); empty when ``n`` is 0."""
+    if n == 0:
+        return np.array([], dtype=str)
+    return np.char.add(prefix, np.char.zfill(np.arange(first, first + n).astype(str), width))
+
+
 @dataclass
 class World:
     """Arrays shared by the table builders (index = account position)."""
@@ -108,7 +115,7 @@ def build_world(n_accounts, months, seed, start, usage_scale) -> World:
         start=start,
         end=end,
         month_starts=month_starts,
-        account_id=np.char.add("A", np.char.zfill(np.arange(1, n + 1).astype(str), 5)),
+        account_id=serial_ids("A", n, 5),
         segment=segment,
         created_at=created_at,
         arr0=arr0,
