@@ -1,0 +1,184 @@
+"""Feature builders: the whole catalog, and the usage family against a pandas reference.
+
+Data: ``make_saas(n_accounts=20000, months=18, seed=0, usage_scale=0.9)`` (about 48M user-day
+usage rows), written once as Parquet to ``--data`` and reused. Spine: 12 monthly ``as_of`` dates
+(2025-01-01 .. 2025-12-01, 180-day horizon). Each measurement runs in its own process: it loads
+the tables and the spine, resets the kernel's peak-RSS counter (``/proc/self/clear_refs``), runs
+one step and reports wall time, CPU time, the process's peak RSS during the step, and the peak
+above what the loaded tables already held ("working memory").
+
+Steps: ``catalog`` (``build_features`` with the full catalog), ``usage_duckdb`` (``build_features``
+with the usage family only) and ``usage_pandas``, a straightforward vectorised pandas version of
+the same usage indicators (boolean-mask windows and groupbys, one pass per ``as_of`` date). The
+two usage results are compared value by value.
+
+    .venv/bin/python benchmarks/features.py [--data DIR] [--accounts 20000] [--usage-scale 0.9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+START = pd.Timestamp("2024-07-01")
+USAGE_IDS = ["active_users_30d", "active_users_prev_30d", "active_users_change_30d", "events_30d",
+             "events_prev_30d", "events_change_30d", "events_slope_90d", "days_since_last_activity",
+             "feature_breadth_30d", "license_utilization_30d", "power_users_30d",
+             "power_users_prev_30d", "power_users_change_30d"]
+
+
+def generate(folder: Path, accounts: int, months: int, scale: float) -> None:
+    from churnml.data.load import write_tables
+    from churnml.datasets import make_saas
+
+    tables = make_saas(n_accounts=accounts, months=months, seed=0, usage_scale=scale)
+    write_tables({k: v for k, v in tables.items() if k != "oracle"}, folder)
+
+
+def _rss_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # peak RSS (VmHWM) := current RSS
+
+
+def pandas_usage(usage: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
+    """The usage family in plain vectorised pandas, one pass per as_of date (the reference)."""
+    day = usage["ts"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("int64")
+    u = pd.DataFrame({"account_id": usage["account_id"], "user_id": usage["user_id"], "day": day,
+                      "event": usage["event"], "quantity": usage["quantity"].astype("float64")})
+    parts = []
+    for as_of, rows in spine.groupby("as_of", sort=True):
+        d = np.datetime64(as_of, "D").astype("int64")
+        year = u[(u["day"] >= d - 365) & (u["day"] < d)]
+        w91 = year[year["day"] >= d - 91]
+        cur, prev = w91[w91["day"] >= d - 30], w91[(w91["day"] >= d - 60) & (w91["day"] < d - 30)]
+        by = {"observed": True, "sort": False}
+        out = pd.DataFrame(index=pd.Index(rows["account_id"].astype(str).unique(), name="account_id"))
+        out["days_since_last_activity"] = d - year.groupby("account_id", **by)["day"].max()
+        for name, w in (("30d", cur), ("prev_30d", prev)):
+            out[f"events_{name}"] = w.groupby("account_id", **by)["quantity"].sum()
+            out[f"active_users_{name}"] = w.groupby("account_id", **by)["user_id"].nunique()
+            days = w.groupby(["account_id", "user_id"], **by)["day"].nunique()
+            out[f"power_users_{name}"] = (days >= 8).groupby(level="account_id", **by).sum()
+        out["feature_breadth_30d"] = cur.groupby("account_id", **by)["event"].nunique()
+        weeks = (d - w91["day"] - 1) // 7
+        weekly = (w91.groupby(["account_id", weeks.rename("k")], **by)["quantity"].sum()
+                  .unstack("k").reindex(columns=range(13)).fillna(0.0))
+        x = -np.arange(13.0)
+        xc = x - x.mean()
+        y = weekly.to_numpy()
+        out["events_slope_90d"] = pd.Series((y - y.mean(axis=1, keepdims=True)) @ xc / (xc @ xc),
+                                            index=weekly.index.astype(str))
+        out = out.fillna({c: 0 for c in out if c.startswith(("events_", "active_", "power_", "feature_"))
+                          and c != "events_slope_90d"})
+        out["as_of"] = as_of
+        parts.append(out.reset_index())
+    frame = spine[["account_id", "as_of", "seats"]].merge(pd.concat(parts), on=["account_id", "as_of"],
+                                                          how="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for stem in ("active_users", "events"):
+            a, b = frame[f"{stem}_30d"], frame[f"{stem}_prev_30d"]
+            frame[f"{stem}_change_30d"] = np.where(b > 0, a / b - 1, np.nan)
+        frame["license_utilization_30d"] = np.where(frame["seats"] > 0,
+                                                    frame["active_users_30d"] / frame["seats"], np.nan)
+    frame["power_users_change_30d"] = frame["power_users_30d"] - frame["power_users_prev_30d"]
+    return frame[["account_id", "as_of", *USAGE_IDS]]
+
+
+def child(step: str, folder: str, out: str) -> None:
+    from churnml.data.load import load_tables
+    from churnml.features.catalog import Catalog, load_catalog
+    from churnml.features.engine import build_features
+    from churnml.snapshots import make_spine
+
+    tables = load_tables(folder, validate=False)
+    spine = make_spine(tables, start=START + pd.DateOffset(months=6),
+                       end=START + pd.DateOffset(months=17), cadence="monthly", horizon_days=180)
+    catalog = load_catalog()
+    if step == "usage_duckdb":
+        catalog = Catalog([i for i in catalog if i.id in USAGE_IDS or i.id == "seats"])
+    base_mb = _rss_mb("VmRSS")
+    _reset_peak()
+    cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    if step == "usage_pandas":
+        result = pandas_usage(tables["usage"], spine)
+    else:
+        result = build_features(tables, spine, catalog)
+    seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = _rss_mb("VmHWM")
+    if step.startswith("usage"):
+        result[["account_id", "as_of", *USAGE_IDS]].to_parquet(out)
+    print(json.dumps({
+        "step": step, "seconds": seconds, "peak_mb": peak_mb, "base_mb": base_mb,
+        "cpu": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime),
+        "rows": len(result), "columns": result.shape[1], "usage_rows": len(tables["usage"]),
+        "as_of": int(spine["as_of"].nunique()), "skipped": len(result.attrs.get("skipped", {})),
+    }))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "churnml-bench-features"))
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--months", type=int, default=18)
+    parser.add_argument("--usage-scale", type=float, default=0.9)
+    parser.add_argument("--steps", default="catalog,usage_duckdb,usage_pandas")
+    args = parser.parse_args()
+    folder = Path(args.data)
+    if not (folder / "usage.parquet").exists():
+        print(f"generating {args.accounts:,} accounts into {folder} ...", flush=True)
+        subprocess.run([sys.executable, __file__, "--generate", str(folder), str(args.accounts),
+                        str(args.months), str(args.usage_scale)], check=True)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for step in args.steps.split(","):
+            out = subprocess.run([sys.executable, __file__, "--child", step, str(folder),
+                                  f"{tmp}/{step}.parquet"], check=True, capture_output=True, text=True)
+            results[step] = json.loads(out.stdout.splitlines()[-1])
+            r = results[step]
+            print(f"{step:>13}: {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} s CPU, peak {r['peak_mb']:6.0f} MB "
+                  f"({r['peak_mb'] - r['base_mb']:5.0f} MB above the loaded data), {r['rows']:,} rows x "
+                  f"{r['columns']} columns", flush=True)
+        if {"usage_duckdb", "usage_pandas"} <= set(results):
+            a = pd.read_parquet(f"{tmp}/usage_duckdb.parquet")
+            b = pd.read_parquet(f"{tmp}/usage_pandas.parquet")
+            diff = {c: float(np.nanmax(np.abs(a[c].astype("float64") - b[c].astype("float64")) /
+                                      np.maximum(1.0, np.abs(b[c].astype("float64")))))
+                    for c in USAGE_IDS}
+            nulls = {c: int((a[c].isna() != b[c].isna()).sum()) for c in USAGE_IDS}
+            print(f"usage family, duckdb vs pandas: max relative difference {max(diff.values()):.2e}, "
+                  f"rows with a null in only one: {sum(nulls.values())}")
+            d, p = results["usage_duckdb"], results["usage_pandas"]
+            print(f"usage family: {p['seconds'] / d['seconds']:.1f}x faster than pandas "
+                  f"({p['cpu'] / d['cpu']:.1f}x less CPU); working memory {d['peak_mb'] - d['base_mb']:.0f} MB "
+                  f"vs {p['peak_mb'] - p['base_mb']:.0f} MB "
+                  f"({(d['peak_mb'] - d['base_mb']) / (p['peak_mb'] - p['base_mb']):.2f}x); "
+                  f"process peak {d['peak_mb']:.0f} vs {p['peak_mb']:.0f} MB")
+    r = next(iter(results.values()))
+    print(f"data: {r['usage_rows']:,} usage rows, {r['as_of']} as_of dates, {r['rows']:,} spine rows; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(*sys.argv[2:5])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--generate":
+        generate(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    else:
+        main()
