@@ -42,6 +42,7 @@ def test_upsert_two_runs(db_url, request):
     table = f"churn_risk_{request.node.callspec.id}"
     may = make_scores(n=5, as_of="2025-05-01", scored_at="2025-05-02 06:00", seed=1)
     june = make_scores(n=6, as_of="2025-06-01", scored_at="2025-06-02 06:00", seed=2)
+    june.loc[2, "reason_code_3"] = "arr"  # a text column mixing values and NULLs
     first = write_crm(may, db=db_url, preset="hubspot", table=table)
     assert (first.inserted, first.updated, first.unchanged) == (5, 0, 0)
     second = write_crm(june, db=db_url, preset="hubspot", table=table)
@@ -65,7 +66,8 @@ def test_upsert_two_runs(db_url, request):
     np.testing.assert_allclose(stored["churn_probability"], expected["probability"], rtol=1e-12)
     np.testing.assert_allclose(stored["churn_arr_at_risk"], expected["arr_at_risk"], rtol=1e-12)
     assert stored["churn_risk_tier"].tolist() == expected["tier"].astype(str).tolist()
-    assert stored["churn_reason_code_3"].isna().all()
+    assert stored["churn_reason_code_3"].isna().sum() == 10  # SQL NULL, not the text 'NaN'
+    assert stored["churn_reason_code_3"].dropna().tolist() == ["arr"]
     assert stored["churn_previous_score"].isna().all()
     assert stored["churn_risk_reasons"].tolist() == expected["top_reasons"].tolist()
     # only the corrected row was rewritten: unchanged rows keep their first scored_at

@@ -68,7 +68,9 @@ def _records(frame: pd.DataFrame) -> list[dict]:
         values = values.astype(object)
         values[mask] = None
         out[c] = values
-    return pd.DataFrame(out, copy=False).to_dict("records")
+    # plain dicts, not DataFrame.to_dict: a frame would turn None back into NaN in text columns
+    names = list(out)
+    return [dict(zip(names, row, strict=True)) for row in zip(*out.values(), strict=True)]
 
 
 def read_rows(

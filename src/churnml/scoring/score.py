@@ -132,14 +132,21 @@ def check_features(model, features: pd.DataFrame) -> list[dict]:
 
 
 def _joined(reasons: pd.DataFrame, keys: pd.DataFrame, kind: str, column: str) -> np.ndarray:
-    """Newline-joined ``column`` of the ``kind`` reasons per key row (None when there are none)."""
+    """Newline-joined ``column`` of the ``kind`` reasons per key row (None when there are none).
+
+    Vectorised: one concatenation pass per rank position (at most ``top_risk`` passes).
+    """
     part = reasons.loc[reasons["kind"] == kind, ["_row", "rank", column]].dropna(subset=[column])
     if column == "play":
         part = part.drop_duplicates(["_row", "play"])
     part = part.sort_values(["_row", "rank"], kind="stable")
-    text = part.groupby("_row", sort=False)[column].agg("\n".join)
+    position = part.groupby("_row", sort=False).cumcount().to_numpy()
+    rows = part["_row"].to_numpy(dtype=np.int64)
+    text = part[column].to_numpy(dtype=object)
     out = np.full(len(keys), None, dtype=object)
-    out[text.index.to_numpy(dtype=np.int64)] = text.to_numpy(dtype=object)
+    for k in range(int(position.max()) + 1 if len(position) else 0):
+        at = position == k
+        out[rows[at]] = text[at] if k == 0 else out[rows[at]] + "\n" + text[at]
     return out
 
 
