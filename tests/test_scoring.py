@@ -173,7 +173,11 @@ def test_run_score_writes_everything_and_reruns_identically(trained, saas_small,
     tables = {k: v for k, v in saas_small.items() if k != "oracle"}
     as_of = pd.Timestamp("2025-11-01")
     out = tmp_path / "scores.parquet"
-    kwargs = dict(crm_out=tmp_path / "crm.csv", db=f"sqlite:///{tmp_path}/crm.db", progress=False)
+    kwargs = {
+        "crm_out": tmp_path / "crm.csv",
+        "db": f"sqlite:///{tmp_path}/crm.db",
+        "progress": False,
+    }
     manifest = run_score(trained, tables, as_of, out, crm_preset="salesforce", **kwargs)
     scores = pd.read_parquet(out)
     spine = make_spine(tables, as_of, horizon_days=trained.config_.horizon_days)
