@@ -132,12 +132,18 @@ def _add_score(sub):
 
 
 def _cmd_score(args) -> int:
+    import pandas as pd
+
+    from churnml.report.digest import red_digest
     from churnml.scoring.run import run_score
 
     run_score(
         args.model, args.data, args.as_of, args.out, mapping=args.mapping,
         crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
     )
+    if not args.dry_run:
+        print()
+        print(red_digest(pd.read_parquet(args.out)))
     return 0
 
 

@@ -1,0 +1,40 @@
+"""A plain-text digest of the red accounts: what ``churnml score`` prints at the end of a run."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def red_digest(scores: pd.DataFrame, n: int = 5) -> str:
+    """The ``n`` red accounts with the most ARR at risk, each with its reasons and play.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"account_id": ["A1"], "name": ["Acme"], "tier": ["red"],
+    ...     "score": [81], "arr": [120000.0], "arr_at_risk": [97200.0], "days_to_renewal": [40],
+    ...     "trend": ["rising"], "top_reasons": ["No executive sponsor"], "play": ["Find a sponsor"]})
+    >>> print(red_digest(scores))
+    1 red account; the 1 with the most ARR at risk:
+    1. Acme (A1): score 81, rising; ARR 120,000, 97,200 at risk; renewal in 40 days
+       - No executive sponsor
+       play: Find a sponsor
+    """
+    red = scores[scores["tier"].astype("string") == "red"]
+    if red.empty:
+        return "no red accounts"
+    top = red.sort_values("arr_at_risk", ascending=False).head(n)
+    lines = [f"{len(red)} red account{'s' if len(red) != 1 else ''}; "
+             f"the {len(top)} with the most ARR at risk:"]
+    for i, row in enumerate(top.to_dict("records"), start=1):
+        name = row.get("name") if pd.notna(row.get("name")) else row["account_id"]
+        trend = f", {row['trend']}" if pd.notna(row.get("trend")) else ""
+        lines.append(
+            f"{i}. {name} ({row['account_id']}): score {row['score']}{trend}; "
+            f"ARR {row['arr']:,.0f}, {row['arr_at_risk']:,.0f} at risk; "
+            f"renewal in {row['days_to_renewal']} days"
+        )
+        reasons = str(row.get("top_reasons") or "").splitlines()
+        lines.extend(f"   - {reason}" for reason in reasons if reason.strip())
+        if pd.notna(row.get("play")):
+            lines.append(f"   play: {row['play']}")
+    return "\n".join(lines)
