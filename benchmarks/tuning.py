@@ -7,7 +7,8 @@ difference is the pruner. Reported: wall time, trials pruned, best mean fold AUC
 test ROC-AUC of ChurnModel refitted with the best parameters on every row resolved before the test
 (beside the untuned defaults and the oracle on the same test rows).
 
-Run: .venv/bin/python benchmarks/tuning.py [--trials 50] [--accounts 2000]
+Run: .venv/bin/python benchmarks/tuning.py [--trials 50] [--accounts 2000] [--cache DIR]
+(``--cache`` keeps the built features and oracle as Parquet and reuses them on the next run).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from churnml.model.folds import out_of_time_folds, trainable_before
 from churnml.model.tuning import tune
 
 
-def demo_frame(n_accounts, seed):
+def demo_frame(n_accounts, seed, cache=None):
+    from pathlib import Path
+
+    if cache is not None and (Path(cache) / "features.parquet").exists():
+        frame = pd.read_parquet(Path(cache) / "features.parquet")
+        oracle = pd.read_parquet(Path(cache) / "oracle.parquet")["churn_probability"]
+        return frame, oracle
     from churnml import build_features, make_spine
     from churnml.datasets import make_saas
 
@@ -34,6 +41,10 @@ def demo_frame(n_accounts, seed):
     spine = make_spine(tables, start=start, end=usage.max())
     frame = build_features(tables, spine)
     oracle = tables["oracle"].set_index("contract_id")["churn_probability"]
+    if cache is not None:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(Path(cache) / "features.parquet")
+        oracle.to_frame().to_parquet(Path(cache) / "oracle.parquet")
     return frame, oracle
 
 
@@ -42,9 +53,10 @@ def main():
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache", help="folder caching the demo features between runs")
     args = parser.parse_args()
     start = time.perf_counter()
-    frame, oracle = demo_frame(args.accounts, args.seed)
+    frame, oracle = demo_frame(args.accounts, args.seed, args.cache)
     print(
         f"features: {frame.shape[0]} rows x {frame.shape[1]} columns "
         f"in {time.perf_counter() - start:.1f} s"

@@ -79,8 +79,8 @@ class SearchSpace:
 
     learning_rate: tuple[float, float] = (0.01, 0.2)  # log
     num_leaves: tuple[int, int] = (4, 63)
-    min_child_samples: tuple[int, int] = (10, 200)
-    feature_fraction: tuple[float, float] = (0.4, 1.0)
+    min_child_samples: tuple[int, int] = (10, 120)
+    feature_fraction: tuple[float, float] = (0.6, 1.0)
     bagging_fraction: tuple[float, float] = (0.5, 1.0)
     lambda_l1: tuple[float, float] = (1e-8, 10.0)  # log
     lambda_l2: tuple[float, float] = (1e-8, 10.0)  # log
