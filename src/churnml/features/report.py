@@ -13,8 +13,8 @@ from churnml.features.engine import feature_columns
 LEAKAGE_AUC = 0.95
 
 
-def indicator_report(features: pd.DataFrame, spine=None, *, label: str = "label", catalog=None,
-                     deciles: int = 10) -> pd.DataFrame:
+def indicator_report(features: pd.DataFrame, spine=None, *, label: str = "label", top: int | None = None,
+                     catalog=None, deciles: int = 10) -> pd.DataFrame:
     """One row per numeric indicator, strongest univariate signal first.
 
     Columns: indicator, family, coverage (non-null share over all rows), auc (univariate ROC-AUC
@@ -28,7 +28,29 @@ def indicator_report(features: pd.DataFrame, spine=None, *, label: str = "label"
     features : DataFrame
         Output of :func:`churnml.build_features`.
     spine : DataFrame, optional
-        Supplies the label when ``features`` has none.
+        Supplies the label when ``features`` has none (same row order).
+    label : str
+        The label column (1 churned, 0 renewed, missing when unresolved; unresolved rows count
+        for coverage only).
+    top : int, optional
+        Keep only the ``top`` strongest indicators (the leakage check still covers all).
+    catalog : Catalog, optional
+        Defaults to the catalog in the top-level ``features/`` folder.
+    deciles : int
+        Number of quantile bins of the churn-rate profile.
+
+    The decile profile is one row per indicator with columns ``decile_1 .. decile_<deciles>``
+    (a wide, fixed-width form that prints as a heat table); a decile no row falls into (ties of a
+    flag or a count) is NaN.
+
+    Examples
+    --------
+    >>> import churnml
+    >>> tables = churnml.datasets.make_saas(n_accounts=200, months=12, seed=1)
+    >>> spine = churnml.make_spine(tables, start="2025-01-01", end="2025-06-01")
+    >>> report = churnml.indicator_report(churnml.build_features(tables, spine), top=5)
+    >>> len(report)
+    5
     """
     from sklearn.metrics import roc_auc_score
 
@@ -70,4 +92,4 @@ def indicator_report(features: pd.DataFrame, spine=None, *, label: str = "label"
             f"from on or after as_of. Check its time column against the point-in-time rule.",
             stacklevel=2,
         )
-    return report
+    return report if top is None else report.head(int(top))
