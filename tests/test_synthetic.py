@@ -205,3 +205,16 @@ def test_tiny_worlds_and_zero_noise(seed):
     assert not any(clean["oracle"].attrs["noise"].values())
     assert clean["contacts"]["account_id"].notna().all()
     assert not clean["usage"].duplicated().any()
+
+
+def test_goal_counts_do_not_give_away_monthly_billing(saas_small):
+    contracts, goals = saas_small["contracts"], saas_small["goals"]
+    monthly = (contracts["end_date"] - contracts["start_date"]).dt.days.le(31)
+    monthly = monthly.groupby(contracts["account_id"]).any()
+    smb = saas_small["accounts"].set_index("account_id")["segment"].eq("smb")
+    per_account = goals.groupby("account_id").size().reindex(monthly.index, fill_value=0)
+    by_billing = per_account[smb.reindex(monthly.index)].groupby(monthly).mean()
+    assert 0.67 < by_billing[True] / by_billing[False] < 1.5, by_billing
+    assert (goals["due_at"] > goals["created_at"]).all()
+    known = goals["achieved_at"].notna()
+    assert (goals.loc[known, "achieved"] <= goals.loc[known, "target"]).all()

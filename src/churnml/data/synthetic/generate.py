@@ -80,7 +80,7 @@ def make_saas(
         "contacts": contacts,
         "tickets": tickets_table(world),
         "nps": nps_table(world, contacts),
-        "goals": goals_table(world, contracts),
+        "goals": goals_table(world),
     }
     end = pd.Timestamp(world.end)
     tables["goals"] = tables["goals"][tables["goals"]["created_at"] < end].reset_index(drop=True)

@@ -54,18 +54,29 @@ def tickets_table(w: World) -> pd.DataFrame:
     )
 
 
-def goals_table(w: World, contracts: pd.DataFrame) -> pd.DataFrame:
-    """Two or three goals per term, achieved fully, partially or missed by their due date."""
+def goals_table(w: World) -> pd.DataFrame:
+    """Yearly success plans of two or three goals, achieved fully, partially or missed.
+
+    Plans follow the account's anniversary whatever its contract length, so goal counts do
+    not give away monthly billing; a churned account starts no new plan.
+    """
     rng = w.rng
-    terms = contracts[contracts["start_date"] >= pd.Timestamp(w.start) - pd.Timedelta(days=180)]
-    pos = pd.Index(w.account_id).get_indexer(terms["account_id"])
-    per_term = np.where(w.segment[pos] == 0, 3, 2)
-    acct = np.repeat(pos, per_term)
-    term_start = np.repeat(terms["start_date"].to_numpy().astype("datetime64[D]"), per_term)
-    term_end = np.repeat(terms["end_date"].to_numpy().astype("datetime64[D]"), per_term)
+    year = 365
+    first = np.maximum(0, np.ceil((w.start - year * DAY - w.created_at) / DAY / year)).astype(int)
+    last = np.floor((w.end - DAY - w.created_at) / DAY / year).astype(int)
+    n_plans = np.maximum(last - first + 1, 0)
+    plan_acct = np.repeat(np.arange(w.n), n_plans)
+    plan_no = np.repeat(first, n_plans) + (
+        np.arange(len(plan_acct)) - np.repeat(np.cumsum(n_plans) - n_plans, n_plans)
+    )
+    plan_start = w.created_at[plan_acct] + plan_no * year * DAY
+    per_plan = np.where(w.segment[plan_acct] == 0, 3, 2)
+    acct = np.repeat(plan_acct, per_plan)
+    created = np.repeat(plan_start, per_plan) + rng.integers(0, 30, len(acct)) * DAY
+    due = created + rng.integers(90, 300, len(acct)) * DAY
+    keep = (created < w.end) & (created < w.alive_until[acct])
+    acct, created, due = acct[keep], created[keep], due[keep]
     n = len(acct)
-    created = term_start + rng.integers(0, 30, n) * DAY
-    due = np.minimum(created + rng.integers(90, 240, n) * DAY, term_end)
     h = w.health[acct, w.month_of(due)]
     progress = np.clip(sigmoid(0.4 + 1.4 * h + rng.normal(0, 0.7, n)) * 1.3, 0, 1)
     target = rng.choice(GOAL_TARGETS, n)
