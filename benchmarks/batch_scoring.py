@@ -14,7 +14,7 @@ Features are precomputed (the synthetic catalog-shaped frame and the ``make demo
 
 Peak memory is the process's max RSS (plus forked explanation workers, reported separately).
 
-Run: .venv/bin/python benchmarks/batch_scoring.py [--rows 100000] [--no-postgres]
+Run: .venv/bin/python benchmarks/batch_scoring.py [--rows 100000] [--no-postgres] [--breakdown]
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--train-rows", type=int, default=30_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time predict_proba and explain_all alone"
+    )
     args = parser.parse_args(argv)
 
     from churnml.model.config import load_config
@@ -86,6 +89,11 @@ def main(argv=None) -> None:
         print(f"{name}: {timings[name]:.2f} s", flush=True)
         return value
 
+    if args.breakdown:
+        from churnml.explain.contributions import explain_all
+
+        timed("  of which predict_proba", lambda: model.predict_proba(features))
+        timed("  of which explain_all", lambda: explain_all(model, features))
     result = timed("score_frame", lambda: score_frame(model, features, previous=previous))
     folder = Path(tempfile.mkdtemp(prefix="churnml-bench-"))
     out = folder / "scores.parquet"
