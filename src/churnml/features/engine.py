@@ -130,6 +130,7 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     con = duckdb.connect()
     con.execute("SET threads TO 2")
     con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")  # results carry _row; saves memory
     missing = sources.register(con, tables, spine.reset_index(drop=True), grains=_grains(catalog))
     _, _, derived, skipped = plan(catalog, tables, missing)
     work = queries(catalog, tables, missing)

@@ -145,9 +145,10 @@ def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.
             event = event.astype("string").astype("category")
         # integer codes: DuckDB groups numbers far faster than strings or enums
         cols["event"] = event.cat.codes.to_numpy()[keep].astype("int32")
-    quantity = (usage["quantity"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-                if "quantity" in usage else np.ones(int(keep.sum())))
-    cols["quantity"] = np.where(np.isnan(quantity), 1.0, quantity)
+    quantity = (usage["quantity"].to_numpy(dtype="float32", na_value=np.nan)[keep]
+                if "quantity" in usage else np.ones(int(keep.sum()), dtype="float32"))
+    cols["quantity"] = np.where(np.isnan(quantity), np.float32(1.0), quantity)
+    del quantity
     frame = pd.DataFrame(cols)
     con.register("usage_frame", frame)
     built = []  # finest first; a coarser grain is summed from the smallest finer one built
@@ -157,8 +158,8 @@ def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.
             continue
         source = next((b for b in reversed(built) if dims <= USAGE_DIMS[b]), "usage_frame")
         keys = ", ".join(['"account_id"', *(q(d) for d in sorted(dims)), '"t_ts"'])
-        con.execute(f'CREATE TEMP TABLE {q(relation)} AS SELECT {keys}, SUM("quantity") AS '
-                    f'"quantity" FROM {q(source)} GROUP BY {keys}')
+        con.execute(f'CREATE TEMP TABLE {q(relation)} AS SELECT {keys}, CAST(SUM("quantity") AS '
+                    f'DOUBLE) AS "quantity" FROM {q(source)} GROUP BY {keys}')
         built.append(relation)
     con.unregister("usage_frame")
     return users
