@@ -21,7 +21,13 @@ from churnml.explain.plays import Plays, load_plays
 
 def _train(frame, **params):
     X = frame[FakeCatalog.FEATURES]
-    base = {"objective": "binary", "verbose": -1, "learning_rate": 0.1, "min_data_per_group": 5}
+    base = {
+        "objective": "binary",
+        "verbose": -1,
+        "learning_rate": 0.1,
+        "min_data_per_group": 5,
+        "num_threads": 1,
+    }
     rounds = params.pop("rounds")
     return lgb.train({**base, **params}, lgb.Dataset(X, frame["label"]), rounds)
 

@@ -161,7 +161,13 @@ def make_frame(n, seed=0):
 def booster():
     lgb = pytest.importorskip("lightgbm")
     frame = make_frame(1500, seed=5)
-    params = {"objective": "binary", "verbose": -1, "num_leaves": 7, "min_data_per_group": 5}
+    params = {
+        "objective": "binary",
+        "verbose": -1,
+        "num_leaves": 7,
+        "min_data_per_group": 5,
+        "num_threads": 1,
+    }
     return lgb.train(params, lgb.Dataset(frame[FakeCatalog.FEATURES], frame["label"]), 20)
 
 
