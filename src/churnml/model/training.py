@@ -223,6 +223,7 @@ def train(
     mapping=None,
     catalog=None,
     log=True,
+    figures=True,
 ) -> TrainResult:
     """Train, evaluate, track and register a renewal-risk model.
 
@@ -252,6 +253,8 @@ def train(
         Default the packaged indicator catalog.
     log : bool, default True
         False skips MLflow entirely (no run, no registration).
+    figures : bool, default True
+        Log the evaluation figures (ROC, PR, gain, calibration, SHAP summary) as PNG artifacts.
 
     Returns
     -------
@@ -375,13 +378,13 @@ def train(
     )
     if log:
         step = time.perf_counter()
-        _log_and_register(result, tables, config, catalog, name, tracking_uri, info)
+        _log_and_register(result, tables, config, catalog, name, tracking_uri, info, figures)
         timings["mlflow_s"] = time.perf_counter() - step
     timings["total_s"] = time.perf_counter() - clock
     return result
 
 
-def _log_and_register(result, tables, config, catalog, name, tracking_uri, info):
+def _log_and_register(result, tables, config, catalog, name, tracking_uri, info, figures=True):
     """One parent MLflow run with everything, then register and run champion/challenger."""
     from churnml.model import registry, tracking
 
@@ -432,12 +435,13 @@ def _log_and_register(result, tables, config, catalog, name, tracking_uri, info)
         trials = result.tune_result.trials
         tracking.log_frame(trials.astype({"fold_auc": str}), "tuning/trials.csv")
         tracking.log_trials(trials, run_id, experiment_id)
-        try:
-            figures = evaluation.figures(result.holdout_model, test)
-        except Exception as error:  # noqa: BLE001 - figures must not sink a training
-            warnings.warn(f"train: figures skipped ({error})", stacklevel=3)
-            figures = evaluation.figures()
-        tracking.log_figures(figures)
+        if figures:
+            try:
+                drawn = evaluation.figures(result.holdout_model, test)
+            except Exception as error:  # noqa: BLE001 - figures must not sink a training
+                warnings.warn(f"train: SHAP summary figure skipped ({error})", stacklevel=3)
+                drawn = evaluation.figures()
+            tracking.log_figures(drawn)
         model_info = _log_pyfunc(result, catalog, config, info)
 
         version = registry.register(
@@ -513,9 +517,9 @@ def _log_pyfunc(result, catalog, config, info):
     sample = frame.sample(n=min(len(frame), 500), random_state=config.seed)
     X = signature_frame(result.model, sample)
     output = wrapper.predict(None, X)
-    signature = infer_signature(X, output)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        signature = infer_signature(X, output)
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=wrapper,
