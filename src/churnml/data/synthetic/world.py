@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 DAY = np.timedelta64(1, "D")
 MONTH_DAYS = 30.4375
@@ -104,7 +103,10 @@ def build_world(n_accounts, months, seed, start, usage_scale) -> World:
 
     baseline = rng.normal(0.0, 0.8, n)
     eps = rng.normal(0.0, 0.45, (n, months)) + (1 - PHI) * baseline[:, None]
-    ar, _ = lfilter([1.0], [1.0, -PHI], eps, axis=1, zi=(PHI * baseline)[:, None])
+    # AR(1) started at the baseline, as one matrix product: ar[t] = sum_s PHI**(t-s) eps[s] + ...
+    lag = np.arange(months)[None, :] - np.arange(months)[:, None]
+    ar = eps @ np.where(lag >= 0, PHI ** np.maximum(lag, 0), 0.0)
+    ar += baseline[:, None] * PHI ** np.arange(1, months + 1)
 
     champion_left = _departures(rng, n, 0.28, start, window_days)
     decider_left = _departures(rng, n, 0.12, start, window_days)
