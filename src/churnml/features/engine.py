@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import tempfile
 import warnings
 
 import numpy as np
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 SPINE_COLUMNS = ("account_id", "as_of")
 CATEGORICAL = ("segment", "touch_model", "lifecycle_stage")
 SHORT = 90
+#: DuckDB settings: beyond MEMORY_LIMIT, joins and aggregates spill to a temporary folder
+THREADS = 2
+MEMORY_LIMIT = "1500MB"
 
 
 def feature_columns(frame: pd.DataFrame, catalog=None) -> list[str]:
@@ -127,8 +131,17 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     if missing_cols:
         raise ValueError(f"spine is missing column(s) {missing_cols}; build it with churnml.make_spine")
     catalog = catalog or load_catalog()
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
+    with tempfile.TemporaryDirectory(prefix="churnml-duckdb-") as spill:
+        con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
+                                     "temp_directory": spill})
+        try:
+            frame = _build(con, tables, spine, catalog, progress)
+        finally:
+            con.close()
+    return frame
+
+
+def _build(con, tables, spine, catalog, progress):
     con.execute("SET enable_progress_bar = false")
     con.execute("SET preserve_insertion_order = false")  # results carry _row; saves memory
     missing = sources.register(con, tables, spine.reset_index(drop=True), grains=_grains(catalog))
@@ -153,7 +166,6 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
                 elif shape in shapes.ONE_WHEN_EMPTY:
                     out = np.where(np.isnan(out), 1.0, out)
                 values[ind_id] = out
-    con.close()
     frame = spine.reset_index(drop=True).copy()
     for ind_id, out in values.items():
         if ind_id not in frame.columns:

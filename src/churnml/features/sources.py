@@ -43,9 +43,10 @@ def _days(series: pd.Series) -> np.ndarray:
 
 
 def _whole_days(series: pd.Series) -> np.ndarray:
-    """Whole days since 1970-01-01 (the day of the event), int32."""
-    values = pd.to_datetime(series).to_numpy(dtype="datetime64[ns]")
-    return values.astype("datetime64[D]").astype("int64").astype("int32")
+    """Whole days since 1970-01-01 (the day of the event), int32; one temporary array."""
+    values = pd.to_datetime(series).to_numpy()
+    per_day = np.timedelta64(1, "D") // np.timedelta64(1, np.datetime_data(values.dtype)[0])
+    return (values.view("int64") // per_day).astype("int32")
 
 
 def account_codes(series: pd.Series, accounts: pd.Index) -> np.ndarray:
@@ -138,23 +139,29 @@ def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.
             user = user.astype("string").astype("category")
         users = pd.Index(user.cat.categories.astype(str))
         codes = user.cat.codes.to_numpy()[keep].astype("int32")
-        cols["user_id"] = pd.arrays.IntegerArray(codes, mask=codes < 0)
+        cols["user_id"] = (codes, codes < 0)
     if "event" in usage:
         event = usage["event"]
         if not isinstance(event.dtype, pd.CategoricalDtype):
             event = event.astype("string").astype("category")
         # integer codes: DuckDB groups numbers far faster than strings or enums
-        cols["event"] = event.cat.codes.to_numpy()[keep].astype("int32")
+        codes = event.cat.codes.to_numpy()[keep].astype("int32")
+        cols["event"] = (codes, codes < 0)
     quantity = (usage["quantity"].to_numpy(dtype="float32", na_value=np.nan)[keep]
                 if "quantity" in usage else np.ones(int(keep.sum()), dtype="float32"))
     cols["quantity"] = np.where(np.isnan(quantity), np.float32(1.0), quantity)
     del quantity
-    frame = pd.DataFrame(cols)
+    import pyarrow as pa
+
+    # an Arrow table over the numpy buffers: no copy into pandas blocks before DuckDB reads it
+    frame = pa.table({k: pa.array(v[0], mask=v[1]) if isinstance(v, tuple) else pa.array(v)
+                      for k, v in cols.items()})
+    del cols
     con.register("usage_frame", frame)
     built = []  # finest first; a coarser grain is summed from the smallest finer one built
     for relation in sorted(set(grains), key=lambda r: -len(USAGE_DIMS[r])):
         dims = USAGE_DIMS[relation]
-        if any(d not in frame for d in dims):
+        if any(d not in frame.column_names for d in dims):
             continue
         source = next((b for b in reversed(built) if dims <= USAGE_DIMS[b]), "usage_frame")
         keys = ", ".join(['"account_id"', *(q(d) for d in sorted(dims)), '"t_ts"'])
