@@ -209,3 +209,13 @@ def test_as_of_with_a_time_of_day_is_refused(tiny, tiny_spine):
     spine = tiny_spine.assign(as_of=AS_OF + pd.Timedelta(hours=5))
     with pytest.raises(ValueError, match="as_of must be dates"):
         build_features(tiny, spine)
+
+
+def test_tables_can_be_a_folder_of_parquet_files(tmp_path, tiny, tiny_spine, tiny_features):
+    from churnml.data.load import write_tables
+
+    write_tables(tiny, tmp_path)
+    from_files = build_features(str(tmp_path), tiny_spine).set_index("account_id")
+    columns = [c for c in feature_columns(tiny_features.reset_index()) if c not in tiny_spine]
+    pd.testing.assert_frame_equal(from_files[columns], tiny_features[columns], check_dtype=False,
+                                  check_categorical=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import tempfile
 import warnings
 
@@ -99,9 +100,10 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
 
     Parameters
     ----------
-    tables : dict of DataFrame
+    tables : dict of DataFrame, or str / Path
         The contract tables (only accounts and contracts are required; a family whose table is
-        absent is skipped and the reason kept in ``attrs["skipped"]``).
+        absent is skipped and the reason kept in ``attrs["skipped"]``), or a folder of Parquet /
+        CSV files or a DuckDB database file, read with :func:`churnml.data.load.load_tables`.
     spine : DataFrame
         Output of :func:`churnml.make_spine` (at least account_id and as_of; dates at midnight).
     catalog : Catalog, optional
@@ -131,6 +133,10 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     if missing_cols:
         raise ValueError(f"spine is missing column(s) {missing_cols}; build it with churnml.make_spine")
     catalog = catalog or load_catalog()
+    if isinstance(tables, (str, os.PathLike)):
+        from churnml.data.load import load_tables
+
+        tables = load_tables(tables, validate=False)
     with tempfile.TemporaryDirectory(prefix="churnml-duckdb-") as spill:
         con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
                                      "temp_directory": spill})
