@@ -72,7 +72,7 @@ def _missing(value) -> bool:
     if value is None:
         return True
     try:
-        return bool(value != value) or (isinstance(value, float) and math.isnan(value))
+        return bool(value != value) or (isinstance(value, float) and math.isnan(value))  # noqa: PLR0124 (NaN check for any float type)
     except (TypeError, ValueError):
         return str(value) in {"<NA>", "NaT"}
 

@@ -65,7 +65,7 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
             days = shapes.lookback(ind)
             # windows up to SHORT days share one pass; longer look-backs get their own
             bucket = None if days is None or ind.shape in shapes.STATE_TIME else (
-                SHORT if days <= SHORT else days)
+                max(SHORT, days))
             time = None if ind.shape in shapes.STATE_TIME else shapes.time_of(ind)
             keyed = shapes.key_of(ind) if ind.shape in shapes.KEYED_SHAPES else None
             key = (ind.family, ind.table, time, bucket, keyed)
