@@ -41,9 +41,32 @@ def _healthy(url: str) -> bool:
         return False
 
 
+class Server:
+    """A started server: ``url`` and ``wait()`` (block until ``/health`` answers)."""
+
+    def __init__(self, url, process, root, log, timeout):
+        self.url, self.process, self.root, self.log, self.timeout = url, process, root, log, timeout
+        self.started_at = time.monotonic()
+
+    def wait(self) -> str:
+        deadline = self.started_at + self.timeout
+        while not _healthy(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.log.flush()
+                tail = (self.root / "server.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(
+                    f"mlflow server at {self.url} did not become healthy within {self.timeout} s "
+                    f"(exit code {self.process.poll()}):\n{tail}"
+                )
+            time.sleep(0.25)
+        return self.url
+
+
 @contextmanager
-def mlflow_server(timeout: float = 180.0):
-    """Run ``mlflow server`` for the duration of the ``with`` block; yields its tracking URI."""
+def mlflow_server(timeout: float = 300.0, *, wait: bool = True):
+    """Run ``mlflow server`` for the duration of the ``with`` block; yields its tracking URI, or
+    with ``wait=False`` at once a :class:`Server` (call ``.wait()`` before using it), so a test
+    can do other work while the server starts (it takes 20 s to minutes on a busy machine)."""
     root = Path(tempfile.mkdtemp(prefix="churnml-mlflow-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -77,17 +100,8 @@ def mlflow_server(timeout: float = 180.0):
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + timeout
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                tail = (root / "server.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(
-                    f"mlflow server on port {port} did not become healthy "
-                    f"(exit code {process.poll()}):\n{tail}"
-                )
-            time.sleep(0.25)
-        yield url
+        server = Server(url, process, root, log, timeout)
+        yield server.wait() if wait else server
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

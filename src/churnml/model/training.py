@@ -378,15 +378,39 @@ def train(
     )
     if log:
         step = time.perf_counter()
-        _log_and_register(result, tables, config, catalog, name, tracking_uri, info, figures)
+        log_result(
+            result, tables, tracking_uri=tracking_uri, registered_model_name=name, figures=figures
+        )
         timings["mlflow_s"] = time.perf_counter() - step
     timings["total_s"] = time.perf_counter() - clock
     return result
 
 
-def _log_and_register(result, tables, config, catalog, name, tracking_uri, info, figures=True):
-    """One parent MLflow run with everything, then register and run champion/challenger."""
+def log_result(
+    result: TrainResult,
+    tables=None,
+    *,
+    tracking_uri=None,
+    registered_model_name=None,
+    figures=True,
+) -> TrainResult:
+    """Log a ``train(..., log=False)`` result as one MLflow run, register it and run
+    champion/challenger (what ``train`` does when ``log=True``). Fills ``run_id``,
+    ``model_version``, ``model_uri``, ``promoted`` and ``reason`` in place and returns ``result``.
+
+    Parameters
+    ----------
+    result : TrainResult
+    tables : dict, optional
+        The contract tables trained on, for the data fingerprint.
+    tracking_uri, registered_model_name, figures
+        As in :func:`train`.
+    """
     from churnml.model import registry, tracking
+
+    config, catalog = result.model.config_, result.model.catalog_
+    info = result.model.training_info_
+    name = registered_model_name or config.registered_model_name
 
     experiment_id = tracking.configure(tracking_uri)
     import mlflow
@@ -468,6 +492,7 @@ def _log_and_register(result, tables, config, catalog, name, tracking_uri, info,
     result.model_uri = f"models:/{name}/{version.version}"
     result.promoted, result.reason = promoted, reason
     result.model.model_name_, result.model.model_version_ = name, str(version.version)
+    return result
 
 
 def _features_digest(frame: pd.DataFrame) -> str:
