@@ -220,3 +220,20 @@ def test_run_score_writes_everything_and_reruns_identically(trained, saas_small,
     assert "would write" in capsys.readouterr().out
     assert dry["dry_run"] and dry["crm"]["inserted"] > 0
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stamp
+
+
+def test_score_from_tables(trained, saas_small):
+    from churnml.scoring import score
+
+    tables = {k: v for k, v in saas_small.items() if k != "oracle"}
+    scores = score(trained, tables, "2025-09-01", capacity=5)
+    assert (scores["tier"] == "red").sum() == min(5, len(scores))
+    assert (
+        scores.loc[scores["tier"] == "red", "probability"].min()
+        >= scores.loc[scores["tier"] != "red", "probability"].max()
+    )
+    accounts = tables["accounts"].set_index("account_id")
+    assert (scores["csm"].to_numpy() == accounts.loc[scores["account_id"], "csm"].to_numpy()).all()
+    assert set(scores.attrs["explanations"]["account_id"]) <= set(scores["account_id"])
+    with pytest.raises(ValueError, match="no account has a contract active"):
+        score(trained, tables, "2010-01-01")

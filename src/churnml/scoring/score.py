@@ -231,6 +231,8 @@ def score_frame(
         if col not in features.columns:
             raise ValueError(f"scoring: the features frame has no {col!r} column")
     problems = check_features(model, features)
+    if len(features) == 0:
+        raise ValueError("scoring: the features frame has no rows: there are no accounts to score")
     config = getattr(model, "config_", None)
     if tiers is None and config is not None:
         tiers = config.tiers
@@ -359,6 +361,12 @@ def build_population(model, tables: dict, as_of, *, progress: bool = False) -> p
         horizon_days=getattr(config, "horizon_days", 180),
         downgrade_churn_share=getattr(config, "downgrade_churn_share", None),
     )
+    if len(spine) == 0:
+        raise ValueError(
+            f"scoring: no account has a contract active at as_of={as_of} renewing within "
+            f"{getattr(config, 'horizon_days', 180)} days ({len(tables['contracts'])} contracts); "
+            f"check the as_of date against the data"
+        )
     return build_features(tables, spine, getattr(model, "catalog_", None), progress=progress)
 
 
