@@ -218,3 +218,17 @@ def test_goal_counts_do_not_give_away_monthly_billing(saas_small):
     assert (goals["due_at"] > goals["created_at"]).all()
     known = goals["achieved_at"].notna()
     assert (goals.loc[known, "achieved"] <= goals.loc[known, "target"]).all()
+
+
+def test_contacts_have_one_role_at_a_time_and_successors(saas_small):
+    contacts = saas_small["contacts"]
+    assert not (contacts["ended_at"] <= contacts["started_at"]).any()
+    people = contacts.dropna(subset=["user_id"]).sort_values(["user_id", "started_at"])
+    previous_end = people.groupby("user_id")["ended_at"].shift()
+    again = people["user_id"].duplicated()
+    assert again.any()  # promoted power users
+    assert (previous_end[again] <= people.loc[again, "started_at"]).all()
+    champions = contacts[contacts["role"] == "champion"]
+    left = champions.loc[champions["ended_at"].notna(), "account_id"].dropna()
+    replaced = champions[champions["account_id"].isin(left) & champions["ended_at"].isna()]
+    assert 0 < replaced["account_id"].nunique() < left.nunique()

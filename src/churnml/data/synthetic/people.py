@@ -88,7 +88,9 @@ def contacts_table(w: World, accounts: pd.DataFrame) -> pd.DataFrame:
         parts.append(
             pd.DataFrame({"acct": acct, "role": role, "ended_at": ended, "user_id": user_id})
         )
+    parts += _successors(w)
     people = pd.concat(parts, ignore_index=True).sort_values(["acct", "role"], kind="stable")
+    people = _promotions_end_old_roles(people)
     acct = people["acct"].to_numpy()
     first, last = rng.choice(FIRST, len(people)), rng.choice(LAST, len(people))
     domain = accounts["email_domain"].to_numpy()[acct]
@@ -96,6 +98,8 @@ def contacts_table(w: World, accounts: pd.DataFrame) -> pd.DataFrame:
         np.char.add(np.char.add(np.char.add(first, "."), last), "@"), domain.astype(str)
     )
     started = w.created_at[acct] + rng.integers(0, 60, len(people)) * DAY
+    successor = people["started_at"].notna().to_numpy()
+    started[successor] = people["started_at"].to_numpy()[successor]
     return pd.DataFrame(
         {
             "contact_id": serial_ids("P", len(people), 6),
@@ -108,6 +112,53 @@ def contacts_table(w: World, accounts: pd.DataFrame) -> pd.DataFrame:
             "user_id": people["user_id"].to_numpy(),
         }
     )
+
+
+def _successors(w: World) -> list[pd.DataFrame]:
+    """A departed champion is often replaced by promoting power user 1; a decision maker by a hire.
+
+    The successor starts one to four months after the departure (health has already dropped).
+    """
+    rng = w.rng
+    out = []
+    for role, left, share, user_idx in (
+        ("champion", w.champion_left, 0.6, 1),
+        ("decision_maker", w.decider_left, 0.7, -1),
+    ):
+        acct = np.nonzero(~np.isnat(left))[0]
+        acct = acct[rng.random(len(acct)) < share]
+        start = left[acct] + rng.integers(30, 120, len(acct)) * DAY
+        keep = (start < w.end) & (start < w.alive_until[acct])
+        acct, start = acct[keep], start[keep]
+        user_id = (
+            np.char.add(np.char.add(w.account_id[acct], "-U"), str(user_idx).zfill(3))
+            if user_idx >= 0 and len(acct)
+            else np.full(len(acct), None, dtype=object)
+        )
+        out.append(
+            pd.DataFrame(
+                {
+                    "acct": acct,
+                    "role": role,
+                    "ended_at": np.full(len(acct), np.datetime64("NaT"), dtype="datetime64[D]"),
+                    "user_id": user_id,
+                    "started_at": start,
+                }
+            )
+        )
+    return out
+
+
+def _promotions_end_old_roles(people: pd.DataFrame) -> pd.DataFrame:
+    """A promoted user's previous contact row (e.g. power_user) ends the day the new role starts."""
+    promoted = people["started_at"].notna() & people["user_id"].notna()
+    if not promoted.any():
+        return people
+    when = people.loc[promoted].set_index("user_id")["started_at"]
+    old_role = ~promoted & people["user_id"].isin(when.index)
+    ended = people["ended_at"].to_numpy().copy()
+    ended[old_role.to_numpy()] = people.loc[old_role, "user_id"].map(when).to_numpy()
+    return people.assign(ended_at=ended)
 
 
 def nps_table(w: World, contacts: pd.DataFrame) -> pd.DataFrame:

@@ -108,8 +108,8 @@ def build_world(n_accounts, months, seed, start, usage_scale) -> World:
     ar = eps @ np.where(lag >= 0, PHI ** np.maximum(lag, 0), 0.0)
     ar += baseline[:, None] * PHI ** np.arange(1, months + 1)
 
-    champion_left = _departures(rng, n, 0.28, start, window_days)
-    decider_left = _departures(rng, n, 0.12, start, window_days)
+    champion_left = _departures(rng, n, 0.28, start, window_days, created_at)
+    decider_left = _departures(rng, n, 0.12, start, window_days, created_at)
     health = ar + _shock(champion_left, month_starts, CHAMPION_SHOCK)
     health += _shock(decider_left, month_starts, DECIDER_SHOCK)
     return World(
@@ -131,9 +131,10 @@ def build_world(n_accounts, months, seed, start, usage_scale) -> World:
     )
 
 
-def _departures(rng, n, share, start, window_days):
-    leaves = rng.random(n) < share
+def _departures(rng, n, share, start, window_days, created_at):
+    """Departure dates inside the window, at least 90 days after the account started."""
     when = start + rng.integers(0, window_days, n) * DAY
+    leaves = (rng.random(n) < share) & (when >= created_at + 90 * DAY)
     return np.where(leaves, when, np.datetime64("NaT"))
 
 
