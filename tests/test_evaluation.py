@@ -109,3 +109,12 @@ def test_logistic_baseline_handles_missing_strings_and_unknown_levels():
     new = X.head(3).copy()
     new["plan"] = ["never seen", None, "p"]
     assert np.isfinite(model.predict_proba(new)).all()
+
+
+def test_ratio_to_oracle_is_missing_where_the_oracle_cannot_rank():
+    frame = pd.DataFrame({"segment": ["a", "a", "b", "b", "b", "b"]})
+    y = np.array([1, 0, 1, 0, 1, 0])
+    oracle = np.array([0.1, 0.9, 0.8, 0.2, 0.7, 0.3])  # segment a: oracle AUC 0
+    ev = evaluate(y, {"m": [0.9, 0.1, 0.8, 0.2, 0.7, 0.3]}, frame=frame, oracle=oracle)
+    assert np.isnan(ev.metric("m", "ratio_to_oracle", "a"))
+    assert ev.metric("m", "ratio_to_oracle", "b") == pytest.approx(1.0)

@@ -174,7 +174,7 @@ def evaluate(
             rows += [(name, segment, metric, value) for metric, value in values.items()]
         if oracle is not None:
             rows += [
-                (name, segment, "ratio_to_oracle", auc[name] / auc["oracle"])
+                (name, segment, "ratio_to_oracle", _ratio(auc[name], auc["oracle"]))
                 for name in preds
                 if name != "oracle"
             ]
@@ -186,6 +186,10 @@ def evaluate(
         predictions=preds,
         capacity=capacity,
     )
+
+
+def _ratio(value, reference) -> float:
+    return float(value / reference) if reference and np.isfinite(reference) else np.nan
 
 
 def _capacity_per_group(groups, mask, capacity) -> dict:
