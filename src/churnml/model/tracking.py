@@ -37,7 +37,8 @@ def default_tracking_uri(cwd=None) -> str:
 
 def configure(tracking_uri: str | None = None, experiment: str = EXPERIMENT, cwd=None) -> str:
     """Point MLflow at ``tracking_uri`` (default :func:`default_tracking_uri`) and return the id of
-    ``experiment``, creating it (artifacts under ``<cwd>/mlruns`` for a local SQLite store)."""
+    ``experiment``, creating it (artifacts under ``<cwd>/mlruns`` for a local SQLite store).
+    Inside ``mlflow run`` (``MLFLOW_RUN_ID`` set) it is the experiment of that run."""
     quiet_mlflow()
     import mlflow
 
@@ -45,6 +46,9 @@ def configure(tracking_uri: str | None = None, experiment: str = EXPERIMENT, cwd
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = mlflow.MlflowClient(uri)
+    started = os.environ.get("MLFLOW_RUN_ID")
+    if started:  # inside `mlflow run`: log into the run MLflow started, in its experiment
+        return client.get_run(started).info.experiment_id
     found = client.get_experiment_by_name(experiment)
     if found is not None:
         return found.experiment_id
