@@ -103,9 +103,7 @@ def test_worse_challenger_does_not_take_the_alias(first, client, saas_small, fea
     noisy = features_small.copy()
     known = noisy.index[noisy["label"].notna()]
     noisy.loc[known, "label"] = noisy.loc[known, "label"].to_numpy()[rng.permutation(len(known))]
-    second = train(
-        saas_small, features=noisy, trials=1, progress=False, figures=False
-    )
+    second = train(saas_small, features=noisy, trials=1, progress=False, figures=False)
     assert second.model_version == "2"
     assert not second.promoted
     assert second.reason.startswith("does not beat the champion")

@@ -70,7 +70,7 @@ def fingerprint(tables: dict) -> pd.DataFrame:
         rows.append(
             {
                 "table": name,
-                "rows": int(len(frame)),
+                "rows": len(frame),
                 "columns": int(frame.shape[1]),
                 "hashed_columns": ",".join(columns),
                 "first": None if first is None or pd.isna(first) else str(first),

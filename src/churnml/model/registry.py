@@ -64,7 +64,7 @@ def load_model(uri: str):
     """
     try:
         name, version = resolve(uri)
-    except Exception as error:  # noqa: BLE001 - re-raised with the URI named
+    except Exception as error:
         raise LookupError(f"load_model: cannot resolve {uri!r}: {error}") from error
     wrapper = load_wrapper(uri)
     model = wrapper.model

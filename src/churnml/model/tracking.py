@@ -53,7 +53,7 @@ def configure(tracking_uri: str | None = None, experiment: str = EXPERIMENT, cwd
     if found is not None:
         return found.experiment_id
     location = None
-    if uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri:
+    if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
         location = (Path(cwd or os.getcwd()).resolve() / "mlruns").as_uri()
     return client.create_experiment(experiment, artifact_location=location)
 

@@ -26,7 +26,6 @@ by also learning from the most recent outcomes.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 import warnings
@@ -100,8 +99,10 @@ class TrainResult:
         n = self.evaluation.metric("model", "n")
         pos = self.evaluation.metric("model", "positives")
         lines = [
-            f"Out-of-time test: {int(n)} snapshot rows, {int(pos)} churned "
-            f"(recall_at_k at capacity {self.evaluation.capacity} per scoring date)",
+            (
+                f"Out-of-time test: {int(n)} snapshot rows, {int(pos)} churned "
+                f"(recall_at_k at capacity {self.evaluation.capacity} per scoring date)"
+            ),
             text,
             "",
             f"MLflow run:     {self.run_id}",
@@ -355,8 +356,8 @@ def train(
         or _latest(pre_labelled, "as_of"),
         "test_roc_auc": evaluation.metric("model", "roc_auc"),
         "test_pr_auc": evaluation.metric("model", "pr_auc"),
-        "rows": int(len(frame)),
-        "resolved_rows": int(len(labelled)),
+        "rows": len(frame),
+        "resolved_rows": len(labelled),
     }
     deployed.catalog_, deployed.config_ = catalog, config
     deployed.model_name_, deployed.model_version_ = None, None
