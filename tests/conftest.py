@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-SMALL = dict(n_accounts=300, months=18, seed=3)
+SMALL = {"n_accounts": 300, "months": 18, "seed": 3}
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +36,21 @@ def features_small(saas_small, spine_small):
     from churnml import build_features
 
     return build_features(saas_small, spine_small)
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_environment_restored():
+    """MLflow's ``set_tracking_uri`` / ``set_registry_uri`` export ``MLFLOW_*`` variables so that
+    subprocesses inherit them, and ``set_registry_uri(None)`` does not take its variable back.
+    Restore them after every test, so no test points a later one (or its notebook kernel) at a
+    server that has since stopped."""
+    import os
+
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    before = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

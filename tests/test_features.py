@@ -60,8 +60,8 @@ def tiny():
         "target": [10.0, 10.0, 10.0], "achieved": [10.0, 4.0, 10.0],
         "achieved_at": [T("2025-03-15"), T("2025-05-01"), T("2025-06-15")],
     })
-    return dict(accounts=accounts, contracts=contracts, usage=usage, tickets=tickets, nps=nps,
-                contacts=contacts, goals=goals)
+    return {"accounts": accounts, "contracts": contracts, "usage": usage, "tickets": tickets,
+            "nps": nps, "contacts": contacts, "goals": goals}
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -49,6 +48,7 @@ def test_notebooks_run_top_to_bottom(tmp_path, saas_small, monkeypatch):
     monkeypatch.setenv("CHURNML_TRIALS", "3")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     (tmp_path / "demo").mkdir()
     for path in NOTEBOOKS:
         book = nbformat.read(path, as_version=4)

@@ -41,8 +41,9 @@ def test_public_api_names_resolve():
 
 
 def test_unknown_attribute_is_a_clear_error():
-    import churnml
     import pytest
 
+    import churnml
+
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        churnml.nope
+        _ = churnml.nope

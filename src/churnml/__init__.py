@@ -25,9 +25,11 @@ _EXPORTS = {
     "train": "churnml.model.training",
     "evaluate": "churnml.model.evaluation",
     "score": "churnml.scoring.score",
+    "score_result": "churnml.scoring.score",
     "explain": "churnml.explain.contributions",
     "write_crm": "churnml.scoring.crm",
     "render_report": "churnml.report.render",
+    "write_report": "churnml.report.render",
 }
 
 #: sub-modules reachable as attributes (``churnml.viz.plot_leading_indicators``) without importing
@@ -36,7 +38,7 @@ _SUBMODULES = (
     "data", "datasets", "explain", "features", "model", "report", "scoring", "snapshots", "viz"
 )
 
-__all__ = [*_EXPORTS, "datasets"]
+__all__ = [*_EXPORTS, "datasets"]  # noqa: PLE0604 - dict keys are str
 
 
 def __getattr__(name):

@@ -74,7 +74,7 @@ def _cmd_features(args) -> int:
     if not (args.as_of or args.start):
         raise SystemExit("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
     tables = load_tables(args.data, mapping=args.mapping)
-    when = dict(start=args.start, end=args.as_of, cadence=args.cadence) if args.start else {}
+    when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
         tables, as_of=None if args.start else pd.Timestamp(args.as_of),
         horizon_days=args.horizon_days, **when,

@@ -52,9 +52,9 @@ def _whole_days(series: pd.Series) -> np.ndarray:
 def account_codes(series: pd.Series, accounts: pd.Index) -> np.ndarray:
     """Position of each row's account in ``accounts`` (-1 when absent), vectorised."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        lookup = accounts.get_indexer(series.cat.categories.astype(str))
-        codes = series.cat.codes.to_numpy()
-        return np.where(codes >= 0, lookup[codes], -1).astype("int32")
+        # the last entry answers code -1 (missing): one int32 array, no temporaries
+        lookup = np.append(accounts.get_indexer(series.cat.categories.astype(str)), -1)
+        return lookup.astype("int32")[series.cat.codes.to_numpy()]
     return accounts.get_indexer(series.astype("string")).astype("int32")
 
 
@@ -131,7 +131,10 @@ def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.
     """Reduce usage to the grains the catalog needs, in one pass each over integer columns."""
     account = account_codes(usage["account_id"], accounts)
     keep = account >= 0
+    if keep.all():  # the usual case: no filtered copies
+        keep = slice(None)
     cols = {"account_id": account[keep], "t_ts": _whole_days(usage["ts"])[keep]}
+    del account
     users = None
     if "user_id" in usage:
         user = usage["user_id"]
@@ -148,7 +151,7 @@ def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.
         codes = event.cat.codes.to_numpy()[keep].astype("int32")
         cols["event"] = (codes, codes < 0)
     quantity = (usage["quantity"].to_numpy(dtype="float32", na_value=np.nan)[keep]
-                if "quantity" in usage else np.ones(int(keep.sum()), dtype="float32"))
+                if "quantity" in usage else np.ones(len(cols["t_ts"]), dtype="float32"))
     cols["quantity"] = np.where(np.isnan(quantity), np.float32(1.0), quantity)
     del quantity
     import pyarrow as pa

@@ -124,34 +124,17 @@ def _config(config):
 
 
 def _period(tables: dict, config) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Training snapshot dates: ``config.training_start`` or 90 days after the first activity
-    (usage, tickets, NPS; contracts when there is none), to ``config.training_end`` or the last
-    event date in the data."""
-    from churnml.data.contract import CONTRACT
+    """Training snapshot dates: :func:`churnml.snapshots.data_period`, unless the config fixes
+    ``training_start`` / ``training_end``."""
+    from churnml.snapshots import data_period
 
-    firsts, lasts = [], []
-    for name, spec in CONTRACT.items():
-        frame = tables.get(name)
-        if frame is None or not spec.event_time or spec.event_time not in frame.columns:
-            continue
-        times = pd.to_datetime(frame[spec.event_time]).dropna()
-        if times.empty:
-            continue
-        lasts.append(times.max())
-        if name in ("usage", "tickets", "nps"):
-            firsts.append(times.min())
-    if not firsts:
-        firsts = [pd.to_datetime(tables["contracts"]["start_date"]).min()]
-    start = (
-        pd.Timestamp(config.training_start)
-        if config.training_start
-        else (min(firsts) + pd.Timedelta(days=90)).normalize()
-    )
-    end = pd.Timestamp(config.training_end) if config.training_end else max(lasts)
+    first, last = data_period(tables)
+    start = pd.Timestamp(config.training_start) if config.training_start else first
+    end = pd.Timestamp(config.training_end) if config.training_end else last
     if start >= end:
         raise ValueError(
             f"train: snapshot period is empty: start {start.date()} is not before end {end.date()} "
-            f"(first activity {min(firsts).date()}, last event {max(lasts).date()})"
+            f"(the data's own period is {first.date()} to {last.date()})"
         )
     return start, end
 
@@ -288,6 +271,8 @@ def train(
             from churnml.data.load import load_tables
 
             tables = load_tables(data, mapping)
+            # synthetic data carry the true churn probability: the evaluation adds the oracle
+            tables.update(load_tables(data, mapping, tables=["oracle"], validate=False))
         frame = build_training_frame(tables, config, catalog, progress=progress)
         timings["features_s"] = time.perf_counter() - clock
     else:

@@ -23,8 +23,8 @@ def red_digest(scores: pd.DataFrame, n: int = 5) -> str:
     if red.empty:
         return "no red accounts"
     top = red.sort_values("arr_at_risk", ascending=False).head(n)
-    lines = [f"{len(red)} red account{'s' if len(red) != 1 else ''}; "
-             f"the {len(top)} with the most ARR at risk:"]
+    lines = [(f"{len(red)} red account{'s' if len(red) != 1 else ''}; "
+              f"the {len(top)} with the most ARR at risk:")]
     for i, row in enumerate(top.to_dict("records"), start=1):
         name = row.get("name") if pd.notna(row.get("name")) else row["account_id"]
         trend = f", {row['trend']}" if pd.notna(row.get("trend")) else ""

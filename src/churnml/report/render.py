@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from churnml.data.atomic import write_text
 from churnml.report import charts, view
 from churnml.report.formatting import FILTERS, money
 
@@ -127,14 +127,4 @@ def write_report(path: str | os.PathLike, html: str) -> Path:
 
     Returns the path written.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text(path, html)

@@ -1,7 +1,7 @@
 """Batch scoring, tiers, trend history, CRM fields and writers, run manifest."""
 
 from churnml.scoring.crm import WriteResult, load_presets, to_crm, write_crm
-from churnml.scoring.score import ScoringResult, score, score_frame
+from churnml.scoring.score import ScoringResult, score, score_frame, score_result
 from churnml.scoring.tiers import assign_tiers
 from churnml.scoring.trend import apply_trend, read_runs, update_runs
 
@@ -14,6 +14,7 @@ __all__ = [
     "read_runs",
     "score",
     "score_frame",
+    "score_result",
     "to_crm",
     "update_runs",
     "write_crm",

@@ -11,16 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnml.data.atomic import atomic_path
+from churnml.data.atomic import atomic_path, write_parquet
 
 __all__ = ["atomic_path", "write_csv", "write_frame", "write_json", "write_parquet"]
-
-
-def write_parquet(frame: pd.DataFrame, path) -> Path:
-    """Write ``frame`` to Parquet atomically (no index) and return the path."""
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-    return Path(path)
 
 
 def write_csv(frame: pd.DataFrame, path) -> Path:

@@ -18,6 +18,7 @@ import pandas as pd
 from churnml.scoring.atomic import write_parquet
 from churnml.scoring.manifest import Timer, build_manifest, manifest_path, write_manifest
 from churnml.scoring.trend import read_runs, runs_path, update_runs
+from churnml.snapshots import data_period
 
 HISTORY_INDICATORS = ("active_users_30d", "events_30d", "tickets_30d", "nps_latest_score")
 HISTORY_MONTHS = 12
@@ -99,15 +100,6 @@ def indicator_history(
     return long.sort_values(["account_id", "indicator", "as_of"], kind="stable").reset_index(
         drop=True
     )
-
-
-def _default_as_of(tables: dict) -> pd.Timestamp:
-    """The day after the latest usage event (or contract start): the freshest snapshot."""
-    latest = []
-    if "usage" in tables and len(tables["usage"]):
-        latest.append(pd.to_datetime(tables["usage"]["ts"]).max())
-    latest.append(pd.to_datetime(tables["contracts"]["start_date"]).max())
-    return (max(t for t in latest if pd.notna(t)) + pd.Timedelta(days=1)).normalize()
 
 
 def _load_model(model_uri):
@@ -196,7 +188,7 @@ def run_score(
     advance("model loaded")
     with timer("load_data"):
         tables = _load_tables(data, mapping)
-    as_of = _default_as_of(tables) if as_of is None else pd.Timestamp(as_of)
+    as_of = data_period(tables)[1] if as_of is None else pd.Timestamp(as_of)
     advance("data loaded")
     config = getattr(model, "config_", None)
     backend = explain_backend or getattr(config, "explanation_backend", None) or "auto"
