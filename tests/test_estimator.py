@@ -98,6 +98,24 @@ def test_snapshot_mode_uses_time_slice_and_renewal_guard():
     assert roc_auc_score(frame.label[mask].astype(int), p[mask]) > 0.7
 
 
+def test_refit_trains_on_every_row_and_keeps_the_calibrator_out_of_sample():
+    frame = snapshot_frame(n_accounts=300)
+    kept = ChurnModel(n_estimators=200, refit=False).fit(frame)
+    refit = ChurnModel(n_estimators=200).fit(frame)
+    info = refit.validation_
+    # the booster sees every labelled row (the validation slice and the rows the renewal guard
+    # kept out of the early-stopping fit), with the tree count scaled to the larger data
+    assert info["refit_rows"] == int(frame.label.notna().sum()) > info["n_train"] + info["n_valid"]
+    assert refit.best_iteration_ == round(kept.best_iteration_ * info["refit_rows"] / info["n_train"])
+    assert refit.booster_.num_trees() == refit.best_iteration_
+    assert not np.allclose(refit.predict_raw(frame), kept.predict_raw(frame))
+    # the calibrator was fitted on the slice scored by the booster that never saw it: the same
+    # mapping with or without the refit
+    grid = np.linspace(0.01, 0.99, 25)
+    assert refit.calibration_ == kept.calibration_
+    assert np.allclose(refit.calibrator_.predict(grid), kept.calibrator_.predict(grid))
+
+
 def test_calibration_never_worse_than_raw_on_held_out_data():
     X, y = tabular(6000, seed=4)
     fit, test = slice(0, 4000), slice(4000, None)

@@ -110,6 +110,7 @@ PARAMETER_CONSTRAINTS = {
         "None or a list of column names",
     ),
     "random_state": _int_at_least(0),
+    "refit": (lambda v: isinstance(v, bool), "True or False"),
 }
 
 #: below this many labelled rows there is no validation slice: no early stopping, no calibration
@@ -145,11 +146,17 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Feature columns; default every column that is not in :data:`META_COLUMNS`, the time column,
         the label column or of datetime dtype.
     random_state : int, default 0
+    refit : bool, default True
+        After early stopping has chosen the number of trees on the validation slice, refit the
+        booster on every row (the slice included, so the latest snapshots count) with that number
+        of trees scaled to the larger data. The calibrator stays fitted on the slice's
+        out-of-sample scores from the booster that did not see it. False keeps the booster trained
+        without the slice.
 
     Attributes
     ----------
     booster_ : lightgbm.Booster
-        Holds exactly ``best_iteration_`` trees.
+        Holds exactly ``best_iteration_`` trees (the refitted booster when ``refit``).
     calibrator_ : object or None
         Maps raw booster probabilities to calibrated ones (``predict``), None when not calibrated.
     calibration_ : str or None
@@ -187,6 +194,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         label_column="label",
         feature_columns=None,
         random_state=0,
+        refit=True,
     ):
         self.params = params
         self.n_estimators = n_estimators
@@ -198,6 +206,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.label_column = label_column
         self.feature_columns = feature_columns
         self.random_state = random_state
+        self.refit = refit
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -318,17 +327,27 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
         )
         best = booster.best_iteration or booster.current_iteration()
+        self.calibrator_, self.calibration_ = None, None
+        if self.calibration is not None and len(valid):
+            # out-of-sample scores: this booster never saw the validation slice
+            raw = _sigmoid(booster.predict(X_all.iloc[valid], num_iteration=best, raw_score=True))
+            self.calibrator_, self.calibration_ = fit_calibrator(
+                raw, target[valid], method=self.calibration, random_state=self.random_state
+            )
+        if self.refit and len(valid):
+            # the latest snapshots matter most under drift: refit on every row with the number
+            # of trees early stopping chose, scaled to the larger data
+            best = max(1, round(best * len(target) / len(train)))
+            booster = lgb.train(
+                params,
+                lgb.Dataset(X_all, target, weight=class_weight, free_raw_data=True),
+                num_boost_round=best,
+            )
+            self.validation_ = {**self.validation_, "refit_rows": len(target), "refit_trees": best}
         # keep only the trees in use, so explanations and saved models see the same model
         self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         self.booster_.best_iteration = best
         self.best_iteration_ = best
-
-        self.calibrator_, self.calibration_ = None, None
-        if self.calibration is not None and len(valid):
-            raw = _sigmoid(self.booster_.predict(X_all.iloc[valid], raw_score=True))
-            self.calibrator_, self.calibration_ = fit_calibrator(
-                raw, target[valid], method=self.calibration, random_state=self.random_state
-            )
         return self
 
     def _select_features(self, frame, time_column):
