@@ -11,17 +11,21 @@ test rows.
 
 What each fitted piece saw
 --------------------------
-*Held-out model (evaluated)*: rows whose renewal date falls before the first test snapshot. Inside
-it, the LightGBM booster trains on the earlier snapshots of those rows and early-stops on the latest
-``validation_fraction`` (20 %) of them; the calibrator is fitted on the booster's predictions for
-that latest slice only. The test snapshots are seen by neither.
+Every ``ChurnModel`` fit has three pieces. An *early-stopping booster* trains on the earlier
+snapshots (only rows whose renewal fell before the latest slice starts) and stops on the latest
+``validation_fraction`` (20 %) of snapshots. The *calibrator* is fitted on that booster's scores for
+the latest slice, which it never trained on. The *booster in use* is then refitted on every
+labelled row, the latest slice included, with the tree count early stopping chose scaled to the
+larger data (``refit=True``; under drift the newest outcomes matter most: on the demo data it
+lifts the out-of-time ROC-AUC from about 0.74 to 0.78).
 
-*Deployed model (registered, used for scoring)*: every resolved row (label known), test period
-included. Its booster trains on the earlier 80 % of the snapshots (only rows whose renewal fell
-before the latest slice starts) and early-stops on the latest 20 % of snapshots; its calibrator is
-fitted on the booster's predictions for that same latest 20 % slice, which the booster never
-trained on. The reported metrics are those of the held-out model; the deployed model differs only
-by also learning from the most recent outcomes.
+*Held-out model (evaluated)*: all three pieces see only rows whose renewal date falls before the
+first test snapshot. The test snapshots are seen by none of them.
+
+*Deployed model (registered, used for scoring)*: the same procedure on every resolved row (label
+known), test period included; its calibrator is fitted on the latest 20 % of those snapshots as
+scored by a booster that did not train on them. The reported metrics are those of the held-out
+model; the deployed model differs only by also learning from the most recent outcomes.
 """
 
 from __future__ import annotations
