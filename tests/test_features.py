@@ -219,3 +219,15 @@ def test_tables_can_be_a_folder_of_parquet_files(tmp_path, tiny, tiny_spine, tin
     columns = [c for c in feature_columns(tiny_features.reset_index()) if c not in tiny_spine]
     pd.testing.assert_frame_equal(from_files[columns], tiny_features[columns], check_dtype=False,
                                   check_categorical=False)
+
+
+def test_a_usage_row_without_quantity_counts_once(tiny, tiny_spine):
+    """events_30d for A1 is 3 (2025-05-31) + 2 (2025-05-02); with those quantities missing each
+    row counts once, and the caller's frame is left as it was."""
+    usage = tiny["usage"].copy()
+    usage["quantity"] = pd.array([None, None, 1.0, 7.0, 1.0], dtype="Float32")
+    before = usage.copy()
+    got = build_features({**tiny, "usage": usage}, tiny_spine).set_index("account_id")
+    assert got.loc["A1", "events_30d"] == 2
+    assert got.loc["A1", "events_prev_30d"] == 2  # unchanged: 2025-05-01 (1) and 2025-04-15 (1)
+    pd.testing.assert_frame_equal(usage, before)

@@ -147,12 +147,20 @@ def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.
         event = usage["event"]
         if not isinstance(event.dtype, pd.CategoricalDtype):
             event = event.astype("string").astype("category")
-        # integer codes: DuckDB groups numbers far faster than strings or enums
-        codes = event.cat.codes.to_numpy()[keep].astype("int32")
+        # integer codes: DuckDB groups numbers far faster than strings or enums; the narrowest
+        # integer that holds them (a product has tens of features, not millions)
+        width = "int16" if len(event.cat.categories) < np.iinfo("int16").max else "int32"
+        codes = event.cat.codes.to_numpy()[keep].astype(width)
         cols["event"] = (codes, codes < 0)
-    quantity = (usage["quantity"].to_numpy(dtype="float32", na_value=np.nan)[keep]
-                if "quantity" in usage else np.ones(len(cols["t_ts"]), dtype="float32"))
-    cols["quantity"] = np.where(np.isnan(quantity), np.float32(1.0), quantity)
+    if "quantity" in usage:
+        quantity = usage["quantity"].to_numpy(dtype="float32", na_value=np.nan)[keep]
+        missing = np.isnan(quantity)
+        if missing.any():  # a row without a quantity counts once; otherwise no copy at all
+            quantity = np.where(missing, np.float32(1.0), quantity)
+        del missing
+    else:
+        quantity = np.ones(len(cols["t_ts"]), dtype="float32")
+    cols["quantity"] = quantity
     del quantity
     import pyarrow as pa
 
