@@ -6,6 +6,7 @@ indicator of an existing shape is adding an entry; the engine turns shapes into 
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ class Indicator:
         values["value"] = value
         values["abs_value"] = None if _missing(value) else abs(value)
         out = []
-        for text, name, spec, conv in string.Formatter().parse(template):
+        for text, name, spec, conv in _parse_template(template):
             out.append(text)
             if name is None:
                 continue
@@ -66,6 +67,13 @@ class Indicator:
             except (TypeError, ValueError):
                 out.append(str(v))
         return "".join(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_template(template: str) -> tuple:
+    """The parsed pieces of a sentence template, parsed once per template (a scoring run renders
+    the same few dozen templates hundreds of thousands of times)."""
+    return tuple(string.Formatter().parse(template))
 
 
 def _missing(value) -> bool:
