@@ -25,7 +25,7 @@ CATEGORICAL = ("segment", "touch_model", "lifecycle_stage")
 SHORT = 90
 #: DuckDB settings: beyond MEMORY_LIMIT, joins and aggregates spill to a temporary folder
 THREADS = 2
-MEMORY_LIMIT = "1500MB"
+MEMORY_LIMIT = "1200MB"
 
 
 def feature_columns(frame: pd.DataFrame, catalog=None) -> list[str]:

@@ -127,6 +127,12 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
     return missing
 
 
+def _null_mask(codes: np.ndarray) -> np.ndarray | None:
+    """Arrow validity mask of categorical codes (-1 = missing), or None when nothing is missing."""
+    mask = codes < 0
+    return mask if mask.any() else None
+
+
 def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.Index | None:
     """Reduce usage to the grains the catalog needs, in one pass each over integer columns."""
     account = account_codes(usage["account_id"], accounts)
@@ -142,7 +148,7 @@ def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.
             user = user.astype("string").astype("category")
         users = pd.Index(user.cat.categories.astype(str))
         codes = user.cat.codes.to_numpy()[keep].astype("int32")
-        cols["user_id"] = (codes, codes < 0)
+        cols["user_id"] = (codes, _null_mask(codes))
     if "event" in usage:
         event = usage["event"]
         if not isinstance(event.dtype, pd.CategoricalDtype):
@@ -151,7 +157,7 @@ def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.
         # integer that holds them (a product has tens of features, not millions)
         width = "int16" if len(event.cat.categories) < np.iinfo("int16").max else "int32"
         codes = event.cat.codes.to_numpy()[keep].astype(width)
-        cols["event"] = (codes, codes < 0)
+        cols["event"] = (codes, _null_mask(codes))
     if "quantity" in usage:
         quantity = usage["quantity"].to_numpy(dtype="float32", na_value=np.nan)[keep]
         missing = np.isnan(quantity)
