@@ -145,3 +145,24 @@ def test_passes_scikit_learn_estimator_checks():
     )
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert failed == []
+
+
+def test_isotonic_steps_are_smoothed_never_certain_and_stay_monotone():
+    from churnml.model.calibration import IsotonicCalibrator
+
+    rng = np.random.default_rng(0)
+    p = np.sort(rng.random(400))
+    y = (rng.random(400) < p).astype(int)
+    y[-20:] = 1  # the top 20 raw scores all churned
+    y[:30] = 0  # the bottom 30 all renewed
+    out = IsotonicCalibrator().fit(p, y).predict(np.linspace(0, 1, 201))
+    assert 0 < out.min() and out.max() < 1
+    assert np.all(np.diff(out) >= 0)
+    # the top step (all churned, n rows) reads (n + 1) / (n + 2), counted independently here
+    from sklearn.isotonic import IsotonicRegression
+
+    plain = IsotonicRegression().fit(p, y).predict(p)
+    in_top = plain == plain[-1]
+    assert plain[-1] == 1.0 and in_top.sum() >= 20
+    top = IsotonicCalibrator().fit(p, y).predict(p[-1:])[0]
+    assert top == pytest.approx((in_top.sum() + 1) / (in_top.sum() + 2), abs=1e-5)

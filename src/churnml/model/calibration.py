@@ -20,13 +20,14 @@ def _logit(p):
 
 
 class IsotonicCalibrator:
-    """Monotone step function from raw to calibrated probability (clipped to the fitted range).
+    """Monotone step function from raw to calibrated probability (clipped to the fitted range),
+    each step's rate smoothed by Laplace's rule so that no account is scored a certain 0 or 1.
 
     Examples
     --------
     >>> cal = IsotonicCalibrator().fit([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1])
-    >>> cal.predict([0.2, 0.8]).round(2).tolist()
-    [0.0, 1.0]
+    >>> cal.predict([0.2, 0.8]).round(2).tolist()  # two rows per step: (0 + 1) / 4, (2 + 1) / 4
+    [0.25, 0.75]
     >>> bool(cal.predict([0.2])[0] < cal.predict([0.3])[0])  # same step, order kept
     True
     """
@@ -36,8 +37,15 @@ class IsotonicCalibrator:
     def fit(self, p, y):
         from sklearn.isotonic import IsotonicRegression
 
-        self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        self.isotonic_.fit(np.asarray(p, dtype=float), np.asarray(y, dtype=float))
+        p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=float)
+        first = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
+        # each step's rate with Laplace's rule, (churned + 1) / (rows + 2): a top step of 20 rows
+        # that all churned reads 0.95, not a certain 1.0 (nor a bottom step a certain 0.0); a
+        # second isotonic fit pools any steps the smoothing left out of order
+        _, step, rows = np.unique(first.predict(p), return_inverse=True, return_counts=True)
+        churned = np.bincount(step, weights=y)
+        smoothed = ((churned + 1) / (rows + 2))[step]
+        self.isotonic_ = IsotonicRegression(out_of_bounds="clip").fit(p, smoothed)
         return self
 
     def predict(self, p):
