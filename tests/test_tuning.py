@@ -38,10 +38,14 @@ def test_budget_pruning_and_best_params(frame, config):
     assert (trials.loc[trials.state == "pruned", "n_folds_run"] < 3).all()
     complete = trials[trials.state == "complete"]
     assert (complete.n_folds_run == 3).all()
-    assert result.best_value == pytest.approx(complete.value.max())
-    assert result.best_value == pytest.approx(
-        np.mean(complete.loc[complete.value.idxmax(), "fold_auc"])
+    chosen = trials.set_index("number").loc[result.selected]
+    assert chosen.state == "complete"
+    assert result.best_value == pytest.approx(chosen.value) == pytest.approx(
+        np.mean(chosen.fold_auc)
     )
+    # the selected trial is the best one or the untuned defaults (trial 0), and says which
+    assert result.selected in (0, int(complete.loc[complete.value.idxmax(), "number"]))
+    assert f"trial {result.selected}" in result.selection
     # the first trial is ChurnModel's untuned defaults
     assert trials.loc[0, "param_num_leaves"] == 15
     bounds = config.search_space
@@ -82,3 +86,43 @@ def test_search_space_respects_fixed_and_log_bounds():
     params = search_space(trial, bounds)
     assert params["num_leaves"] == 31 and "num_leaves" not in trial.params
     assert trial.distributions["learning_rate"].log
+
+
+def _study_with(default_folds, best_folds):
+    """An in-memory study with the defaults' trial (0) and one other trial (1) and their fold AUCs."""
+    from churnml.model.tuning import default_trial_params
+
+    bounds = load_config().search_space
+    defaults = default_trial_params(bounds)
+    other = {**defaults, "num_leaves": 40}
+    dist = {
+        k: optuna.distributions.FloatDistribution(*getattr(bounds, k))
+        if isinstance(v, float)
+        else optuna.distributions.IntDistribution(*getattr(bounds, k))
+        for k, v in defaults.items()
+    }
+    study = optuna.create_study(direction="maximize")
+    for params, folds in ((defaults, default_folds), (other, best_folds)):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=dist, value=float(np.mean(folds)),
+                user_attrs={"fold_auc": list(folds), "params": params},
+            )
+        )
+    return study, defaults
+
+
+def test_a_tuned_trial_must_beat_the_defaults_beyond_fold_noise():
+    from churnml.model.tuning import select_trial
+
+    # +0.02 on every fold: a real gain
+    study, defaults = _study_with([0.70, 0.72, 0.74, 0.76], [0.72, 0.74, 0.76, 0.78])
+    chosen, why = select_trial(study, defaults)
+    assert chosen.number == 1 and "beats the untuned defaults" in why
+    # +0.003 on average, up and down from fold to fold: noise, the defaults stay
+    study, defaults = _study_with([0.70, 0.72, 0.74, 0.76], [0.71, 0.71, 0.75, 0.762])
+    chosen, why = select_trial(study, defaults)
+    assert chosen.number == 0 and "within 2 standard errors" in why
+    # min_gain_se=0 takes the best trial as it is
+    chosen, _ = select_trial(study, defaults, min_gain_se=0)
+    assert chosen.number == 1

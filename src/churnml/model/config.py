@@ -143,6 +143,7 @@ class ModelConfig:
     trials: int = 40
     timeout_seconds: float | None = 900
     pruning: bool = True
+    min_gain_se: float = 2.0
     n_estimators: int = 600
     early_stopping_rounds: int | None = 50
     calibration: str | None = "auto"
@@ -173,6 +174,7 @@ class ModelConfig:
         _check_real("timeout_seconds", self.timeout_seconds, 1, 1e7, optional=True)
         if not isinstance(self.pruning, bool):
             _fail("pruning", "true or false", self.pruning)
+        _check_real("min_gain_se", self.min_gain_se, 0.0, 100.0)
         _check_int("n_estimators", self.n_estimators, 1)
         _check_int("early_stopping_rounds", self.early_stopping_rounds, 1, optional=True)
         _check_choice("calibration", self.calibration, CALIBRATIONS)

@@ -109,6 +109,7 @@ class TrainResult:
             ),
             text,
             "",
+            f"Tuning:         {self.tune_result.selection}" if self.tune_result else "",
             f"MLflow run:     {self.run_id}",
             f"Model version:  {self.model_uri}",
             f"Champion:       {'promoted' if self.promoted else 'not promoted'} — {self.reason}",
@@ -415,6 +416,7 @@ def log_result(
         params.update(
             {
                 "trials_run": str(len(result.tune_result.trials)),
+                "selected_trial": str(result.tune_result.selected),
                 "rows": str(info["rows"]),
                 "resolved_rows": str(info["resolved_rows"]),
                 "test_rows": str(len(test)),
@@ -428,7 +430,10 @@ def log_result(
         metrics = tracking.metric_dict(evaluation.metrics)
         metrics["tuning.best_cv_roc_auc"] = float(result.tune_result.best_value)
         mlflow.log_metrics(metrics)
-        tags = {"churnml.registered_model_name": name}
+        tags = {
+            "churnml.registered_model_name": name,
+            "churnml.tuning_selection": result.tune_result.selection,
+        }
         if tables is not None:
             from churnml.model.fingerprint import combined_digest, fingerprint
 
