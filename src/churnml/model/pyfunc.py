@@ -53,6 +53,10 @@ class ChurnPyfunc(PythonModel):
         Training facts (``test_start``, ``trained_until``, ``holdout_trained_until``, metrics).
     """
 
+    # MLflow wraps predict() for type-hint validation and warns when there are none; the input is
+    # checked against the logged signature and by ChurnModel.prepare instead
+    _skip_type_hint_validation = True
+
     def __init__(self, model, catalog, config, holdout=None, info=None):
         self.model = model
         self.catalog = catalog

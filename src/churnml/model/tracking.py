@@ -21,15 +21,12 @@ EXPERIMENT = "churnml"
 
 def quiet_mlflow() -> None:
     """Disable MLflow telemetry and usage tracking for this process, and the notices that say
-    nothing to a churnml user (store creation, pyfunc type hints, cloudpickle). Idempotent."""
+    nothing to a churnml user (store creation, cloudpickle). Idempotent."""
     import logging
-    import warnings
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-    # churnml's pyfunc validates its own input (signature + ChurnModel.prepare)
-    warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
     for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
     # the model is churnml's own class, logged and loaded by churnml
