@@ -1,10 +1,10 @@
-"""The tuned model earns its score out of time: near the oracle, ahead of the incumbent scorecard,
-and calibration does not cost Brier score.
+"""The tuned model earns its score out of time, on the demo data as ``make demo`` builds it.
 
-Lean version of the issue's bar (1,000 accounts, 3 trials; ``make demo`` reports the full size).
-At this size the out-of-time test holds about 800 snapshots, so the thresholds leave room for the
-noise of such a test set: 0.85 of the oracle's ROC-AUC here against 0.90 at demo size, and the
-logistic baseline is compared within a margin (see benchmarks/RESULTS.md, "Model quality").
+The issue's bar, asserted at demo size (2,000 accounts × 24 months, seed 7, read back from
+Parquet like ``churnml train --data demo/data``) with a lean trial budget (3 trials; the demo
+runs 25): the model's ROC-AUC is at least 0.90 of the oracle's, it beats the logistic baseline
+and the health scorecard on PR-AUC and top-decile lift, and calibration leaves the Brier score
+no worse than the uncalibrated booster's. About 30 s.
 """
 
 from __future__ import annotations
@@ -13,23 +13,24 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def quality():
+def quality(tmp_path_factory):
+    from churnml.data.load import write_tables
     from churnml.datasets import make_saas
     from churnml.model.training import train
 
-    tables = make_saas(n_accounts=1000, months=24, seed=1)
-    return train(tables, trials=3, log=False, progress=False).evaluation
+    folder = tmp_path_factory.mktemp("demo_data")
+    write_tables(make_saas(n_accounts=2000, months=24, seed=7), folder)
+    return train(folder, trials=3, log=False, progress=False).evaluation
 
 
-def test_model_is_close_to_the_oracle(quality):
-    assert quality.metric("model", "ratio_to_oracle") >= 0.85, quality.summary()
+def test_model_reaches_ninety_percent_of_the_oracle(quality):
+    assert quality.metric("model", "ratio_to_oracle") >= 0.90, quality.summary()
 
 
-def test_model_beats_the_health_scorecard_and_keeps_up_with_logistic(quality):
-    for metric in ("pr_auc", "top_decile_lift", "roc_auc"):
-        model = quality.metric("model", metric)
-        assert model > quality.metric("health_score", metric), (metric, quality.summary())
-        assert model >= 0.9 * quality.metric("logistic", metric), (metric, quality.summary())
+@pytest.mark.parametrize("baseline", ["logistic", "health_score"])
+@pytest.mark.parametrize("metric", ["pr_auc", "top_decile_lift"])
+def test_model_beats_the_baselines(quality, baseline, metric):
+    assert quality.metric("model", metric) > quality.metric(baseline, metric), quality.summary()
 
 
 def test_calibration_does_not_cost_brier_score(quality):
