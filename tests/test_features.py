@@ -231,3 +231,18 @@ def test_a_usage_row_without_quantity_counts_once(tiny, tiny_spine):
     assert got.loc["A1", "events_30d"] == 2
     assert got.loc["A1", "events_prev_30d"] == 2  # unchanged: 2025-05-01 (1) and 2025-04-15 (1)
     pd.testing.assert_frame_equal(usage, before)
+
+
+def test_a_dict_of_frames_matches_contacts_by_email_like_the_loader(saas_small, spine_small, tmp_path):
+    """make_saas leaves some contacts without account_id (known only by email): build_features
+    on the dict gives the same champion indicators as on the same data read from Parquet."""
+    from churnml.data.load import write_tables
+
+    contacts = saas_small["contacts"]
+    assert contacts["account_id"].isna().any()
+    write_tables(saas_small, tmp_path)
+    spine = spine_small[spine_small["as_of"] == spine_small["as_of"].max()]
+    champion = ["active_champions", "active_decision_makers", "no_executive_sponsor"]
+    from_dict = build_features(saas_small, spine)[champion]
+    from_files = build_features(tmp_path, spine)[champion]
+    pd.testing.assert_frame_equal(from_dict, from_files, check_dtype=False)

@@ -137,6 +137,7 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
         from churnml.data.load import load_tables
 
         tables = load_tables(tables, validate=False)
+    tables = _with_matched_contacts(tables)
     with tempfile.TemporaryDirectory(prefix="churnml-duckdb-") as spill:
         con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
                                      "temp_directory": spill})
@@ -145,6 +146,20 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
         finally:
             con.close()
     return frame
+
+
+def _with_matched_contacts(tables: dict) -> dict:
+    """Contacts known only by email get their account from the email domain, as
+    :func:`churnml.data.load.load_tables` does, so a dict of frames (``make_saas``, a notebook's
+    own frames) builds the same champion indicators as the same data read from files."""
+    contacts, accounts = tables.get("contacts"), tables.get("accounts")
+    if contacts is None or accounts is None or "email" not in contacts:
+        return tables
+    if "account_id" in contacts and contacts["account_id"].notna().all():
+        return tables
+    from churnml.data.contacts import match_contacts
+
+    return {**tables, "contacts": match_contacts(contacts, accounts)}
 
 
 def _build(con, tables, spine, catalog, progress):
