@@ -123,3 +123,15 @@ def test_bad_entries_are_refused_with_the_reason(tmp_path, text, message):
 def test_an_empty_folder_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no catalog YAML"):
         load_catalog(tmp_path)
+
+
+def test_a_count_of_one_reads_singular(catalog):
+    power = catalog["power_users_30d"].render("risk", {"power_users_30d": 1.0})
+    assert "1 user active" in power and "1 users" not in power
+    assert "11 users active" in catalog["power_users_30d"].render("risk", {"power_users_30d": 11})
+    days = catalog["days_since_last_activity"].render("risk", {"days_since_last_activity": 1})
+    assert days.endswith("1 day"), days
+    opened = catalog["open_tickets"].render(
+        "risk", {"open_tickets": 1, "oldest_open_ticket_days": 21}
+    )
+    assert "1 ticket open, oldest 21 days" in opened, opened

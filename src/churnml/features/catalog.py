@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,20 @@ class Indicator:
                 out.append(format(v, spec or ""))
             except (TypeError, ValueError):
                 out.append(str(v))
-        return "".join(out)
+        return _singular_after_one("".join(out))
+
+
+#: "1 days" -> "1 day": a count of exactly one (not 11, 0.1 or 1,000) before one of the catalog's
+#: plural nouns, optionally after one of its adjectives
+_ONE_PLURAL = re.compile(
+    r"(?<![\d.,])([+-]?1) ((?:active |escalated |high-priority |power |product |success-plan "
+    r"|support )?)(day|user|ticket|point|seat|goal|event|feature|champion|term|response)s\b"
+)
+
+
+def _singular_after_one(sentence: str) -> str:
+    """Sentences read "1 user active", not "1 users active"."""
+    return _ONE_PLURAL.sub(r"\1 \2\3", sentence)
 
 
 @functools.lru_cache(maxsize=1024)
