@@ -40,7 +40,7 @@ class DataQualityError(ValueError):
 def _parsed(name, frame):
     if "churnml" in frame.attrs:
         return frame
-    from churnml.data.load import parse_table
+    from churnml.data.parse import parse_table
 
     return parse_table(name, frame)
 
