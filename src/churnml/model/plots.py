@@ -89,7 +89,7 @@ def shap_summary_figure(model, X, *, max_features=15, max_rows=2000, seed=0):
     order = np.argsort(-np.abs(contrib).mean(axis=0))[:max_features][::-1]
     fig, ax = _figure(
         "SHAP summary (log-odds)",
-        "contribution to log-odds of churn",
+        "contribution to log-odds of churn (colour: indicator value, blue low, red high)",
         "",
         size=(6.0, 0.32 * len(order) + 1.2),
     )

@@ -27,7 +27,8 @@ def quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-    for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+    # store creation and "Validating input example against model signature" (INFO)
+    for name in ("mlflow.store.db.utils", "alembic.runtime.migration", "mlflow.pyfunc"):
         logging.getLogger(name).setLevel(logging.WARNING)
     # the model is churnml's own class, logged and loaded by churnml
     pyfunc_log = logging.getLogger("mlflow.pyfunc")

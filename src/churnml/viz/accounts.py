@@ -28,21 +28,29 @@ def plot_account_waterfall(scores: pd.DataFrame, explanations: pd.DataFrame, acc
         raise KeyError(f"account_id {account_id!r} is not in the scores frame ({len(scores)} rows)")
     row = row.iloc[0]
     shown = explanations[explanations["account_id"].astype(str) == str(account_id)]
-    shown = shown.reindex(shown["contribution"].abs().sort_values().index)
+    shown = shown.reindex(shown["contribution"].abs().sort_values(ascending=False).index)
     base, final = float(row["base_value"]), float(row["log_odds"])
     rest = final - base - float(shown["contribution"].sum())
-    labels = ["other indicators", *shown["indicator"].astype(str)]
-    steps = [rest, *shown["contribution"].astype(float)]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(steps) + 1.6))
+    # read top to bottom: from the average account, strongest driver first, to this account
+    labels = ["average account", *shown["indicator"].astype(str), "all other indicators",
+              "this account"]
+    steps = [*shown["contribution"].astype(float), rest]
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(labels) + 1.4))
+    ax.barh(0, base, color="#8a949c")
     left = base
-    for y, (name, step) in enumerate(zip(labels, steps)):
-        ax.barh(y, step, left=left, color="#c0392b" if step > 0 else "#2e6da4")
+    for y, step in enumerate(steps, start=1):
+        ax.barh(y, step, left=left, color="#c0392b" if step > 0 else "#2e7d4f")
+        ax.annotate(f"{step:+.2f}", (max(left, left + step), y), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=8)
         left += step
+    ax.barh(len(labels) - 1, final, color="#8a949c")
+    ax.axvline(0, color="black", lw=0.6)
     ax.set_yticks(range(len(labels)), labels)
-    ax.axvline(base, color="grey", lw=0.8, ls="--")
-    ax.axvline(final, color="black", lw=0.8)
+    ax.invert_yaxis()
+    ax.use_sticky_edges = False  # room around the bars, so every start and end is visible
+    ax.margins(x=0.08)
     name = row.get("name", account_id)
     ax.set_title(f"{name}: score {row.get('score', '')} ({row.get('tier', '')})", fontsize=11)
-    ax.set_xlabel("log-odds of non-renewal (dashed: base rate, solid: this account)")
+    ax.set_xlabel("log-odds of non-renewal (red bars raise risk, green bars lower it)")
     fig.tight_layout()
     return fig

@@ -27,7 +27,9 @@ def leading_indicator_table(features: pd.DataFrame, indicators=DEFAULT_INDICATOR
         raise ValueError(f"none of the indicators {list(indicators)} is in the features frame")
     resolved = features[features[label].notna()]
     frame = resolved[present].astype("float64").assign(
-        months_to_renewal=(resolved["days_to_renewal"].astype("float64") // 30).astype(int),
+        # days 1-30 are month 0, ..., days 151-180 month 5: full 30-day buckets
+        months_to_renewal=((resolved["days_to_renewal"].astype("float64") - 1).clip(lower=0) // 30)
+        .astype(int),
         outcome=resolved[label].map({1: "churned", 0: "renewed"}).astype(str),
     )
     long = frame.melt(["months_to_renewal", "outcome"], var_name="indicator")
