@@ -84,8 +84,8 @@ def pandas_usage(usage: pd.DataFrame, spine: pd.DataFrame) -> pd.DataFrame:
         y = weekly.to_numpy()
         out["events_slope_90d"] = pd.Series((y - y.mean(axis=1, keepdims=True)) @ xc / (xc @ xc),
                                             index=weekly.index.astype(str))
-        out = out.fillna({c: 0 for c in out if c.startswith(("events_", "active_", "power_", "feature_"))
-                          and c != "events_slope_90d"})
+        # no usage in a window: counts are 0, and so is the slope (the catalog counts empty weeks as 0)
+        out = out.fillna({c: 0 for c in out if c.startswith(("events_", "active_", "power_", "feature_"))})
         out["as_of"] = as_of
         parts.append(out.reset_index())
     frame = spine[["account_id", "as_of", "seats"]].merge(pd.concat(parts), on=["account_id", "as_of"],
