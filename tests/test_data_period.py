@@ -10,10 +10,8 @@ def test_period_runs_from_warm_up_after_first_activity_to_the_day_after_the_last
     start, end = data_period(saas_small)
     first = min(saas_small[t][c].min() for t, c in
                 [("usage", "ts"), ("tickets", "opened_at"), ("nps", "responded_at")])
-    last = max(saas_small[t][c].max() for t, c in
-               [("usage", "ts"), ("tickets", "opened_at"), ("nps", "responded_at")])
     assert start == (first + pd.Timedelta(days=90)).normalize()
-    assert end == last.normalize() + pd.Timedelta(days=1)
+    assert end == saas_small["usage"]["ts"].max().normalize() + pd.Timedelta(days=1)
     assert data_period(saas_small, warmup_days=0)[0] == first.normalize()
 
 
@@ -23,3 +21,13 @@ def test_contracts_alone_bound_the_period_and_empty_data_is_an_error():
     assert (start, end) == (pd.Timestamp("2025-01-11"), pd.Timestamp("2025-03-06"))
     with pytest.raises(ValueError, match="no dated rows"):
         data_period({"contracts": contracts.iloc[:0]})
+
+
+def test_the_period_ends_with_usage_when_other_feeds_run_longer():
+    tables = {
+        "usage": pd.DataFrame({"ts": pd.to_datetime(["2025-01-05 09:00", "2025-06-25 14:00"])}),
+        "tickets": pd.DataFrame({"opened_at": pd.to_datetime(["2025-02-01", "2025-06-30"])}),
+    }
+    assert data_period(tables)[1] == pd.Timestamp("2025-06-26")
+    del tables["usage"]  # without usage the latest activity ends it
+    assert data_period(tables)[1] == pd.Timestamp("2025-07-01")

@@ -106,8 +106,13 @@ def test_refit_trains_on_every_row_and_keeps_the_calibrator_out_of_sample():
     # the booster sees every labelled row (the validation slice and the rows the renewal guard
     # kept out of the early-stopping fit), with the tree count scaled to the larger data
     assert info["refit_rows"] == int(frame.label.notna().sum()) > info["n_train"] + info["n_valid"]
-    assert refit.best_iteration_ == round(kept.best_iteration_ * info["refit_rows"] / info["n_train"])
+    assert info["early_stopped_trees"] == kept.best_iteration_
+    scale = min(info["refit_rows"] / info["n_train"], 1 / (1 - 0.2))  # bounded by the slice share
+    assert refit.best_iteration_ == min(200, round(kept.best_iteration_ * scale))
     assert refit.booster_.num_trees() == refit.best_iteration_
+    # without early stopping the tree count is the maximum, never more
+    unstopped = ChurnModel(n_estimators=40, early_stopping_rounds=None).fit(frame)
+    assert unstopped.booster_.num_trees() == 40
     assert not np.allclose(refit.predict_raw(frame), kept.predict_raw(frame))
     # the calibrator was fitted on the slice scored by the booster that never saw it: the same
     # mapping with or without the refit
@@ -165,4 +170,21 @@ def test_isotonic_steps_are_smoothed_never_certain_and_stay_monotone():
     in_top = plain == plain[-1]
     assert plain[-1] == 1.0 and in_top.sum() >= 20
     top = IsotonicCalibrator().fit(p, y).predict(p[-1:])[0]
-    assert top == pytest.approx((in_top.sum() + 1) / (in_top.sum() + 2), abs=1e-5)
+    n = in_top.sum()
+    assert top == pytest.approx((n + 2 * y.mean()) / (n + 2), abs=1e-5)  # shrunk to the rate
+    # at a low churn rate the shrinkage does not lift the average probability towards 0.5
+    rare = (rng.random(4000) < 0.03 * p.repeat(10) / p.mean()).astype(int)
+    calibrated = IsotonicCalibrator().fit(p.repeat(10), rare).predict(p.repeat(10))
+    assert calibrated.mean() == pytest.approx(rare.mean(), abs=0.003)
+
+
+def test_auto_calibration_leaves_well_calibrated_probabilities_alone():
+    from churnml.model.calibration import fit_calibrator
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.02, 0.9, 3000)
+    y = (rng.random(3000) < p).astype(int)  # p is already the true probability
+    assert fit_calibrator(p, y) == (None, "none")
+    squeezed = 0.5 + (p - 0.5) * 0.4  # under-confident scores: calibration helps
+    calibrator, method = fit_calibrator(squeezed, y)
+    assert method in {"isotonic", "sigmoid"} and calibrator is not None

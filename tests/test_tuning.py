@@ -126,3 +126,11 @@ def test_a_tuned_trial_must_beat_the_defaults_beyond_fold_noise():
     # min_gain_se=0 takes the best trial as it is
     chosen, _ = select_trial(study, defaults, min_gain_se=0)
     assert chosen.number == 1
+
+
+def test_with_one_fold_the_best_trial_is_kept_and_the_reason_says_so():
+    from churnml.model.tuning import select_trial
+
+    study, defaults = _study_with([0.70], [0.71])
+    chosen, why = select_trial(study, defaults)
+    assert chosen.number == 1 and "no fold-to-fold comparison" in why

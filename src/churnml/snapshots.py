@@ -234,7 +234,8 @@ def data_period(tables: dict, *, warmup_days: int = 90) -> tuple[pd.Timestamp, p
 
     The first is ``warmup_days`` after the first recorded activity (usage, tickets, NPS; contract
     starts when there is none), so window indicators have history to read; the last is the day after
-    the latest activity, so the newest snapshot sees everything. Never reads the clock.
+    the latest usage (or, without usage, the latest activity), so the newest snapshot sees every
+    usage day. Never reads the clock.
 
     Examples
     --------
@@ -263,5 +264,11 @@ def data_period(tables: dict, *, warmup_days: int = 90) -> tuple[pd.Timestamp, p
             raise ValueError("data_period: no dated rows (need usage, tickets, NPS or contract starts)")
         firsts, lasts = [starts.min()], [starts.max()]
     start = (min(firsts) + pd.Timedelta(days=warmup_days)).normalize()
+    # product usage is the densest feed and the one most indicators read: when it is there, the
+    # period ends with it, so a tickets or NPS export that runs a few days longer does not leave
+    # every usage window short of data
+    usage = tables.get("usage")
+    if usage is not None and "ts" in usage and usage["ts"].notna().any():
+        lasts = [pd.to_datetime(usage["ts"]).max()]
     end = max(lasts).normalize() + pd.Timedelta(days=1)
     return start, end

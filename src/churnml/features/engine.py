@@ -155,7 +155,8 @@ def _with_matched_contacts(tables: dict) -> dict:
     contacts, accounts = tables.get("contacts"), tables.get("accounts")
     if contacts is None or accounts is None or "email" not in contacts:
         return tables
-    if "account_id" in contacts and contacts["account_id"].notna().all():
+    matched = "churnml_contact_match" in contacts.attrs  # load_tables matched them already
+    if matched or ("account_id" in contacts and contacts["account_id"].notna().all()):
         return tables
     from churnml.data.contacts import match_contacts
 

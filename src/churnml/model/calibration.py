@@ -1,8 +1,8 @@
 """Probability calibrators: isotonic and Platt (sigmoid), fitted on raw probabilities.
 
 Both take raw probabilities (the booster's sigmoid output) and return calibrated ones.
-:func:`fit_calibrator` with ``method="auto"`` picks between them by cross-validated Brier score on
-the data it is given (which must be rows the booster did not train on).
+:func:`fit_calibrator` with ``method="auto"`` picks between them (or neither) by cross-validated
+Brier score on the data it is given (which must be rows the booster did not train on).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 _EPS = 1e-6
+#: pseudo-rows at the overall churn rate added to every isotonic step
+PRIOR_ROWS = 2
 #: weight of the raw probability blended into isotonic output (keeps the ranking strict)
 TIE_BREAK = 1e-6
 
@@ -21,7 +23,7 @@ def _logit(p):
 
 class IsotonicCalibrator:
     """Monotone step function from raw to calibrated probability (clipped to the fitted range),
-    each step's rate smoothed by Laplace's rule so that no account is scored a certain 0 or 1.
+    each step's rate shrunk towards the overall rate so that no account is scored a certain 0 or 1.
 
     Examples
     --------
@@ -39,12 +41,14 @@ class IsotonicCalibrator:
 
         p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=float)
         first = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
-        # each step's rate with Laplace's rule, (churned + 1) / (rows + 2): a top step of 20 rows
-        # that all churned reads 0.95, not a certain 1.0 (nor a bottom step a certain 0.0); a
-        # second isotonic fit pools any steps the smoothing left out of order
+        # each step's rate shrunk towards the overall rate by PRIOR_ROWS pseudo-rows:
+        # (churned + PRIOR_ROWS * rate) / (rows + PRIOR_ROWS). A top step of 20 rows that all
+        # churned reads about 0.91, not a certain 1.0, and an empty bottom step stays near 0
+        # without being 0. A second isotonic fit pools steps the smoothing left out of order.
         _, step, rows = np.unique(first.predict(p), return_inverse=True, return_counts=True)
         churned = np.bincount(step, weights=y)
-        smoothed = ((churned + 1) / (rows + 2))[step]
+        prior = PRIOR_ROWS * y.mean()
+        smoothed = ((churned + prior) / (rows + PRIOR_ROWS))[step]
         self.isotonic_ = IsotonicRegression(out_of_bounds="clip").fit(p, smoothed)
         return self
 
@@ -105,14 +109,16 @@ def fit_calibrator(p, y, *, method="auto", n_splits=5, random_state=0):
         Raw probabilities and 0/1 labels of rows the booster did not train on.
     method : {"auto", "isotonic", "sigmoid"}
         "auto" scores both by ``n_splits``-fold cross-validated Brier score on ``(p, y)`` and
-        keeps the better one (sigmoid wins ties and small samples: it has two parameters).
+        keeps the better one (sigmoid wins ties and small samples: it has two parameters), or
+        none at all when the raw probabilities score better than both.
     n_splits : int
     random_state : int
 
     Returns
     -------
     (calibrator, method)
-        The calibrator refitted on all of ``(p, y)`` and the name of the method chosen.
+        The calibrator refitted on all of ``(p, y)`` and the name of the method chosen;
+        ``(None, "none")`` when "auto" finds that no calibration is better.
     """
     p = np.asarray(p, dtype=float)
     y = np.asarray(y, dtype=int)
@@ -124,6 +130,8 @@ def fit_calibrator(p, y, *, method="auto", n_splits=5, random_state=0):
         return CALIBRATORS[method]().fit(p, y), method
     scores = cross_validated_brier(p, y, n_splits=n_splits, random_state=random_state)
     best = "isotonic" if scores.get("isotonic", np.inf) < scores["sigmoid"] else "sigmoid"
+    if scores["none"] < scores[best]:
+        return None, "none"  # the raw probabilities are already the better estimate out of fold
     return CALIBRATORS[best]().fit(p, y), best
 
 

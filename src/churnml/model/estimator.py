@@ -15,10 +15,15 @@ The rows are split once. The *validation slice* is the latest ``validation_fract
 snapshots when there is a time column (``time_column``, or ``as_of`` in snapshot mode), otherwise
 a stratified random share. When the frame carries ``renewal_date``, training rows whose renewal
 falls on or after the first validation date are dropped (their outcome was not yet known at that
-cut-off), so no contract's outcome is on both sides. The booster trains on the rest, early-stops on
-the validation slice and is *not* refitted: it keeps only its ``best_iteration`` trees. The
-calibrator is fitted on the booster's predictions for the validation slice only, so it never sees
-a row the booster trained on.
+cut-off), so no contract's outcome is on both sides. A first booster trains on the rest and
+early-stops on the validation slice. The calibrator is fitted on that booster's predictions for the
+validation slice, which it never trained on. With ``refit=True`` (the default) the booster in use
+is then refitted on every labelled row, the slice included, with the early-stopped tree count
+scaled to the larger data (by at most ``1 / (1 - validation_fraction)`` and never beyond
+``n_estimators``); the calibrator learnt on the first booster's scores is applied to it. On the
+demo data this lifts the out-of-time ROC-AUC from 0.74 to 0.78 and the calibrated Brier score
+still improves on the raw one (``benchmarks/RESULTS.md``, "Model"). ``refit=False`` keeps the
+first booster.
 """
 
 from __future__ import annotations
@@ -136,7 +141,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         0 trains on everything with no early stopping and no calibration.
     calibration : {"auto", "isotonic", "sigmoid", None}, default "auto"
         "auto" picks isotonic or Platt (sigmoid) by cross-validated Brier score on the validation
-        slice.
+        slice, or no calibration ("none") when the raw probabilities score better than both.
     time_column : str, optional
         Column ordering the rows in time (not a feature). In snapshot mode ``as_of`` is used when
         present.
@@ -149,9 +154,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     refit : bool, default True
         After early stopping has chosen the number of trees on the validation slice, refit the
         booster on every row (the slice included, so the latest snapshots count) with that number
-        of trees scaled to the larger data. The calibrator stays fitted on the slice's
-        out-of-sample scores from the booster that did not see it. False keeps the booster trained
-        without the slice.
+        of trees scaled to the larger data (by at most ``1 / (1 - validation_fraction)``, never
+        beyond ``n_estimators``). The calibrator stays fitted on the slice's out-of-sample scores
+        from the booster that did not see it. False keeps the booster trained without the slice.
 
     Attributes
     ----------
@@ -160,7 +165,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     calibrator_ : object or None
         Maps raw booster probabilities to calibrated ones (``predict``), None when not calibrated.
     calibration_ : str or None
-        The calibration method in use.
+        The calibration method in use: "isotonic", "sigmoid", "none" (auto found none better)
+        or None (``calibration=None``).
     feature_names_in_ : ndarray of str
     categories_ : dict
         Categorical column -> list of training levels.
@@ -180,6 +186,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     >>> model.predict_proba(X).shape
     (400, 2)
     """
+
+    refit = True  # models pickled before ``refit`` existed read it from here
 
     def __init__(
         self,
@@ -336,14 +344,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             )
         if self.refit and len(valid):
             # the latest snapshots matter most under drift: refit on every row with the number
-            # of trees early stopping chose, scaled to the larger data
-            best = max(1, round(best * len(target) / len(train)))
+            # of trees early stopping chose, scaled to the larger data (bounded: the renewal guard
+            # can leave far fewer training rows than the slice suggests)
+            scale = min(len(target) / len(train), 1 / (1 - self.validation_fraction))
+            early = best
+            best = int(min(self.n_estimators, max(1, round(early * scale))))
             booster = lgb.train(
                 params,
                 lgb.Dataset(X_all, target, weight=class_weight, free_raw_data=True),
                 num_boost_round=best,
             )
-            self.validation_ = {**self.validation_, "refit_rows": len(target), "refit_trees": best}
+            self.validation_ = {**self.validation_, "early_stopped_trees": early,
+                                "refit_rows": len(target), "refit_trees": best}
         # keep only the trees in use, so explanations and saved models see the same model
         self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         self.booster_.best_iteration = best

@@ -428,16 +428,20 @@ def log_result(
         )
         mlflow.log_params(params)
         metrics = tracking.metric_dict(evaluation.metrics)
-        metrics["tuning.best_cv_roc_auc"] = float(result.tune_result.best_value)
+        metrics["tuning.selected_cv_roc_auc"] = float(result.tune_result.best_value)
+        metrics["tuning.best_cv_roc_auc"] = float(result.tune_result.study.best_value)
         mlflow.log_metrics(metrics)
         tags = {
             "churnml.registered_model_name": name,
             "churnml.tuning_selection": result.tune_result.selection,
         }
         if tables is not None:
+            from churnml.data.contract import CONTRACT
             from churnml.model.fingerprint import combined_digest, fingerprint
 
-            fp = fingerprint(tables)
+            # the customer data only: the same data from a folder or a dict gets one digest,
+            # whether or not an oracle (synthetic data) came along
+            fp = fingerprint({k: v for k, v in tables.items() if k in CONTRACT})
             tags["data_digest"] = combined_digest(fp)
             tracking.log_frame(fp, "data/fingerprint.csv")
         tags["features_digest"] = _features_digest(frame)

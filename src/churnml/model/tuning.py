@@ -1,8 +1,9 @@
 """``tune``: Optuna TPE over out-of-time folds, with median pruning across folds.
 
 Each trial samples LightGBM parameters from :func:`~churnml.model.search_space.search_space`, fits
-an uncalibrated :class:`~churnml.model.estimator.ChurnModel` (its own time-ordered early stopping)
-on each fold's training rows, and scores ROC-AUC on the fold's validation rows. After each fold the
+an uncalibrated :class:`~churnml.model.estimator.ChurnModel` (its own time-ordered early stopping,
+then the refit on all of the fold's rows, as the deployed model is fitted) on each fold's training
+rows, and scores ROC-AUC on the fold's validation rows. After each fold the
 running mean AUC is reported, so the median pruner stops a trial that trails the median of earlier
 trials at the same fold. The final test snapshots are never touched.
 """
@@ -225,10 +226,16 @@ def select_trial(study, defaults: dict, *, min_gain_se: float = 2.0):
         ),
         None,
     )
+    kept = f"trial {best.number}: the best mean fold AUC ({best.value:.4f})"
     if base is None or base.number == best.number or min_gain_se <= 0:
-        return best, f"trial {best.number}: the best mean fold AUC ({best.value:.4f})"
-    diff = np.subtract(best.user_attrs["fold_auc"], base.user_attrs["fold_auc"])
-    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+        return best, kept
+    best_folds = best.user_attrs.get("fold_auc", [])
+    base_folds = base.user_attrs.get("fold_auc", [])
+    if len(best_folds) != len(base_folds) or len(best_folds) < 2:
+        # one fold (or a shared study whose trials ran different folds): no paired noise estimate
+        return best, f"{kept}; no fold-to-fold comparison with the defaults is possible"
+    diff = np.subtract(best_folds, base_folds)
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
     gain = float(diff.mean())
     if gain > min_gain_se * se:
         return best, (
