@@ -20,15 +20,19 @@ services:
 	@bash tests/services/install.sh
 
 # The demo's data end on 2026-07-01: features over a year of monthly snapshots, a small tuning
-# budget, then scoring the latest snapshot with the @champion model.
-AS_OF  ?= 2026-07-01
-TRIALS ?= 25
+# budget, then scoring with the @champion model: the month before (so the trend and the report's
+# movers have a previous run) and the latest snapshot.
+AS_OF      ?= 2026-07-01
+PREV_AS_OF ?= 2026-06-01
+TRIALS     ?= 25
 
 demo: $(STAMP)
 	$(BIN)/churnml generate --accounts 2000 --months 24 --seed 7 --out $(DEMO)/data
 	$(BIN)/churnml validate $(DEMO)/data
 	$(BIN)/churnml features --data $(DEMO)/data --start 2025-07-01 --as-of $(AS_OF) --out $(DEMO)/features.parquet
 	$(BIN)/churnml train --data $(DEMO)/data --trials $(TRIALS)
+	$(BIN)/churnml score --model models:/churnml@champion --data $(DEMO)/data --as-of $(PREV_AS_OF) \
+	    --out $(DEMO)/scores.parquet --crm-preset salesforce --db sqlite:///$(DEMO)/crm.db > /dev/null
 	$(BIN)/churnml score --model models:/churnml@champion --data $(DEMO)/data --as-of $(AS_OF) \
 	    --out $(DEMO)/scores.parquet --crm-preset salesforce --crm-out $(DEMO)/crm_salesforce.csv \
 	    --db sqlite:///$(DEMO)/crm.db
