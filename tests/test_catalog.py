@@ -59,12 +59,15 @@ def test_every_placeholder_names_the_value_or_an_indicator(catalog):
         for template in (ind.risk_sentence, ind.protective_sentence):
             for _, name, _, _ in string.Formatter().parse(template or ""):
                 if name is not None:
-                    assert name in {"value", "abs_value"} or name in catalog, (ind.id, name)
+                    assert name in {"value", "abs_value", "typical"} or name in catalog, (
+                        ind.id,
+                        name,
+                    )
 
 
 def test_every_sentence_renders_with_values_and_without(catalog):
     row = {i: 0.25 for i in catalog.ids}
-    row.update(segment="smb", touch_model="tech", lifecycle_stage="mature")
+    row.update(segment="smb", touch_model="tech", lifecycle_stage="mature", typical=0.5)
     for ind in catalog:
         for kind in ("risk", "protective"):
             full, empty = ind.render(kind, row), ind.render(kind, {})

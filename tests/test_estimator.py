@@ -188,3 +188,11 @@ def test_auto_calibration_leaves_well_calibrated_probabilities_alone():
     squeezed = 0.5 + (p - 0.5) * 0.4  # under-confident scores: calibration helps
     calibrator, method = fit_calibrator(squeezed, y)
     assert method in {"isotonic", "sigmoid"} and calibrator is not None
+
+
+def test_typical_values_are_the_medians_of_the_rows_fitted():
+    X, y = tabular()
+    model = ChurnModel(n_estimators=30).fit(X, y)
+    assert model.typical_values_["usage"] == pytest.approx(X["usage"].median())
+    assert model.typical_values_["tickets"] == pytest.approx(X["tickets"].astype(float).median())
+    assert "plan" not in model.typical_values_  # categories have no median

@@ -352,3 +352,31 @@ def test_every_real_template_renders_with_plausible_values(catalog):
             if has_sentence(ind, kind):
                 text = ind.render({"driver": "risk", "protective": "protective"}[kind], row)
                 assert isinstance(text, str) and text.strip(), (ind.id, kind)
+
+
+def test_the_typical_account_decides_which_sentences_apply_and_is_quoted(catalog):
+    low_usage = catalog["events_per_seat_90d"]  # direction down
+    v = np.array([10.0, 88.0, 150.0, np.nan])
+    assert sentence_applies(low_usage, "driver", v, 88.0).tolist() == [True, False, False, False]
+    assert sentence_applies(low_usage, "protective", v, 88.0).tolist() == [
+        False, False, True, False]
+    # without a typical value the old rule stands: a "down" risk sentence always applies
+    assert sentence_applies(low_usage, "driver", v[:3]).all()
+    friction = catalog["tickets_per_active_user_90d"]  # direction up
+    assert sentence_applies(friction, "driver", np.array([0.1, 0.3, 0.0]), 0.2).tolist() == [
+        False, True, False]
+    text = render_sentence(low_usage, "driver", {"events_per_seat_90d": 7.0, "typical": 88.0})
+    assert text.endswith("7 product events per licensed seat in the last 90 days "
+                         "(typical account: 88)"), text
+
+
+def test_explain_states_a_risk_only_on_the_risky_side_of_the_typical_account(booster):
+    rows = _hand_built()  # account "fell" has 7 tickets in 90 days
+    shap = {(0, "tickets_90d"): 0.4}
+    try:
+        booster.typical_values_ = {"tickets_90d": 10.0}  # 7 is below typical: no "many tickets"
+        assert "tickets_90d" not in set(_explain_with(shap, booster, rows)["indicator"])
+        booster.typical_values_ = {"tickets_90d": 2.0}  # 7 is above typical: stated
+        assert "tickets_90d" in set(_explain_with(shap, booster, rows)["indicator"])
+    finally:
+        del booster.typical_values_

@@ -131,13 +131,13 @@ def _top(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return cols, np.isfinite(np.take_along_axis(matrix, cols, axis=1))
 
 
-def _eligible(catalog, names, values: np.ndarray, kind: str) -> np.ndarray:
+def _eligible(catalog, names, values: np.ndarray, kind: str, typical: dict) -> np.ndarray:
     """(n × p) mask: the indicator has a ``kind`` sentence that applies to the row's value."""
     ids = set(getattr(catalog, "ids", ()) or ())
     mask = np.zeros(values.shape, dtype=bool)
     for j, name in enumerate(names):
         if name in ids and has_sentence(catalog[name], kind):
-            mask[:, j] = sentence_applies(catalog[name], kind, values[:, j])
+            mask[:, j] = sentence_applies(catalog[name], kind, values[:, j], typical.get(name))
     return mask
 
 
@@ -205,16 +205,19 @@ def explain_all(
     account, as_of = _keys(features)
     family = _families(catalog, names)
     feat = _feature_values(features, names)
+    typical = dict(getattr(model, "typical_values_", None) or {})
 
     # a reason is stated only for a known value ("resolved in unknown days" helps nobody)
     known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else feat > 0
     driver = np.where(
-        known & _eligible(catalog, names, feat, "driver") & (values > MIN_CONTRIBUTION),
+        known & _eligible(catalog, names, feat, "driver", typical) & (values > MIN_CONTRIBUTION),
         values,
         -np.inf,
     )
     protect = np.where(
-        known & _eligible(catalog, names, feat, "protective") & (values < -MIN_CONTRIBUTION),
+        known
+        & _eligible(catalog, names, feat, "protective", typical)
+        & (values < -MIN_CONTRIBUTION),
         -values,
         -np.inf,
     )
@@ -229,7 +232,7 @@ def explain_all(
     indicator = np.asarray(names, dtype=object)[cols]
     play_of = np.asarray(plays.plays_for(names, family), dtype=object)
     ranks = np.broadcast_to(rank, ok.shape)[ok].astype(np.int16)
-    sentences = render_sentences(catalog, features, rows, indicator, kinds)
+    sentences = render_sentences(catalog, features, rows, indicator, kinds, typical)
     row_plays = np.where(kinds == "driver", play_of[cols], None)
     reasons = pd.DataFrame(
         {

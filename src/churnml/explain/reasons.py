@@ -15,15 +15,18 @@ difference), ``up``
 signed, ``down``                value < 0                   value > 0
 flag (unit ``flag``), ``up``    value > 0 (flag set)        value == 0
 flag, ``down``                  value == 0                  value > 0
-other, ``up``                   value > 0                   always; value == 0 when the
-                                                            sentence does not quote the
-                                                            value ("No open tickets")
-other, ``down``                 always                      always
+other, ``up``                   value > max(0, typical)     value < typical; value == 0
+                                                            when the sentence does not
+                                                            quote the value ("No open
+                                                            tickets")
+other, ``down``                 value < typical             value > typical
 ==============================  ==========================  ==========================
 
-A missing value fails every comparison, so a signed, flag or ``up`` indicator without a value is
-never stated as a reason. Known limit: an "other, down" risk sentence such as "Only {value} users
-active" is shown whenever SHAP says the value raises risk, even for a value that is not low.
+``typical`` is the model's median of the indicator over the rows it was fitted on
+(``ChurnModel.typical_values_``); templates may quote it as ``{typical}`` ("Low usage per seat: 7
+product events per licensed seat (typical account: 88)"). Without it an ``up`` risk needs
+``value > 0`` and the other "other" cells always apply. A missing value fails every comparison,
+so a signed, flag or ``up`` indicator without a value is never stated as a reason.
 """
 
 from __future__ import annotations
@@ -58,11 +61,12 @@ def _is_flag(indicator) -> bool:
     return "flag" in shape or unit in _FLAG_UNITS
 
 
-def sentence_applies(indicator, kind: str, values) -> np.ndarray:
+def sentence_applies(indicator, kind: str, values, typical=None) -> np.ndarray:
     """Boolean mask: may ``indicator``'s sentence of ``kind`` be shown for each of ``values``?
 
     See the module docstring for the rules. ``values`` are the indicator's own values (float, NaN
-    for missing); categorical indicators (direction ``none``) always apply.
+    for missing); ``typical`` the typical account's value, if known; categorical indicators
+    (direction ``none``) always apply.
     """
     values = np.asarray(values)
     direction = getattr(indicator, "direction", "none")
@@ -78,9 +82,16 @@ def sentence_applies(indicator, kind: str, values) -> np.ndarray:
             risky = v > 0 if risky_up else v == 0
             safe = v == 0 if risky_up else v > 0
         else:
-            risky = v > 0 if risky_up else np.ones(v.shape, dtype=bool)
-            claims_zero = risky_up and not _quotes_value(indicator, "protective")
-            safe = v == 0 if claims_zero else np.ones(v.shape, dtype=bool)
+            every = np.ones(v.shape, dtype=bool)
+            has_typical = typical is not None and np.isfinite(typical)
+            if risky_up:
+                risky = v > max(0.0, typical) if has_typical else v > 0
+                safe = v < typical if has_typical else every
+                if not _quotes_value(indicator, "protective"):
+                    safe = v == 0  # the sentence claims zero ("No open tickets")
+            else:
+                risky = v < typical if has_typical else every
+                safe = v > typical if has_typical else every
     return risky if kind == "driver" else safe
 
 
@@ -140,7 +151,7 @@ def template_fields(indicator) -> tuple[str, ...]:
         for _, name, _, _ in parsed:
             if name:
                 names.add(re.split(r"[.\[]", name, maxsplit=1)[0])
-    return tuple(sorted(names - {"value", "abs_value", ""}))
+    return tuple(sorted(names - {"value", "abs_value", "typical", ""}))
 
 
 def render_sentence(indicator, kind: str, row: Mapping) -> str:
@@ -159,7 +170,9 @@ def render_sentence(indicator, kind: str, row: Mapping) -> str:
         return f"{getattr(indicator, 'description', indicator.id)}: {shown}"
 
 
-def render_sentences(catalog, frame: pd.DataFrame, rows, indicators, kinds) -> list[str]:
+def render_sentences(
+    catalog, frame: pd.DataFrame, rows, indicators, kinds, typical=None
+) -> list[str]:
     """Sentences for the shown (row position, indicator id, kind) triples of ``frame``.
 
     Each call of ``render`` gets a small ``{id: value}`` mapping holding just the indicators its
@@ -174,6 +187,8 @@ def render_sentences(catalog, frame: pd.DataFrame, rows, indicators, kinds) -> l
         The feature frame; every column is available to the templates.
     rows, indicators, kinds : sequences of equal length
         Row positions in ``frame``, indicator ids, and "driver"/"protective".
+    typical : mapping, optional
+        Indicator id -> the typical account's value, quoted by ``{typical}``.
     """
     columns = FrameColumns(frame)
     fields = {}
@@ -182,5 +197,6 @@ def render_sentences(catalog, frame: pd.DataFrame, rows, indicators, kinds) -> l
         if ind not in fields:
             fields[ind] = [n for n in template_fields(catalog[ind]) if n in columns]
         row = {n: columns[n][i] for n in fields[ind]}
+        row["typical"] = (typical or {}).get(ind)
         out.append(render_sentence(catalog[ind], kind, row))
     return out

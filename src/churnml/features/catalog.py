@@ -42,8 +42,9 @@ class Indicator:
     def render(self, kind: str, row) -> str | None:
         """The ``"risk"`` or ``"protective"`` sentence filled with ``row`` (indicator id -> value).
 
-        Placeholders are ``{value}``, ``{abs_value}`` and any indicator id; a missing value is
-        shown as "unknown" and never raises. Returns None when the entry has no such sentence.
+        Placeholders are ``{value}``, ``{abs_value}``, ``{typical}`` (the typical account's value,
+        given in ``row["typical"]``) and any indicator id; a missing value is shown as "unknown"
+        and never raises. Returns None when the entry has no such sentence.
         """
         template = self.risk_sentence if kind == "risk" else self.protective_sentence
         if template is None:

@@ -175,6 +175,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     best_iteration_ : int
     validation_ : dict
         How the rows were split (counts, cut-off, method).
+    typical_values_ : dict
+        Median of each numeric feature over the labelled rows fitted: the "typical account" that
+        reason sentences compare an account with.
 
     Examples
     --------
@@ -293,6 +296,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.categories_ = _learn_categories(frame[columns])
         self._numeric_ = [c for c in columns if c not in self.categories_]
         X_all = self.prepare(frame)
+        # the typical account: what explanations compare an account's values with
+        self.typical_values_ = {
+            c: float(v) for c, v in X_all[self._numeric_].median().items() if pd.notna(v)
+        }
 
         train, valid, self.validation_ = _split(
             frame, target, time_column, self.validation_fraction, self.random_state
