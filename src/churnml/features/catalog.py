@@ -54,8 +54,10 @@ class Indicator:
         values["value"] = value
         values["abs_value"] = None if _missing(value) else abs(value)
         out = []
+        one = False  # the placeholder just written reads "1": the noun after it is singular
         for text, name, spec, conv in _parse_template(template):
-            out.append(text)
+            out.append(_PLURAL_AFTER_ONE.sub(r" \1\2", text, count=1) if one else text)
+            one = False
             if name is None:
                 continue
             v = values.get(name)
@@ -65,23 +67,20 @@ class Indicator:
             if conv:
                 v = repr(v) if conv == "r" else str(v)
             try:
-                out.append(format(v, spec or ""))
+                shown = format(v, spec or "")
             except (TypeError, ValueError):
-                out.append(str(v))
-        return _singular_after_one("".join(out))
+                shown = str(v)
+            out.append(shown)
+            one = shown in ("1", "+1", "-1")
+        return "".join(out)
 
 
-#: "1 days" -> "1 day": a count of exactly one (not 11, 0.1 or 1,000) before one of the catalog's
-#: plural nouns, optionally after one of its adjectives
-_ONE_PLURAL = re.compile(
-    r"(?<![\d.,])([+-]?1) ((?:active |escalated |high-priority |power |product |success-plan "
-    r"|support )?)(day|user|ticket|point|seat|goal|event|feature|champion|term|response)s\b"
+#: "1 days" -> "1 day": the text after a value shown as exactly 1 (not 11, 1.0 or 1,000), when
+#: it starts with one of the catalog's plural nouns, optionally after one of its adjectives
+_PLURAL_AFTER_ONE = re.compile(
+    r"^ ((?:active |escalated |high-priority |power |product |success-plan |support )?)"
+    r"(day|user|ticket|point|seat|goal|event|feature|champion|term|response)s\b"
 )
-
-
-def _singular_after_one(sentence: str) -> str:
-    """Sentences read "1 user active", not "1 users active"."""
-    return _ONE_PLURAL.sub(r"\1 \2\3", sentence)
 
 
 @functools.lru_cache(maxsize=1024)
