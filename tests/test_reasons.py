@@ -380,3 +380,13 @@ def test_explain_states_a_risk_only_on_the_risky_side_of_the_typical_account(boo
         assert "tickets_90d" in set(_explain_with(shap, booster, rows)["indicator"])
     finally:
         del booster.typical_values_
+
+
+def test_a_negligible_contribution_is_not_stated(booster):
+    from churnml.explain.contributions import MIN_CONTRIBUTION
+
+    rows = _hand_built()  # account "fell" has 7 tickets in 90 days
+    tiny = _explain_with({(0, "tickets_90d"): MIN_CONTRIBUTION / 2}, booster, rows)
+    assert "tickets_90d" not in set(tiny["indicator"])
+    stated = _explain_with({(0, "tickets_90d"): MIN_CONTRIBUTION * 2}, booster, rows)
+    assert "tickets_90d" in set(stated["indicator"])
