@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from churnml.data.contract import CONTRACT, MANDATORY_TABLES, OUTCOMES, PRIORITIES, ROLES, SEGMENTS
+from churnml.data.contract import CONTRACT, MANDATORY_TABLES, VOCABULARY
 
 N_EXAMPLES = 3
 
@@ -30,12 +30,6 @@ CURATED = {
     "tickets": ("priority",),
 }
 MOSTLY_EMPTY_SHARE = 0.5
-ALLOWED = {
-    ("contracts", "outcome"): OUTCOMES,
-    ("contacts", "role"): ROLES,
-    ("accounts", "segment"): SEGMENTS,
-    ("tickets", "priority"): PRIORITIES,
-}
 
 
 def finding(table, column, check, severity, count, examples, message) -> dict:
@@ -243,7 +237,7 @@ def curated_columns(tables) -> list[dict]:
                     finding(name, column, "mostly_empty", "warning", empty.sum(), row_labels(frame, empty, name),
                             f"{name}.{column} is empty in {share:.0%} of rows ({int(empty.sum())} of {len(frame)})")
                 )  # fmt: skip
-    for (name, column), allowed in ALLOWED.items():
+    for (name, column), allowed in VOCABULARY.items():
         frame = tables.get(name)
         if frame is None or column not in frame.columns:
             continue

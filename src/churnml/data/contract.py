@@ -140,3 +140,11 @@ OUTCOMES = ("renewed", "churned", "downgraded", "expanded", "open")
 ROLES = ("champion", "decision_maker", "power_user", "user", "admin", "executive_sponsor")
 SEGMENTS = ("enterprise", "mid_market", "smb")
 PRIORITIES = ("low", "normal", "high", "urgent")
+#: (table, column) -> its allowed values: loading normalises the spelling to them ("Mid Market" ->
+#: "mid_market") and validation reports values outside them
+VOCABULARY = {
+    ("contracts", "outcome"): OUTCOMES,
+    ("contacts", "role"): ROLES,
+    ("accounts", "segment"): SEGMENTS,
+    ("tickets", "priority"): PRIORITIES,
+}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.data.contract import CONTRACT, OUTCOMES, PRIORITIES, ROLES, SEGMENTS
+from churnml.data.contract import CONTRACT, VOCABULARY
 
 __all__ = ["parse_table"]
 
@@ -19,15 +19,6 @@ _TZ_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})\s*$"
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
 N_EXAMPLES = 3
-#: curated columns whose text is normalised to the contract's spelling ("Mid Market" -> "mid_market")
-VOCABULARY = {
-    ("contracts", "outcome"): OUTCOMES,
-    ("contacts", "role"): ROLES,
-    ("accounts", "segment"): SEGMENTS,
-    ("tickets", "priority"): PRIORITIES,
-}
-
-
 
 
 def _as_text(values: pd.Series) -> pd.Series:
