@@ -13,7 +13,7 @@ DEMO   := demo
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(PY) -q -e '.[test]'
+	$(BIN)/uv pip install --python $(PY) -q --compile-bytecode -e '.[test]'
 	@touch $(STAMP)
 
 services:

@@ -246,9 +246,9 @@ def _derive(frame: pd.DataFrame, catalog, derived, tables) -> None:
         frame[ind.id] = np.asarray(out, dtype="float32")
 
 
-def _progress(items, enabled):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
+def _progress(items, requested):
+    from churnml.progress import bar, enabled
 
-    return tqdm(items, desc="indicator families", unit="family")
+    if not enabled(requested):
+        return items
+    return bar(items, desc="indicator families", unit="family")

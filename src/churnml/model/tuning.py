@@ -18,6 +18,7 @@ import pandas as pd
 from churnml.model.estimator import DEFAULT_PARAMS, ChurnModel
 from churnml.model.folds import out_of_time_folds
 from churnml.model.search_space import search_space
+from churnml.progress import enabled
 
 
 @dataclass
@@ -183,7 +184,7 @@ def tune(
             n_trials=n_trials,
             timeout=timeout,
             callbacks=list(callbacks),
-            show_progress_bar=progress,
+            show_progress_bar=enabled(progress),
             gc_after_trial=False,
         )
     finally:

@@ -171,13 +171,15 @@ def run_score(
     """
     from tqdm.auto import tqdm
 
+    from churnml.progress import bar as progress_bar
+    from churnml.progress import enabled
     from churnml.scoring.crm import write_crm
     from churnml.scoring.score import score_result
 
     out = Path(out)
     timer = Timer()
     steps = ["model", "data", "score", "history", "write"]
-    bar = tqdm(total=len(steps), disable=not progress, desc="churnml score", unit="step")
+    bar = progress_bar(total=len(steps), requested=progress, desc="churnml score", unit="step")
 
     def advance(step):
         bar.set_postfix_str(step)
@@ -226,8 +228,10 @@ def run_score(
                 "updated": written.updated,
                 "unchanged": written.unchanged,
             }
-            if progress:
+            if enabled(progress):
                 tqdm.write(written.summary())
+            elif progress:
+                print(written.summary())
             elif dry_run:
                 print(written.summary())
     advance("written" if not dry_run else "dry run: nothing written")
