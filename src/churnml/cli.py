@@ -2,12 +2,24 @@
 
 Every sub-command parses its arguments, calls the same functions a notebook would, and
 prints tidy frames. Heavy libraries are imported inside the handlers so ``--help`` is fast.
+
+Arguments are checked before anything slow (dates, files, presets); one handler in :func:`main`
+turns every error into one or two lines (:func:`churnml.console.describe_error`): exit 2 for a
+usage error, 1 for a data or runtime error, 0 on success; ``--debug`` (or ``CHURNML_DEBUG=1``)
+shows the traceback. ``--json`` prints a machine-readable summary on standard output for
+schedulers; ``--quiet`` / ``--verbose`` set how much goes to standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from pathlib import Path
+
+from churnml.console import printable
+from churnml.errors import UsageError
 
 
 def _add_generate(sub):
@@ -27,15 +39,18 @@ def _cmd_generate(args) -> int:
     kwargs = {} if args.churn_rate is None else {"churn_rate": args.churn_rate}
     tables = make_saas(n_accounts=args.accounts, months=args.months, seed=args.seed, **kwargs)
     paths = write_tables(tables, args.out)
+    if args.json:
+        return _json({name: {"rows": len(tables[name]), "path": str(path)}
+                      for name, path in paths.items()})
     for name, path in paths.items():
-        print(f"{name:<10} {len(tables[name]):>12,} rows  {path}")
+        _say(f"{name:<10} {len(tables[name]):>12,} rows  {path}")
     return 0
 
 
 def _add_validate(sub):
     p = sub.add_parser("validate", help="check a data folder against the Customer 360 contract")
-    p.add_argument("data", help="folder of Parquet/CSV files, a DuckDB file, or a mapping's source")
-    p.add_argument("--mapping", help="YAML mapping of your tables and columns onto the contract")
+    p.add_argument("data", type=_source, help="folder of Parquet/CSV files, a DuckDB file, or a mapping's source")
+    p.add_argument("--mapping", type=_existing_file, help="YAML mapping of your tables and columns onto the contract")
     p.set_defaults(handler=_cmd_validate)
 
 
@@ -45,20 +60,24 @@ def _cmd_validate(args) -> int:
 
     tables = load_tables(args.data, mapping=args.mapping, validate=False)
     report = validate(tables, raise_on_fatal=False)
-    print(format_report(report))
+    if args.json:
+        _json({"fatal": int((report["severity"] == "fatal").sum()),
+               "findings": report.astype(str).to_dict("records")})
+    else:
+        _say(format_report(report))
     return 1 if (report["severity"] == "fatal").any() else 0
 
 
 # --- features (issue 4) -------------------------------------------------------------------
 def _add_features(sub):
     p = sub.add_parser("features", help="build point-in-time indicators for account x as_of snapshots")
-    p.add_argument("--data", required=True, help="data folder, DuckDB file, or mapping source")
-    p.add_argument("--mapping", help="YAML mapping onto the contract")
-    p.add_argument("--as-of", help="one as_of date, or the last date of a cadence (YYYY-MM-DD)")
-    p.add_argument("--start", help="first as_of date of a cadence")
+    p.add_argument("--data", required=True, type=_source, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
+    p.add_argument("--as-of", type=_date, help="one as_of date, or the last date of a cadence (YYYY-MM-DD)")
+    p.add_argument("--start", type=_date, help="first as_of date of a cadence")
     p.add_argument("--cadence", default="monthly", help="as_of cadence between --start and --as-of")
-    p.add_argument("--horizon-days", type=int, default=180, help="renewals within this many days")
-    p.add_argument("--out", required=True, help="output Parquet file")
+    p.add_argument("--horizon-days", type=_positive_int, default=180, help="renewals within this many days")
+    p.add_argument("--out", required=True, type=_output_file, help="output Parquet file")
     p.set_defaults(handler=_cmd_features)
 
 
@@ -72,7 +91,7 @@ def _cmd_features(args) -> int:
     from churnml.snapshots import make_spine
 
     if not (args.as_of or args.start):
-        raise SystemExit("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
+        raise UsageError("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
     tables = load_tables(args.data, mapping=args.mapping)
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
@@ -82,27 +101,32 @@ def _cmd_features(args) -> int:
     features = build_features(tables, spine, progress=True)
     path = write_parquet(features, args.out)
     indicators = feature_columns(features)
-    print(f"wrote {path}: {len(features):,} snapshot rows x {len(indicators)} indicators "
+    if args.json:
+        return _json({"path": str(path), "rows": len(features), "indicators": len(indicators),
+                      "as_of_dates": int(features["as_of"].nunique()),
+                      "resolved": int(features["label"].notna().sum()),
+                      "skipped": dict(features.attrs.get("skipped", {}))})
+    _say(f"wrote {path}: {len(features):,} snapshot rows x {len(indicators)} indicators "
           f"({features['as_of'].nunique()} as_of dates, {features['label'].notna().sum():,} resolved)")
     for indicator, reason in features.attrs.get("skipped", {}).items():
-        print(f"skipped {indicator}: {reason}")
+        _say(f"skipped {indicator}: {reason}")
     if features["label"].notna().sum() and features["label"].nunique() > 1:
         report = indicator_report(features, spine).head(12)
         shown = report[["indicator", "family", "coverage", "auc", "risk_when", "decile_1",
                         "decile_10", "leakage"]].rename(
             columns={"decile_1": "churn_low_decile", "decile_10": "churn_high_decile"})
-        print("\nindicator report, top 12 by univariate AUC (churn rate in the lowest and highest decile):")
-        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        _say("\nindicator report, top 12 by univariate AUC (churn rate in the lowest and highest decile):")
+        _say(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
 # --- train (issue 5) ----------------------------------------------------------------------
 def _add_train(sub):
     p = sub.add_parser("train", help="tune, fit, calibrate, evaluate and register the renewal-risk model")
-    p.add_argument("--data", required=True, help="data folder, DuckDB file, or mapping source")
-    p.add_argument("--mapping", help="YAML mapping onto the contract")
-    p.add_argument("--config", help="model config YAML (default: models/default.yaml)")
-    p.add_argument("--trials", type=int, help="Optuna trial budget (overrides the config)")
+    p.add_argument("--data", required=True, type=_source, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
+    p.add_argument("--config", type=_existing_file, help="model config YAML (default: models/default.yaml)")
+    p.add_argument("--trials", type=_positive_int, help="Optuna trial budget (overrides the config)")
     p.set_defaults(handler=_cmd_train)
 
 
@@ -111,22 +135,28 @@ def _cmd_train(args) -> int:
     from churnml.model.training import train
 
     config = load_config(args.config)
-    result = train(args.data, config=config, trials=args.trials, mapping=args.mapping)
-    print(result.summary())
+    result = train(args.data, config=config, trials=args.trials, mapping=args.mapping,
+                   progress=not args.json)
+    if args.json:
+        return _json({"run_id": result.run_id, "model_uri": result.model_uri,
+                      "model_version": result.model_version, "promoted": result.promoted,
+                      "reason": result.reason, "best_params": result.best_params,
+                      "test": result.table().to_dict("index")})
+    _say(result.summary())
     return 0
 
 
 # --- score (issue 6) ----------------------------------------------------------------------
 def _add_score(sub):
     p = sub.add_parser("score", help="score accounts at an as_of date, explain, and write CRM fields")
-    p.add_argument("--model", default="models:/churnml@champion", help="model URI")
-    p.add_argument("--data", required=True, help="data folder, DuckDB file, or mapping source")
-    p.add_argument("--mapping", help="YAML mapping onto the contract")
-    p.add_argument("--as-of", required=True, help="scoring date (YYYY-MM-DD)")
-    p.add_argument("--out", required=True, help="scores Parquet file")
-    p.add_argument("--crm-preset", default="generic", help="generic, salesforce or hubspot")
-    p.add_argument("--crm-out", help="CRM fields file (.csv or .parquet)")
-    p.add_argument("--db", help="SQLAlchemy URL to upsert CRM fields into")
+    p.add_argument("--model", default="models:/churnml@champion", type=_model_uri, help="model URI")
+    p.add_argument("--data", required=True, type=_source, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
+    p.add_argument("--as-of", required=True, type=_date, help="scoring date (YYYY-MM-DD)")
+    p.add_argument("--out", required=True, type=_output_file, help="scores Parquet file")
+    p.add_argument("--crm-preset", default="generic", choices=CRM_PRESETS, help="CRM field names (default generic)")
+    p.add_argument("--crm-out", type=_output_file, help="CRM fields file (.csv or .parquet)")
+    p.add_argument("--db", type=_database_url, help="SQLAlchemy URL to upsert CRM fields into")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.set_defaults(handler=_cmd_score)
 
@@ -137,22 +167,25 @@ def _cmd_score(args) -> int:
     from churnml.report.digest import red_digest
     from churnml.scoring.run import run_score
 
-    run_score(
+    manifest = run_score(
         args.model, args.data, args.as_of, args.out, mapping=args.mapping,
         crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
+        progress=not args.json,
     )
+    if args.json:
+        return _json(manifest)
     if not args.dry_run:
-        print()
-        print(red_digest(pd.read_parquet(args.out)))
+        _say()
+        _say(red_digest(pd.read_parquet(args.out)))
     return 0
 
 
 # --- report (issue 7) ---------------------------------------------------------------------
 def _add_report(sub):
     p = sub.add_parser("report", help="write the red-account meeting pack (self-contained HTML)")
-    p.add_argument("--scores", required=True, help="scores Parquet file written by churnml score")
-    p.add_argument("--data", help="data folder (adds CSM and contact details)")
-    p.add_argument("--out", required=True, help="output HTML file")
+    p.add_argument("--scores", required=True, type=_existing_file, help="scores Parquet file written by churnml score")
+    p.add_argument("--data", type=_source, help="data folder (adds CSM and contact details)")
+    p.add_argument("--out", required=True, type=_output_file, help="output HTML file")
     p.add_argument("--include-amber", action="store_true", help="add cards for amber accounts")
     p.set_defaults(handler=_cmd_report)
 
@@ -173,35 +206,170 @@ def _cmd_report(args) -> int:
     )
     path = write_report(args.out, html)
     missing = [kind for kind in ("explanations", "history", "families") if bundle[kind] is None]
-    print(f"wrote {path} ({len(html.encode()) / 1e6:.2f} MB)")
+    if args.json:
+        return _json({"path": str(path), "bytes": len(html.encode()), "missing_sidecars": missing})
+    _say(f"wrote {path} ({len(html.encode()) / 1e6:.2f} MB)")
     if missing:
-        print(f"not available (sidecar files missing): {', '.join(missing)}")
+        _say(f"not available (sidecar files missing): {', '.join(missing)}")
     return 0
 
 
+# --- argument types: checked while parsing, before anything slow ---------------------------
+CRM_PRESETS = ("generic", "salesforce", "hubspot")
+_URL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mssql", "oracle", "duckdb")
+
+
+def _date(text: str):
+    """A calendar date (YYYY-MM-DD); ``2025-13-45`` is refused while parsing."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-07-01") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, but got {text!r}")
+    return value
+
+
+def _existing_file(text: str) -> str:
+    path = Path(text)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text} {what}")
+    return text
+
+
+def _source(text: str) -> str:
+    """A folder, a DuckDB file or a database URL."""
+    if "://" in text or Path(text).exists():
+        return text
+    raise argparse.ArgumentTypeError(f"{text} does not exist (give a folder of files, a DuckDB "
+                                     f"file or a database URL)")
+
+
+def _output_file(text: str) -> str:
+    """A file path whose folder exists or can be created, and is not a folder itself."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {parent} is not a writable folder")
+    return text
+
+
+def _model_uri(text: str) -> str:
+    if text.startswith(("models:/", "runs:/")) or "://" in text or Path(text).exists():
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a model URI: use models:/NAME@ALIAS, models:/NAME/VERSION, "
+        f"runs:/RUN_ID/model or a folder holding a saved model")
+
+
+def _database_url(text: str) -> str:
+    scheme = text.split("://", 1)[0].split("+", 1)[0].lower() if "://" in text else ""
+    if scheme not in _URL_SCHEMES:
+        raise argparse.ArgumentTypeError(
+            f"{_hide_password(text)!r} is not a database URL such as sqlite:///crm.db or "
+            f"postgresql+psycopg://user@host/db")
+    return text
+
+
+def _hide_password(url: str) -> str:
+    """``postgresql://user:secret@host`` -> ``postgresql://user:***@host``."""
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+# --- output -------------------------------------------------------------------------------
+def _say(text: str = "") -> None:
+    """Print a line for people (control characters in names and ids escaped)."""
+    print(printable(text))
+
+
+def _json(payload) -> int:
+    """Print ``payload`` as one JSON document for schedulers; returns exit code 0."""
+    print(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+    return 0
+
+
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the sub-command (``churnml --json score ...`` and
+    ``churnml score ... --json``)."""
+    common = argparse.ArgumentParser(add_help=False,
+                                     argument_default=None if defaults else argparse.SUPPRESS)
+    common.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (also CHURNML_DEBUG=1)")
+    common.add_argument("--json", action="store_true",
+                        help="print a machine-readable summary (JSON) on standard output")
+    loud = common.add_mutually_exclusive_group()
+    loud.add_argument("-q", "--quiet", action="store_true", help="only errors on standard error")
+    loud.add_argument("-v", "--verbose", action="store_true", help="more detail, and library warnings")
+    if defaults:
+        common.set_defaults(debug=False, json=False, quiet=False, verbose=False)
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from churnml import __version__
+
     parser = argparse.ArgumentParser(
         prog="churnml",
         description="Renewal-risk toolkit for B2B SaaS customer success.",
+        parents=[_common_options(defaults=True)],
     )
-    parser.add_argument("--version", action="version", version="churnml 0.1.0")
+    parser.add_argument("--version", action="version", version=f"churnml {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    original = sub.add_parser
+
+    def add_parser(name, **kwargs):  # every sub-command also takes the common options
+        return original(name, parents=[_common_options(defaults=False)], **kwargs)
+
+    sub.add_parser = add_parser
     for add in (_add_generate, _add_validate, _add_features, _add_train, _add_score, _add_report):
         add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from churnml.console import configure, describe_error
+
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 0
     try:
-        return args.handler(args)
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version (0) or a usage error (2), already printed
+        return done.code if isinstance(done.code, int) else 2
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    debug = args.debug or os.environ.get("CHURNML_DEBUG", "") not in ("", "0")
+    try:
+        with configure(quiet=args.quiet, verbose=args.verbose):
+            return args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `churnml score ... | head`
+        sys.stderr.close()
+        return 1
+    except Exception as error:  # noqa: BLE001 - the one handler: a message, not a traceback
+        if debug:
+            raise
+        code, lines = describe_error(error)
+        print(f"churnml {args.command}: error: {printable(lines[0])}", file=sys.stderr)
+        for line in lines[1:]:
+            print(f"  {printable(line)}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

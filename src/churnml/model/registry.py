@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from churnml.errors import ChurnmlError
 from churnml.model.tracking import quiet_mlflow
 
 CHAMPION = "champion"
@@ -65,8 +66,13 @@ def load_model(uri: str):
     try:
         name, version = resolve(uri)
     except Exception as error:
-        raise LookupError(f"load_model: cannot resolve {uri!r}: {error}") from error
-    wrapper = load_wrapper(uri)
+        raise _unresolved(uri, error) from error
+    try:
+        wrapper = load_wrapper(uri)
+    except OSError as error:  # a local folder or an artifact that is not a saved model
+        raise ChurnmlError(f"cannot load model {uri!r}: {error}",
+                           hint="give models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model "
+                                "or a folder written by mlflow.pyfunc.save_model") from error
     model = wrapper.model
     model.catalog_ = wrapper.catalog
     model.config_ = wrapper.config
@@ -74,6 +80,30 @@ def load_model(uri: str):
     model.model_version_ = version
     model.training_info_ = dict(wrapper.info)
     return model
+
+
+def _unresolved(uri: str, error: Exception) -> ChurnmlError:
+    """A one-line explanation of why ``uri`` names no model, with what exists instead."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    store = mlflow.get_tracking_uri()
+    hit = _ALIAS.match(str(uri)) or _VERSION.match(str(uri))
+    if hit is None:
+        return ChurnmlError(f"cannot resolve model {uri!r}: {str(error).splitlines()[0]}")
+    name = hit["name"]
+    try:
+        model = MlflowClient().get_registered_model(name)
+    except Exception:  # noqa: BLE001 - no such model, or the store is unreachable
+        return ChurnmlError(
+            f"no registered model {name!r} in the MLflow store {store}",
+            hint="train one with `churnml train`, or point MLFLOW_TRACKING_URI at the store "
+                 "that holds it")
+    aliases = ", ".join(f"{a} (version {v})" for a, v in sorted(model.aliases.items())) or "none"
+    what = f"alias {hit['alias']!r}" if "alias" in hit.groupdict() else f"version {hit['version']}"
+    return ChurnmlError(f"registered model {name!r} has no {what} (aliases: {aliases})",
+                        hint=f"use one of them, e.g. models:/{name}@champion, or "
+                             f"models:/{name}/VERSION")
 
 
 def champion_version(name: str):
@@ -90,9 +120,15 @@ def champion_version(name: str):
 def register(model_uri: str, name: str, *, run_id=None, tags=None):
     """Register ``model_uri`` under ``name`` (created when new); returns the ``ModelVersion``."""
     quiet_mlflow()
+    import contextlib
+    import io
+
     import mlflow
 
-    version = mlflow.register_model(model_uri, name, tags=tags)
+    # MLflow prints "Successfully registered model" / "Created version" on stderr; the training
+    # summary says which version was created
+    with contextlib.redirect_stderr(io.StringIO()):
+        version = mlflow.register_model(model_uri, name, tags=tags)
     return version
 
 
