@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from churnml import __version__
+
 
 def _add_generate(sub):
     p = sub.add_parser("generate", help="write synthetic SaaS customer data (Parquet, one file per table)")
@@ -184,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="churnml",
         description="Renewal-risk toolkit for B2B SaaS customer success.",
     )
-    parser.add_argument("--version", action="version", version="churnml 0.1.0")
+    parser.add_argument("--version", action="version", version=f"churnml {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_generate, _add_validate, _add_features, _add_train, _add_score, _add_report):
         add(sub)
