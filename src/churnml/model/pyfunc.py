@@ -35,14 +35,17 @@ def signature_frame(model, X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=X.index)
 
 
-def model_signature(model, output: pd.DataFrame):
-    """The pyfunc's signature: each of ``model``'s feature columns required, of any type; the
-    output's columns as inferred from ``output`` (a prediction of the wrapper)."""
-    from mlflow.models import ModelSignature, infer_signature
+def model_signature(model):
+    """The pyfunc's signature: each of ``model``'s feature columns required, of any type; out
+    ``probability`` (double), ``score`` (long) and ``tier`` (string)."""
+    from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
     inputs = Schema([ColSpec(AnyType(), name) for name in model.feature_names_in_])
-    return ModelSignature(inputs=inputs, outputs=infer_signature(None, output).outputs)
+    outputs = Schema(
+        [ColSpec("double", "probability"), ColSpec("long", "score"), ColSpec("string", "tier")]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def tiers(probability, config) -> np.ndarray:

@@ -559,14 +559,13 @@ def _log_pyfunc(result, catalog, config, info):
     frame = result.features
     sample = frame.sample(n=min(len(frame), 500), random_state=config.seed)
     X = signature_frame(result.model, sample)
-    output = wrapper.predict(None, X)
     with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp, no_artifact_progress():
         warnings.simplefilter("ignore")
         wheel = build_wheel(tmp)
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=wrapper,
-            signature=model_signature(result.model, output),
+            signature=model_signature(result.model),
             input_example=X.head(5),
             pip_requirements=_requirements(wheel.name),
             artifacts={"churnml_wheel": str(wheel)},
