@@ -2,9 +2,9 @@
 
 churnml is not on PyPI, so a registered model names churnml by a wheel stored beside it
 (``artifacts/churnml-<version>-py3-none-any.whl`` in the model folder, referenced from its
-``requirements.txt``). ``mlflow models serve`` / ``predict`` and Docker builds install the model's
-requirements from inside the model folder, so the relative path resolves and the fresh environment
-gets exactly the code that trained the model.
+``requirements.txt``). MLflow's virtualenv and uv environment managers (``mlflow models serve`` /
+``predict``) install a model's requirements from inside its folder, so the relative path resolves
+and the fresh environment gets exactly the code that trained the model.
 
 :func:`build_wheel` packs the *imported* package (an editable checkout or a normal install alike):
 every file under the package folder, symlinked folders followed (the indicator catalog and the
