@@ -154,6 +154,8 @@ def test_fingerprint_is_stable_and_sees_changed_rows(saas_small):
 
 
 def test_no_artifact_progress_switches_mlflow_bar_off_only_inside(monkeypatch):
+    import os
+
     from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR as BAR
 
     from churnml.model.tracking import no_artifact_progress
@@ -165,4 +167,4 @@ def test_no_artifact_progress_switches_mlflow_bar_off_only_inside(monkeypatch):
     monkeypatch.setenv(BAR.name, "1")
     with no_artifact_progress():
         assert BAR.get() is False
-    assert __import__("os").environ[BAR.name] == "1"  # a user's own setting comes back
+    assert os.environ[BAR.name] == "1"  # a user's own setting comes back
