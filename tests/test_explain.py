@@ -72,6 +72,13 @@ def test_available_backends_and_auto():
         backends.resolve_backend("fast")
 
 
+def test_missing_backend_package_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(backends, "available_backends", lambda: ["native"])
+    with pytest.raises(ValueError, match=r"pip install 'churnml\[shap\]'"):
+        backends.resolve_backend("shap")
+    assert backends.resolve_backend("auto", n_rows=10**6) == "native"  # the documented fallback
+
+
 @pytest.mark.parametrize("backend", ["auto", "woodelf"])
 def test_default_backend_matches_native(booster, frame, backend):
     if backend not in ("auto", *backends.available_backends()):

@@ -75,3 +75,16 @@ def test_upsert_two_runs(db_url, request):
     june_rows = stored["churn_risk_as_of"].astype(str).str.startswith("2025-06")
     assert (scored[june_rows & (stored["churn_account_id"] == "acc-3")] == "2025-06-02 07:00").all()
     assert (scored[june_rows & (stored["churn_account_id"] != "acc-3")] == "2025-06-02 06:00").all()
+
+
+def test_database_without_its_driver_is_a_clear_error(monkeypatch):
+    import sys
+
+    from churnml.errors import ChurnmlError
+    from churnml.scoring.database import engine_for
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    with pytest.raises(ChurnmlError, match="driver 'psycopg' is not installed") as caught:
+        engine_for("postgresql+psycopg://scorer:secret@127.0.0.1:5432/crm")
+    assert "churnml[postgres]" in caught.value.hint
+    assert "secret" not in str(caught.value)

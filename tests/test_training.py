@@ -151,3 +151,20 @@ def test_fingerprint_is_stable_and_sees_changed_rows(saas_small):
     before = fp.set_index("table")["digest"]
     assert after["tickets"] != before["tickets"]
     assert (after.drop("tickets") == before.drop("tickets")).all()
+
+
+def test_no_artifact_progress_switches_mlflow_bar_off_only_inside(monkeypatch):
+    import os
+
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR as BAR
+
+    from churnml.model.tracking import no_artifact_progress
+
+    monkeypatch.delenv(BAR.name, raising=False)
+    with no_artifact_progress():
+        assert BAR.get() is False
+    assert not BAR.defined and BAR.get() is True
+    monkeypatch.setenv(BAR.name, "1")
+    with no_artifact_progress():
+        assert BAR.get() is False
+    assert os.environ[BAR.name] == "1"  # a user's own setting comes back

@@ -21,6 +21,8 @@ from pathlib import Path
 from churnml.console import printable
 from churnml.errors import UsageError
 
+from churnml import __version__
+
 
 def _add_generate(sub):
     p = sub.add_parser("generate", help="write synthetic SaaS customer data (Parquet, one file per table)")

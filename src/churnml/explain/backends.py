@@ -5,7 +5,8 @@ Backends (all exact, path-dependent TreeSHAP, in log-odds):
 - ``"native"``: LightGBM's own ``predict(pred_contrib=True)``; the reference.
 - ``"woodelf"``: WOODELF (package ``woodelf-explainer``), vectorised over rows; built from the
   booster's own dump so categorical splits and missing-value routing match LightGBM exactly.
-- ``"shap"``: ``shap.TreeExplainer``; for comparison only (for LightGBM it calls ``pred_contrib``).
+- ``"shap"``: ``shap.TreeExplainer``; for comparison only (for LightGBM it calls ``pred_contrib``),
+  so ``shap`` is an optional extra (``pip install 'churnml[shap]'``).
 
 ``"auto"`` picks the fastest exact backend that is installed, by the order in ``AUTO_ORDER`` (set
 from ``benchmarks/scoring.py``: WOODELF 12.9 s against native 220 s for 100,000 rows of a 400-tree,
@@ -26,6 +27,8 @@ AUTO_ORDER = ("woodelf", "native")
 #: Below this many rows ``backend="auto"`` uses native (WOODELF's fixed per-leaf cost dominates).
 AUTO_MIN_ROWS = 2_000
 _MODULES = {"native": "lightgbm", "woodelf": "woodelf", "shap": "shap"}
+#: What to install for a backend whose package is missing.
+_INSTALL = {"native": "lightgbm", "woodelf": "woodelf-explainer", "shap": "churnml[shap]"}
 DEFAULT_CHUNK = 250_000
 
 
@@ -56,7 +59,8 @@ def resolve_backend(backend: str = "auto", n_rows: int | None = None) -> str:
         )
     if backend not in available_backends():
         raise ValueError(
-            f"backend={backend!r} needs the package {_MODULES[backend]!r}, which is not installed"
+            f"backend={backend!r} needs the package {_MODULES[backend]!r}, which is not "
+            f"installed: pip install '{_INSTALL[backend]}'"
         )
     return backend
 

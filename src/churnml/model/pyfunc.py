@@ -5,6 +5,13 @@ calibrator + feature list + category levels), the indicator catalog (reason temp
 model config (tier thresholds, capacity). ``predict`` takes the feature frame and returns
 ``probability``, ``score`` (0–100) and ``tier`` per row. For the full object use
 :func:`churnml.model.registry.load_model`.
+
+The input is churnml's own feature frame (:func:`churnml.build_features`) or any table with its
+feature columns, as it arrives from a DataFrame, a CSV or JSON: a count may come as an integer, a
+flag as a boolean, a category as a pandas categorical or a string. The signature therefore names
+every feature column as required with MLflow's ``Any`` type (a ``double`` column refuses int64,
+a ``string`` column refuses a categorical); :meth:`ChurnModel.prepare` does the conversion, with
+unknown categories as missing. Other columns (``account_id``, ``as_of``, ``label``) are ignored.
 """
 
 from __future__ import annotations
@@ -26,6 +33,19 @@ def signature_frame(model, X: pd.DataFrame) -> pd.DataFrame:
         else:
             out[column] = s.astype("float64")
     return pd.DataFrame(out, index=X.index)
+
+
+def model_signature(model):
+    """The pyfunc's signature: each of ``model``'s feature columns required, of any type; out
+    ``probability`` (double), ``score`` (long) and ``tier`` (string)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inputs = Schema([ColSpec(AnyType(), name) for name in model.feature_names_in_])
+    outputs = Schema(
+        [ColSpec("double", "probability"), ColSpec("long", "score"), ColSpec("string", "tier")]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def tiers(probability, config) -> np.ndarray:
@@ -65,6 +85,7 @@ class ChurnPyfunc(PythonModel):
         self.info = dict(info or {})
 
     def predict(self, context, model_input, params=None):
+        """``probability``, ``score`` (0–100) and ``tier`` of each row of ``model_input``."""
         frame = pd.DataFrame(model_input)
         probability = self.model.predict_proba(frame)[:, 1]
         return pd.DataFrame(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,22 @@ def quiet_mlflow() -> None:
     pyfunc_log = logging.getLogger("mlflow.pyfunc")
     if _not_cloudpickle_notice not in pyfunc_log.filters:
         pyfunc_log.addFilter(_not_cloudpickle_notice)
+
+
+@contextmanager
+def no_artifact_progress():
+    """MLflow's artifact-copy progress bar off inside the block (MLflow draws it on any stream, a
+    cron log included; churnml draws its own bars with :mod:`churnml.progress`)."""
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    before = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _not_cloudpickle_notice(record) -> bool:

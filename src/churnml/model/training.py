@@ -518,37 +518,55 @@ def _log_catalog(catalog) -> None:
     tracking.log_frame(table.astype(str), "catalog/catalog.csv")
 
 
-def _requirements() -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
+#: What loading and predicting the pyfunc imports, pinned even when churnml's metadata is missing.
+_MODEL_PACKAGES = (
+    "mlflow", "lightgbm", "pandas", "numpy", "scikit-learn", "scipy", "pyyaml", "pyarrow"
+)
 
+
+def _requirements(wheel: str) -> list[str]:
+    """The model's pip requirements: churnml's own dependencies (and what the pyfunc imports)
+    pinned to the versions installed here, and churnml itself as the wheel logged with the model
+    (``artifacts/<wheel>``, relative to the model folder, where MLflow installs from)."""
+    from importlib.metadata import PackageNotFoundError, requires, version
+
+    from packaging.requirements import Requirement
+
+    try:
+        declared = [Requirement(r) for r in requires("churnml") or []]
+    except PackageNotFoundError:
+        declared = []
+    core = [r.name for r in declared if r.marker is None or r.marker.evaluate({"extra": ""})]
+    names = core + list(_MODEL_PACKAGES)
     out = []
-    for package in ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn", "pyyaml", "pyarrow"):
+    for package in dict.fromkeys(names):
         try:
             out.append(f"{package}=={version(package)}")
         except PackageNotFoundError:
             continue
-    return out
+    return [*out, f"artifacts/{wheel}"]
 
 
 def _log_pyfunc(result, catalog, config, info):
-    """Log the deployed model as a pyfunc with a signature and an input example."""
+    """Log the deployed model as a pyfunc with a signature, an input example and churnml's wheel."""
     import mlflow
-    from mlflow.models import infer_signature
 
-    from churnml.model.pyfunc import ChurnPyfunc, signature_frame
+    from churnml.model.pyfunc import ChurnPyfunc, model_signature, signature_frame
+    from churnml.model.tracking import no_artifact_progress
+    from churnml.model.wheel import build_wheel
 
     wrapper = ChurnPyfunc(result.model, catalog, config, holdout=result.holdout_model, info=info)
     frame = result.features
     sample = frame.sample(n=min(len(frame), 500), random_state=config.seed)
     X = signature_frame(result.model, sample)
-    output = wrapper.predict(None, X)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp, no_artifact_progress():
         warnings.simplefilter("ignore")
-        signature = infer_signature(X, output)
+        wheel = build_wheel(tmp)
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=wrapper,
-            signature=signature,
+            signature=model_signature(result.model),
             input_example=X.head(5),
-            pip_requirements=_requirements(),
+            pip_requirements=_requirements(wheel.name),
+            artifacts={"churnml_wheel": str(wheel)},
         )

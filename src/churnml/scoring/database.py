@@ -27,7 +27,17 @@ def engine_for(url):
     parsed = sa.engine.make_url(str(url))
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return sa.create_engine(parsed)
+    try:
+        return sa.create_engine(parsed)
+    except ModuleNotFoundError as error:  # the dialect's driver, e.g. psycopg
+        from churnml.errors import ChurnmlError
+
+        extra = " (pip install 'churnml[postgres]')" if error.name == "psycopg" else ""
+        raise ChurnmlError(
+            f"database {parsed.render_as_string(hide_password=True)}: its driver "
+            f"{error.name!r} is not installed",
+            hint=f"install {error.name!r} into this environment{extra}",
+        ) from error
 
 
 def _sql_type(series: pd.Series, is_key: bool):
