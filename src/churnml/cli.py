@@ -18,10 +18,9 @@ import os
 import sys
 from pathlib import Path
 
+from churnml import __version__
 from churnml.console import printable
 from churnml.errors import UsageError
-
-from churnml import __version__
 
 
 def _add_generate(sub):
@@ -323,8 +322,6 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from churnml import __version__
-
     parser = argparse.ArgumentParser(
         prog="churnml",
         description="Renewal-risk toolkit for B2B SaaS customer success.",
