@@ -109,3 +109,18 @@ def test_trials_logged_after_tuning_keep_their_own_times(store):
     found = store.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{parent}'")
     for run in found:
         assert_timed_like(run, study.trials[int(run.data.tags["optuna.trial"])])
+
+
+def test_inside_mlflow_run_the_projects_run_is_the_parent(store, monkeypatch):
+    from churnml.model.tracking import TrialRuns, configure
+
+    project = store.create_run(configure(), run_name="project").info.run_id
+    monkeypatch.setenv("MLFLOW_RUN_ID", project)
+    with TrialRuns(tags={"optuna.study": "s"}) as runs:
+        optuna.create_study().optimize(
+            lambda t: t.suggest_float("x", 0, 1), n_trials=2, callbacks=[runs]
+        )
+    runs.finish()
+    assert runs.run_id == project and sorted(children(store, runs)) == [0, 1]
+    run = store.get_run(project)
+    assert run.info.status == "RUNNING" and run.data.tags["optuna.study"] == "s"  # MLflow ends it

@@ -160,6 +160,7 @@ class TrialRuns:
     a slow tracking server does not hold up the next trial. Used as a context manager it waits
     for the queue on exit and marks the parent run ``FAILED`` when tuning raised; otherwise the
     parent stays open for the caller to finish (:meth:`finish`, or ``mlflow.start_run(run_id=)``).
+    Inside ``mlflow run`` (``MLFLOW_RUN_ID`` set) the project's run is the parent.
 
     Parameters
     ----------
@@ -179,7 +180,7 @@ class TrialRuns:
     """
 
     def __init__(self, tracking_uri=None, *, run_name="train", tags=None, enabled=True):
-        self.run_id = self.experiment_id = None
+        self.run_id = self.experiment_id = self._adopted = None
         self.logged, self.errors = 0, []
         self._thread = None
         if not enabled:
@@ -191,8 +192,14 @@ class TrialRuns:
 
         self.experiment_id = configure(tracking_uri)
         self._client = mlflow.MlflowClient(mlflow.get_tracking_uri())
-        run = self._client.create_run(self.experiment_id, run_name=run_name, tags=tags or {})
-        self.run_id = run.info.run_id
+        # inside `mlflow run` the project's run is the parent, and MLflow ends it
+        self.run_id = self._adopted = os.environ.get("MLFLOW_RUN_ID")
+        if self.run_id is None:
+            run = self._client.create_run(self.experiment_id, run_name=run_name, tags=tags or {})
+            self.run_id = run.info.run_id
+        elif tags:
+            for key, value in tags.items():
+                self._client.set_tag(self.run_id, key, value)
         self._queue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._drain, name="churnml-trial-runs", daemon=True)
         self._thread.start()
@@ -229,7 +236,7 @@ class TrialRuns:
     def finish(self, status: str = "FINISHED") -> None:
         """Wait for the queue, then end the parent run with ``status``."""
         self.wait()
-        if self.run_id is not None:
+        if self.run_id is not None and not self._adopted:
             self._client.set_terminated(self.run_id, status=status)
 
     def __enter__(self):
