@@ -78,7 +78,8 @@ def test_python_m_churnml_works():
          "does not exist"),
         (["score", "--data", ".", "--as-of", AS_OF, "--out", "s.parquet", "--db", "crm.db"],
          "not a database URL"),
-        (["train", "--data", ".", "--trials", "0"], "at least 1"),
+        (["train", "--data", ".", "--trials", "0"], "need --storage"),
+        (["train", "--data", ".", "--trials", "-1"], "at least 0"),
         (["features", "--data", ".", "--out", "f.parquet"], "give --as-of"),
     ],
 )

@@ -191,7 +191,10 @@ def test_mapping_errors_found_when_reading(tmp_path):
     ):
         load_tables(None, mapping=mapping)
     mapping = write(tmp_path, "source: raw\ntables: {accounts: {sql: SELECT nope FROM clients}}")
-    with pytest.raises(ValueError, match="table 'accounts': the SQL failed in DuckDB"):
+    with pytest.raises(
+        ValueError,
+        match=r'tables.accounts.sql: the SQL failed in DuckDB: Binder Error: .*"nope" not found',
+    ):
         load_tables(None, mapping=mapping)
     with pytest.raises(FileNotFoundError, match="mapping file not found"):
         read_mapping(tmp_path / "absent.yaml")

@@ -76,6 +76,13 @@ def test_trials_are_nested_runs(first, client):
     values = sorted(c.data.metrics["value"] for c in children if "value" in c.data.metrics)
     assert values[-1] == pytest.approx(first.tune_result.best_value)
     assert all("num_leaves" in c.data.params for c in children)
+    # logged while tuning ran, with the trials' own times (not the time of logging)
+    for trial in first.tune_result.study.trials:
+        run = next(c for c in children if c.data.tags["optuna.trial"] == str(trial.number))
+        assert abs(run.info.start_time - trial.datetime_start.timestamp() * 1000) < 1.5
+        assert abs(run.info.end_time - trial.datetime_complete.timestamp() * 1000) < 1.5
+        assert run.info.status == "FINISHED"
+    assert parent.info.start_time <= min(c.info.start_time for c in children)
 
 
 def test_first_version_becomes_champion(first, client):

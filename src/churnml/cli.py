@@ -127,7 +127,9 @@ def _add_train(sub):
     p.add_argument("--data", required=True, type=_source, help="data folder, DuckDB file, or mapping source")
     p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
     p.add_argument("--config", type=_existing_file, help="model config YAML (default: models/default.yaml)")
-    p.add_argument("--trials", type=_positive_int, help="Optuna trial budget (overrides the config)")
+    p.add_argument("--trials", type=_count, help="Optuna trial budget (overrides the config); "
+                   "0 with --storage: select among the study's trials without adding any")
+    _add_study_options(p, required=False)
     p.set_defaults(handler=_cmd_train)
 
 
@@ -135,8 +137,10 @@ def _cmd_train(args) -> int:
     from churnml.model.config import load_config
     from churnml.model.training import train
 
+    _check_study_options(args)
     config = load_config(args.config)
     result = train(args.data, config=config, trials=args.trials, mapping=args.mapping,
+                   storage=args.storage, study_name=args.study_name, worker=args.worker,
                    progress=not args.json)
     if args.json:
         return _json({"run_id": result.run_id, "model_uri": result.model_uri,
@@ -144,6 +148,57 @@ def _cmd_train(args) -> int:
                       "reason": result.reason, "best_params": result.best_params,
                       "test": result.table().to_dict("index")})
     _say(result.summary())
+    return 0
+
+
+# --- tune: one worker of a shared study (issue 15) -----------------------------------------
+def _add_study_options(p, *, required: bool):
+    p.add_argument("--storage", required=required,
+                   help="Optuna storage shared by the workers: sqlite:///study.db, postgresql://...")
+    p.add_argument("--study-name", required=required, help="name of the shared Optuna study")
+    p.add_argument("--worker", type=_count,
+                   help="worker id, seeds this worker's sampler (default: from host and process id)")
+
+
+def _check_study_options(args) -> None:
+    from churnml.errors import UsageError
+
+    if (args.storage is None) != (args.study_name is None):
+        raise UsageError(f"{args.command}: give --storage and --study-name together")
+    if args.storage is None and (args.worker is not None or args.trials == 0):
+        raise UsageError(f"{args.command}: --worker and --trials 0 need --storage and --study-name")
+    if args.trials is not None and args.trials < 0 or args.worker is not None and args.worker < 0:
+        raise UsageError(f"{args.command}: --trials and --worker must be 0 or more")
+
+
+def _add_tune(sub):
+    p = sub.add_parser("tune", help="add tuning trials to a shared Optuna study (one worker); "
+                       "then select, fit and register with train --trials 0")
+    p.add_argument("--data", required=True, type=_source, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
+    p.add_argument("--config", type=_existing_file, help="model config YAML (default: models/default.yaml)")
+    p.add_argument("--trials", type=_count, help="this worker's trial budget (default: the config's)")
+    _add_study_options(p, required=True)
+    p.set_defaults(handler=_cmd_tune)
+
+
+def _cmd_tune(args) -> int:
+    from churnml.model.config import load_config
+    from churnml.model.study import redacted, tune_worker
+
+    _check_study_options(args)
+    result = tune_worker(args.data, storage=args.storage, study_name=args.study_name,
+                         mapping=args.mapping, config=load_config(args.config),
+                         trials=args.trials, worker=args.worker)
+    trials = result.trials
+    mine = trials[trials["worker"] == result.worker]
+    done = trials[trials["state"] == "complete"]
+    best = done.loc[done["value"].idxmax()]
+    _say(f"worker {result.worker}: {len(mine)} trials in study {args.study_name!r} "
+          f"({redacted(args.storage)}); the study has {len(trials)} trials, {len(done)} complete, "
+          f"best fold AUC {best['value']:.4f} (trial {int(best['number'])})")
+    _say(f"when every worker is done: churnml train --data {args.data} --storage "
+          f"{redacted(args.storage)} --study-name {args.study_name} --trials 0")
     return 0
 
 
@@ -241,6 +296,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, but got {text!r}")
+    return value
+
+
 def _existing_file(text: str) -> str:
     path = Path(text)
     if not path.is_file():
@@ -335,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
         return original(name, parents=[_common_options(defaults=False)], **kwargs)
 
     sub.add_parser = add_parser
-    for add in (_add_generate, _add_validate, _add_features, _add_train, _add_score, _add_report):
+    for add in (_add_generate, _add_validate, _add_features, _add_train, _add_tune, _add_score,
+                _add_report):  # fmt: skip
         add(sub)
     return parser
 

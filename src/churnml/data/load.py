@@ -2,7 +2,8 @@
 
 A source is a folder of Parquet/CSV files (file stem = table name), a DuckDB database file
 (table names), or a dict of DataFrames. A mapping file (see :mod:`churnml.data.mapping`) renames
-tables and columns, gives timestamp formats and time zones, or selects a table with SQL.
+tables and columns, gives timestamp formats and time zones, or selects a table with SQL: one
+``SELECT`` that reads nothing outside the source folder (:mod:`churnml.data.confine`).
 
 Every contract column is parsed to its kind by :func:`churnml.data.parse.parse_table`.
 """
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnml.data.confine import check_select, resolve_inside
 from churnml.data.contract import CONTRACT, TABLES
 from churnml.data.parse import parse_table
+from churnml.errors import ChurnmlError
 
 __all__ = ["load_tables", "parse_table", "read_mapping", "write_tables"]
 
@@ -31,21 +34,42 @@ def read_mapping(path):
 
 
 # --- sources ------------------------------------------------------------------------------
-def _read_file(path: Path) -> pd.DataFrame:
-    kind = FILE_SUFFIXES[path.suffix.lower()]
+def file_kind(path, where: str) -> str:
+    """``"parquet"``, ``"csv"`` or ``"tsv"`` from the suffix of ``path``; a clear refusal naming
+    ``where`` (e.g. ``"mapping tables.accounts.file"``) and the supported suffixes otherwise."""
+    path = Path(path)
+    kind = FILE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        found = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
+        raise ChurnmlError(
+            f"{where}: {path.name} has {found}; supported are {', '.join(FILE_SUFFIXES)}",
+            hint="export the table as Parquet or CSV, or select it from a DuckDB file with sql:",
+        )
+    return kind
+
+
+def _read_file(path: Path, where: str) -> pd.DataFrame:
+    kind = file_kind(path, where)
     if kind == "parquet":
         return pd.read_parquet(path)
     return pd.read_csv(path, dtype=str, sep="\t" if kind == "tsv" else ",")
 
 
 class _Source:
-    """Uniform access to a folder, a DuckDB file or a dict of frames: names, read, sql."""
+    """Uniform access to a folder, a DuckDB file or a dict of frames: names, read, sql.
+
+    Everything is read from inside ``root`` (the folder, or the DuckDB file's folder): files
+    that resolve outside it (symbolic links) are refused by name and get no SQL view, and SQL
+    runs on a :func:`~churnml.data.confine.confined_connection`.
+    """
 
     def __init__(self, source):
         self._con = None
         self.files: dict[str, Path] = {}
         self.frames: dict[str, pd.DataFrame] = {}
         self.db: Path | None = None
+        self.root: Path | None = None
+        self.outside: dict[str, Path] = {}
         if isinstance(source, dict):
             self.frames = dict(source)
             self.label = "dict of DataFrames"
@@ -53,11 +77,13 @@ class _Source:
         path = Path(source)
         self.label = str(path)
         if path.is_dir():
+            self.root = path.resolve()
             for f in sorted(path.iterdir()):
                 if f.suffix.lower() in FILE_SUFFIXES and not f.name.startswith("."):
                     self.files.setdefault(f.stem, f)
         elif path.is_file() and path.suffix.lower() in DUCKDB_SUFFIXES:
             self.db = path
+            self.root = path.resolve().parent
         elif path.is_file() and path.suffix.lower() in FILE_SUFFIXES:
             raise ValueError(
                 f"source {path} is a single file; give the folder holding one file per table"
@@ -68,30 +94,27 @@ class _Source:
             raise ValueError(
                 f"source {path}: expected a folder, a DuckDB file {DUCKDB_SUFFIXES} or a dict"
             )
+        self.outside = {
+            stem: f for stem, f in self.files.items() if not f.resolve().is_relative_to(self.root)
+        }
 
     @property
     def con(self):
         if self._con is None:
-            import duckdb
+            from churnml.data.confine import confined_connection
 
-            if self.db is not None:
-                self._con = duckdb.connect(str(self.db), read_only=True)
-            else:
-                self._con = duckdb.connect()
-                for stem, f in self.files.items():
-                    kind = FILE_SUFFIXES[f.suffix.lower()]
-                    rel = (
-                        self._con.read_parquet(str(f))
-                        if kind == "parquet"
-                        else self._con.read_csv(str(f))
-                    )
-                    rel.create_view(stem)
-                for name, frame in self.frames.items():
-                    self._con.register(name, frame)
-            try:
-                self._con.execute("SET TimeZone = 'UTC'")
-            except Exception:  # noqa: BLE001, S110 - ICU may be unavailable; timestamps stay naive then
-                pass
+            self._con = confined_connection(self.root, database=self.db)
+            for stem, f in self.files.items():
+                if stem in self.outside:
+                    continue
+                full = str(f.resolve())
+                kind = FILE_SUFFIXES[f.suffix.lower()]
+                rel = (
+                    self._con.read_parquet(full) if kind == "parquet" else self._con.read_csv(full)
+                )
+                rel.create_view(stem)
+            for name, frame in self.frames.items():
+                self._con.register(name, frame)
         return self._con
 
     def names(self) -> list[str]:
@@ -108,26 +131,53 @@ class _Source:
         f = self.files.get(name)
         return f is not None and FILE_SUFFIXES[f.suffix.lower()] in ("csv", "tsv")
 
-    def read(self, name: str) -> pd.DataFrame | None:
+    def read(self, name: str, where: str) -> pd.DataFrame | None:
         if name in self.frames:
             return self.frames[name]
         if name in self.files:
-            return _read_file(self.files[name])
+            return _read_file(resolve_inside(self.root, self.files[name].name, where), where)
         if self.db is not None and name in self.names():
-            return self.con.table(name).df()
+            with self._refusals(where):
+                return self.con.table(name).df()
         return None
 
-    def read_path(self, file: str, base: Path | None) -> pd.DataFrame:
-        path = Path(file)
-        if not path.is_absolute():
-            root = base if base is not None else Path(self.label)
-            path = root / path
-        if not path.exists():
-            raise FileNotFoundError(f"mapping file entry not found: {path}")
-        return _read_file(path)
+    def read_path(self, file: str, where: str) -> pd.DataFrame:
+        if self.root is None:
+            raise ChurnmlError(
+                f"{where}: a dict of DataFrames has no files",
+                hint="name one of its keys with table: instead of file:",
+            )
+        path = resolve_inside(self.root, file, where)
+        if not path.is_file():
+            raise ChurnmlError(f"{where}: {file} not found in the source folder {self.root}")
+        return _read_file(path, where)
 
-    def sql(self, query: str) -> pd.DataFrame:
-        return self.con.execute(query).df()
+    def sql(self, query: str, where: str) -> pd.DataFrame:
+        statement = check_select(query, where)
+        with self._refusals(where):
+            return self.con.execute(statement).df()
+
+    @contextmanager
+    def _refusals(self, where: str):
+        """DuckDB's refusals and errors as one-line ChurnmlErrors naming ``where``."""
+        import duckdb
+
+        try:
+            yield
+        except duckdb.PermissionException as exc:
+            reached = str(exc).splitlines()[0].removeprefix("Permission Error: ")
+            raise ChurnmlError(
+                f"{where}: refused, the SQL reaches outside the source folder "
+                f"{self.root or '(a dict of DataFrames has none)'}: {reached}",
+                hint="read the source's files through their views (file stem) or by a path "
+                "inside the source folder; extensions and other files are not available",
+            ) from None
+        except duckdb.Error as exc:
+            message = " ".join(str(exc).split("\n\n")[0].split())
+            left = (
+                f" (left out, outside the folder: {sorted(self.outside)})" if self.outside else ""
+            )
+            raise ChurnmlError(f"{where}: the SQL failed in DuckDB: {message}{left}") from None
 
     def close(self):
         if self._con is not None:
@@ -143,31 +193,27 @@ def _open(source):
         src.close()
 
 
-def _fetch(src: _Source, name: str, tm, base):
+def _fetch(src: _Source, name: str, tm):
     """Raw frame of contract table ``name`` (contract column names), or None when absent."""
     if tm is None:
-        return src.read(name)
+        return src.read(name, f"table {name}")
     kind, value = tm.origin
+    where = f"mapping tables.{name}.{kind}"
     if kind == "sql":
-        try:
-            frame = src.sql(value)
-        except Exception as exc:  # noqa: BLE001 - re-raised with the table named
-            raise ValueError(
-                f"mapping for table {name!r}: the SQL failed in DuckDB: {exc}"
-            ) from None
+        frame = src.sql(value, where)
     elif kind == "file":
-        frame = src.read_path(value, base)
+        frame = src.read_path(value, where)
     else:
-        frame = src.read(value)
+        frame = src.read(value, where)
         if frame is None:
-            raise ValueError(
-                f"mapping for table {name!r}: source table {value!r} not found in {src.label}; "
+            raise ChurnmlError(
+                f"{where}: source table {value!r} not found in {src.label}; "
                 f"available: {sorted(src.names())}"
             )
     missing = [user for user in tm.columns.values() if user not in frame.columns]
     if missing:
-        raise ValueError(
-            f"mapping for table {name!r}: columns {missing} not in the source table; "
+        raise ChurnmlError(
+            f"mapping tables.{name}.columns: columns {missing} not in the source table; "
             f"it has {list(frame.columns)}"
         )
     return frame.rename(columns={user: contract for contract, user in tm.columns.items()})
@@ -206,26 +252,23 @@ def load_tables(
 
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = read_mapping(mapping)
-    base = None
     if source is None:
         if mapping is None or mapping.source is None:
             raise ValueError(
                 "load_tables: give a source (folder, DuckDB file or dict) or a mapping with source:"
             )
         source = mapping.source
-    if not isinstance(source, dict):
-        base = Path(source) if Path(source).is_dir() else Path(source).parent
     wanted = list(tables) if tables is not None else list(TABLES)
     out: dict[str, pd.DataFrame] = {}
     with _open(source) as src:
         for name in wanted:
             if name not in CONTRACT:
-                frame = src.read(name)
+                frame = src.read(name, f"table {name}")
                 if frame is not None:
                     out[name] = frame
                 continue
             tm = mapping.tables.get(name) if mapping is not None else None
-            raw = _fetch(src, name, tm, base)
+            raw = _fetch(src, name, tm)
             if raw is None:
                 continue
             text = (

@@ -15,6 +15,9 @@ shows up with the bad value before any data is read::
 ``columns`` maps contract names to the user's names. Each table is read from exactly one of
 ``file`` (a file of the source folder), ``table`` (a table of a DuckDB file, a file stem, or a key
 of a dict of frames) or ``sql`` (a DuckDB ``SELECT`` in which every source table is a view).
+A mapping is often copied from elsewhere and run by a scheduler, so ``sql`` must be a single
+``SELECT`` (checked here, when the mapping is read) and both it and ``file`` stay inside the source
+folder (checked when the data are read; see :mod:`churnml.data.confine`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from churnml.data.contract import CONTRACT
+from churnml.errors import ChurnmlError
 
 __all__ = ["Mapping", "TableMapping", "mapping_from_dict", "read_mapping"]
 
@@ -118,6 +122,14 @@ class TableMapping:
                 f"{where}: formats apply to timestamp columns only, but got {not_time}"
             )
         _check_timezone(self.timezone, where)
+        if self.sql is not None:
+            from churnml.data.confine import check_select
+
+            check_select(self.sql, f"mapping tables.{self.name}.sql")
+        if self.file is not None:
+            from churnml.data.load import file_kind
+
+            file_kind(self.file, f"mapping tables.{self.name}.file")
 
     @property
     def origin(self) -> tuple[str, str]:
@@ -205,8 +217,8 @@ def read_mapping(path: str | Path) -> Mapping:
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ValueError(f"mapping file {path} is not valid YAML: {exc}") from None
+        raise ChurnmlError(f"mapping file {path} is not valid YAML: {exc}") from None
     try:
         return mapping_from_dict(spec or {}, base=path.parent)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise ChurnmlError(f"{path}: {exc}", hint=getattr(exc, "hint", None)) from None

@@ -12,6 +12,7 @@ _EXPORTS = {
     "search_space": "churnml.model.search_space",
     "tune": "churnml.model.tuning",
     "TuneResult": "churnml.model.tuning",
+    "tune_worker": "churnml.model.study",
     "IsotonicCalibrator": "churnml.model.calibration",
     "SigmoidCalibrator": "churnml.model.calibration",
     "fit_calibrator": "churnml.model.calibration",

@@ -1,4 +1,5 @@
-"""MLflow tracking: store defaults, the experiment, and what one training run logs.
+"""MLflow tracking: store defaults, the experiment, what one training run logs, and the tuning
+trials as nested runs logged while tuning runs (:class:`TrialRuns`).
 
 With ``MLFLOW_TRACKING_URI`` unset, runs go to a SQLite store ``<cwd>/mlflow.db`` with artifacts in
 ``<cwd>/mlruns`` (no server). ``tracking_uri=`` (or the environment variable) points at any other
@@ -76,17 +77,41 @@ def configure(tracking_uri: str | None = None, experiment: str = EXPERIMENT, cwd
     uri = tracking_uri or default_tracking_uri(cwd)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    client = mlflow.MlflowClient(uri)
-    started = os.environ.get("MLFLOW_RUN_ID")
-    if started:  # inside `mlflow run`: log into the run MLflow started, in its experiment
-        return client.get_run(started).info.experiment_id
-    found = client.get_experiment_by_name(experiment)
-    if found is not None:
-        return found.experiment_id
-    location = None
-    if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
-        location = (Path(cwd or os.getcwd()).resolve() / "mlruns").as_uri()
-    return client.create_experiment(experiment, artifact_location=location)
+    with _local_store_lock(uri):  # tuning workers started at once create the store only once
+        client = mlflow.MlflowClient(uri)
+        started = os.environ.get("MLFLOW_RUN_ID")
+        if started:  # inside `mlflow run`: log into the run MLflow started, in its experiment
+            return client.get_run(started).info.experiment_id
+        found = client.get_experiment_by_name(experiment)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
+            location = (Path(cwd or os.getcwd()).resolve() / "mlruns").as_uri()
+        return client.create_experiment(experiment, artifact_location=location)
+
+
+@contextmanager
+def _local_store_lock(uri: str):
+    """Hold ``<store>.lock`` (beside a local SQLite store) while the store and the experiment are
+    created: two processes creating them at once make MLflow's schema migration or the
+    experiment's unique name fail in one of them. Other stores need no lock."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        fcntl = None
+    if fcntl is None or not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+        yield
+        return
+    store = Path(uri.removeprefix("sqlite:///"))
+    lock = store.with_name(f"{store.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def flat_params(config_dict: dict, prefix: str = "") -> dict:
@@ -143,40 +168,150 @@ def log_figures(figures: dict, folder: str = "figures") -> None:
         mlflow.log_artifacts(tmp, artifact_path=folder)
 
 
+class TrialRuns:
+    """A parent MLflow run opened before tuning, and a nested run per trial as each finishes.
+
+    Pass the object as an Optuna callback: it only queues the finished trial, and a background
+    thread writes the nested run (:func:`log_trial`, with the trial's own start and end time), so
+    a slow tracking server does not hold up the next trial. Used as a context manager it waits
+    for the queue on exit and marks the parent run ``FAILED`` when tuning raised; otherwise the
+    parent stays open for the caller to finish (:meth:`finish`, or ``mlflow.start_run(run_id=)``).
+    Inside ``mlflow run`` (``MLFLOW_RUN_ID`` set) the project's run is the parent.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        As in :func:`configure`.
+    run_name : str
+    tags : dict, optional
+        Tags of the parent run.
+    enabled : bool, default True
+        False: no run at all, and the callback does nothing (``run_id`` is None).
+
+    Examples
+    --------
+    >>> with TrialRuns(run_name="tune") as runs:  # doctest: +SKIP
+    ...     study.optimize(objective, n_trials=20, callbacks=[runs])
+    >>> runs.finish()  # doctest: +SKIP
+    """
+
+    def __init__(self, tracking_uri=None, *, run_name="train", tags=None, enabled=True):
+        self.run_id = self.experiment_id = self._adopted = None
+        self.logged, self.errors = 0, []
+        self._thread = None
+        if not enabled:
+            return
+        import queue
+        import threading
+
+        import mlflow
+
+        self.experiment_id = configure(tracking_uri)
+        self._client = mlflow.MlflowClient(mlflow.get_tracking_uri())
+        # inside `mlflow run` the project's run is the parent, and MLflow ends it
+        self.run_id = self._adopted = os.environ.get("MLFLOW_RUN_ID")
+        if self.run_id is None:
+            run = self._client.create_run(self.experiment_id, run_name=run_name, tags=tags or {})
+            self.run_id = run.info.run_id
+        elif tags:
+            for key, value in tags.items():
+                self._client.set_tag(self.run_id, key, value)
+        self._queue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._drain, name="churnml-trial-runs", daemon=True)
+        self._thread.start()
+
+    def __call__(self, study, trial) -> None:
+        """Optuna callback: queue the finished ``trial`` for logging."""
+        if self._thread is not None:
+            from churnml.model.tuning import trial_row
+
+            self._queue.put(trial_row(trial))
+
+    def _drain(self) -> None:
+        while (row := self._queue.get()) is not None:
+            try:
+                log_trial(self._client, row, self.run_id, self.experiment_id)
+                self.logged += 1
+            except Exception as error:  # noqa: BLE001 - tracking must not sink a tuning
+                self.errors.append(error)
+
+    def wait(self) -> None:
+        """Return once every queued trial is logged; warn about trials that could not be."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self.errors:
+            import warnings
+
+            warnings.warn(
+                f"MLflow: {len(self.errors)} trial run(s) not logged ({self.errors[0]})",
+                stacklevel=2,
+            )
+            self.errors = []
+
+    def finish(self, status: str = "FINISHED") -> None:
+        """Wait for the queue, then end the parent run with ``status``."""
+        self.wait()
+        if self.run_id is not None and not self._adopted:
+            self._client.set_terminated(self.run_id, status=status)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None:
+            self.wait()
+        else:
+            self.finish("KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED")
+        return False
+
+
 def log_trials(trials: pd.DataFrame, parent_run_id: str, experiment_id: str) -> int:
-    """One nested run per Optuna trial (``trials_frame`` rows): its parameters, ``value``,
-    ``seconds`` and the per-fold AUCs (``fold_auc`` with step = fold), and its state as the tag
-    ``optuna.state``; written in one batch per trial. Returns the number of runs created."""
+    """One nested run per Optuna trial (``trials_frame`` rows), after tuning: see
+    :func:`log_trial`. Returns the number of runs created."""
     from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param
 
     client = MlflowClient()
-    made = 0
     for row in trials.to_dict("records"):
-        number = int(row.get("number", made))
-        state = str(row.get("state", "complete")).lower()
-        run = client.create_run(
-            experiment_id,
-            run_name=f"trial-{number:03d}",
-            tags={
-                "mlflow.parentRunId": parent_run_id,
-                "optuna.state": state,
-                "optuna.trial": str(number),
-            },
-        )
-        params, metrics = [], []
-        for key, value in row.items():
-            if key.startswith("param_"):
-                params.append(Param(_safe(key.removeprefix("param_")), str(value)))
-            elif key == "fold_auc":
-                metrics += [Metric("fold_auc", float(v), 0, i) for i, v in enumerate(value or [])]
-            elif key in ("value", "seconds", "n_folds_run") and _finite(value):
-                metrics.append(Metric(key, float(value), 0, 0))
-        client.log_batch(run.info.run_id, metrics=metrics, params=params)
-        status = {"complete": "FINISHED", "pruned": "KILLED"}.get(state, "FAILED")
-        client.set_terminated(run.info.run_id, status=status)
-        made += 1
-    return made
+        log_trial(client, row, parent_run_id, experiment_id)
+    return len(trials)
+
+
+def log_trial(client, row: dict, parent_run_id: str, experiment_id: str) -> str:
+    """One trial (a :func:`~churnml.model.tuning.trial_row`) as a nested run of
+    ``parent_run_id``, with the trial's own start and end time: its parameters, ``value``,
+    ``seconds`` and the per-fold AUCs (``fold_auc`` with step = fold) in one batch, its state as
+    the tag ``optuna.state`` (and the run status). Returns the run id."""
+    from mlflow.entities import Metric, Param
+
+    number, state = int(row["number"]), str(row["state"]).lower()
+    start, end = _millis(row.get("datetime_start")), _millis(row.get("datetime_complete"))
+    tags = {"mlflow.parentRunId": parent_run_id, "optuna.state": state, "optuna.trial": str(number)}
+    if row.get("worker") is not None and _finite(row["worker"]):
+        tags["optuna.worker"] = str(int(row["worker"]))
+    run = client.create_run(
+        experiment_id, start_time=start, run_name=f"trial-{number:03d}", tags=tags
+    )
+    params, metrics = [], []
+    stamp = end or start or 0
+    for key, value in row.items():
+        if key.startswith("param_"):
+            params.append(Param(_safe(key.removeprefix("param_")), str(value)))
+        elif key == "fold_auc":
+            metrics += [Metric("fold_auc", float(v), stamp, i) for i, v in enumerate(value or [])]
+        elif key in ("value", "seconds", "n_folds_run") and _finite(value):
+            metrics.append(Metric(key, float(value), stamp, 0))
+    client.log_batch(run.info.run_id, metrics=metrics, params=params)
+    status = {"complete": "FINISHED", "pruned": "KILLED"}.get(state, "FAILED")
+    client.set_terminated(run.info.run_id, status=status, end_time=end)
+    return run.info.run_id
+
+
+def _millis(when) -> int | None:
+    """A naive local (Optuna) or aware datetime as MLflow's epoch milliseconds."""
+    if when is None or pd.isna(when):
+        return None
+    return int(pd.Timestamp(when).to_pydatetime().timestamp() * 1000)
 
 
 def _finite(value) -> bool:

@@ -214,6 +214,9 @@ def train(
     catalog=None,
     log=True,
     figures=True,
+    storage=None,
+    study_name=None,
+    worker=None,
 ) -> TrainResult:
     """Train, evaluate, track and register a renewal-risk model.
 
@@ -245,6 +248,9 @@ def train(
         False skips MLflow entirely (no run, no registration).
     figures : bool, default True
         Log the evaluation figures (ROC, PR, gain, calibration, SHAP summary) as PNG artifacts.
+    storage, study_name, worker : optional
+        A shared Optuna study (see :func:`churnml.model.tuning.tune`): this process adds
+        ``trials`` trials to it (``trials=0``: none) and selects among all of its trials.
 
     Returns
     -------
@@ -306,14 +312,21 @@ def train(
         raise ValueError("train: no test rows; set test_snapshots of the model config to 1 or more")
     test = frame.iloc[test_idx]
     test_start = pd.to_datetime(test["as_of"]).min()
-    tuned = tune(
-        frame,
-        config=config,
-        n_trials=trials,
-        timeout=timeout,
-        progress=progress,
-        feature_columns=columns,
-    )
+    from churnml.model.tracking import TrialRuns
+
+    with TrialRuns(tracking_uri, enabled=log) as trial_runs:  # trials logged as they finish
+        tuned = tune(
+            frame,
+            config=config,
+            n_trials=trials,
+            timeout=timeout,
+            progress=progress,
+            feature_columns=columns,
+            callbacks=[trial_runs],
+            storage=storage,
+            study_name=study_name,
+            worker=worker,
+        )
     timings["tune_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -371,8 +384,9 @@ def train(
     if log:
         step = time.perf_counter()
         log_result(
-            result, tables, tracking_uri=tracking_uri, registered_model_name=name, figures=figures
-        )
+            result, tables, tracking_uri=tracking_uri, registered_model_name=name, figures=figures,
+            run_id=trial_runs.run_id,
+        )  # fmt: skip
         timings["mlflow_s"] = time.perf_counter() - step
     timings["total_s"] = time.perf_counter() - clock
     return result
@@ -385,6 +399,7 @@ def log_result(
     tracking_uri=None,
     registered_model_name=None,
     figures=True,
+    run_id=None,
 ) -> TrainResult:
     """Log a ``train(..., log=False)`` result as one MLflow run, register it and run
     champion/challenger (what ``train`` does when ``log=True``). Fills ``run_id``,
@@ -397,6 +412,10 @@ def log_result(
         The contract tables trained on, for the data fingerprint.
     tracking_uri, registered_model_name, figures
         As in :func:`train`.
+    run_id : str, optional
+        Log into this open run, whose trials were logged while tuning ran
+        (:class:`~churnml.model.tracking.TrialRuns`); default a new run, with the trials logged
+        now as nested runs (with their own start and end times).
     """
     from churnml.model import registry, tracking
 
@@ -410,7 +429,13 @@ def log_result(
     frame = result.features
     test = frame.iloc[result.test_index]
     evaluation = result.evaluation
-    with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
+    resumed = run_id is not None
+    opened = (
+        mlflow.start_run(run_id=run_id)
+        if resumed
+        else mlflow.start_run(experiment_id=experiment_id, run_name="train")
+    )
+    with opened as run:
         run_id = run.info.run_id
         params = tracking.flat_params(config.to_dict(), prefix="config.")
         params.update({f"best.{k}": str(v) for k, v in result.best_params.items()})
@@ -458,7 +483,8 @@ def log_result(
         tracking.log_frame(evaluation.calibration, "evaluation/calibration.csv")
         trials = result.tune_result.trials
         tracking.log_frame(trials.astype({"fold_auc": str}), "tuning/trials.csv")
-        tracking.log_trials(trials, run_id, experiment_id)
+        if not resumed:
+            tracking.log_trials(trials, run_id, experiment_id)
         if figures:
             try:
                 drawn = evaluation.figures(result.holdout_model, test)

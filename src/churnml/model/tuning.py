@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from churnml.errors import ChurnmlError, UsageError
 from churnml.model.estimator import DEFAULT_PARAMS, ChurnModel
 from churnml.model.folds import out_of_time_folds
 from churnml.model.search_space import search_space
+from churnml.model.study import folds_digest, open_study, sampler_seed, worker_id
 from churnml.progress import enabled
 
 
@@ -42,6 +44,8 @@ class TuneResult:
         One row per trial: number, state, value, duration, parameters, fold AUCs.
     folds : list
         The ``(train_idx, valid_idx)`` folds used.
+    worker : int
+        This process's worker id (its sampler seed is ``config.seed + worker``).
     """
 
     best_params: dict
@@ -51,6 +55,7 @@ class TuneResult:
     folds: list = field(default_factory=list, repr=False)
     selected: int = 0
     selection: str = ""
+    worker: int = 0
 
 
 def default_trial_params(bounds) -> dict:
@@ -71,6 +76,7 @@ def tune(
     timeout: float | None = None,
     storage=None,
     study_name: str | None = None,
+    worker: int | None = None,
     progress: bool = True,
     callbacks=(),
     pruning: bool | None = None,
@@ -89,10 +95,16 @@ def tune(
         Folds, budgets, search-space bounds and seed (default ``load_config()``).
     n_trials, timeout : optional
         Trial and time budget (seconds); default ``config.trials`` and ``config.timeout_seconds``.
+        ``n_trials=0`` runs no trial and selects from the trials already in a shared study.
     storage : str or optuna storage, optional
         In-memory by default; any Optuna storage URL (``sqlite:///study.db``,
-        ``postgresql://...``) lets several workers share one study (``load_if_exists``).
+        ``postgresql://...``) lets several workers share one study (see
+        :mod:`churnml.model.study`).
     study_name : str, optional
+    worker : int, optional
+        Worker id: the sampler is seeded with ``config.seed + worker``, so workers of one study
+        draw different trials. Default 0 without ``storage``, else derived from the host and
+        process id.
     progress : bool, default True
         Progress bar over trials.
     callbacks : sequence
@@ -121,8 +133,12 @@ def tune(
     n_trials = config.trials if n_trials is None else n_trials
     timeout = config.timeout_seconds if timeout is None else timeout
     pruning = config.pruning if pruning is None else pruning
-    if n_trials < 1:
-        raise ValueError(f"tune: n_trials must be at least 1, but got n_trials={n_trials}")
+    if n_trials < 0 or (n_trials == 0 and storage is None):
+        raise UsageError(
+            f"tune: n_trials must be at least 1 (0 only to select from a shared study's "
+            f"trials, with storage=), but got n_trials={n_trials}"
+        )
+    worker = worker_id(worker, storage)
 
     folds, _ = out_of_time_folds(
         frame,
@@ -138,6 +154,7 @@ def tune(
     def objective(trial):
         params = search_space(trial, config.search_space)
         trial.set_user_attr("params", params)
+        trial.set_user_attr("worker", worker)
         aucs, iterations = [], []
         for step, (train, valid) in enumerate(folds):
             model = ChurnModel(
@@ -160,7 +177,10 @@ def tune(
                 raise optuna.TrialPruned()
         return float(np.mean(aucs))
 
-    sampler = optuna.samplers.TPESampler(seed=config.seed)
+    # constant liar: trials running in other workers count as bad, so workers spread out
+    sampler = optuna.samplers.TPESampler(
+        seed=sampler_seed(config.seed, worker), constant_liar=storage is not None
+    )
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
         if pruning
@@ -169,30 +189,38 @@ def tune(
     level = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.create_study(
-            storage=storage,
-            study_name=study_name,
-            direction="maximize",
-            sampler=sampler,
-            pruner=pruner,
-            load_if_exists=storage is not None,
+        digest = folds_digest(frame, folds, label_column, feature_columns)
+        study, created = open_study(
+            storage, study_name, sampler=sampler, pruner=pruner, digest=digest, create=n_trials > 0
         )
-        if not study.trials:
+        if created:
             study.enqueue_trial(default_trial_params(config.search_space))
-        study.optimize(
-            objective,
-            n_trials=n_trials,
-            timeout=timeout,
-            callbacks=list(callbacks),
-            show_progress_bar=enabled(progress),
-            gc_after_trial=False,
-        )
+        if n_trials:
+            study.optimize(
+                objective,
+                n_trials=n_trials,
+                timeout=timeout,
+                callbacks=list(callbacks),
+                show_progress_bar=enabled(progress),
+                gc_after_trial=False,
+            )
     finally:
         optuna.logging.set_verbosity(level)
+    if not any(t.state.name == "COMPLETE" for t in study.trials):
+        raise ChurnmlError(
+            f"tune: study {study.study_name!r} has no complete trial to select from",
+            hint="run tuning workers on it first (churnml tune), or give a trial budget",
+        )
 
     chosen, selection = select_trial(
         study, default_trial_params(config.search_space), min_gain_se=config.min_gain_se
     )
+    if storage is not None:
+        workers = {t.user_attrs.get("worker") for t in study.trials} - {None}
+        selection += (
+            f" (among {len(study.trials)} trials of study {study.study_name!r}, "
+            f"{len(workers)} worker{'s' if len(workers) != 1 else ''})"
+        )
     return TuneResult(
         best_params=dict(chosen.user_attrs.get("params", chosen.params)),
         best_value=float(chosen.value),
@@ -201,6 +229,7 @@ def tune(
         folds=folds,
         selected=chosen.number,
         selection=selection,
+        worker=worker,
     )
 
 
@@ -250,23 +279,23 @@ def select_trial(study, defaults: dict, *, min_gain_se: float = 2.0):
 
 
 def trials_frame(study) -> pd.DataFrame:
-    """One tidy row per trial: number, state, value, seconds, parameters and fold AUCs."""
-    rows = []
-    for t in study.trials:
-        seconds = (
-            (t.datetime_complete - t.datetime_start).total_seconds()
-            if t.datetime_complete and t.datetime_start
-            else np.nan
-        )
-        rows.append(
-            {
-                "number": t.number,
-                "state": t.state.name.lower(),
-                "value": t.value,
-                "seconds": seconds,
-                "n_folds_run": len(t.user_attrs.get("fold_auc", [])),
-                "fold_auc": t.user_attrs.get("fold_auc", []),
-                **{f"param_{k}": v for k, v in t.user_attrs.get("params", t.params).items()},
-            }
-        )
-    return pd.DataFrame(rows)
+    """One tidy row per trial (:func:`trial_row`), every worker's."""
+    return pd.DataFrame([trial_row(t) for t in study.trials])
+
+
+def trial_row(trial) -> dict:
+    """A frozen trial as a flat row: number, state, value, seconds, worker, start and end time,
+    parameters (``param_*``) and fold AUCs."""
+    start, end = trial.datetime_start, trial.datetime_complete
+    return {
+        "number": trial.number,
+        "state": trial.state.name.lower(),
+        "value": trial.value,
+        "seconds": (end - start).total_seconds() if start and end else np.nan,
+        "worker": trial.user_attrs.get("worker"),
+        "datetime_start": start,
+        "datetime_complete": end,
+        "n_folds_run": len(trial.user_attrs.get("fold_auc", [])),
+        "fold_auc": trial.user_attrs.get("fold_auc", []),
+        **{f"param_{k}": v for k, v in trial.user_attrs.get("params", trial.params).items()},
+    }
