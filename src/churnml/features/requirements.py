@@ -9,10 +9,12 @@ tables resolve to the tables they are built from: the usage grains (``usage_user
 ``usage``; ``nps_with_role`` takes ``role`` from ``contacts`` through ``nps.contact_id``;
 ``champion_usage`` needs ``usage.user_id``, ``contacts.user_id`` and ``contacts.role``.
 
-A table that lacks a column skips exactly the indicators that read it, and the derived indicators
-built on them (``of``); a column with a documented default (``usage.quantity``: each row counts
-once) skips nothing. :func:`skipped_indicators` is what ``build_features`` skips and what
-``validate`` reports before any feature is built.
+A table that lacks a column skips exactly the indicators that need it, and the derived indicators
+built on them (``of``). Some columns are read only when present, with a documented meaning when
+absent, and skip nothing (:data:`DEFAULTS`, :data:`OPTIONAL`): without ``usage.quantity`` each row
+counts once; without ``contacts.started_at`` a champion's usage counts from the first usage day.
+:func:`skipped_indicators` is what ``build_features`` skips and what ``validate`` reports before
+any feature is built.
 
 Examples
 --------
@@ -29,6 +31,11 @@ from churnml.features import shapes
 
 #: columns that have a default when absent: reading them skips nothing
 DEFAULTS = {("usage", "quantity"): "each usage row counts once"}
+#: source -> columns its indicators read when present and do without otherwise
+OPTIONAL = {"champion_usage": (("contacts", "started_at"),)}
+#: where a read column is empty, the columns that fill it (contacts without account_id are matched
+#: by email domain): dropping them can change values, never skips
+FILLED_FROM = {("contacts", "account_id"): (("contacts", "email"), ("accounts", "email_domain"))}
 #: sources that are not contract tables -> (the table their rows come from, columns every
 #: indicator on them needs besides its own)
 DERIVED_SOURCES = {
@@ -63,7 +70,7 @@ def columns_read(ind) -> tuple[tuple[str, str], ...]:
     elif ind.shape == "account_attribute":
         on_source = {"account_id", params["column"]}
     table, extra = DERIVED_SOURCES.get(ind.table, (ind.table, ()))
-    out = set(extra) if on_source else set()
+    out = set(extra) | set(OPTIONAL.get(ind.table, ())) if on_source else set()
     for column in on_source:
         out.update(JOINED.get((ind.table, column), ((table, column),)))
     for name in params.get("reads", ()):
@@ -72,12 +79,17 @@ def columns_read(ind) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out))
 
 
+def columns_needed(ind) -> tuple[tuple[str, str], ...]:
+    """The columns of :func:`columns_read` without which ``ind`` is skipped (all but the
+    :data:`DEFAULTS` and its source's :data:`OPTIONAL` columns)."""
+    optional = set(DEFAULTS) | set(OPTIONAL.get(ind.table, ()))
+    return tuple(p for p in columns_read(ind) if p not in optional)
+
+
 def _absent(pairs, columns: dict) -> tuple[tuple[str, str | None], ...]:
     """The needed pairs the tables lack: (table, None) for a missing table, once per table."""
     out = []
     for table, column in pairs:
-        if (table, column) in DEFAULTS:
-            continue
         if columns.get(table) is None:
             out.append((table, None))
         elif column not in columns[table]:
@@ -123,7 +135,7 @@ def skipped_indicators(catalog, tables: dict, missing: dict | None = None) -> pd
                for name, frame in tables.items()}
     found = {}  # indicator -> (table, column, cause, reason)
     for ind in catalog:
-        absent = _absent(columns_read(ind), columns)
+        absent = _absent(columns_needed(ind), columns)
         if absent:
             table, column, cause = _cause(absent)
             found[ind.id] = (table, column, cause, cause)
