@@ -88,7 +88,7 @@ def test_churned_terms_ending_on_the_churn_date_are_caught_on_the_calendar(leaky
     assert row["median_churned"] > 10 > row["median_retained"]
     assert "do churned terms end on the churn date?" in row["message"]
     assert "should end on the scheduled renewal date" in row["message"]
-    lines = describe_leaks(leaks)
+    lines = describe_leaks(leakage_report(features, tables))
     assert "PROBABLE LEAK" in lines[0] and any("days_off_anniversary" in x for x in lines[1:])
 
 

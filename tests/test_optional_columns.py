@@ -144,7 +144,7 @@ def test_a_model_trained_on_all_columns_scores_tables_lacking_one(saas_small, sp
     from churnml import score_result
 
     as_of = spine_small["as_of"].max()
-    with pytest.warns(UserWarning, match="was not built"):
+    with pytest.warns(UserWarning, match="indicators were not built .* scored as missing"):
         result = score_result(model_on_all_columns, _without(saas_small, *dropped), as_of)
     skipped = {p["indicator"] for p in result.warnings if p["kind"] == "skipped"}
     assert skipped and skipped <= set(model_on_all_columns.feature_names_in_), result.warnings

@@ -98,9 +98,9 @@ def _cmd_features(args) -> int:
             columns={"decile_1": "churn_low_decile", "decile_10": "churn_high_decile"})
         print("\nindicator report, top 12 by univariate AUC (churn rate in the lowest and highest decile):")
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        from churnml.features.leakage import describe_leaks, find_leaks
+        from churnml.features.leakage import describe_leaks, leakage_report
 
-        print("\n" + "\n".join(describe_leaks(find_leaks(features, tables))))
+        print("\n" + "\n".join(describe_leaks(leakage_report(features, tables))))
     return 0
 
 

@@ -219,8 +219,8 @@ def find_leaks(features: pd.DataFrame, tables: dict | None = None, **kwargs) -> 
 
 
 def describe_leaks(report: pd.DataFrame) -> list[str]:
-    """Printable lines of a :func:`leakage_report` (or of its leaks): a heading with the count of
-    probable leaks, then one line per leak."""
+    """Printable lines of a :func:`leakage_report`: a heading with the count of probable leaks
+    (or why nothing was checked), then one line per leak."""
     leaks = report[report["leak"]]
     churned = int(report["churned"].max()) if len(report) else 0
     needed = report.attrs.get("min_churned", MIN_CHURNED)

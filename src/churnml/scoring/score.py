@@ -138,8 +138,14 @@ def check_features(model, features: pd.DataFrame) -> list[dict]:
                 ),
             }
         )
+    gone = [p["indicator"] for p in problems if p["kind"] == "skipped"]
+    if gone:  # one warning: the reasons were logged once per missing column
+        warnings.warn(f"scoring: {len(gone)} of the model's {len(names)} indicators were not built "
+                      f"(the tables lack columns they read) and are scored as missing: "
+                      f"{', '.join(gone)}", UserWarning, stacklevel=3)
     for problem in problems:
-        warnings.warn(f"scoring: {problem['message']}", UserWarning, stacklevel=3)
+        if problem["kind"] != "skipped":
+            warnings.warn(f"scoring: {problem['message']}", UserWarning, stacklevel=3)
     return problems
 
 
