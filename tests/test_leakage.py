@@ -44,6 +44,22 @@ def leaky(saas_small, spine_small):
     return tables, build_features(tables, spine)
 
 
+def test_one_ranking_gives_the_three_aucs_scikit_learn_gives():
+    from sklearn.metrics import roc_auc_score
+
+    from churnml.features.leakage import aucs
+
+    rng = np.random.default_rng(1)
+    y = (rng.random(300) < 0.3).astype(int)
+    x = rng.integers(0, 6, 300).astype(float) + y  # ties, and some signal
+    x[rng.random(300) < 0.25] = np.nan
+    known = ~np.isnan(x)
+    expected = (roc_auc_score(y, np.where(known, x, -1.0)), roc_auc_score(y, np.where(known, x, 99.0)),
+                roc_auc_score(y[known], x[known]))
+    np.testing.assert_allclose(aucs(y, x), expected)
+    assert len(set(np.round(expected, 6))) == 3  # missing values do move the AUC here
+
+
 def test_anniversaries_follow_the_calendar():
     from churnml.features.leakage import _days_off
 

@@ -102,17 +102,31 @@ def renewal_calendar(features: pd.DataFrame, tables: dict | None = None) -> pd.D
     return out
 
 
-def _auc(y: np.ndarray, x: np.ndarray) -> float:
-    """ROC-AUC of score ``x`` for labels ``y`` (Mann-Whitney, ties count half); NaN when one class
-    is absent."""
-    from scipy.stats import rankdata
-
-    pos = int(y.sum())
-    neg = len(y) - pos
+def _mann_whitney(rank_sum: float, pos: int, neg: int) -> float:
+    """ROC-AUC from the rank sum of the positives (ties ranked by their mean); NaN without both."""
     if pos == 0 or neg == 0:
         return float("nan")
-    ranks = rankdata(x)
-    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+    return float((rank_sum - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def aucs(y: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
+    """ROC-AUC of ``x`` for labels ``y`` with missing values ranked lowest, ranked highest, and
+    left out, from one ranking of the known values."""
+    from scipy.stats import rankdata
+
+    known = ~np.isnan(x)
+    y_known = y[known]
+    ranks = rankdata(x[known])
+    n_known, n_missing = len(y_known), len(y) - len(y_known)
+    pos_known = int(y_known.sum())
+    pos_missing = int(y.sum()) - pos_known
+    pos, neg = pos_known + pos_missing, len(y) - pos_known - pos_missing
+    known_sum = float(ranks[y_known == 1].sum())
+    tie = (n_missing + 1) / 2  # the mean rank inside the block of missing values
+    low = known_sum + pos_known * n_missing + pos_missing * tie
+    high = known_sum + pos_missing * (n_known + tie)
+    return (_mann_whitney(low, pos, neg), _mann_whitney(high, pos, neg),
+            _mann_whitney(known_sum, pos_known, n_known - pos_known))
 
 
 def separation(y: np.ndarray, x: np.ndarray, min_churned: int = MIN_CHURNED) -> tuple[float, str]:
@@ -121,11 +135,11 @@ def separation(y: np.ndarray, x: np.ndarray, min_churned: int = MIN_CHURNED) -> 
     known = ~np.isnan(x)
     if not known.any() or np.nanmin(x) == np.nanmax(x) and known.all():
         return 0.5, "high"
-    low, high = np.nanmin(x) - 1.0, np.nanmax(x) + 1.0
-    aucs = [_auc(y, np.where(known, x, low)), _auc(y, np.where(known, x, high))]
-    if known.sum() < len(x) and y[known].sum() >= min_churned:
-        aucs.append(_auc(y[known], x[known]))
-    best = max(aucs, key=lambda a: abs(a - 0.5) if a == a else -1.0)
+    low, high, known_only = aucs(y, x)
+    candidates = [low, high]
+    if not known.all() and y[known].sum() >= min_churned:
+        candidates.append(known_only)
+    best = max(candidates, key=lambda a: abs(a - 0.5) if a == a else -1.0)
     if best != best:
         return 0.5, "high"
     return max(best, 1.0 - best), "high" if best >= 0.5 else "low"
