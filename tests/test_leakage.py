@@ -54,8 +54,8 @@ def test_one_ranking_gives_the_three_aucs_scikit_learn_gives():
     x = rng.integers(0, 6, 300).astype(float) + y  # ties, and some signal
     x[rng.random(300) < 0.25] = np.nan
     known = ~np.isnan(x)
-    expected = (roc_auc_score(y, np.where(known, x, -1.0)), roc_auc_score(y, np.where(known, x, 99.0)),
-                roc_auc_score(y[known], x[known]))
+    expected = (roc_auc_score(y, np.where(known, x, -1.0)),
+                roc_auc_score(y, np.where(known, x, 99.0)), roc_auc_score(y[known], x[known]))
     np.testing.assert_allclose(aucs(y, x), expected)
     assert len(set(np.round(expected, 6))) == 3  # missing values do move the AUC here
 
@@ -147,7 +147,8 @@ def test_too_few_churned_rows_are_not_called_a_leak(features_small):
     frame, catalog = _with_indicator(few, "copy", few["label"].astype("float32"))
     report = leakage_report(frame, catalog=catalog)
     assert report.set_index("signal").loc["copy", "auc"] == 1.0 and not report["leak"].any()
-    assert describe_leaks(report)[0] == "Leakage guard:  not checked: 20 churned rows (at least 30 needed)"
+    assert describe_leaks(report)[0] == (
+        "Leakage guard:  not checked: 20 churned rows (at least 30 needed)")
 
 
 def test_train_reports_the_leak_and_records_it_on_the_run(leaky, tmp_path, monkeypatch):

@@ -15,9 +15,6 @@ from churnml.data.contract import CONTRACT
 from churnml.features.catalog import load_catalog
 from churnml.features.requirements import FILLED_FROM, columns_read
 
-OPTIONAL = [(name, column) for name, spec in CONTRACT.items() for column in spec.optional]
-
-
 @pytest.fixture(scope="module")
 def world():
     """A small world (40 accounts, 8 months) and four monthly snapshots near its end."""
@@ -110,7 +107,8 @@ def _all_optional_dropped(tables: dict, keep=()) -> dict:
     out = {}
     for name, frame in tables.items():
         spec = CONTRACT.get(name)
-        drop = [] if spec is None else [c for c in spec.optional if c in frame and (name, c) not in keep]
+        optional = [] if spec is None else spec.optional
+        drop = [c for c in optional if c in frame and (name, c) not in keep]
         out[name] = frame.drop(columns=drop)
     return out
 

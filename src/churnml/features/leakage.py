@@ -50,7 +50,8 @@ def _months_later(anchor: pd.Series, months) -> pd.Series:
     end), vectorised; NaT stays NaT."""
     stamps = pd.to_datetime(anchor)
     known = stamps.notna().to_numpy()
-    index = stamps.dt.year.fillna(1970).to_numpy(int) * 12 + stamps.dt.month.fillna(1).to_numpy(int) - 1
+    year, month = stamps.dt.year.fillna(1970).to_numpy(int), stamps.dt.month.fillna(1).to_numpy(int)
+    index = year * 12 + month - 1
     index = index + np.asarray(months, dtype=int)
     first = pd.to_datetime(pd.DataFrame({"year": index // 12, "month": index % 12 + 1, "day": 1}))
     day = np.minimum(stamps.dt.day.fillna(1).to_numpy(int), first.dt.days_in_month.to_numpy(int))
@@ -92,7 +93,8 @@ def renewal_calendar(features: pd.DataFrame, tables: dict | None = None) -> pd.D
     terms = contracts.drop_duplicates("contract_id")
     starts = pd.Series(pd.to_datetime(terms["start_date"]).to_numpy(),
                        index=terms["contract_id"].astype(str))
-    first = pd.to_datetime(contracts["start_date"]).groupby(contracts["account_id"].astype(str)).min()
+    accounts = contracts["account_id"].astype(str)
+    first = pd.to_datetime(contracts["start_date"]).groupby(accounts).min()
     renewal = pd.to_datetime(features["renewal_date"])
     start = features["contract_id"].astype(str).map(starts)
     account_start = features["account_id"].astype(str).map(first)

@@ -164,8 +164,9 @@ def skip_groups(skipped: pd.DataFrame) -> pd.DataFrame:
 
 
 def describe_skips(skipped: pd.DataFrame) -> list[str]:
-    """One printable line per cause: "skipped 3 indicators (tickets has no csat column): a, b, c"."""
+    """One printable line per cause: "skipped 2 indicators (tickets has no csat column): a, b"."""
     return [
-        f"skipped {row.count} indicator{'s' if row.count != 1 else ''} ({row.cause}): {row.indicators}"
+        f"skipped {row.count} indicator{'s' if row.count != 1 else ''} ({row.cause}): "
+        f"{row.indicators}"
         for row in skip_groups(skipped).itertuples(index=False)
     ]
