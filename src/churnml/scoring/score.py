@@ -88,7 +88,8 @@ def check_features(model, features: pd.DataFrame) -> list[dict]:
     -------
     list of dict
         One entry per problem: kind (``skipped`` / ``unknown_category`` / ``all_null``),
-        indicator, count, message. Each is also issued as a ``UserWarning``.
+        indicator, count, message. Each is also issued as a ``UserWarning`` (the skipped ones
+        together in one).
     """
     names = list(model.feature_names_in_)
     skipped = features.attrs.get("skipped", {})
