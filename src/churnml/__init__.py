@@ -18,6 +18,7 @@ _EXPORTS = {
     "load_catalog": "churnml.features.catalog",
     "build_features": "churnml.features.engine",
     "indicator_report": "churnml.features.report",
+    "leakage_report": "churnml.features.leakage",
     "ChurnModel": "churnml.model.estimator",
     "load_config": "churnml.model.config",
     "load_model": "churnml.model.registry",

@@ -109,15 +109,23 @@ def _cmd_features(args) -> int:
                       "skipped": dict(features.attrs.get("skipped", {}))})
     _say(f"wrote {path}: {len(features):,} snapshot rows x {len(indicators)} indicators "
           f"({features['as_of'].nunique()} as_of dates, {features['label'].notna().sum():,} resolved)")
-    for indicator, reason in features.attrs.get("skipped", {}).items():
-        _say(f"skipped {indicator}: {reason}")
+    skipped = features.attrs.get("skipped", {})
+    if skipped:  # each is listed once, with its reason, as the features are built
+        _say(f"{len(skipped)} indicators skipped: the tables lack columns they read (listed above)")
     if features["label"].notna().sum() and features["label"].nunique() > 1:
-        report = indicator_report(features, spine).head(12)
+        import warnings
+
+        with warnings.catch_warnings():  # its leak warnings are printed below, with the calendar's
+            warnings.filterwarnings("ignore", message=".*separates churned from retained")
+            report = indicator_report(features, spine).head(12)
         shown = report[["indicator", "family", "coverage", "auc", "risk_when", "decile_1",
                         "decile_10", "leakage"]].rename(
             columns={"decile_1": "churn_low_decile", "decile_10": "churn_high_decile"})
         _say("\nindicator report, top 12 by univariate AUC (churn rate in the lowest and highest decile):")
         _say(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        from churnml.features.leakage import describe_leaks, leakage_report
+
+        _say("\n" + "\n".join(describe_leaks(leakage_report(features, tables))))
     return 0
 
 

@@ -289,3 +289,20 @@ def contact_matching(tables) -> list[dict]:
                     f"({stats['ambiguous']} because their domain is shared by several accounts)")
         )  # fmt: skip
     return out
+
+
+def skipped_indicators(tables, catalog=None) -> list[dict]:
+    """One info row per missing optional column (or table) that skips indicators, naming them:
+    what ``build_features`` will skip, said before any feature is built."""
+    from churnml.features.catalog import load_catalog
+    from churnml.features.requirements import skip_groups
+    from churnml.features.requirements import skipped_indicators as skipped
+
+    present = {name: frame for name, frame in tables.items() if name in CONTRACT}
+    groups = skip_groups(skipped(catalog or load_catalog(), present))
+    return [
+        finding(row.table, row.column, "indicators_skipped", "info", row.count,
+                row.indicators.split(", "),
+                f"{row.cause}: {row.count} indicator{'s' if row.count != 1 else ''} will be skipped")
+        for row in groups.itertuples(index=False)
+    ]  # fmt: skip

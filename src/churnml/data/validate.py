@@ -4,7 +4,8 @@ Fatal: a missing mandatory table or required column, values that do not parse, d
 keys, contracts ending before they start, NPS scores outside 0-10, negative ARR. Warnings: orphan
 account keys, rows dated in the future, mixed time zones in a raw column, mostly-empty curated
 columns, unknown category values, duplicated usage rows, contacts matching no account. Info: the
-email-domain match rate of contacts.
+email-domain match rate of contacts, and per missing optional column or table the indicators that
+``build_features`` will skip.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def validate(tables, *, raise_on_fatal: bool = True, now=None) -> pd.DataFrame:
     found += checks.curated_columns(parsed)
     found += checks.duplicated_usage(parsed)
     found += checks.contact_matching(parsed)
+    found += checks.skipped_indicators(parsed)
     report = pd.DataFrame(found, columns=list(REPORT_COLUMNS))
     report["count"] = report["count"].astype("int64")
     order = report["severity"].map(_SEVERITY_ORDER)

@@ -18,7 +18,7 @@ DIRECTIONS = ("up", "down", "none")
 KNOWN_KEYS = {
     "id", "shape", "family", "table", "time", "column", "window_days", "offset_days", "where",
     "share_where", "of", "nth", "min_days", "unit", "direction", "description", "risk",
-    "protective",
+    "protective", "reads",
 }
 DEFAULT_PATH = Path(__file__).with_name("catalog_yaml")
 
@@ -38,6 +38,14 @@ class Indicator:
     protective_sentence: str | None
     direction: str
     params: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def reads(self) -> tuple[tuple[str, str], ...]:
+        """The (table, column) pairs of the contract this indicator reads (see
+        :func:`churnml.features.requirements.columns_read`)."""
+        from churnml.features.requirements import columns_read
+
+        return columns_read(self)
 
     def render(self, kind: str, row) -> str | None:
         """The ``"risk"`` or ``"protective"`` sentence filled with ``row`` (indicator id -> value).
@@ -141,7 +149,8 @@ class Catalog:
             {"id": i.id, "family": i.family, "shape": i.shape, "table": i.table,
              "window_days": i.window_days, "unit": i.unit, "direction": i.direction,
              "description": i.description, "risk_sentence": i.risk_sentence,
-             "protective_sentence": i.protective_sentence}
+             "protective_sentence": i.protective_sentence,
+             "reads": ", ".join(f"{t}.{c}" for t, c in i.reads)}
             for i in self
         ])
 
@@ -202,7 +211,11 @@ def _entry(entry: dict, doc: dict, file: Path) -> Indicator:
     if direction not in DIRECTIONS:
         raise ValueError(f"{where}: direction must be one of {DIRECTIONS}, but got {direction!r}")
     params = {k: entry[k] for k in ("time", "column", "offset_days", "where", "share_where", "of",
-                                    "nth", "min_days") if k in entry}
+                                    "nth", "min_days", "reads") if k in entry}
+    reads = params.get("reads", [])
+    if isinstance(reads, str) or not all(isinstance(r, str) and r for r in reads):
+        raise ValueError(f"{where}: reads must be a list of columns ('seats' or 'accounts.segment'), "
+                         f"but got reads={reads!r}")
     return Indicator(
         id=str(entry["id"]),
         family=family,

@@ -35,25 +35,16 @@ def feature_columns(frame: pd.DataFrame, catalog=None) -> list[str]:
 
 
 def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
-    """Split the catalog into grouped SQL passes, single queries and derived columns; find skips."""
-    skipped = {}
-    usage = tables.get("usage")
-    for ind in catalog:
-        source = ind.table
-        if ind.shape in shapes.SQL_SHAPES and source in missing:
-            skipped[ind.id] = f"{missing[source]} ({ind.family} family)"
-        if source == "usage" and usage is not None:
-            need = sorted(sources.USAGE_DIMS[sources.grain(ind)] - set(usage.columns))
-            if need:
-                skipped[ind.id] = f"usage has no {need[0]} column"
-        col = ind.params.get("column")
-        if ind.shape == "account_attribute" and (tables.get("accounts") is None
-                                                 or col not in tables["accounts"]):
-            skipped[ind.id] = f"accounts has no {col} column"
-    for ind in catalog:  # derived indicators inherit their inputs' skips (catalog order)
-        gone = [ref for ref in ind.params.get("of", []) if ref in skipped]
-        if gone and ind.id not in skipped:
-            skipped[ind.id] = f"needs {', '.join(gone)}"
+    """Split the catalog into grouped SQL passes, single queries and derived columns; find skips.
+
+    An indicator is skipped when the tables lack a column it reads
+    (:func:`churnml.features.requirements.skipped_indicators`) or its source could not be
+    registered (``missing``: source -> reason).
+    """
+    from churnml.features.requirements import skipped_indicators
+
+    found = skipped_indicators(catalog, tables, missing)
+    skipped = dict(zip(found["indicator"], found["reason"]))
     groups: dict[tuple, list] = {}
     singles, derived = [], []
     for ind in catalog:
@@ -193,15 +184,24 @@ def _build(con, tables, spine, catalog, progress):
         if ind_id not in frame.columns:
             frame[ind_id] = out.astype("float32")
     _derive(frame, catalog, derived, tables)
-    ordered = list(spine.columns) + [i for i in catalog.ids if i in frame and i not in spine.columns]
+    # a spine column that is also a skipped indicator (seats without contracts.seats) is left out
+    ordered = [c for c in spine.columns if c not in skipped]
+    ordered += [i for i in catalog.ids if i in frame and i not in spine.columns]
     frame = frame[ordered]
     for col in CATEGORICAL:
         if col in frame:
             frame[col] = frame[col].astype("category")
-    for ind_id, reason in skipped.items():
-        log.warning("skipped indicator %s: %s", ind_id, reason)
+    _log_skips(catalog, tables, missing)
     frame.attrs["skipped"] = skipped
     return frame
+
+
+def _log_skips(catalog, tables: dict, missing: dict) -> None:
+    """One warning per cause, naming every indicator it skips (each indicator once)."""
+    from churnml.features.requirements import describe_skips, skipped_indicators
+
+    for line in describe_skips(skipped_indicators(catalog, tables, missing)):
+        log.warning("%s", line)
 
 
 def _grains(catalog) -> list[str]:

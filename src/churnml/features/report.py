@@ -9,8 +9,7 @@ import pandas as pd
 
 from churnml.features.catalog import load_catalog
 from churnml.features.engine import feature_columns
-
-LEAKAGE_AUC = 0.95
+from churnml.features.leakage import LEAKAGE_AUC, find_leaks
 
 
 def indicator_report(features: pd.DataFrame, spine=None, *, label: str = "label", top: int | None = None,
@@ -21,7 +20,9 @@ def indicator_report(features: pd.DataFrame, spine=None, *, label: str = "label"
     on resolved rows, oriented so 0.5 is no signal and 1 is perfect), risk_when ("high" when
     larger values mean more churn, else "low"), churn_rate (overall), decile_1 ... decile_10
     (churn rate per decile of the indicator, low to high values; ties share a decile, so a
-    flag fills two) and leakage (AUC above 0.95, which also raises a warning naming the indicator).
+    flag fills two) and leakage (a probable leak by :func:`churnml.features.leakage.find_leaks`:
+    ROC-AUC of at least 0.95 in either direction with at least 30 churned rows, which also raises
+    a warning naming the indicator and what to check).
 
     Parameters
     ----------
@@ -85,11 +86,8 @@ def indicator_report(features: pd.DataFrame, spine=None, *, label: str = "label"
                for d in range(1, deciles + 1)},
         })
     report = pd.DataFrame(rows).sort_values("auc", ascending=False, ignore_index=True)
-    report["leakage"] = report["auc"] > LEAKAGE_AUC
-    for name in report.loc[report["leakage"], "indicator"]:
-        warnings.warn(
-            f"indicator {name!r} has univariate AUC above {LEAKAGE_AUC}: it probably reads data "
-            f"from on or after as_of. Check its time column against the point-in-time rule.",
-            stacklevel=2,
-        )
+    leaks = find_leaks(features, label=label, catalog=catalog, threshold=LEAKAGE_AUC)
+    report["leakage"] = report["indicator"].isin(leaks["signal"])
+    for message in leaks["message"]:
+        warnings.warn(message, stacklevel=2)
     return report if top is None else report.head(int(top))

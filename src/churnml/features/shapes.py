@@ -38,6 +38,26 @@ KNOWN_FROM = {"champion_usage"}
 #: shapes that look at state at as_of rather than a window of events
 STATE_TIME = {"active_count": "started_at", "none_active": "started_at", "open_count": "opened_at",
               "open_oldest_days": "opened_at"}
+#: columns a shape's SQL template reads besides its time column and the entry's column / where /
+#: share_where (see :func:`churnml.features.requirements.columns_read`)
+_GOAL = ("due_at", "achieved", "achieved_at", "target")
+SHAPE_COLUMNS = {
+    "nps_window": ("score",),
+    "mean_duration": ("opened_at", "closed_at"),
+    "active_count": ("started_at", "ended_at"),
+    "none_active": ("started_at", "ended_at"),
+    "open_count": ("opened_at", "closed_at"),
+    "open_oldest_days": ("opened_at", "closed_at"),
+    "goals_achieved_share": _GOAL,
+    "goal_progress": _GOAL,
+    "goals_overdue": _GOAL,
+    "goals_open": _GOAL,
+    "days_to_first_value": ("created_at", "achieved_at"),
+    "tenure_days": ("start_date",),
+    "prior_terms": ("end_date",),
+    "past_downgrades": ("end_date", "outcome"),
+    "power_users": ("user_id",),
+}
 
 
 def q(name: str) -> str:

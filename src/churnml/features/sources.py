@@ -112,16 +112,20 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
     else:
         users = _register_usage(con, usage, accounts, grains)
     if "nps" not in missing:
-        role = ('c."role"' if tables.get("contacts") is not None and "contact_id" in tables["nps"]
-                else "CAST(NULL AS VARCHAR)")
+        contacts = tables.get("contacts")
+        # the respondent's role, when the tables can tell it (else NULL; indicators reading it
+        # are skipped, see churnml.features.requirements)
+        known = contacts is not None and "role" in contacts and "contact_id" in tables["nps"]
+        role = 'c."role"' if known else "CAST(NULL AS VARCHAR)"
         join = ('LEFT JOIN "contacts" c ON c."contact_id" = n."contact_id"'
                 if role != "CAST(NULL AS VARCHAR)" else "")
         con.execute(f'CREATE TEMP VIEW "nps_with_role" AS SELECT n.*, {role} AS "role" FROM "nps" n {join}')
     else:
         missing["nps_with_role"] = "no nps table"
     contacts = tables.get("contacts")
-    if users is None or contacts is None or "user_id" not in contacts or "usage_users" not in grains:
-        missing["champion_usage"] = "needs usage with user_id and contacts with user_id"
+    if (users is None or contacts is None or not {"user_id", "role"} <= set(contacts.columns)
+            or "usage_users" not in grains):
+        missing["champion_usage"] = "needs usage with user_id and contacts with user_id and role"
     else:
         _register_champion_usage(con, contacts, users)
     return missing

@@ -1,7 +1,7 @@
 """``train``: from contract tables (or a ready feature frame) to a tracked, registered model.
 
 Steps: snapshots (spine) over the data's whole period at the config cadence → point-in-time
-indicators → out-of-time folds → Optuna tuning on the folds → a *held-out* model fitted with the best
+indicators → the leakage guard (``TrainResult.leaks``) → out-of-time folds → Optuna tuning on the folds → a *held-out* model fitted with the best
 parameters on every row whose outcome was known before the test period → evaluation on the untouched
 test snapshots beside the logistic baseline, the health scorecard, the uncalibrated booster and (on
 synthetic data) the oracle → the *deployed* model refitted on every resolved row → one MLflow run
@@ -74,6 +74,9 @@ class TrainResult:
         The training frame.
     test_index : ndarray
         Positions of the test rows in ``features``.
+    leakage : DataFrame
+        The leakage guard's report on the training frame
+        (:func:`churnml.features.leakage.leakage_report`); ``leaks`` holds its probable leaks.
     """
 
     model: object
@@ -89,6 +92,17 @@ class TrainResult:
     test_index: np.ndarray | None = field(default=None, repr=False)
     tune_result: object = field(default=None, repr=False)
     timings: dict = field(default_factory=dict)
+    leakage: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def leaks(self) -> pd.DataFrame:
+        """Probable leaks found by the leakage guard (kind, signal, auc, ..., message); empty when
+        none was found. A model trained on a leak should not be promoted."""
+        from churnml.features.leakage import LEAKAGE_COLUMNS
+
+        if self.leakage is None:
+            return pd.DataFrame(columns=list(LEAKAGE_COLUMNS))
+        return self.leakage[self.leakage["leak"]].reset_index(drop=True)
 
     def table(self) -> pd.DataFrame:
         """Model vs baselines vs oracle on the test snapshots (segment "all")."""
@@ -115,6 +129,10 @@ class TrainResult:
             f"Model version:  {self.model_uri}",
             f"Champion:       {'promoted' if self.promoted else 'not promoted'} — {self.reason}",
         ]
+        if self.leakage is not None:
+            from churnml.features.leakage import describe_leaks
+
+            lines += describe_leaks(self.leakage)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -298,6 +316,7 @@ def train(
         )
     frame = frame.reset_index(drop=True)
     columns = feature_columns(frame, catalog) or None
+    leakage = _leakage(frame, tables, catalog)
 
     step = time.perf_counter()
     with warnings.catch_warnings():
@@ -380,6 +399,7 @@ def train(
         test_index=test_idx,
         tune_result=tuned,
         timings=timings,
+        leakage=leakage,
     )
     if log:
         step = time.perf_counter()
@@ -471,6 +491,11 @@ def log_result(
             tags["data_digest"] = combined_digest(fp)
             tracking.log_frame(fp, "data/fingerprint.csv")
         tags["features_digest"] = _features_digest(frame)
+        if result.leakage is not None:  # the leakage guard: "none" or the leaking signals
+            from churnml.features.leakage import leakage_tag
+
+            tags["churnml.leakage"] = leakage_tag(result.leakage)
+            tracking.log_frame(result.leakage, "leakage/leakage.csv")
         mlflow.set_tags(tags)
         with tempfile.TemporaryDirectory() as tmp:
             config_path = Path(tmp) / "model_config.yaml"
@@ -519,6 +544,16 @@ def log_result(
     result.promoted, result.reason = promoted, reason
     result.model.model_name_, result.model.model_version_ = name, str(version.version)
     return result
+
+
+def _leakage(frame: pd.DataFrame, tables, catalog):
+    """The leakage guard's report on the training frame; one warning listing probable leaks."""
+    from churnml.features.leakage import describe_leaks, leakage_report
+
+    report = leakage_report(frame, tables, catalog=catalog)
+    if report["leak"].any():
+        warnings.warn("train: " + "\n".join(describe_leaks(report)), UserWarning, stacklevel=3)
+    return report
 
 
 def _features_digest(frame: pd.DataFrame) -> str:

@@ -74,29 +74,41 @@ class ScoringResult:
 
 
 def check_features(model, features: pd.DataFrame) -> list[dict]:
-    """Fail on missing model features; report unknown categories and all-null indicators.
+    """Fail on missing model features; report skipped, unknown-category and all-null indicators.
+
+    A model indicator that ``build_features`` skipped (``features.attrs["skipped"]``: the tables
+    lack a column it reads) is reported, not fatal: :func:`score_frame` scores it as missing.
 
     Raises
     ------
     ValueError
-        Naming the model indicators absent from ``features``.
+        Naming the model indicators absent from ``features`` and not explained by a skip.
 
     Returns
     -------
     list of dict
-        One entry per problem: kind (``unknown_category`` / ``all_null``), indicator, count,
-        message. Each is also issued as a ``UserWarning``.
+        One entry per problem: kind (``skipped`` / ``unknown_category`` / ``all_null``),
+        indicator, count, message. Each is also issued as a ``UserWarning`` (the skipped ones
+        together in one).
     """
     names = list(model.feature_names_in_)
-    missing = [c for c in names if c not in features.columns]
+    skipped = features.attrs.get("skipped", {})
+    missing = [c for c in names if c not in features.columns and c not in skipped]
     if missing:
         raise ValueError(
             f"scoring: the features ({len(features)} rows) lack {len(missing)} of the model's "
             f"{len(names)} indicators: {missing[:20]}"
         )
-    problems = []
+    problems = [
+        {"kind": "skipped", "indicator": name, "count": len(features),
+         "message": f"indicator {name!r} was not built ({skipped[name]}); the model treats it as "
+                    f"missing for all {len(features)} rows"}
+        for name in names if name not in features.columns
+    ]  # fmt: skip
     categories = getattr(model, "categories_", {}) or {}
     for name, levels in categories.items():
+        if name not in features.columns:
+            continue
         values = features[name].astype("string")
         unknown = values.notna() & ~values.isin(list(levels)).fillna(False)
         if unknown.any():
@@ -113,7 +125,8 @@ def check_features(model, features: pd.DataFrame) -> list[dict]:
                     ),
                 }
             )
-    nulls = features[names].isna().all(axis=0) if len(features) else pd.Series(dtype=bool)
+    present = [c for c in names if c in features.columns]
+    nulls = features[present].isna().all(axis=0) if len(features) else pd.Series(dtype=bool)
     for name in nulls.index[nulls.to_numpy(dtype=bool)]:
         problems.append(
             {
@@ -126,8 +139,14 @@ def check_features(model, features: pd.DataFrame) -> list[dict]:
                 ),
             }
         )
+    gone = [p["indicator"] for p in problems if p["kind"] == "skipped"]
+    if gone:  # one warning: the reasons were logged once per missing column
+        warnings.warn(f"scoring: {len(gone)} of the model's {len(names)} indicators were not built "
+                      f"(the tables lack columns they read) and are scored as missing: "
+                      f"{', '.join(gone)}", UserWarning, stacklevel=3)
     for problem in problems:
-        warnings.warn(f"scoring: {problem['message']}", UserWarning, stacklevel=3)
+        if problem["kind"] != "skipped":
+            warnings.warn(f"scoring: {problem['message']}", UserWarning, stacklevel=3)
     return problems
 
 
@@ -236,7 +255,8 @@ def score_frame(
     config = getattr(model, "config_", None)
     if tiers is None and config is not None:
         tiers = config.tiers
-    features = features.reset_index(drop=True)
+    skipped = [p["indicator"] for p in problems if p["kind"] == "skipped"]
+    features = features.reset_index(drop=True).assign(**dict.fromkeys(skipped, np.nan))
     probability = model.predict_proba(features)[:, 1]
     explanation = explain_all(model, features, backend=explain_backend)
     arr = (
