@@ -46,8 +46,12 @@ def parquet_to(frame: pd.DataFrame, path, metadata: dict | None = None) -> Path:
 
 
 def csv_to(frame: pd.DataFrame, path) -> Path:
-    """Write ``frame`` to CSV at ``path`` (UTF-8, no index, ISO timestamps)."""
-    frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S")
+    """Write ``frame`` to CSV at ``path`` (UTF-8, no index, ISO timestamps, RFC 4180 CRLF rows).
+
+    With CRLF rows every cell holding a carriage return or a line feed is quoted; with bare LF
+    rows a carriage return inside a cell would be written unquoted and split the row.
+    """
+    frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S", lineterminator="\r\n")
     return Path(path)
 
 
@@ -82,7 +86,7 @@ def write_parquet(frame: pd.DataFrame, path, *, metadata: dict | None = None) ->
 
 
 def write_csv(frame: pd.DataFrame, path) -> Path:
-    """Write ``frame`` to CSV (UTF-8, no index, ISO timestamps) atomically and return the path."""
+    """Write ``frame`` to CSV (as :func:`csv_to`) atomically and return the path."""
     with atomic_path(path) as tmp:
         csv_to(frame, tmp)
     return Path(path)
