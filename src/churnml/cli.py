@@ -127,7 +127,12 @@ def _add_score(sub):
     p.add_argument("--crm-preset", default="generic", help="generic, salesforce or hubspot")
     p.add_argument("--crm-out", help="CRM fields file (.csv or .parquet)")
     p.add_argument("--db", help="SQLAlchemy URL to upsert CRM fields into")
+    p.add_argument("--db-table", default="churn_risk", help="database table (one per CRM preset)")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--force", action="store_true",
+                   help="score even when the data differ from the training data in a refused way")
+    p.add_argument("--lock-timeout", type=float, default=600.0,
+                   help="seconds to wait for another run writing the same --out (default 600)")
     p.set_defaults(handler=_cmd_score)
 
 
@@ -140,6 +145,7 @@ def _cmd_score(args) -> int:
     run_score(
         args.model, args.data, args.as_of, args.out, mapping=args.mapping,
         crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
+        table=args.db_table, force=args.force, lock_timeout=args.lock_timeout,
     )
     if not args.dry_run:
         print()
