@@ -171,6 +171,14 @@ def test_every_write_step_leaves_a_folder_report_renders_or_refuses(
         assert (recovered["completed"] is not None) == (step in MID_COMMIT)
         crm = pd.read_csv(state / "crm.csv")
         assert set(crm["as_of"].str[:10]) == {expected}, step
+    mixed = tmp_path / "committed"  # run B, with one sidecar of run A copied in by hand
+    shutil.copy(baseline / "scores_families.parquet", mixed)
+    run_a = run_id_of(baseline / "scores.parquet")
+    with pytest.raises(ChurnmlError, match=f"scores_families.parquet from run {run_a}"):
+        read_scores_bundle(mixed / "scores.parquet")
+    pd.read_parquet(mixed / "scores_families.parquet").to_parquet(mixed / "scores_families.parquet")
+    with pytest.raises(ChurnmlError, match="families.parquet from a file without run id"):
+        read_scores_bundle(mixed / "scores.parquet")
 
 
 KILL_DRIVER = """

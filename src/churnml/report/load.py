@@ -115,11 +115,16 @@ def check_same_run(scores_path: str | Path, run_ids: dict | None = None) -> str 
     manifest = _manifest_run_id(path)
     if manifest is not None and (manifest[1] is not None or any(ids.values())):
         ids[manifest[0].name] = manifest[1]
-    if len(set(ids.values())) > 1:
-        shown = ", ".join(f"{name}: {run or 'no run id'}" for name, run in ids.items())
+    odd = {name: run for name, run in ids.items() if run != ids[path.name]}
+    if odd:
+
+        def which(run):
+            return f"run {run}" if run else "a file without run id"
+
+        others = ", ".join(f"{name} from {which(run)}" for name, run in odd.items())
         raise ChurnmlError(
-            f"{path.parent}: the scores and their sidecar files come from different scoring "
-            f"runs ({shown})",
+            f"{path} and the files beside it come from different scoring runs: the scores from "
+            f"{which(ids[path.name])}, {others}",
             hint="score again with the same --out to write a complete set",
         )
     return next(iter(ids.values()), None)

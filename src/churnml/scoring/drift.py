@@ -84,6 +84,10 @@ def _family_checks(profile: dict, current: dict, as_of) -> list[DataCheck]:
     return out
 
 
+def _days(value: float) -> str:
+    return f"{value:.0f} day" + ("" if round(value) == 1 else "s")
+
+
 def _date_checks(profile: dict, current: dict, tables: dict, as_of) -> list[DataCheck]:
     from churnml.model.profile import last_before
 
@@ -94,8 +98,8 @@ def _date_checks(profile: dict, current: dict, tables: dict, as_of) -> list[Data
         if gap is None or trained_gap is None:
             continue  # no rows before as_of: the family check speaks for it
         where = (
-            f"table {table!r} ends on {last_before(tables.get(table), table, as_of)}, {gap:.0f} "
-            f"days before as_of {as_of:%Y-%m-%d} (in training at most {trained_gap:.0f} days)"
+            f"table {table!r} ends on {last_before(tables.get(table), table, as_of)}, "
+            f"{_days(gap)} before as_of {as_of:%Y-%m-%d} (in training at most {_days(trained_gap)})"
         )
         if gap > trained_gap + STALE_DAYS:
             severity = "refuse" if relied.get(table, False) else "warn"
