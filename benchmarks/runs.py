@@ -10,6 +10,8 @@
    temporary names with the run id in their metadata, journal, renames, under the output lock.
    Reference: the same five frames written one by one with the atomic ``write_parquet`` (what a
    run did before).
+3. The CRM CSV (Salesforce preset, ``--rows`` accounts, 1 % of names formula-like) with the
+   formula guard on; reference: the same preset with ``csv_formula_guard: false``.
 
 Best of ``--repeat`` runs each. Run: .venv/bin/python benchmarks/runs.py [--rows 100000]
 """
@@ -159,6 +161,31 @@ def bench_writes(rows: int, repeat: int) -> None:
     )
 
 
+def bench_csv(rows: int, repeat: int) -> None:
+    from churnml.scoring.crm import get_preset, write_crm
+    from churnml.scoring.score import SCORE_COLUMNS
+
+    scores = run_frames(rows)["scores"]
+    for column in SCORE_COLUMNS:
+        if column not in scores:
+            scores[column] = pd.array([None] * rows, dtype="string")
+    scores.loc[::100, "name"] = "=HYPERLINK(1)"
+    guarded = get_preset("salesforce")
+    verbatim = {**guarded, "csv_formula_guard": False}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "crm.csv"
+        t_off = best(
+            lambda: (path.unlink(missing_ok=True), write_crm(scores, path, preset=verbatim)), repeat
+        )
+        t_on = best(
+            lambda: (path.unlink(missing_ok=True), write_crm(scores, path, preset=guarded)), repeat
+        )
+    print(
+        f"CRM CSV, salesforce preset, {rows:,} rows: formula guard off (reference) {t_off:.2f} s, "
+        f"on {t_on:.2f} s; ratio {t_on / t_off:.2f}"
+    )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -168,6 +195,7 @@ def main(argv=None) -> None:
     if not args.skip_checks:
         bench_checks(args.repeat)
     bench_writes(args.rows, args.repeat)
+    bench_csv(args.rows, args.repeat)
 
 
 if __name__ == "__main__":

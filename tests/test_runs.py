@@ -376,3 +376,24 @@ def test_a_failed_run_leaves_nothing_and_leftovers_are_removed(world, baseline, 
     assert report_state(folder) == AS_OF_A
     manifest = json.loads((folder / "scores_manifest.json").read_text())
     assert run_id_of(folder / "scores.parquet") == manifest["run_id"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"out": "scores.csv"}, "--out must be a .parquet file"),
+        ({"crm_out": "crm.txt"}, "--crm-out: .*suffix must be .csv or .parquet"),
+        ({"crm_out": "scores_runs.parquet"}, "one of the files --out writes"),
+        ({"crm_preset": "bogus"}, "unknown CRM preset 'bogus'"),
+    ],
+)
+def test_bad_outputs_are_refused_before_anything_slow(tmp_path, kwargs, message):
+    from churnml.errors import UsageError
+    from churnml.scoring.run import run_score
+
+    paths = {k: tmp_path / v for k, v in kwargs.items() if k in ("out", "crm_out")}
+    arguments = {"out": tmp_path / "scores.parquet", **kwargs, **paths}
+    out = arguments.pop("out")
+    with pytest.raises(UsageError, match=message):  # the model URI is never resolved
+        run_score("models:/nothing@nowhere", tmp_path / "none", "2025-01-01", out, **arguments)
+    assert list(tmp_path.iterdir()) == []

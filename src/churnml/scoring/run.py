@@ -79,6 +79,8 @@ def _check_arguments(out, crm_out, crm_preset, db, table) -> Targets:
             check_frame_suffix(crm_out)
         except ValueError as error:
             raise UsageError(f"--crm-out: {error}") from None
+        if Path(crm_out).resolve() in {p.resolve() for p in output_files(out)}:
+            raise UsageError(f"--crm-out {str(crm_out)!r} is one of the files --out writes")
     get_preset(crm_preset)
     return Targets(out, None if crm_out is None else Path(crm_out), db, crm_preset, table)
 
