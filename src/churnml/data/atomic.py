@@ -19,7 +19,15 @@ _UMASK_LOCK = threading.Lock()
 
 
 def current_umask() -> int:
-    """The process umask (read by setting it and putting it straight back)."""
+    """The process umask: from ``/proc/self/status`` on Linux, else by setting it and putting it
+    straight back (under a lock, so no other churnml thread sees the brief change)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     with _UMASK_LOCK:
         mask = os.umask(0o022)
         os.umask(mask)
