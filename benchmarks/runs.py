@@ -14,6 +14,7 @@
    formula guard on; reference: the same preset with ``csv_formula_guard: false``.
 
 Best of ``--repeat`` runs each. Run: .venv/bin/python benchmarks/runs.py [--rows 100000]
+[--data demo/data]
 """
 
 from __future__ import annotations
@@ -102,14 +103,19 @@ def run_frames(n: int, seed: int = 0) -> dict:
     }
 
 
-def bench_checks(repeat: int) -> None:
+def bench_checks(repeat: int, data=None) -> None:
     from churnml import build_features, make_spine
     from churnml.datasets import make_saas
     from churnml.features.catalog import load_catalog
     from churnml.model.profile import family_tables, measure
     from churnml.snapshots import data_period
 
-    tables = make_saas(n_accounts=2000, months=24, seed=7)
+    if data is None:
+        tables = make_saas(n_accounts=2000, months=24, seed=7)
+    else:  # the same data written by `churnml generate --accounts 2000 --months 24 --seed 7`
+        from churnml.data.load import load_tables
+
+        tables = load_tables(data)
     tables.pop("oracle", None)
     start, end = data_period(tables)
     families = family_tables(load_catalog())
@@ -191,9 +197,10 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-checks", action="store_true")
+    parser.add_argument("--data", help="the demo data folder (default: generated in memory)")
     args = parser.parse_args(argv)
     if not args.skip_checks:
-        bench_checks(args.repeat)
+        bench_checks(args.repeat, args.data)
     bench_writes(args.rows, args.repeat)
     bench_csv(args.rows, args.repeat)
 

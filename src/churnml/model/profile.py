@@ -35,81 +35,81 @@ def family_tables(catalog) -> dict[str, str]:
     return {family: max(tables, key=tables.get) for family, tables in counts.items()}
 
 
-def _times(frame: pd.DataFrame, table: str) -> pd.Series:
-    """The table's event times (contract ``event_time``); NaT where the table has none."""
+#: whole days before every real date: the day of an undated row (it counts as always there)
+UNDATED = -(2**30)
+_DAY_BITS = 32
+
+
+def _days(frame: pd.DataFrame, table: str) -> np.ndarray:
+    """Whole days since 1970-01-01 of the table's event times (contract ``event_time``), int64;
+    :data:`UNDATED` where a row has no time or the table has no time column."""
     from churnml.data.contract import CONTRACT
 
     column = CONTRACT[table].event_time if table in CONTRACT else None
     if column is None or column not in frame.columns:
-        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-    return pd.to_datetime(frame[column]).astype("datetime64[ns]")
+        return np.full(len(frame), UNDATED, dtype=np.int64)
+    values = pd.to_datetime(frame[column]).to_numpy(dtype="datetime64[D]")
+    missing = np.isnat(values)
+    days = values.astype(np.int64)
+    days[missing] = UNDATED
+    return days
 
 
-def coverage(frame: pd.DataFrame | None, table: str, spine: pd.DataFrame) -> float:
-    """Share of ``spine`` rows whose account has a row of ``frame`` dated before ``as_of``.
+def _spine_days(spine: pd.DataFrame) -> np.ndarray:
+    return pd.to_datetime(spine["as_of"]).to_numpy(dtype="datetime64[D]").astype(np.int64)
 
-    Undated rows count as always there; a missing table covers nothing.
+
+def table_measures(frame: pd.DataFrame | None, table: str, spine: pd.DataFrame) -> dict:
+    """Coverage, recent share and largest gap of one table over ``spine`` (rows = account x as_of).
+
+    The table's rows become sorted (account, day) keys, so that one binary search per spine row
+    finds its account's latest row before ``as_of`` (a plain sort: ``np.unique`` took 3.2 of
+    the 4.4 s of the demo data's check).
+
+    Returns
+    -------
+    dict
+        ``coverage``: share of spine rows whose account has a row before ``as_of`` (undated rows
+        count); ``recent``: ... one in the :data:`RECENT_DAYS` days before ``as_of``; ``gap``: the
+        largest number of days between a spine date and the table's latest row before it (None
+        when there is none).
     """
-    if len(spine) == 0:
-        return float("nan")
-    if frame is None or len(frame) == 0 or "account_id" not in frame.columns:
-        return 0.0
-    times = _times(frame, table).fillna(pd.Timestamp.min)
-    first = times.groupby(frame["account_id"].astype(str).to_numpy()).min()
-    seen = spine["account_id"].astype(str).map(first)
-    as_of = pd.to_datetime(spine["as_of"]).astype("datetime64[ns]")
-    return float((seen < as_of).fillna(False).mean())
+    empty = {"coverage": 0.0, "recent": 0.0, "gap": None}
+    if frame is None or len(frame) == 0 or "account_id" not in frame.columns or len(spine) == 0:
+        return empty
+    from churnml.features.sources import account_codes
 
-
-def recent_share(usage: pd.DataFrame | None, spine: pd.DataFrame, days: int = RECENT_DAYS) -> float:
-    """Share of ``spine`` rows whose account has usage in the ``days`` days before ``as_of``."""
-    if len(spine) == 0:
-        return float("nan")
-    if usage is None or len(usage) == 0 or "account_id" not in usage.columns:
-        return 0.0
-    left = pd.DataFrame(
-        {
-            "account_id": spine["account_id"].astype(str).to_numpy(),
-            "as_of": pd.to_datetime(spine["as_of"]).astype("datetime64[ns]").to_numpy(),
-        }
-    ).sort_values("as_of", kind="stable")
-    right = pd.DataFrame(
-        {"account_id": usage["account_id"].astype(str).to_numpy(), "as_of": _times(usage, "usage")}
-    ).dropna()
-    right = right.sort_values("as_of", kind="stable").assign(last=lambda f: f["as_of"])
-    matched = pd.merge_asof(
-        left, right, on="as_of", by="account_id", allow_exact_matches=False, direction="backward"
-    )
-    recent = (matched["as_of"] - matched["last"]) <= pd.Timedelta(days=days)
-    return float(recent.fillna(False).mean())
-
-
-def largest_gap(frame: pd.DataFrame | None, table: str, as_of_values) -> float | None:
-    """The largest number of days between an ``as_of`` and the table's latest row before it.
-
-    None when the table has no dated row before any of the dates.
-    """
-    if frame is None or len(frame) == 0:
-        return None
-    times = np.sort(_times(frame, table).dropna().to_numpy())
-    dates = np.unique(pd.to_datetime(pd.Series(as_of_values)).astype("datetime64[ns]").to_numpy())
-    if len(times) == 0 or len(dates) == 0:
-        return None
-    before = np.searchsorted(times, dates, side="left") - 1
-    dates, before = dates[before >= 0], before[before >= 0]
-    if len(dates) == 0:
-        return None
-    gaps = (dates - times[before]) / np.timedelta64(1, "D")
-    return round(float(gaps.max()), 2)
+    accounts = pd.Index(pd.unique(spine["account_id"].astype("string")))
+    codes = account_codes(frame["account_id"], accounts).astype(np.int64)
+    days = _days(frame, table)
+    shift = np.int64(1) << (_DAY_BITS - 1)
+    keep = codes >= 0
+    keys = np.sort((codes[keep] << _DAY_BITS) + days[keep] + shift)
+    wanted = accounts.get_indexer(spine["account_id"].astype("string")).astype(np.int64)
+    as_of = _spine_days(spine)
+    at = np.searchsorted(keys, (wanted << _DAY_BITS) + as_of + shift, side="left") - 1
+    found = keys[np.maximum(at, 0)]
+    seen = (at >= 0) & ((found >> _DAY_BITS) == wanted)
+    last = (found & ((np.int64(1) << _DAY_BITS) - 1)) - shift
+    dated = np.sort(days[days != UNDATED])
+    dates = np.unique(as_of)
+    before = np.searchsorted(dated, dates, side="left") - 1
+    gaps = dates[before >= 0] - dated[before[before >= 0]]
+    return {
+        "coverage": float(seen.mean()),
+        "recent": float((seen & (last != UNDATED) & (as_of - last <= RECENT_DAYS)).mean()),
+        "gap": float(gaps.max()) if len(gaps) else None,
+    }
 
 
 def last_before(frame: pd.DataFrame | None, table: str, as_of) -> str | None:
-    """The date of the table's latest row before ``as_of`` (ISO), or None."""
+    """The date of the table's latest dated row before ``as_of`` (ISO), or None."""
     if frame is None or len(frame) == 0:
         return None
-    times = _times(frame, table)
-    times = times[times < pd.Timestamp(as_of)]
-    return None if times.empty else str(times.max().date())
+    limit = pd.Timestamp(as_of).to_datetime64().astype("datetime64[D]").astype(np.int64)
+    days = _days(frame, table)
+    days = days[(days != UNDATED) & (days < limit)]
+    return None if len(days) == 0 else str(np.datetime64(int(days.max()), "D"))
 
 
 def measure(tables: dict, spine: pd.DataFrame, families: dict[str, str]) -> dict:
@@ -127,19 +127,17 @@ def measure(tables: dict, spine: pd.DataFrame, families: dict[str, str]) -> dict
     from churnml.data.contract import CONTRACT
 
     present = {k: v for k, v in tables.items() if k in CONTRACT and isinstance(v, pd.DataFrame)}
-    as_of = spine["as_of"]
+    needed = {*families.values(), *(t for t in ACTIVITY_TABLES if t in present)}
+    found = {t: table_measures(present.get(t), t, spine) for t in sorted(needed)}
     return {
         "rows": len(spine),
         "tables": {name: len(frame) for name, frame in sorted(present.items())},
         "families": {
-            family: {
-                "table": table,
-                "coverage": round(coverage(present.get(table), table, spine), 4),
-            }
+            family: {"table": table, "coverage": round(found[table]["coverage"], 4)}
             for family, table in families.items()
         },
-        "usage_recent_share": round(recent_share(present.get("usage"), spine), 4),
-        "gaps": {t: largest_gap(present.get(t), t, as_of) for t in ACTIVITY_TABLES if t in present},
+        "usage_recent_share": round(found["usage"]["recent"], 4) if "usage" in found else None,
+        "gaps": {t: found[t]["gap"] for t in ACTIVITY_TABLES if t in present},
     }
 
 

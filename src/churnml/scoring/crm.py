@@ -239,17 +239,16 @@ def write_crm(
     key = key_fields(spec)
     ignore = [spec["fields"][c] for c in TIME_FIELDS if c in spec["fields"]]
     paths = []
+    in_file = None if path is None else file_frame(crm, Path(path), spec)
     if db is not None:
         diff = database.upsert(db, table, crm, key, ignore=ignore, dry_run=dry_run)
         target = f"table {table!r}"
     else:
         path = Path(path)
-        diff = database.compare(
-            file_frame(crm, path, spec), _previous_file(path), key, ignore=ignore
-        )
+        diff = database.compare(in_file, _previous_file(path), key, ignore=ignore)
         target = str(path)
     if path is not None and not dry_run:
-        paths.append((writer or write_frame)(file_frame(crm, path, spec), Path(path)))
+        paths.append((writer or write_frame)(in_file, Path(path)))
     counts = diff["status"].value_counts()
     return WriteResult(
         paths=paths,
