@@ -47,18 +47,32 @@ def _sqlite_transactions(engine) -> None:
 
 
 def engine_for(url):
-    """A SQLAlchemy engine for ``url`` (an Engine is returned as is); SQLite folders are created."""
+    """A SQLAlchemy engine for ``url`` (an Engine is returned as is); SQLite folders are created.
+
+    SQLite engines wait up to :data:`SQLITE_TIMEOUT` seconds for another writer, and their write
+    transactions can start with ``BEGIN IMMEDIATE`` (see :func:`_sqlite_transactions`).
+    """
     import sqlalchemy as sa
 
     if isinstance(url, sa.engine.Engine):
         return url
     parsed = sa.engine.make_url(str(url))
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed)
-    if parsed.database not in (None, "", ":memory:"):
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_TIMEOUT})
-    _sqlite_transactions(engine)
+    try:
+        engine = sa.create_engine(
+            parsed, **({"connect_args": {"timeout": SQLITE_TIMEOUT}} if sqlite else {})
+        )
+    except ModuleNotFoundError as error:  # the dialect's driver, e.g. psycopg
+        extra = " (pip install 'churnml[postgres]')" if error.name == "psycopg" else ""
+        raise ChurnmlError(
+            f"database {parsed.render_as_string(hide_password=True)}: its driver "
+            f"{error.name!r} is not installed",
+            hint=f"install {error.name!r} into this environment{extra}",
+        ) from error
+    if sqlite:
+        _sqlite_transactions(engine)
     return engine
 
 
