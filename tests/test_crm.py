@@ -159,3 +159,120 @@ def test_file_dry_run_writes_nothing(tmp_path):
     path = tmp_path / "crm.parquet"
     result = write_crm(make_scores(), path, dry_run=True)
     assert result.paths == [] and not path.exists() and result.inserted == 6
+
+
+# --- safe CSV, one table per preset, concurrent writers ---------------------------------------
+HOSTILE = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3", "\tx", "\r=1"]
+
+
+def hostile_scores() -> pd.DataFrame:
+    scores = make_scores(n=7)
+    scores["name"] = pd.array([*HOSTILE, "Acme - North"], dtype="string")
+    scores["account_id"] = pd.array(["=acc-0", *[f"acc-{i}" for i in range(1, 7)]], dtype="string")
+    scores["top_reasons"] = pd.array(["=" + "x" * 300] + [None] * 6, dtype="string")
+    return scores
+
+
+def test_formula_cells_are_neutralised_in_csv_but_kept_in_parquet_and_the_database(tmp_path):
+    import sqlalchemy as sa
+
+    scores = hostile_scores()
+    url = f"sqlite:///{tmp_path}/crm.db"
+    write_crm(scores, tmp_path / "crm.csv", db=url)
+    csv = pd.read_csv(tmp_path / "crm.csv", dtype=str, keep_default_na=False)
+    assert csv["account_name"].tolist() == ["'" + v for v in HOSTILE] + ["Acme - North"]
+    assert csv["account_id"].iloc[0] == "'=acc-0" and csv["account_id"].iloc[1] == "acc-1"
+    assert csv["churn_risk_score"].tolist() == [str(s) for s in scores["score"]]  # numbers as is
+    write_crm(scores, tmp_path / "crm.parquet")
+    for kept in (
+        pd.read_parquet(tmp_path / "crm.parquet"),
+        pd.read_sql("select * from churn_risk", sa.create_engine(url)),
+    ):
+        assert kept["account_name"].tolist()[:6] == HOSTILE
+        assert kept["account_id"].iloc[0] == "=acc-0"
+    again = write_crm(scores, tmp_path / "crm.csv")  # the file diff compares like with like
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 7)
+    salesforce = tmp_path / "sf.csv"
+    write_crm(scores, salesforce, preset="salesforce")
+    reasons = pd.read_csv(salesforce, dtype=str)["Churn_Risk_Reasons__c"].iloc[0]
+    assert reasons.startswith("'=x") and len(reasons) == 255  # quoted, still within the limit
+
+
+def test_the_formula_guard_is_a_preset_setting(tmp_path):
+    from churnml.scoring.crm import get_preset
+
+    assert all(preset["csv_formula_guard"] for preset in load_presets().values())
+    verbatim = {**get_preset("generic"), "csv_formula_guard": False}
+    write_crm(hostile_scores(), tmp_path / "crm.csv", preset=verbatim)
+    csv = pd.read_csv(tmp_path / "crm.csv", dtype=str, keep_default_na=False)
+    assert csv["account_name"].iloc[2] == "@SUM(1)"
+    bad = tmp_path / "presets.yaml"
+    bad.write_text("x:\n  csv_formula_guard: maybe\n  fields: {account_id: a, as_of: b}\n")
+    with pytest.raises(TypeError, match="csv_formula_guard must be true or false, got 'maybe'"):
+        load_presets(bad)
+
+
+def test_another_presets_table_is_refused_naming_missing_and_extra_columns(tmp_path):
+    import sqlalchemy as sa
+
+    from churnml.errors import ChurnmlError
+
+    url = f"sqlite:///{tmp_path}/crm.db"
+    write_crm(make_scores(), db=url, preset="generic")
+    for dry_run in (True, False):
+        with pytest.raises(ChurnmlError, match=r"16 missing \['Account_External_Id__c'") as caught:
+            write_crm(make_scores(), db=url, preset="salesforce", dry_run=dry_run)
+        assert "extra ['account_id', 'as_of'" in str(caught.value)
+        assert "--db-table" in caught.value.hint
+    with sa.create_engine(url).connect() as conn:
+        assert conn.execute(sa.text("select count(*) from churn_risk")).scalar() == 6
+    other = write_crm(make_scores(), db=url, preset="salesforce", table="churn_risk_salesforce")
+    assert other.inserted == 6
+
+
+CREATOR = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from test_crm import make_scores
+from churnml.scoring.crm import write_crm
+
+url, go, me = sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+scores = make_scores(n=40, seed=me, as_of=f"2025-0{me + 1}-01")
+Path(f"{go}.{me}").touch()
+while not go.exists():
+    time.sleep(0.005)
+print(write_crm(scores, db=url).inserted)
+"""
+
+
+def test_concurrent_writers_creating_a_new_sqlite_table_all_succeed(tmp_path):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    script = tmp_path / "creator.py"
+    script.write_text(CREATOR)
+    url, go, n = f"sqlite:///{tmp_path}/crm.db", tmp_path / "go", 3
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(Path(__file__).parent), url, str(go), str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
+    deadline = time.monotonic() + 120
+    while not all(Path(f"{go}.{i}").exists() for i in range(n)):  # all imported: start together
+        assert time.monotonic() < deadline and all(c.poll() is None for c in children)
+        time.sleep(0.01)
+    go.touch()
+    results = [c.communicate(timeout=120) for c in children]
+    assert [c.returncode for c in children] == [0] * n, [err[-800:] for _, err in results]
+    assert [out.strip() for out, _ in results] == ["40"] * n
+    with sa.create_engine(url).connect() as conn:
+        assert conn.execute(sa.text("select count(*) from churn_risk")).scalar() == 40 * n

@@ -168,7 +168,8 @@ def test_run_score_writes_everything_and_reruns_identically(trained, saas_small,
     import json
 
     from churnml import make_spine
-    from churnml.scoring.run import HISTORY_INDICATORS, run_score
+    from churnml.scoring.indicator_history import HISTORY_INDICATORS
+    from churnml.scoring.run import run_score
 
     tables = {k: v for k, v in saas_small.items() if k != "oracle"}
     as_of = pd.Timestamp("2025-11-01")
@@ -198,13 +199,20 @@ def test_run_score_writes_everything_and_reruns_identically(trained, saas_small,
     crm = pd.read_csv(tmp_path / "crm.csv")
     assert len(crm) == len(scores) and "Churn_Risk_Score__c" in crm
 
+    from churnml.scoring.commit import run_id_of
+
     sidecars = ["scores_explanations", "scores_history", "scores_families"]
-    before = {s: (tmp_path / f"{s}.parquet").read_bytes() for s in sidecars}
+    before = {s: pd.read_parquet(tmp_path / f"{s}.parquet") for s in sidecars}
+    assert {run_id_of(tmp_path / f"{s}.parquet") for s in [*sidecars, "scores"]} == {
+        manifest["run_id"]
+    }
     again = run_score(trained, tables, as_of, out, crm_preset="salesforce", **kwargs)
     assert again["crm"]["unchanged"] == len(scores) and again["crm"]["inserted"] == 0
     rerun = pd.read_parquet(out)
     pd.testing.assert_frame_equal(rerun.drop(columns="scored_at"), scores.drop(columns="scored_at"))
-    assert all((tmp_path / f"{s}.parquet").read_bytes() == before[s] for s in sidecars)
+    for s in sidecars:  # the same content, stamped with the new run's id
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{s}.parquet"), before[s])
+        assert run_id_of(tmp_path / f"{s}.parquet") == again["run_id"] != manifest["run_id"]
     assert len(pd.read_parquet(tmp_path / "scores_runs.parquet")) == len(scores)
     import sqlalchemy as sa
 

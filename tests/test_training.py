@@ -101,6 +101,9 @@ def test_load_model_by_alias_predicts_like_the_trained_model(first):
     assert model.config_.registered_model_name == "churnml"
     X = first.features.tail(200)
     np.testing.assert_allclose(model.predict_proba(X), first.model.predict_proba(X))
+    profile = model.training_info_["data_profile"]  # what scoring checks its data against
+    assert profile == first.model.training_info_["data_profile"]
+    assert profile["rows"] == len(first.features) and profile["families"]["usage"]["coverage"] > 0.9
 
 
 def test_worse_challenger_does_not_take_the_alias(first, client, saas_small, features_small):

@@ -221,7 +221,13 @@ def _add_score(sub):
     p.add_argument("--crm-preset", default="generic", choices=CRM_PRESETS, help="CRM field names (default generic)")
     p.add_argument("--crm-out", type=_output_file, help="CRM fields file (.csv or .parquet)")
     p.add_argument("--db", type=_database_url, help="SQLAlchemy URL to upsert CRM fields into")
+    p.add_argument("--db-table", default="churn_risk", type=_identifier,
+                   help="database table (one per CRM preset)")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--force", action="store_true",
+                   help="score even when the data differ from the training data in a refused way")
+    p.add_argument("--lock-timeout", type=_seconds, default=600.0,
+                   help="seconds to wait for another run writing the same --out (default 600)")
     p.set_defaults(handler=_cmd_score)
 
 
@@ -234,6 +240,7 @@ def _cmd_score(args) -> int:
     manifest = run_score(
         args.model, args.data, args.as_of, args.out, mapping=args.mapping,
         crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
+        table=args.db_table, force=args.force, lock_timeout=args.lock_timeout,
         progress=not args.json,
     )
     if args.json:
@@ -312,6 +319,25 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, but got {text!r}")
     return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds of at least 0, but got {text!r}")
+    return value
+
+
+def _identifier(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a table name (letters, digits and _, starting with a letter)")
+    return text
 
 
 def _existing_file(text: str) -> str:

@@ -382,6 +382,10 @@ def train(
         "rows": len(frame),
         "resolved_rows": len(labelled),
     }
+    if tables is not None:  # what scoring compares its data with (churnml.scoring.drift)
+        from churnml.model.profile import data_profile
+
+        info["data_profile"] = data_profile(tables, frame, deployed, catalog)
     deployed.catalog_, deployed.config_ = catalog, config
     deployed.model_name_, deployed.model_version_ = None, None
     deployed.training_info_ = info

@@ -5,6 +5,11 @@ Salesforce-style ``Churn_Risk_Score__c`` with 255-character text and an external
 HubSpot-style lowercase properties). :func:`write_crm` writes CSV / Parquet atomically and / or
 upserts into a database table keyed by (account_id, as_of); ``dry_run`` only reports what would
 change against the last written values.
+
+CSV cells are what a CSM opens in Excel or Google Sheets, where a cell starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return is run as a formula (``=HYPERLINK(...)`` in an account
+name). With the preset's ``csv_formula_guard`` (on by default) such text cells get a leading single
+quote in CSV output (the OWASP rule); Parquet files and the database keep the true value.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnml.errors import UsageError
 from churnml.scoring import database
 from churnml.scoring.atomic import write_frame
 
 PRESETS_FILE = Path(__file__).with_name("presets.yaml")
+#: first characters that make a spreadsheet read a CSV cell as a formula (OWASP CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PRESET_DEFAULTS = {"text_limit": None, "csv_formula_guard": True}
 TIME_FIELDS = ("scored_at",)  # source columns never compared when deciding a row changed
 EXAMPLE_ROWS = 5
 
@@ -26,7 +35,8 @@ def load_presets(path=None) -> dict:
     """Presets from ``path`` (default: the packaged ``presets.yaml``): name -> dict.
 
     Each preset has ``fields`` (scores column -> CRM field, in output order; must include
-    ``account_id`` and ``as_of``), ``text_limit`` (int or None) and ``description``.
+    ``account_id`` and ``as_of``), ``text_limit`` (int or None), ``csv_formula_guard`` (bool,
+    default true: neutralise formula cells in CSV output) and ``description``.
     """
     import yaml
 
@@ -41,17 +51,25 @@ def load_presets(path=None) -> dict:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"CRM preset {name!r} in {path}: field names used twice: {dupes}")
-        preset.setdefault("text_limit", None)
+        for key, default in PRESET_DEFAULTS.items():
+            preset.setdefault(key, default)
+        if not isinstance(preset["csv_formula_guard"], bool):
+            raise TypeError(
+                f"CRM preset {name!r} in {path}: csv_formula_guard must be true or false, "
+                f"got {preset['csv_formula_guard']!r}"
+            )
     return presets
 
 
 def get_preset(preset) -> dict:
     """A preset by name (from the packaged presets) or a preset dict as is."""
     if isinstance(preset, dict):
-        return {"text_limit": None, **preset}
+        return {**PRESET_DEFAULTS, **preset}
     presets = load_presets()
     if preset not in presets:
-        raise ValueError(f"unknown CRM preset {preset!r}; choose one of {sorted(presets)}")
+        raise UsageError(
+            f"unknown CRM preset {preset!r}", hint=f"choose one of {', '.join(sorted(presets))}"
+        )
     return presets[preset]
 
 
@@ -87,6 +105,41 @@ def to_crm(scores: pd.DataFrame, preset="generic") -> pd.DataFrame:
                 s = s.str.slice(0, int(limit))
         out[target] = s
     return pd.DataFrame(out)
+
+
+def neutralise_formulas(crm: pd.DataFrame, text_limit=None) -> pd.DataFrame:
+    """``crm`` with a single quote before every text cell that a spreadsheet would run as a formula.
+
+    A cell is neutralised when it starts with one of :data:`FORMULA_STARTS`; numbers, dates and
+    other text are unchanged. With ``text_limit`` the quoted cells are cut back to that length.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"name": pd.array(["=HYPERLINK(1)", "Acme", None], dtype="string")})
+    >>> neutralise_formulas(frame)["name"].tolist()
+    ["'=HYPERLINK(1)", 'Acme', <NA>]
+    """
+    out = crm.copy()
+    for column in out.columns:
+        s = out[column]
+        if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
+            continue
+        text = s.astype("string")
+        risky = text.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            quoted = "'" + text
+            if text_limit:
+                quoted = quoted.str.slice(0, int(text_limit))
+            out[column] = text.mask(risky, quoted)
+    return out
+
+
+def file_frame(crm: pd.DataFrame, path, spec: dict) -> pd.DataFrame:
+    """What goes into the CRM file at ``path``: formula cells neutralised in a CSV (when the
+    preset's ``csv_formula_guard`` is on), the true values in Parquet."""
+    if Path(path).suffix.lower() == ".csv" and spec.get("csv_formula_guard", True):
+        return neutralise_formulas(crm, spec.get("text_limit"))
+    return crm
 
 
 @dataclass
@@ -151,6 +204,7 @@ def write_crm(
     db=None,
     table: str = "churn_risk",
     dry_run: bool = False,
+    writer=None,
 ) -> WriteResult:
     """Write CRM fields to a file (CSV / Parquet, atomically) and / or upsert them into a database.
 
@@ -170,6 +224,9 @@ def write_crm(
     dry_run : bool
         Compare against the last written values (the database rows, else the existing file)
         and write nothing.
+    writer : callable, optional
+        ``writer(frame, path) -> Path`` writes the CRM file; default an atomic replace
+        (``run_score`` stages the file with its other outputs instead).
 
     Returns
     -------
@@ -182,15 +239,16 @@ def write_crm(
     key = key_fields(spec)
     ignore = [spec["fields"][c] for c in TIME_FIELDS if c in spec["fields"]]
     paths = []
+    in_file = None if path is None else file_frame(crm, Path(path), spec)
     if db is not None:
         diff = database.upsert(db, table, crm, key, ignore=ignore, dry_run=dry_run)
         target = f"table {table!r}"
     else:
         path = Path(path)
-        diff = database.compare(crm, _previous_file(path), key, ignore=ignore)
+        diff = database.compare(in_file, _previous_file(path), key, ignore=ignore)
         target = str(path)
     if path is not None and not dry_run:
-        paths.append(write_frame(crm, path))
+        paths.append((writer or write_frame)(in_file, Path(path)))
     counts = diff["status"].value_counts()
     return WriteResult(
         paths=paths,

@@ -4,40 +4,76 @@ SQLAlchemy Core with the dialect's ``INSERT … ON CONFLICT DO UPDATE`` (SQLite 
 ``postgresql+psycopg://``); other dialects fall back to delete-then-insert in one transaction. The
 table is created on first use with a unique constraint on the key. Rows whose values are unchanged
 (ignoring ``scored_at``-like columns) are not rewritten, so re-running a scoring is idempotent.
+
+One upsert is one transaction: the table is created (``CREATE TABLE IF NOT EXISTS``), the existing
+rows read, compared and written in it, so concurrent writers take turns instead of failing. On
+SQLite the transaction starts with ``BEGIN IMMEDIATE`` (the second writer waits up to
+:data:`SQLITE_TIMEOUT` seconds); on PostgreSQL with a transaction-level advisory lock on the
+table name. A table created by another CRM preset (other column names) is refused with an error
+naming the missing and extra columns; write each preset to its own table.
 """
 
 from __future__ import annotations
 
+import hashlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from churnml.errors import ChurnmlError
+
 DEFAULT_URL = "sqlite:///demo/crm.db"
 STATUSES = ("new", "changed", "unchanged")
 CHUNK = 5_000
+#: seconds a SQLite writer waits for another one (the driver's busy timeout)
+SQLITE_TIMEOUT = 120.0
+
+
+def _sqlite_transactions(engine) -> None:
+    """Let SQLAlchemy emit BEGIN (the sqlite3 driver would not for DDL and SELECT), and make it
+    ``BEGIN IMMEDIATE`` on connections with ``execution_options(sqlite_immediate=True)``."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_begin(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def engine_for(url):
-    """A SQLAlchemy engine for ``url`` (an Engine is returned as is); SQLite folders are created."""
+    """A SQLAlchemy engine for ``url`` (an Engine is returned as is); SQLite folders are created.
+
+    SQLite engines wait up to :data:`SQLITE_TIMEOUT` seconds for another writer, and their write
+    transactions can start with ``BEGIN IMMEDIATE`` (see :func:`_sqlite_transactions`).
+    """
     import sqlalchemy as sa
 
     if isinstance(url, sa.engine.Engine):
         return url
     parsed = sa.engine.make_url(str(url))
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return sa.create_engine(parsed)
+        engine = sa.create_engine(
+            parsed, **({"connect_args": {"timeout": SQLITE_TIMEOUT}} if sqlite else {})
+        )
     except ModuleNotFoundError as error:  # the dialect's driver, e.g. psycopg
-        from churnml.errors import ChurnmlError
-
         extra = " (pip install 'churnml[postgres]')" if error.name == "psycopg" else ""
         raise ChurnmlError(
             f"database {parsed.render_as_string(hide_password=True)}: its driver "
             f"{error.name!r} is not installed",
             hint=f"install {error.name!r} into this environment{extra}",
         ) from error
+    if sqlite:
+        _sqlite_transactions(engine)
+    return engine
 
 
 def _sql_type(series: pd.Series, is_key: bool):
@@ -83,20 +119,40 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in zip(*out.values(), strict=True)]
 
 
-def read_rows(
-    url, table: str, keys: pd.DataFrame | None = None, *, key=None
-) -> pd.DataFrame | None:
-    """Rows of ``table`` (``None`` when the table does not exist).
-
-    With ``keys`` (a frame holding the key columns), only rows whose ``as_of``-like second key
-    value occurs in ``keys`` are read (then filtered to exactly those keys).
-    """
+def _reflect(conn, table: str):
+    """The reflected ``Table`` named ``table``, or None when it does not exist."""
     import sqlalchemy as sa
 
-    engine = engine_for(url)
-    if not sa.inspect(engine).has_table(table):
+    if not sa.inspect(conn).has_table(table):
         return None
-    tbl = sa.Table(table, sa.MetaData(), autoload_with=engine)
+    return sa.Table(table, sa.MetaData(), autoload_with=conn)
+
+
+def check_table_columns(tbl, frame: pd.DataFrame) -> None:
+    """Refuse a table whose columns are not exactly ``frame``'s (another CRM preset's table).
+
+    Raises
+    ------
+    ChurnmlError
+        Naming the missing and the extra columns, with counts.
+    """
+    have = [c.name for c in tbl.columns]
+    missing = [c for c in frame.columns if c not in have]
+    extra = [c for c in have if c not in frame.columns]
+    if not (missing or extra):
+        return
+    raise ChurnmlError(
+        f"database table {tbl.name!r} does not hold these CRM fields: {len(missing)} missing "
+        f"{missing[:6]}{' ...' if len(missing) > 6 else ''}, {len(extra)} extra "
+        f"{extra[:6]}{' ...' if len(extra) > 6 else ''} (it was created by another CRM preset)",
+        hint=f"write each preset to its own table (--db-table NAME), or drop or migrate {tbl.name!r}",
+    )
+
+
+def _read(conn, tbl, keys: pd.DataFrame | None = None, key=None) -> pd.DataFrame:
+    """Rows of ``tbl`` (only those whose second key value occurs in ``keys``, when given)."""
+    import sqlalchemy as sa
+
     query = sa.select(tbl)
     if keys is not None and key:
         second = key[-1]
@@ -106,14 +162,36 @@ def read_rows(
         else:
             values = values.tolist()
         query = query.where(tbl.c[second].in_(values))
-    with engine.connect() as conn:
-        frame = pd.read_sql(query, conn)
+    frame = pd.read_sql(query, conn)
     for c in tbl.columns:
         if isinstance(c.type, sa.DateTime) and c.name in frame:
             frame[c.name] = pd.to_datetime(frame[c.name]).astype("datetime64[ns]")
     if keys is not None and key:
         frame = frame.merge(_key_frame(keys, key).drop_duplicates(), on=key, how="inner")
     return frame
+
+
+def read_rows(
+    url, table: str, keys: pd.DataFrame | None = None, *, key=None
+) -> pd.DataFrame | None:
+    """Rows of ``table`` (``None`` when the table does not exist).
+
+    With ``keys`` (a frame holding the key columns), only rows whose ``as_of``-like second key
+    value occurs in ``keys`` are read (then filtered to exactly those keys); a table without the
+    ``key`` columns is refused with a :class:`~churnml.errors.ChurnmlError`.
+    """
+    with engine_for(url).connect() as conn:
+        tbl = _reflect(conn, table)
+        if tbl is None:
+            return None
+        missing = [c for c in (key or []) if c not in tbl.c]
+        if keys is not None and missing:
+            raise ChurnmlError(
+                f"database table {table!r} has no key column(s) {missing}; it has "
+                f"{[c.name for c in tbl.columns][:8]} (it was created by another CRM preset)",
+                hint="write each preset to its own table (--db-table NAME)",
+            )
+        return _read(conn, tbl, keys, key)
 
 
 def _key_frame(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
@@ -188,6 +266,61 @@ def compare(
     return out
 
 
+def _lock_key(table: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory lock on ``table``."""
+    digest = hashlib.sha256(f"churnml:{table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def _transaction(engine, table: str):
+    """One write transaction, serialised with other churnml writers of ``table``."""
+    import sqlalchemy as sa
+
+    dialect = engine.dialect.name
+    if dialect == "sqlite":
+        engine = engine.execution_options(sqlite_immediate=True)
+    with engine.begin() as conn:
+        if dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table)})
+        yield conn
+
+
+def _create_or_reflect(conn, table: str, frame: pd.DataFrame, key: list[str]):
+    """``table`` as it is in the database, created for ``frame`` when missing."""
+    import sqlalchemy as sa
+    from sqlalchemy.schema import CreateTable
+
+    conn.execute(CreateTable(table_for(frame, table, key, sa.MetaData()), if_not_exists=True))
+    tbl = _reflect(conn, table)
+    check_table_columns(tbl, frame)
+    return tbl
+
+
+def _write(conn, tbl, todo: pd.DataFrame, key: list[str]) -> None:
+    """Insert or update ``todo``'s rows of ``tbl`` by ``key``, in chunks."""
+    import sqlalchemy as sa
+
+    records = _records(todo)
+    dialect = conn.dialect.name
+    for start in range(0, len(records), CHUNK):
+        chunk = records[start : start + CHUNK]
+        if dialect in ("sqlite", "postgresql"):
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            stmt = insert(tbl)
+            update = {c: stmt.excluded[c] for c in todo.columns if c not in key}
+            conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=update), chunk)
+        else:
+            cond = sa.and_(*[tbl.c[c] == sa.bindparam(f"_k_{c}") for c in key])
+            conn.execute(
+                sa.delete(tbl).where(cond), [{f"_k_{c}": r[c] for c in key} for r in chunk]
+            )
+            conn.execute(sa.insert(tbl), chunk)
+
+
 def upsert(
     url,
     table: str,
@@ -206,7 +339,7 @@ def upsert(
     table : str
         Table name; created with a unique constraint on ``key`` when missing.
     frame : DataFrame
-        Rows to write; its columns must all exist in an existing table.
+        Rows to write; an existing table must have exactly its columns.
     key : list of str
         Upsert key columns (unique per row of ``frame``).
     ignore : sequence of str
@@ -218,9 +351,12 @@ def upsert(
     -------
     DataFrame
         The diff of :func:`compare` (status per row) before writing.
-    """
-    import sqlalchemy as sa
 
+    Raises
+    ------
+    ChurnmlError
+        When the table exists with other columns (another preset's table).
+    """
     dupes = frame.duplicated(key, keep=False)
     if dupes.any():
         raise ValueError(
@@ -228,42 +364,17 @@ def upsert(
             f"e.g. {frame.loc[dupes, key].head(3).to_dict('records')}"
         )
     engine = engine_for(url)
-    existing = read_rows(engine, table, frame, key=key)
-    diff = compare(frame, existing, key, ignore=ignore)
     if dry_run:
-        return diff
-    metadata = sa.MetaData()
-    if existing is None:
-        tbl = table_for(frame, table, key, metadata)
-        metadata.create_all(engine, checkfirst=True)
-    else:
-        tbl = sa.Table(table, metadata, autoload_with=engine)
-        missing = [c for c in frame.columns if c not in tbl.c]
-        if missing:
-            raise ValueError(
-                f"database table {table!r} lacks column(s) {missing}; it has "
-                f"{[c.name for c in tbl.columns]} (write to a new table or migrate it)"
-            )
-    todo = frame.reset_index(drop=True).loc[(diff["status"] != "unchanged").to_numpy()]
-    if len(todo) == 0:
-        return diff
-    records = _records(todo)
-    dialect = engine.dialect.name
-    with engine.begin() as conn:
-        for start in range(0, len(records), CHUNK):
-            chunk = records[start : start + CHUNK]
-            if dialect in ("sqlite", "postgresql"):
-                if dialect == "sqlite":
-                    from sqlalchemy.dialects.sqlite import insert
-                else:
-                    from sqlalchemy.dialects.postgresql import insert
-                stmt = insert(tbl)
-                update = {c: stmt.excluded[c] for c in frame.columns if c not in key}
-                conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=update), chunk)
-            else:
-                cond = sa.and_(*[tbl.c[c] == sa.bindparam(f"_k_{c}") for c in key])
-                conn.execute(
-                    sa.delete(tbl).where(cond), [{f"_k_{c}": r[c] for c in key} for r in chunk]
-                )
-                conn.execute(sa.insert(tbl), chunk)
+        with engine.connect() as conn:
+            tbl = _reflect(conn, table)
+            if tbl is not None:
+                check_table_columns(tbl, frame)
+            existing = None if tbl is None else _read(conn, tbl, frame, key)
+        return compare(frame, existing, key, ignore=ignore)
+    with _transaction(engine, table) as conn:
+        tbl = _create_or_reflect(conn, table, frame, key)
+        diff = compare(frame, _read(conn, tbl, frame, key), key, ignore=ignore)
+        todo = frame.reset_index(drop=True).loc[(diff["status"] != "unchanged").to_numpy()]
+        if len(todo):
+            _write(conn, tbl, todo, key)
     return diff

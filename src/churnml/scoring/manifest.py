@@ -1,7 +1,9 @@
 """Run manifest: what a scoring run used and produced, as JSON written atomically next to the output.
 
-Records the model URI, name and version, ``as_of``, per-table data fingerprints (row count and a
-hash), row counts by tier, warnings, timings per step, the files written and ``scored_at``.
+Records the run id (also in the key-value metadata of each Parquet file of the run), the model
+URI, name and version, ``as_of``, per-table data fingerprints (row count and a hash), row counts by
+tier, warnings (data problems and drift from the training data; ``forced`` when a refusal was
+overridden), timings per step, the files written and ``scored_at``.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def build_manifest(
     outputs: dict | None = None,
     crm: dict | None = None,
     dry_run: bool = False,
+    run_id: str | None = None,
 ) -> dict:
     """The manifest dict of one scoring run (JSON-ready values).
 
@@ -105,6 +108,8 @@ def build_manifest(
         CRM write counts (inserted / updated / unchanged, target).
     dry_run : bool
         Whether the run wrote nothing.
+    run_id : str, optional
+        The run id shared by the run's files.
 
     Returns
     -------
@@ -113,7 +118,9 @@ def build_manifest(
     tiers = scores["tier"].astype("string").value_counts()
     scored_at = scores["scored_at"].iloc[0] if len(scores) else pd.Timestamp.now(tz="UTC")
     version = getattr(model, "model_version_", None)
+    warnings = list(warnings or [])
     return {
+        "run_id": run_id,
         "model_uri": str(model_uri),
         "model_name": getattr(model, "model_name_", None),
         "model_version": None if version is None else str(version),
@@ -125,7 +132,8 @@ def build_manifest(
         "rows_by_tier": {t: int(tiers.get(t, 0)) for t in ("red", "amber", "green")},
         "arr_at_risk": float(np.nansum(scores["arr_at_risk"].to_numpy(dtype=np.float64))),
         "data": data_fingerprints(tables),
-        "warnings": list(warnings or []),
+        "warnings": warnings,
+        "forced": any(bool(w.get("forced")) for w in warnings if isinstance(w, dict)),
         "timings_seconds": dict(timings or {}),
         "outputs": {k: str(v) for k, v in (outputs or {}).items()},
         "crm": dict(crm or {}),

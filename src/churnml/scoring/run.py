@@ -1,28 +1,37 @@
-"""``run_score``: the one call behind ``churnml score`` — load, score, write, record.
+"""``run_score``: the one call behind ``churnml score`` — load, check, score, write, record.
 
-Steps: load the model and the tables, build the population and features at ``as_of``, score and
-explain, compare with earlier runs (``scores_runs.parquet`` next to the output), build the
-indicator history of red and amber accounts, write ``scores.parquet`` and its sidecars
-(``scores_explanations``, ``scores_history``, ``scores_families``), the CRM file and / or database
-rows, and the run manifest (``scores_manifest.json``). With ``dry_run`` nothing is written; what
-would change in the CRM target is printed.
+Steps: check the arguments, load the model and the tables, build the population and features at
+``as_of``, compare the data with what the model was trained on (:mod:`churnml.scoring.drift`;
+refused unless ``force``), score and explain, build the indicator history of red and amber
+accounts, then — under the output lock (:mod:`churnml.scoring.lock`) — read the score history
+(``scores_runs.parquet`` next to the output) for the trend, stage ``scores.parquet``, its sidecars
+(``scores_explanations``, ``scores_history``, ``scores_families``), the updated history, the CRM
+file and the manifest (``scores_manifest.json``) under temporary names, upsert the database rows
+in one transaction, and commit the files together, the manifest last
+(:mod:`churnml.scoring.commit`). With ``dry_run`` nothing is written; what would change in the
+CRM target is printed.
+
+Order of a run's effects, so that a failed or killed run leaves a consistent state: nothing is
+written before the data checks pass; the database transaction commits before the files; the files
+become visible together when the commit journal is written. A run that fails before its database
+commit changes nothing; one that dies between the database commit and the file commit leaves the
+database one run ahead of the files (the next run brings them level: the upsert is idempotent).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from churnml.scoring.atomic import write_parquet
-from churnml.scoring.manifest import Timer, build_manifest, manifest_path, write_manifest
-from churnml.scoring.trend import read_runs, runs_path, update_runs
+from churnml.scoring.atomic import check_frame_suffix, frame_to, json_to, parquet_to
+from churnml.scoring.commit import RUN_ID_KEY, Staging, checkpoint, new_run_id, recover
+from churnml.scoring.indicator_history import indicator_history
+from churnml.scoring.lock import DEFAULT_TIMEOUT, output_lock
+from churnml.scoring.manifest import Timer, build_manifest, manifest_path
+from churnml.scoring.trend import apply_trend, read_runs, runs_path, update_runs
 from churnml.snapshots import data_period
-
-HISTORY_INDICATORS = ("active_users_30d", "events_30d", "tickets_30d", "nps_latest_score")
-HISTORY_MONTHS = 12
-HISTORY_TIERS = ("red", "amber")
 
 
 def sidecar(out, kind: str) -> Path:
@@ -31,75 +40,49 @@ def sidecar(out, kind: str) -> Path:
     return out.with_name(f"{out.stem}_{kind}.parquet")
 
 
-def _sub_catalog(catalog, ids):
-    """The catalog entries ``ids`` plus the indicators they are derived from."""
-    from churnml.features.catalog import Catalog
-
-    wanted, todo = [], [i for i in ids if i in catalog]
-    while todo:
-        ind = catalog[todo.pop()]
-        if ind.id in wanted:
-            continue
-        wanted.append(ind.id)
-        of = (ind.params or {}).get("of") or []
-        todo.extend(i for i in ([of] if isinstance(of, str) else of) if i in catalog)
-    return Catalog([catalog[i] for i in catalog.ids if i in wanted])
+SIDECARS = ("explanations", "history", "families")
 
 
-def indicator_history(
-    model,
-    tables: dict,
-    scores: pd.DataFrame,
-    *,
-    months: int = HISTORY_MONTHS,
-    indicators=HISTORY_INDICATORS,
-    tiers=HISTORY_TIERS,
-) -> pd.DataFrame:
-    """Monthly indicator values of the red / amber accounts over the last ``months`` months.
+@dataclass(frozen=True)
+class Targets:
+    """Where a run writes: the scores file (sidecars, history, manifest beside it), the CRM
+    file and / or database table, and the CRM preset."""
 
-    The scored rows of those accounts are repeated at ``as_of`` minus 0..``months - 1`` months
-    and the indicators are built point in time for each date (the population filter is not
-    re-applied, so every month has a value).
+    out: Path
+    crm_out: Path | None
+    db: object
+    preset: object
+    table: str
 
-    Returns
-    -------
-    DataFrame
-        account_id, as_of, indicator, value (long form), sorted by account, indicator, as_of.
-    """
-    from churnml.features.catalog import load_catalog
-    from churnml.features.engine import build_features
+    def files(self) -> list[Path]:
+        """Every file a committed run replaces."""
+        return output_files(self.out, self.crm_out)
 
-    columns = {"account_id": "string", "as_of": "datetime64[ns]", "indicator": "string"}
-    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()}).assign(
-        value=pd.Series(dtype="float64")
-    )
-    chosen = scores.loc[scores["tier"].astype("string").isin(list(tiers)).fillna(False)]
-    if chosen.empty:
-        return empty
-    catalog = getattr(model, "catalog_", None)
-    catalog = load_catalog() if catalog is None else catalog
-    sub = _sub_catalog(catalog, indicators)
-    if len(sub) == 0:
-        return empty
-    base = chosen[["account_id", "as_of"]].reset_index(drop=True)
-    spine = base.loc[np.repeat(base.index.to_numpy(), months)].reset_index(drop=True)
-    as_of = pd.to_datetime(spine["as_of"]).astype("datetime64[ns]").dt.normalize()
-    step = np.tile(np.arange(months), len(base))
-    shifted = as_of.copy()
-    for k in range(1, months):  # one vectorised shift per month offset
-        mask = step == k
-        shifted[mask] = as_of[mask] - pd.DateOffset(months=k)
-    spine["as_of"] = shifted
-    features = build_features(tables, spine, sub)
-    keep = [i for i in indicators if i in features.columns]
-    long = features[["account_id", "as_of", *keep]].melt(
-        id_vars=["account_id", "as_of"], var_name="indicator", value_name="value"
-    )
-    long = long.astype({"account_id": "string", "indicator": "string", "value": "float64"})
-    long["as_of"] = pd.to_datetime(long["as_of"]).astype("datetime64[ns]")
-    return long.sort_values(["account_id", "indicator", "as_of"], kind="stable").reset_index(
-        drop=True
-    )
+
+def output_files(out, crm_out=None) -> list[Path]:
+    """Every file a run with these outputs replaces: scores, sidecars, history, manifest, CRM."""
+    out = Path(out)
+    names = [out, *(sidecar(out, k) for k in SIDECARS), runs_path(out), manifest_path(out)]
+    return [*names, *([Path(crm_out)] if crm_out is not None else [])]
+
+
+def _check_arguments(out, crm_out, crm_preset, db, table) -> Targets:
+    """Cheap checks before anything slow: output suffixes and the CRM preset."""
+    from churnml.errors import UsageError
+    from churnml.scoring.crm import get_preset
+
+    out = Path(out)
+    if out.suffix.lower() not in (".parquet", ".pq"):
+        raise UsageError(f"--out must be a .parquet file, got {str(out)!r}")
+    if crm_out is not None:
+        try:
+            check_frame_suffix(crm_out)
+        except ValueError as error:
+            raise UsageError(f"--crm-out: {error}") from None
+        if Path(crm_out).resolve() in {p.resolve() for p in output_files(out)}:
+            raise UsageError(f"--crm-out {str(crm_out)!r} is one of the files --out writes")
+    get_preset(crm_preset)
+    return Targets(out, None if crm_out is None else Path(crm_out), db, crm_preset, table)
 
 
 def _load_model(model_uri):
@@ -114,6 +97,135 @@ def _load_tables(data, mapping):
     from churnml.data.load import load_tables
 
     return load_tables(data, mapping)
+
+
+class _Steps:
+    """The progress bar over the run's steps (drawn only on a terminal)."""
+
+    NAMES = ("model", "data", "score", "history", "write")
+
+    def __init__(self, progress: bool):
+        from churnml.progress import bar
+
+        self.bar = bar(total=len(self.NAMES), requested=progress, desc="churnml score", unit="step")
+
+    def advance(self, label: str) -> None:
+        self.bar.set_postfix_str(label)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _print_crm(written, progress: bool, dry_run: bool) -> None:
+    from churnml.progress import enabled
+
+    if enabled(progress):
+        from tqdm.auto import tqdm
+
+        tqdm.write(written.summary())
+    elif progress or dry_run:
+        print(written.summary())
+
+
+def _crm(scores, targets: Targets, *, dry_run: bool, progress: bool, writer=None) -> tuple:
+    """Write (or, in a dry run, compare) the CRM fields; returns (counts dict, files written)."""
+    from churnml.scoring.crm import write_crm
+
+    if targets.crm_out is None and targets.db is None:
+        return {}, []
+    written = write_crm(
+        scores,
+        targets.crm_out,
+        preset=targets.preset,
+        db=targets.db,
+        table=targets.table,
+        dry_run=dry_run,
+        writer=writer,
+    )
+    if targets.db is not None and not dry_run:
+        checkpoint("database")
+    _print_crm(written, progress, dry_run)
+    counts = {
+        "preset": targets.preset if isinstance(targets.preset, str) else "<custom>",
+        "target": written.target,
+        "inserted": written.inserted,
+        "updated": written.updated,
+        "unchanged": written.unchanged,
+    }
+    return counts, written.paths
+
+
+def _stage_frames(staging, out: Path, frames: dict) -> dict:
+    """Stage the scores file, its sidecars and the history, each tagged with the run id."""
+    metadata = {RUN_ID_KEY: staging.run_id}
+    targets = {"scores": out, "runs": runs_path(out), **{k: sidecar(out, k) for k in SIDECARS}}
+    outputs = {}
+    for kind in ("explanations", "history", "families", "scores", "runs"):
+        frame = frames[kind]
+        outputs[kind] = staging.stage(
+            kind, targets[kind], lambda tmp, f=frame: parquet_to(f, tmp, metadata)
+        )
+    return outputs
+
+
+def _manifest(context: dict, scores, outputs: dict, crm: dict, *, dry_run: bool, run_id=None):
+    model_uri = context["model_uri"]
+    return build_manifest(
+        model_uri=model_uri if isinstance(model_uri, (str, Path)) else "<in-memory model>",
+        model=context["model"],
+        as_of=context["as_of"],
+        tables=context["tables"],
+        scores=scores,
+        warnings=context["warnings"],
+        timings=context["timer"].timings,
+        outputs=outputs,
+        crm=crm,
+        dry_run=dry_run,
+        run_id=run_id,
+    )
+
+
+def _write_run(result, history, targets: Targets, context: dict) -> dict:
+    """Under the output lock: trend from the history, stage every file, upsert, commit."""
+    timer = context["timer"]
+    recovered = recover(targets.out, targets.files())
+    runs = read_runs(runs_path(targets.out))
+    scores = apply_trend(result.scores, runs)
+    frames = {
+        "scores": scores,
+        "explanations": result.explanations,
+        "history": history,
+        "families": result.families,
+        "runs": update_runs(runs, scores),
+    }
+    with Staging(targets.out, new_run_id()) as staging:
+        with timer("write"):
+            outputs = _stage_frames(staging, targets.out, frames)
+
+        def stage_crm(frame, path):
+            return staging.stage("crm", path, lambda tmp: frame_to(frame, tmp, suffix_of=path))
+
+        with timer("crm"):
+            crm, paths = _crm(
+                scores, targets, dry_run=False, progress=context["progress"], writer=stage_crm
+            )
+        outputs.update({f"crm{i or ''}": p for i, p in enumerate(paths)})
+        path = manifest_path(targets.out)
+        outputs["manifest"] = path
+        manifest = _manifest(context, scores, outputs, crm, dry_run=False, run_id=staging.run_id)
+        if recovered["completed"] or recovered["removed"]:
+            manifest["recovered"] = recovered
+        staging.stage("manifest", path, lambda tmp: json_to(manifest, tmp))
+        staging.commit()
+    return manifest
+
+
+def _dry_run(result, targets: Targets, context: dict) -> dict:
+    """Compare with the CRM target and print what would change; write nothing."""
+    scores = apply_trend(result.scores, read_runs(runs_path(targets.out)))
+    crm, _ = _crm(scores, targets, dry_run=True, progress=context["progress"])
+    return _manifest(context, scores, {}, crm, dry_run=True)
 
 
 def run_score(
@@ -131,6 +243,8 @@ def run_score(
     capacity: int | None = None,
     explain_backend: str | None = None,
     table: str = "churn_risk",
+    force: bool = False,
+    lock_timeout: float = DEFAULT_TIMEOUT,
 ) -> dict:
     """Score the accounts at ``as_of`` and write scores, sidecars, CRM fields and the manifest.
 
@@ -143,14 +257,14 @@ def run_score(
     as_of : date-like or None
         Scoring date; None = the day after the latest usage event.
     out : str or Path
-        ``scores.parquet``; sidecars, the run history (``scores_runs.parquet``) and the manifest
-        (``scores_manifest.json``) go next to it.
+        ``scores.parquet``; sidecars, the run history (``scores_runs.parquet``), the manifest
+        (``scores_manifest.json``) and the lock (``scores.parquet.lock``) go next to it.
     mapping : str, Path or dict, optional
         Column mapping for ``load_tables``.
     crm_preset : str
         ``generic``, ``salesforce`` or ``hubspot``.
     crm_out : str or Path, optional
-        CRM file (``.csv`` or ``.parquet``).
+        CRM file (``.csv`` or ``.parquet``); formula cells are neutralised in CSV.
     db : str, optional
         Database URL to upsert CRM rows into (table ``table``).
     dry_run : bool
@@ -162,94 +276,70 @@ def run_score(
     explain_backend : str, optional
         Contribution backend; default the model config's ``explanation_backend`` or "auto".
     table : str
-        Database table name.
+        Database table name (one table per CRM preset).
+    force : bool
+        Score even when the data differ from the training data in a way that is refused
+        (an empty family the model relies on, data ending long before ``as_of``).
+    lock_timeout : float
+        Seconds to wait for another run writing the same output.
 
     Returns
     -------
     dict
         The run manifest (also written to ``scores_manifest.json`` unless ``dry_run``).
+
+    Raises
+    ------
+    ChurnmlError
+        Refused data, a locked output after ``lock_timeout``, a table of another preset;
+        nothing is written then.
     """
-    from tqdm.auto import tqdm
+    from churnml.scoring.drift import check_scoring_data
+    from churnml.scoring.score import build_population, score_result
 
-    from churnml.progress import bar as progress_bar
-    from churnml.progress import enabled
-    from churnml.scoring.crm import write_crm
-    from churnml.scoring.score import score_result
-
-    out = Path(out)
-    timer = Timer()
-    steps = ["model", "data", "score", "history", "write"]
-    bar = progress_bar(total=len(steps), requested=progress, desc="churnml score", unit="step")
-
-    def advance(step):
-        bar.set_postfix_str(step)
-        bar.update(1)
-
+    targets = _check_arguments(out, crm_out, crm_preset, db, table)
+    timer, steps = Timer(), _Steps(progress)
     with timer("load_model"):
         model = _load_model(model_uri)
-    advance("model loaded")
+    steps.advance("model loaded")
     with timer("load_data"):
         tables = _load_tables(data, mapping)
     as_of = data_period(tables)[1] if as_of is None else pd.Timestamp(as_of)
-    advance("data loaded")
-    config = getattr(model, "config_", None)
-    backend = explain_backend or getattr(config, "explanation_backend", None) or "auto"
-    history_file = runs_path(out)
+    steps.advance("data loaded")
     with timer("score"):
-        runs = read_runs(history_file)
+        features = build_population(model, tables, as_of)
+        checks = check_scoring_data(model, tables, features, as_of, force=force)
         result = score_result(
-            model, tables, as_of, history=runs, capacity=capacity, explain_backend=backend
+            model,
+            tables,
+            as_of,
+            features=features,
+            capacity=capacity,
+            explain_backend=_backend(model, explain_backend),
         )
-    scores = result.scores
-    advance("scored")
+    steps.advance("scored")
     with timer("indicator_history"):
-        history = indicator_history(model, tables, scores)
-    advance("history built")
-    outputs, crm = {}, {}
-    with timer("write"):
-        if not dry_run:
-            outputs["scores"] = write_parquet(scores, out)
-            outputs["explanations"] = write_parquet(
-                result.explanations, sidecar(out, "explanations")
-            )
-            outputs["history"] = write_parquet(history, sidecar(out, "history"))
-            outputs["families"] = write_parquet(result.families, sidecar(out, "families"))
-            outputs["runs"] = write_parquet(update_runs(runs, scores), history_file)
-        if crm_out is not None or db is not None:
-            written = write_crm(
-                scores, crm_out, preset=crm_preset, db=db, table=table, dry_run=dry_run
-            )
-            for i, path in enumerate(written.paths):
-                outputs[f"crm{i or ''}"] = path
-            crm = {
-                "preset": crm_preset,
-                "target": written.target,
-                "inserted": written.inserted,
-                "updated": written.updated,
-                "unchanged": written.unchanged,
-            }
-            if enabled(progress):
-                tqdm.write(written.summary())
-            elif progress:
-                print(written.summary())
-            elif dry_run:
-                print(written.summary())
-    advance("written" if not dry_run else "dry run: nothing written")
-    bar.close()
-    manifest = build_manifest(
-        model_uri=model_uri if isinstance(model_uri, (str, Path)) else "<in-memory model>",
-        model=model,
-        as_of=as_of,
-        tables=tables,
-        scores=scores,
-        warnings=result.warnings,
-        timings=timer.timings,
-        outputs=outputs,
-        crm=crm,
-        dry_run=dry_run,
-    )
-    if not dry_run:
-        path = manifest_path(out)
-        manifest["outputs"]["manifest"] = str(path)
-        write_manifest(manifest, path)
+        history = indicator_history(model, tables, result.scores)
+    steps.advance("history built")
+    context = {
+        "model_uri": model_uri,
+        "model": model,
+        "as_of": as_of,
+        "tables": tables,
+        "warnings": [*result.warnings, *checks],
+        "timer": timer,
+        "progress": progress,
+    }
+    if dry_run:
+        manifest = _dry_run(result, targets, context)
+    else:
+        with output_lock([targets.out, targets.crm_out], timeout=lock_timeout):
+            manifest = _write_run(result, history, targets, context)
+    steps.advance("written" if not dry_run else "dry run: nothing written")
+    steps.close()
     return manifest
+
+
+def _backend(model, requested):
+    config = getattr(model, "config_", None)
+    return requested or getattr(config, "explanation_backend", None) or "auto"
