@@ -18,11 +18,12 @@ RUNS = {
     "e": [(70, "red"), (20, "green"), (75, "red")],
 }
 EXPECTED = {  # account -> [(trend, pattern, previous_score) per run]
-    "a": [("new", "acute", None), ("steady", None, 60), ("rising", "chronic", 62)],
+    # a red account without a previous score is new, not acute: nothing shows a sudden rise
+    "a": [("new", None, None), ("steady", None, 60), ("rising", "chronic", 62)],
     "b": [("new", None, None), ("rising", "acute", 10), ("rising", "acute", 30)],
     "c": [("new", None, None), ("steady", None, 40), ("falling", None, 42)],
-    "d": [None, ("new", "acute", None), ("steady", None, 80)],
-    "e": [("new", "acute", None), ("falling", None, 70), ("rising", "acute", 20)],
+    "d": [None, ("new", None, None), ("steady", None, 80)],
+    "e": [("new", None, None), ("falling", None, 70), ("rising", "acute", 20)],
 }
 
 

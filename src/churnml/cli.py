@@ -34,16 +34,29 @@ def _cmd_generate(args) -> int:
 
 def _add_validate(sub):
     p = sub.add_parser("validate", help="check a data folder against the Customer 360 contract")
-    p.add_argument("data", help="folder of Parquet/CSV files, a DuckDB file, or a mapping's source")
+    p.add_argument("data", nargs="?", help="folder of Parquet/CSV files or a DuckDB file "
+                   "(default: the mapping's source)")
     p.add_argument("--mapping", help="YAML mapping of your tables and columns onto the contract")
     p.set_defaults(handler=_cmd_validate)
+
+
+def _source(args):
+    """``--data`` (or the positional data), which may be left out when ``--mapping`` names a
+    ``source:`` (``load_tables`` reads it from the mapping then)."""
+    if args.data is None and args.mapping is None:
+        from churnml.errors import UsageError
+
+        raise UsageError(
+            f"{args.command}: give --data (a folder or DuckDB file) or --mapping with a source:"
+        )
+    return args.data
 
 
 def _cmd_validate(args) -> int:
     from churnml.data.load import load_tables
     from churnml.data.validate import format_report, validate
 
-    tables = load_tables(args.data, mapping=args.mapping, validate=False)
+    tables = load_tables(_source(args), mapping=args.mapping, validate=False)
     report = validate(tables, raise_on_fatal=False)
     print(format_report(report))
     return 1 if (report["severity"] == "fatal").any() else 0
@@ -52,7 +65,7 @@ def _cmd_validate(args) -> int:
 # --- features (issue 4) -------------------------------------------------------------------
 def _add_features(sub):
     p = sub.add_parser("features", help="build point-in-time indicators for account x as_of snapshots")
-    p.add_argument("--data", required=True, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--data", help="data folder or DuckDB file (default: the mapping's source)")
     p.add_argument("--mapping", help="YAML mapping onto the contract")
     p.add_argument("--as-of", help="one as_of date, or the last date of a cadence (YYYY-MM-DD)")
     p.add_argument("--start", help="first as_of date of a cadence")
@@ -73,7 +86,7 @@ def _cmd_features(args) -> int:
 
     if not (args.as_of or args.start):
         raise SystemExit("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
-    tables = load_tables(args.data, mapping=args.mapping)
+    tables = load_tables(_source(args), mapping=args.mapping)
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
         tables, as_of=None if args.start else pd.Timestamp(args.as_of),
@@ -99,7 +112,7 @@ def _cmd_features(args) -> int:
 # --- train (issue 5) ----------------------------------------------------------------------
 def _add_train(sub):
     p = sub.add_parser("train", help="tune, fit, calibrate, evaluate and register the renewal-risk model")
-    p.add_argument("--data", required=True, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--data", help="data folder or DuckDB file (default: the mapping's source)")
     p.add_argument("--mapping", help="YAML mapping onto the contract")
     p.add_argument("--config", help="model config YAML (default: models/default.yaml)")
     p.add_argument("--trials", type=int, help="Optuna trial budget (overrides the config)")
@@ -111,7 +124,7 @@ def _cmd_train(args) -> int:
     from churnml.model.training import train
 
     config = load_config(args.config)
-    result = train(args.data, config=config, trials=args.trials, mapping=args.mapping)
+    result = train(_source(args), config=config, trials=args.trials, mapping=args.mapping)
     print(result.summary())
     return 0
 
@@ -120,7 +133,7 @@ def _cmd_train(args) -> int:
 def _add_score(sub):
     p = sub.add_parser("score", help="score accounts at an as_of date, explain, and write CRM fields")
     p.add_argument("--model", default="models:/churnml@champion", help="model URI")
-    p.add_argument("--data", required=True, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--data", help="data folder or DuckDB file (default: the mapping's source)")
     p.add_argument("--mapping", help="YAML mapping onto the contract")
     p.add_argument("--as-of", required=True, help="scoring date (YYYY-MM-DD)")
     p.add_argument("--out", required=True, help="scores Parquet file")
@@ -128,6 +141,10 @@ def _add_score(sub):
     p.add_argument("--crm-out", help="CRM fields file (.csv or .parquet)")
     p.add_argument("--db", help="SQLAlchemy URL to upsert CRM fields into")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--capacity", type=int, help="mark the N riskiest accounts red (per as_of) "
+                   "instead of the tier thresholds")
+    p.add_argument("--config", help="model config YAML whose scoring keys (tiers, "
+                   "explanation_backend) override the model's")
     p.set_defaults(handler=_cmd_score)
 
 
@@ -137,13 +154,18 @@ def _cmd_score(args) -> int:
     from churnml.report.digest import red_digest
     from churnml.scoring.run import run_score
 
-    run_score(
-        args.model, args.data, args.as_of, args.out, mapping=args.mapping,
+    if args.capacity is not None and args.capacity < 1:
+        from churnml.errors import UsageError
+
+        raise UsageError(f"score: --capacity must be at least 1, but got {args.capacity}")
+    manifest = run_score(
+        args.model, _source(args), args.as_of, args.out, mapping=args.mapping,
         crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
+        capacity=args.capacity, config=args.config,
     )
     if not args.dry_run:
         print()
-        print(red_digest(pd.read_parquet(args.out)))
+        print(red_digest(pd.read_parquet(args.out), warnings=manifest["warnings"]))
     return 0
 
 
@@ -151,29 +173,37 @@ def _cmd_score(args) -> int:
 def _add_report(sub):
     p = sub.add_parser("report", help="write the red-account meeting pack (self-contained HTML)")
     p.add_argument("--scores", required=True, help="scores Parquet file written by churnml score")
-    p.add_argument("--data", help="data folder (adds CSM and contact details)")
+    p.add_argument("--data", help="data folder or DuckDB file: adds CSM and contact details "
+                   "(default: the mapping's source, when --mapping is given)")
+    p.add_argument("--mapping", help="YAML mapping onto the contract (reads contacts and CSMs)")
     p.add_argument("--out", required=True, help="output HTML file")
     p.add_argument("--include-amber", action="store_true", help="add cards for amber accounts")
     p.set_defaults(handler=_cmd_report)
 
 
 def _cmd_report(args) -> int:
-    from churnml.report.load import read_contacts, read_scores_bundle
+    from churnml.report.digest import run_warnings
+    from churnml.report.load import read_people, read_scores_bundle
     from churnml.report.render import render_report, write_report
+    from churnml.scoring.score import add_account_details
 
     bundle = read_scores_bundle(args.scores)
-    contacts = read_contacts(args.data) if args.data else None
+    people = read_people(args.data, args.mapping) if args.data or args.mapping else {}
+    notices = run_warnings((bundle["manifest"] or {}).get("warnings"))
     html = render_report(
-        bundle["scores"],
+        add_account_details(bundle["scores"], people.get("accounts")),
         bundle["explanations"],
         bundle["history"],
         bundle["families"],
-        contacts=contacts,
+        contacts=people.get("contacts"),
         include_amber=args.include_amber,
+        notices=notices,
     )
     path = write_report(args.out, html)
     missing = [kind for kind in ("explanations", "history", "families") if bundle[kind] is None]
     print(f"wrote {path} ({len(html.encode()) / 1e6:.2f} MB)")
+    for notice in notices:
+        print(f"warning: {notice}")
     if missing:
         print(f"not available (sidecar files missing): {', '.join(missing)}")
     return 0

@@ -28,10 +28,12 @@ def signature_frame(model, X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=X.index)
 
 
-def tiers(probability, config) -> np.ndarray:
-    """red / amber / green from the config's probability thresholds."""
+def tiers(probability, config, base_rate=None) -> np.ndarray:
+    """red / amber / green from the config's thresholds (relative ones need ``base_rate``)."""
+    from churnml.scoring.tiers import thresholds
+
     p = np.asarray(probability, dtype=float)
-    red, amber = config.tiers.red, config.tiers.amber
+    red, amber = thresholds(config.tiers, base_rate)
     return np.where(p >= red, "red", np.where(p >= amber, "amber", "green"))
 
 
@@ -65,13 +67,15 @@ class ChurnPyfunc(PythonModel):
         self.info = dict(info or {})
 
     def predict(self, context, model_input, params=None):
+        from churnml.scoring.tiers import model_base_rate
+
         frame = pd.DataFrame(model_input)
         probability = self.model.predict_proba(frame)[:, 1]
         return pd.DataFrame(
             {
                 "probability": probability,
                 "score": np.rint(probability * 100).astype("int64"),
-                "tier": tiers(probability, self.config),
+                "tier": tiers(probability, self.config, model_base_rate(self.model)),
             },
             index=frame.index,
         )

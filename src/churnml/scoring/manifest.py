@@ -1,7 +1,8 @@
 """Run manifest: what a scoring run used and produced, as JSON written atomically next to the output.
 
 Records the model URI, name and version, ``as_of``, per-table data fingerprints (row count and a
-hash), row counts by tier, warnings, timings per step, the files written and ``scored_at``.
+hash), the tier thresholds applied, row counts by tier, warnings (data problems, no signal, an
+``as_of`` outside the data), timings per step, the files written and ``scored_at``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def build_manifest(
     outputs: dict | None = None,
     crm: dict | None = None,
     dry_run: bool = False,
+    tiering: dict | None = None,
 ) -> dict:
     """The manifest dict of one scoring run (JSON-ready values).
 
@@ -105,6 +107,8 @@ def build_manifest(
         CRM write counts (inserted / updated / unchanged, target).
     dry_run : bool
         Whether the run wrote nothing.
+    tiering : dict, optional
+        The tier thresholds applied (:func:`churnml.scoring.tiers.tier_scores`).
 
     Returns
     -------
@@ -123,6 +127,7 @@ def build_manifest(
         "dry_run": bool(dry_run),
         "rows": len(scores),
         "rows_by_tier": {t: int(tiers.get(t, 0)) for t in ("red", "amber", "green")},
+        "tiers": _plain(tiering or {}),
         "arr_at_risk": float(np.nansum(scores["arr_at_risk"].to_numpy(dtype=np.float64))),
         "data": data_fingerprints(tables),
         "warnings": list(warnings or []),
@@ -130,6 +135,11 @@ def build_manifest(
         "outputs": {k: str(v) for k, v in (outputs or {}).items()},
         "crm": dict(crm or {}),
     }
+
+
+def _plain(values: dict) -> dict:
+    """JSON-ready copy: numpy scalars as Python numbers."""
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
 
 
 def write_manifest(manifest: dict, path) -> Path:

@@ -110,6 +110,14 @@ def _load_model(model_uri):
     return model_uri  # an already loaded model
 
 
+def _scoring_overrides(config) -> dict:
+    if config is None:
+        return {}
+    from churnml.model.config import scoring_overrides
+
+    return scoring_overrides(config)
+
+
 def _load_tables(data, mapping):
     from churnml.data.load import load_tables
 
@@ -131,6 +139,7 @@ def run_score(
     capacity: int | None = None,
     explain_backend: str | None = None,
     table: str = "churn_risk",
+    config=None,
 ) -> dict:
     """Score the accounts at ``as_of`` and write scores, sidecars, CRM fields and the manifest.
 
@@ -163,6 +172,9 @@ def run_score(
         Contribution backend; default the model config's ``explanation_backend`` or "auto".
     table : str
         Database table name.
+    config : str or Path, optional
+        A model config file whose scoring keys (``tiers``, ``explanation_backend``) override the
+        model's (:func:`churnml.model.config.scoring_overrides`).
 
     Returns
     -------
@@ -192,14 +204,21 @@ def run_score(
         tables = _load_tables(data, mapping)
     as_of = data_period(tables)[1] if as_of is None else pd.Timestamp(as_of)
     advance("data loaded")
+    overrides = _scoring_overrides(config)
     config = getattr(model, "config_", None)
-    backend = explain_backend or getattr(config, "explanation_backend", None) or "auto"
+    backend = (
+        explain_backend
+        or overrides.get("explanation_backend")
+        or getattr(config, "explanation_backend", None)
+        or "auto"
+    )
     history_file = runs_path(out)
     with timer("score"):
         runs = read_runs(history_file)
         result = score_result(
-            model, tables, as_of, history=runs, capacity=capacity, explain_backend=backend
-        )
+            model, tables, as_of, history=runs, capacity=capacity, explain_backend=backend,
+            tiers=overrides.get("tiers"),
+        )  # fmt: skip
     scores = result.scores
     advance("scored")
     with timer("indicator_history"):
@@ -230,9 +249,7 @@ def run_score(
             }
             if enabled(progress):
                 tqdm.write(written.summary())
-            elif progress:
-                print(written.summary())
-            elif dry_run:
+            elif progress or dry_run:
                 print(written.summary())
     advance("written" if not dry_run else "dry run: nothing written")
     bar.close()
@@ -247,6 +264,7 @@ def run_score(
         outputs=outputs,
         crm=crm,
         dry_run=dry_run,
+        tiering=result.tiering,
     )
     if not dry_run:
         path = manifest_path(out)

@@ -7,8 +7,9 @@ newly scored row the previous run is the latest one with an earlier ``as_of`` (`
 - trend: ``new`` (no earlier run), ``rising`` (score up by :data:`TREND_POINTS` or more),
   ``falling`` (down by as much), else ``steady``.
 - pattern: ``chronic`` when red in this and the two runs before it (at least :data:`CHRONIC_RUNS`
-  consecutive red runs), else ``acute`` when newly red (not red in the previous run, or no previous
-  run) or risen by :data:`ACUTE_POINTS` or more; ``None`` otherwise.
+  consecutive red runs), else ``acute`` when it has a previous run and is newly red (not red in
+  that run) or has risen by :data:`ACUTE_POINTS` or more; ``None`` otherwise. An account with no
+  previous run (trend ``new``) has no pattern: nothing shows whether its risk rose suddenly.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def apply_trend(scores: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Da
     was_red = prev_tier.eq("red").fillna(False).to_numpy()
     streak = np.where(red, streak_before + 1, 0)
     chronic = red & (streak >= CHRONIC_RUNS)
-    acute = ~chronic & ((red & ~was_red) | (has_prev & (delta >= ACUTE_POINTS)))
+    acute = ~chronic & has_prev & ((red & ~was_red) | (delta >= ACUTE_POINTS))
     pattern = np.where(chronic, "chronic", np.where(acute, "acute", None))
     out = scores.copy()
     out["previous_score"] = (
