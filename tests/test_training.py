@@ -107,14 +107,20 @@ def test_load_model_by_alias_predicts_like_the_trained_model(first):
     np.testing.assert_allclose(model.predict_proba(X), first.model.predict_proba(X))
 
 
-def test_model_without_signal_is_registered_not_promoted(first, client, saas_small, features_small):
+@pytest.fixture(scope="module")
+def shuffled(first, saas_small, features_small):
+    """Version 2: trained on the same snapshots with their labels shuffled (no signal)."""
     from churnml.model.training import train
 
     rng = np.random.default_rng(0)
     noisy = features_small.copy()
     known = noisy.index[noisy["label"].notna()]
     noisy.loc[known, "label"] = noisy.loc[known, "label"].to_numpy()[rng.permutation(len(known))]
-    second = train(saas_small, features=noisy, trials=1, progress=False, figures=False)
+    return train(saas_small, features=noisy, trials=1, progress=False, figures=False)
+
+
+def test_model_without_signal_is_registered_not_promoted(shuffled, client):
+    second = shuffled
     assert second.model_version == "2"
     assert not second.promoted
     assert second.reason.startswith("not clearly above chance (test ROC-AUC")
@@ -127,6 +133,27 @@ def test_model_without_signal_is_registered_not_promoted(first, client, saas_sma
     tags = client.get_run(second.run_id).data.tags
     assert tags["promoted"] == "false" and tags["gate.above_chance"] == "false"
     assert tags["champion_decision"] == second.reason
+
+
+def test_scores_of_a_model_without_signal_say_so_instead_of_a_red_list(shuffled, saas_small):
+    from churnml.report.digest import red_digest, run_warnings
+    from churnml.report.render import render_report
+    from churnml.scoring.score import score_result
+
+    tables = {k: v for k, v in saas_small.items() if k != "oracle"}
+    with pytest.warns(UserWarning, match="the model shows no signal"):
+        result = score_result(shuffled.model, tables, "2025-11-01", capacity=20)
+    scores = result.scores
+    assert len(scores) > 20 and not (scores["tier"] == "red").any()
+    warning = next(w for w in result.warnings if w["kind"] == "no_signal")
+    assert "does not rule out chance" in warning["message"]
+    assert "the capacity of 20 is not applied" in warning["message"]
+    assert result.tiering["capacity"] == 20 and not result.tiering["capacity_applied"]
+    assert (scores["trend"] == "new").all() and scores["pattern"].isna().all()
+    digest = red_digest(scores, warnings=result.warnings)
+    assert digest.startswith("warning: the model shows no signal") and "no red accounts" in digest
+    html = render_report(scores, result.explanations, notices=run_warnings(result.warnings))
+    assert "the model shows no signal" in html and "No red accounts in this run." in html
 
 
 def test_model_losing_to_logistic_is_not_promoted_and_says_so(first, saas_small, features_small):
