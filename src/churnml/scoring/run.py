@@ -2,7 +2,8 @@
 
 Steps: load the model and the tables, build the population and features at ``as_of``, score and
 explain, compare with earlier runs (``scores_runs.parquet`` next to the output), build the
-indicator history of red and amber accounts, write ``scores.parquet`` and its sidecars
+indicator history of red and amber accounts (which also gives a new red account its ``acute``
+pattern when its usage just collapsed), write ``scores.parquet`` and its sidecars
 (``scores_explanations``, ``scores_history``, ``scores_families``), the CRM file and / or database
 rows, and the run manifest (``scores_manifest.json``). With ``dry_run`` nothing is written; what
 would change in the CRM target is printed.
@@ -17,7 +18,7 @@ import pandas as pd
 
 from churnml.scoring.atomic import write_parquet
 from churnml.scoring.manifest import Timer, build_manifest, manifest_path, write_manifest
-from churnml.scoring.trend import read_runs, runs_path, update_runs
+from churnml.scoring.trend import history_pattern, read_runs, runs_path, update_runs
 from churnml.snapshots import data_period
 
 HISTORY_INDICATORS = ("active_users_30d", "events_30d", "tickets_30d", "nps_latest_score")
@@ -223,6 +224,7 @@ def run_score(
     advance("scored")
     with timer("indicator_history"):
         history = indicator_history(model, tables, scores)
+        scores = history_pattern(scores, history)  # a new account's pattern from its history
     advance("history built")
     outputs, crm = {}, {}
     with timer("write"):
