@@ -153,7 +153,7 @@ def test_scores_of_a_model_without_signal_say_so_instead_of_a_red_list(shuffled,
     digest = red_digest(scores, warnings=result.warnings)
     assert digest.startswith("warning: the model shows no signal") and "no red accounts" in digest
     html = render_report(scores, result.explanations, notices=run_warnings(result.warnings))
-    assert "the model shows no signal" in html and "No red accounts in this run." in html
+    assert "The model shows no signal" in html and "No red accounts in this run." in html
 
 
 def test_model_losing_to_logistic_is_not_promoted_and_says_so(first, saas_small, features_small):
