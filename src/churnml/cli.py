@@ -40,7 +40,7 @@ def _add_validate(sub):
     p.set_defaults(handler=_cmd_validate)
 
 
-def _source(args):
+def _data_or_mapping(args):
     """``--data`` (or the positional data), which may be left out when ``--mapping`` names a
     ``source:`` (``load_tables`` reads it from the mapping then)."""
     if args.data is None and args.mapping is None:
@@ -56,7 +56,7 @@ def _cmd_validate(args) -> int:
     from churnml.data.load import load_tables
     from churnml.data.validate import format_report, validate
 
-    tables = load_tables(_source(args), mapping=args.mapping, validate=False)
+    tables = load_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
     report = validate(tables, raise_on_fatal=False)
     print(format_report(report))
     return 1 if (report["severity"] == "fatal").any() else 0
@@ -86,7 +86,7 @@ def _cmd_features(args) -> int:
 
     if not (args.as_of or args.start):
         raise SystemExit("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
-    tables = load_tables(_source(args), mapping=args.mapping)
+    tables = load_tables(_data_or_mapping(args), mapping=args.mapping)
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
         tables, as_of=None if args.start else pd.Timestamp(args.as_of),
@@ -124,7 +124,7 @@ def _cmd_train(args) -> int:
     from churnml.model.training import train
 
     config = load_config(args.config)
-    result = train(_source(args), config=config, trials=args.trials, mapping=args.mapping)
+    result = train(_data_or_mapping(args), config=config, trials=args.trials, mapping=args.mapping)
     print(result.summary())
     return 0
 
@@ -159,7 +159,7 @@ def _cmd_score(args) -> int:
 
         raise UsageError(f"score: --capacity must be at least 1, but got {args.capacity}")
     manifest = run_score(
-        args.model, _source(args), args.as_of, args.out, mapping=args.mapping,
+        args.model, _data_or_mapping(args), args.as_of, args.out, mapping=args.mapping,
         crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
         capacity=args.capacity, config=args.config,
     )

@@ -57,11 +57,6 @@ def load_model(uri: str):
         With extra attributes ``catalog_`` (Catalog), ``config_`` (ModelConfig), ``model_name_``
         and ``model_version_`` (None when the URI is not a registry URI), ``training_info_``.
 
-    Raises
-    ------
-    ChurnmlError
-        When the URI does not resolve (e.g. no version holds ``@champion`` yet).
-
     Examples
     --------
     >>> model = load_model("models:/churnml@champion")  # doctest: +SKIP
@@ -70,16 +65,7 @@ def load_model(uri: str):
     try:
         name, version = resolve(uri)
     except Exception as error:
-        from churnml.errors import ChurnmlError
-
-        hint = None
-        if _ALIAS.match(str(uri)):
-            hint = (
-                "no version holds this alias yet: train promotes a version only when it passes "
-                "the champion gate (its Champion: line says why not); to score a registered "
-                "version anyway, give --model models:/<name>/<version>"
-            )
-        raise ChurnmlError(f"load_model: cannot resolve {uri!r}: {error}", hint=hint) from error
+        raise LookupError(f"load_model: cannot resolve {uri!r}: {error}") from error
     wrapper = load_wrapper(uri)
     model = wrapper.model
     model.catalog_ = wrapper.catalog
