@@ -251,7 +251,9 @@ def run_score(
             }
             if enabled(progress):
                 tqdm.write(written.summary())
-            elif progress or dry_run:
+            elif progress:
+                print(written.summary())
+            elif dry_run:
                 print(written.summary())
     advance("written" if not dry_run else "dry run: nothing written")
     bar.close()
