@@ -95,3 +95,8 @@ def read_people(data=None, mapping=None) -> dict[str, pd.DataFrame | None]:
 
     tables = load_tables(data, mapping, tables=["accounts", "contacts"], validate=False)
     return {"contacts": tables.get("contacts"), "accounts": tables.get("accounts")}
+
+
+def read_contacts(data=None, mapping=None) -> pd.DataFrame | None:
+    """The contacts table of :func:`read_people` (``None`` when the source has none)."""
+    return read_people(data, mapping)["contacts"]
