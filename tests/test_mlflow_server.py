@@ -20,7 +20,7 @@ def quiet_env(monkeypatch, tmp_path):
     mlflow.set_registry_uri(None)
 
 
-def test_train_over_http_and_load_champion_pyfunc(quiet_env, saas_small, features_small):
+def test_train_over_http_and_load_champion_pyfunc(quiet_env, saas_small, features_learnable):
     import mlflow
 
     from churnml.model.pyfunc import signature_frame
@@ -29,7 +29,7 @@ def test_train_over_http_and_load_champion_pyfunc(quiet_env, saas_small, feature
 
     with mlflow_server(wait=False) as server:
         # the model trains while the server starts; the logging then goes over HTTP
-        result = train(saas_small, features=features_small, trials=1, progress=False, log=False)
+        result = train(saas_small, features=features_learnable, trials=1, progress=False, log=False)
         url = server.wait()
         log_result(result, saas_small, tracking_uri=url, figures=False)
         assert mlflow.get_tracking_uri() == url

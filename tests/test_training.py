@@ -1,7 +1,8 @@
-"""train(): one MLflow run per training, nested trials, registry, champion/challenger, determinism.
+"""train(): one MLflow run per training, nested trials, registry, the champion gate, determinism.
 
-Trainings share the session's ``features_small`` frame (300 accounts, 18 months) and run against a
-local SQLite store in a temporary working directory.
+Trainings share the session's ``features_learnable`` frame (300 accounts, 18 months, with a planted
+signal the model learns and a linear baseline cannot, so the first version passes the gate) and run
+against a local SQLite store in a temporary working directory.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ def workdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def first(workdir, saas_small, features_small):
+def first(workdir, saas_small, features_learnable):
     from churnml.model.training import train
 
-    return train(saas_small, features=features_small, trials=TRIALS, progress=False)
+    return train(saas_small, features=features_learnable, trials=TRIALS, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,14 @@ def test_run_has_params_metrics_tags_and_artifacts(first, client):
     assert metrics["model.roc_auc"] == pytest.approx(first.evaluation.metric("model", "roc_auc"))
     assert any(k.startswith("model.smb.") for k in metrics)  # per segment
     assert len(tags["data_digest"]) == 16
+    assert tags["label_definition"] == "label=renewal horizon_days=180"
+    assert {tags[f"gate.{c}"] for c in ("above_chance", "beats_logistic", "beats_champion")} == {
+        "true"
+    }
+    assert metrics["model.roc_auc_low"] < metrics["model.roc_auc"] < metrics["model.roc_auc_high"]
     assert tags["model_version"] == first.model_version == "1"
+    gate = {a.path for a in client.list_artifacts(first.run_id, "evaluation")}
+    assert "evaluation/gate.csv" in gate
     top = {a.path for a in client.list_artifacts(first.run_id)}
     assert {"config", "catalog", "data", "evaluation", "figures", "tuning"} <= top
     figures = {a.path for a in client.list_artifacts(first.run_id, "figures")}
@@ -85,11 +93,14 @@ def test_trials_are_nested_runs(first, client):
     assert parent.info.start_time <= min(c.info.start_time for c in children)
 
 
-def test_first_version_becomes_champion(first, client):
-    assert first.promoted and first.reason == "no champion yet"
+def test_first_version_passing_the_gate_becomes_champion(first, client):
+    assert first.promoted and first.reason.startswith("no champion yet; above chance")
+    assert "beats logistic on ROC-AUC" in first.reason and "beats health_score" in first.reason
+    assert first.gate.table()["passed"].all()
     version = client.get_model_version_by_alias("churnml", "champion")
     assert str(version.version) == "1"
-    assert version.tags["champion_decision"] == "no champion yet"
+    assert version.tags["champion_decision"] == first.reason
+    assert "Champion:       promoted — no champion yet" in first.summary()
 
 
 def test_load_model_by_alias_predicts_like_the_trained_model(first):
@@ -106,26 +117,87 @@ def test_load_model_by_alias_predicts_like_the_trained_model(first):
     assert profile["rows"] == len(first.features) and profile["families"]["usage"]["coverage"] > 0.9
 
 
-def test_worse_challenger_does_not_take_the_alias(first, client, saas_small, features_small):
+@pytest.fixture(scope="module")
+def shuffled(first, saas_small, features_small):
+    """Version 2: trained on the same snapshots with their labels shuffled (no signal)."""
     from churnml.model.training import train
 
     rng = np.random.default_rng(0)
     noisy = features_small.copy()
     known = noisy.index[noisy["label"].notna()]
     noisy.loc[known, "label"] = noisy.loc[known, "label"].to_numpy()[rng.permutation(len(known))]
-    second = train(saas_small, features=noisy, trials=1, progress=False, figures=False)
+    return train(saas_small, features=noisy, trials=1, progress=False, figures=False)
+
+
+def test_model_without_signal_is_registered_not_promoted(shuffled, client):
+    second = shuffled
     assert second.model_version == "2"
     assert not second.promoted
-    assert second.reason.startswith("does not beat the champion")
-    assert "vs champion v1" in second.reason
+    assert second.reason.startswith("not clearly above chance (test ROC-AUC")
+    assert "does not exclude 0.5" in second.reason
+    assert "Champion:       registered, not promoted — not clearly above chance" in second.summary()
+    info = second.model.training_info_
+    assert info["test_roc_auc_low"] <= 0.5 <= info["test_roc_auc_high"]
     assert str(client.get_model_version_by_alias("churnml", "champion").version) == "1"
     assert client.get_model_version("churnml", "2").aliases == []
+    tags = client.get_run(second.run_id).data.tags
+    assert tags["promoted"] == "false" and tags["gate.above_chance"] == "false"
+    assert tags["champion_decision"] == second.reason
 
 
-def test_same_seed_same_data_same_model(first, saas_small, features_small):
+def test_scores_of_a_model_without_signal_say_so_instead_of_a_red_list(shuffled, saas_small):
+    from churnml.report.digest import red_digest, run_warnings
+    from churnml.report.render import render_report
+    from churnml.scoring.score import score_result
+
+    tables = {k: v for k, v in saas_small.items() if k != "oracle"}
+    with pytest.warns(UserWarning, match="the model shows no signal"):
+        result = score_result(shuffled.model, tables, "2025-11-01", capacity=20)
+    scores = result.scores
+    assert len(scores) > 20 and not (scores["tier"] == "red").any()
+    warning = next(w for w in result.warnings if w["kind"] == "no_signal")
+    assert "does not rule out chance" in warning["message"]
+    assert "the capacity of 20 is not applied" in warning["message"]
+    assert result.tiering["capacity"] == 20 and not result.tiering["capacity_applied"]
+    assert (scores["trend"] == "new").all() and scores["pattern"].isna().all()
+    digest = red_digest(scores, warnings=result.warnings)
+    assert digest.startswith("warning: the model shows no signal") and "no red accounts" in digest
+    html = render_report(scores, result.explanations, notices=run_warnings(result.warnings))
+    assert "The model shows no signal" in html and "No red accounts in this run." in html
+
+
+def test_model_losing_to_logistic_is_not_promoted_and_says_so(first, saas_small, features_small):
+    """A one-split stump has signal (above chance) but loses to the logistic baseline; trained on
+    changed data, the comparison with the champion says the data differ."""
+    from churnml.model.config import load_config
     from churnml.model.training import train
 
-    again = train(saas_small, features=features_small, trials=TRIALS, progress=False, log=False)
+    stump = load_config(n_estimators=1, search_space={"num_leaves": [2, 2]}, calibration=None)
+    changed = {**saas_small, "nps": saas_small["nps"].iloc[:-5]}
+    result = train(changed, features=features_small, config=stump, trials=1, progress=False,
+                   figures=False)  # fmt: skip
+    checks = result.gate.table().set_index("check")["passed"]
+    assert checks["above_chance"] and not checks["beats_logistic"] and not result.promoted
+    assert "does not beat logistic on ROC-AUC (" in result.reason
+    assert "the champion was trained on different data (data_digest)" in result.reason
+
+
+def test_blockers_from_elsewhere_keep_a_version_from_promotion(first, client, features_learnable):
+    from churnml.model.training import log_result, train
+
+    again = train(features=features_learnable, trials=1, progress=False, log=False)
+    again.blockers.append("probable leak: days_to_renewal separates the classes (AUC 0.97)")
+    log_result(again, figures=False)
+    assert not again.promoted
+    assert again.reason.startswith("probable leak: days_to_renewal separates the classes")
+    assert client.get_run(again.run_id).data.tags["gate.blocker"] == "false"
+    assert str(client.get_model_version_by_alias("churnml", "champion").version) == "1"
+
+
+def test_same_seed_same_data_same_model(first, saas_small, features_learnable):
+    from churnml.model.training import train
+
+    again = train(saas_small, features=features_learnable, trials=TRIALS, progress=False, log=False)
     assert again.run_id is None and again.reason.startswith("not logged")
     assert again.best_params == first.best_params
     pd.testing.assert_frame_equal(again.evaluation.metrics, first.evaluation.metrics)

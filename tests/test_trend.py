@@ -18,11 +18,12 @@ RUNS = {
     "e": [(70, "red"), (20, "green"), (75, "red")],
 }
 EXPECTED = {  # account -> [(trend, pattern, previous_score) per run]
-    "a": [("new", "acute", None), ("steady", None, 60), ("rising", "chronic", 62)],
+    # a red account without a previous score is new, not acute: nothing shows a sudden rise
+    "a": [("new", None, None), ("steady", None, 60), ("rising", "chronic", 62)],
     "b": [("new", None, None), ("rising", "acute", 10), ("rising", "acute", 30)],
     "c": [("new", None, None), ("steady", None, 40), ("falling", None, 42)],
-    "d": [None, ("new", "acute", None), ("steady", None, 80)],
-    "e": [("new", "acute", None), ("falling", None, 70), ("rising", "acute", 20)],
+    "d": [None, ("new", None, None), ("steady", None, 80)],
+    "e": [("new", None, None), ("falling", None, 70), ("rising", "acute", 20)],
 }
 
 
@@ -69,3 +70,32 @@ def test_earlier_as_of_uses_only_earlier_runs():
 def test_history_needs_its_columns():
     with pytest.raises(ValueError, match="tier"):
         apply_trend(run_frame(0), run_frame(1).drop(columns="tier"))
+
+
+def test_a_new_red_account_is_acute_only_when_its_usage_just_collapsed():
+    from churnml.scoring.trend import history_pattern
+
+    as_of = pd.Timestamp("2025-06-01")
+    months = [as_of - pd.DateOffset(months=k) for k in range(6)]
+    usage = {  # events_30d, latest month first
+        "drop": [40, 100, 120, 90, 100, 100],   # half of the three months before, or less: acute
+        "slow": [60, 70, 80, 90, 100, 110],     # a slow decline: no sudden rise in risk
+        "amber_drop": [10, 100, 100, 100, 100, 100],  # not red: no pattern
+        "old": [10, 100, 100, 100, 100, 100],   # red with a previous run: its own pattern kept
+    }
+    history = pd.DataFrame(
+        [(acc, m, "events_30d", float(v)) for acc, vals in usage.items() for m, v in zip(months, vals)]
+        + [("drop", m, "tickets_30d", 1.0) for m in months],
+        columns=["account_id", "as_of", "indicator", "value"],
+    ).sample(frac=1, random_state=0)  # order must not matter
+    scores = pd.DataFrame(
+        {
+            "account_id": ["drop", "slow", "amber_drop", "old", "no_history"],
+            "tier": ["red", "red", "amber", "red", "red"],
+            "trend": ["new", "new", "new", "steady", "new"],
+            "pattern": pd.array([None, None, None, "chronic", None], dtype="string"),
+        }
+    )
+    out = history_pattern(scores, history)
+    assert list(out["pattern"].fillna("-")) == ["acute", "-", "-", "chronic", "-"]
+    assert history_pattern(scores, None) is scores

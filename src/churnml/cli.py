@@ -50,16 +50,27 @@ def _cmd_generate(args) -> int:
 
 def _add_validate(sub):
     p = sub.add_parser("validate", help="check a data folder against the Customer 360 contract")
-    p.add_argument("data", type=_source, help="folder of Parquet/CSV files, a DuckDB file, or a mapping's source")
+    p.add_argument("data", nargs="?", type=_source, help="folder of Parquet/CSV files or a DuckDB "
+                   "file (default: the mapping's source)")
     p.add_argument("--mapping", type=_existing_file, help="YAML mapping of your tables and columns onto the contract")
     p.set_defaults(handler=_cmd_validate)
+
+
+def _data_or_mapping(args):
+    """``--data`` (or the positional data), which may be left out when ``--mapping`` names a
+    ``source:`` (``load_tables`` reads it from the mapping then)."""
+    if args.data is None and args.mapping is None:
+        raise UsageError(
+            f"{args.command}: give --data (a folder or DuckDB file) or --mapping with a source:"
+        )
+    return args.data
 
 
 def _cmd_validate(args) -> int:
     from churnml.data.load import load_tables
     from churnml.data.validate import format_report, validate
 
-    tables = load_tables(args.data, mapping=args.mapping, validate=False)
+    tables = load_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
     report = validate(tables, raise_on_fatal=False)
     if args.json:
         _json({"fatal": int((report["severity"] == "fatal").sum()),
@@ -72,7 +83,7 @@ def _cmd_validate(args) -> int:
 # --- features (issue 4) -------------------------------------------------------------------
 def _add_features(sub):
     p = sub.add_parser("features", help="build point-in-time indicators for account x as_of snapshots")
-    p.add_argument("--data", required=True, type=_source, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--data", type=_source, help="data folder or DuckDB file (default: the mapping's source)")
     p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
     p.add_argument("--as-of", type=_date, help="one as_of date, or the last date of a cadence (YYYY-MM-DD)")
     p.add_argument("--start", type=_date, help="first as_of date of a cadence")
@@ -93,7 +104,7 @@ def _cmd_features(args) -> int:
 
     if not (args.as_of or args.start):
         raise UsageError("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
-    tables = load_tables(args.data, mapping=args.mapping)
+    tables = load_tables(_data_or_mapping(args), mapping=args.mapping)
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
         tables, as_of=None if args.start else pd.Timestamp(args.as_of),
@@ -132,7 +143,7 @@ def _cmd_features(args) -> int:
 # --- train (issue 5) ----------------------------------------------------------------------
 def _add_train(sub):
     p = sub.add_parser("train", help="tune, fit, calibrate, evaluate and register the renewal-risk model")
-    p.add_argument("--data", required=True, type=_source, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--data", type=_source, help="data folder or DuckDB file (default: the mapping's source)")
     p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
     p.add_argument("--config", type=_existing_file, help="model config YAML (default: models/default.yaml)")
     p.add_argument("--trials", type=_count, help="Optuna trial budget (overrides the config); "
@@ -147,7 +158,7 @@ def _cmd_train(args) -> int:
 
     _check_study_options(args)
     config = load_config(args.config)
-    result = train(args.data, config=config, trials=args.trials, mapping=args.mapping,
+    result = train(_data_or_mapping(args), config=config, trials=args.trials, mapping=args.mapping,
                    storage=args.storage, study_name=args.study_name, worker=args.worker,
                    progress=not args.json)
     if args.json:
@@ -182,7 +193,7 @@ def _check_study_options(args) -> None:
 def _add_tune(sub):
     p = sub.add_parser("tune", help="add tuning trials to a shared Optuna study (one worker); "
                        "then select, fit and register with train --trials 0")
-    p.add_argument("--data", required=True, type=_source, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--data", type=_source, help="data folder or DuckDB file (default: the mapping's source)")
     p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
     p.add_argument("--config", type=_existing_file, help="model config YAML (default: models/default.yaml)")
     p.add_argument("--trials", type=_count, help="this worker's trial budget (default: the config's)")
@@ -195,7 +206,7 @@ def _cmd_tune(args) -> int:
     from churnml.model.study import redacted, tune_worker
 
     _check_study_options(args)
-    result = tune_worker(args.data, storage=args.storage, study_name=args.study_name,
+    result = tune_worker(_data_or_mapping(args), storage=args.storage, study_name=args.study_name,
                          mapping=args.mapping, config=load_config(args.config),
                          trials=args.trials, worker=args.worker)
     trials = result.trials
@@ -214,7 +225,7 @@ def _cmd_tune(args) -> int:
 def _add_score(sub):
     p = sub.add_parser("score", help="score accounts at an as_of date, explain, and write CRM fields")
     p.add_argument("--model", default="models:/churnml@champion", type=_model_uri, help="model URI")
-    p.add_argument("--data", required=True, type=_source, help="data folder, DuckDB file, or mapping source")
+    p.add_argument("--data", type=_source, help="data folder or DuckDB file (default: the mapping's source)")
     p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
     p.add_argument("--as-of", required=True, type=_date, help="scoring date (YYYY-MM-DD)")
     p.add_argument("--out", required=True, type=_output_file, help="scores Parquet file")
@@ -224,6 +235,10 @@ def _add_score(sub):
     p.add_argument("--db-table", default="churn_risk", type=_identifier,
                    help="database table (one per CRM preset)")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--capacity", type=_positive_int, help="mark the N riskiest accounts red (per "
+                   "as_of) instead of the tier thresholds")
+    p.add_argument("--config", type=_existing_file, help="model config YAML whose scoring keys "
+                   "(tiers, explanation_backend) override the model's")
     p.add_argument("--force", action="store_true",
                    help="score even when the data differ from the training data in a refused way")
     p.add_argument("--lock-timeout", type=_seconds, default=600.0,
@@ -238,16 +253,17 @@ def _cmd_score(args) -> int:
     from churnml.scoring.run import run_score
 
     manifest = run_score(
-        args.model, args.data, args.as_of, args.out, mapping=args.mapping,
+        args.model, _data_or_mapping(args), args.as_of, args.out, mapping=args.mapping,
         crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
         table=args.db_table, force=args.force, lock_timeout=args.lock_timeout,
+        capacity=args.capacity, config=args.config,
         progress=not args.json,
     )
     if args.json:
         return _json(manifest)
     if not args.dry_run:
         _say()
-        _say(red_digest(pd.read_parquet(args.out)))
+        _say(red_digest(pd.read_parquet(args.out), warnings=manifest["warnings"]))
     return 0
 
 
@@ -255,31 +271,41 @@ def _cmd_score(args) -> int:
 def _add_report(sub):
     p = sub.add_parser("report", help="write the red-account meeting pack (self-contained HTML)")
     p.add_argument("--scores", required=True, type=_existing_file, help="scores Parquet file written by churnml score")
-    p.add_argument("--data", type=_source, help="data folder (adds CSM and contact details)")
+    p.add_argument("--data", type=_source, help="data folder or DuckDB file: adds CSM and contact "
+                   "details (default: the mapping's source, when --mapping is given)")
+    p.add_argument("--mapping", type=_existing_file,
+                   help="YAML mapping onto the contract (reads contacts and CSMs)")
     p.add_argument("--out", required=True, type=_output_file, help="output HTML file")
     p.add_argument("--include-amber", action="store_true", help="add cards for amber accounts")
     p.set_defaults(handler=_cmd_report)
 
 
 def _cmd_report(args) -> int:
-    from churnml.report.load import read_contacts, read_scores_bundle
+    from churnml.report.digest import run_warnings
+    from churnml.report.load import read_people, read_scores_bundle
     from churnml.report.render import render_report, write_report
+    from churnml.scoring.score import add_account_details
 
     bundle = read_scores_bundle(args.scores)
-    contacts = read_contacts(args.data) if args.data else None
+    people = read_people(args.data, args.mapping) if args.data or args.mapping else {}
+    notices = run_warnings((bundle["manifest"] or {}).get("warnings"))
     html = render_report(
-        bundle["scores"],
+        add_account_details(bundle["scores"], people.get("accounts")),
         bundle["explanations"],
         bundle["history"],
         bundle["families"],
-        contacts=contacts,
+        contacts=people.get("contacts"),
         include_amber=args.include_amber,
+        notices=notices,
     )
     path = write_report(args.out, html)
     missing = [kind for kind in ("explanations", "history", "families") if bundle[kind] is None]
     if args.json:
-        return _json({"path": str(path), "bytes": len(html.encode()), "missing_sidecars": missing})
+        return _json({"path": str(path), "bytes": len(html.encode()), "missing_sidecars": missing,
+                      "warnings": notices})
     _say(f"wrote {path} ({len(html.encode()) / 1e6:.2f} MB)")
+    for notice in notices:
+        _say(f"warning: {notice}")
     if missing:
         _say(f"not available (sidecar files missing): {', '.join(missing)}")
     return 0

@@ -42,29 +42,32 @@ def printable(text) -> str:
 @contextlib.contextmanager
 def configure(*, quiet: bool = False, verbose: bool = False):
     """Within the block: logging to standard error at WARNING (``quiet``: ERROR, ``verbose``:
-    INFO), churnml's warnings as ``warning: ...`` lines and other libraries' warnings only with
-    ``verbose``; everything is restored afterwards (``main`` may run inside a notebook or test)."""
+    INFO), churnml's warnings as one ``warning: ...`` line each (no file name, no source line),
+    other libraries' warnings only with ``verbose``, none with ``quiet``; everything is restored
+    afterwards (``main`` may run inside a notebook or a test that records warnings)."""
     from churnml import progress
 
     level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
-    saved = (log.handlers[:], log.level, log.propagate, warnings.showwarning)
+    saved = (log.handlers[:], log.level, log.propagate, warnings.formatwarning)
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
 
-    def show(message, category, filename, lineno, file=None, line=None):
+    def one_line(message, category, filename, lineno, line=None):
         ours = str(Path(filename).resolve()).startswith(_PACKAGE)
-        if ours or verbose:
-            log.warning("%s", message)
+        return f"warning: {printable(message)}\n" if ours or verbose else ""
 
-    warnings.showwarning = show
     progress.set_quiet(quiet)
     try:
-        yield
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore")
+            warnings.formatwarning = one_line
+            yield
     finally:
-        log.handlers[:], level, log.propagate, warnings.showwarning = saved
+        log.handlers[:], level, log.propagate, warnings.formatwarning = saved
         log.setLevel(level)
         progress.set_quiet(False)
 

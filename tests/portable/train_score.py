@@ -37,7 +37,7 @@ wide = {c: "float64" for c in typed.columns if typed[c].dtype == np.float32}
 typed.astype(wide).to_csv(work / "features.csv", index=False)
 np.save(work / "expected.npy", result.model.predict_proba(typed)[:, 1])
 
-run_score("models:/churnml@champion", data, as_of, work / "scores.parquet", progress=False)
+run_score(result.model_uri, data, as_of, work / "scores.parquet", progress=False)
 summary = {
     "churnml_file": churnml.__file__,
     "version": churnml.__version__,

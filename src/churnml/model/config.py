@@ -2,12 +2,16 @@
 
 Every value is validated eagerly; an error names the field and shows the bad value, e.g.
 ``tiers.red must be greater than tiers.amber (0.25), but got red=0.2``.
+
+Tier thresholds are probabilities (``red: 0.5``) or multiples of the model's base rate, the churn
+rate of its training labels (``red: 2x``, twice the base rate); the default is relative.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -104,21 +108,62 @@ class SearchSpace:
             object.__setattr__(self, f.name, (low, high))
 
 
+_MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*[xX×]\s*$")
+#: largest multiple of the base rate a threshold may be
+MAX_MULTIPLE = 100.0
+
+
+def parse_threshold(name: str, value) -> tuple[bool, float]:
+    """``(relative, number)`` of a tier threshold: a probability in [0, 1] such as ``0.5``, or a
+    multiple of the base rate such as ``"2x"`` (``relative`` True, ``number`` 2.0).
+
+    Examples
+    --------
+    >>> parse_threshold("tiers.red", "1.5x"), parse_threshold("tiers.red", 0.4)
+    ((True, 1.5), (False, 0.4))
+    """
+    if isinstance(value, str):
+        hit = _MULTIPLE.match(value)
+        if hit is None or not 0 < float(hit[1]) <= MAX_MULTIPLE:
+            _fail(
+                name,
+                f"a probability in [0, 1] or a multiple of the base rate in (0, {MAX_MULTIPLE:g}] "
+                f"written like '2x'",
+                value,
+            )
+        return True, float(hit[1])
+    _check_real(name, value, 0.0, 1.0)
+    return False, float(value)
+
+
 @dataclass(frozen=True)
 class Tiers:
-    """Probability thresholds: red at or above ``red``, amber at or above ``amber``, else green."""
+    """Tier thresholds: red at or above ``red``, amber at or above ``amber``, else green.
 
-    red: float = 0.5
-    amber: float = 0.25
+    Each is a probability (``0.5``) or a multiple of the model's base rate, the churn rate of its
+    training labels (``"2x"``: twice the base rate), resolved when scoring
+    (:func:`churnml.scoring.tiers.thresholds`). Two thresholds of the same kind are ordered here;
+    a probability and a multiple are compared once the base rate is known.
+    """
+
+    red: float | str = "2x"
+    amber: float | str = "1.25x"
 
     def __post_init__(self):
-        _check_real("tiers.red", self.red, 0.0, 1.0)
-        _check_real("tiers.amber", self.amber, 0.0, 1.0)
-        if not self.amber < self.red:
+        red = parse_threshold("tiers.red", self.red)
+        amber = parse_threshold("tiers.amber", self.amber)
+        for name, (relative, number) in (("red", red), ("amber", amber)):
+            object.__setattr__(self, name, f"{number:g}x" if relative else number)
+        if red[0] == amber[0] and not amber[1] < red[1]:
             raise ValueError(
                 f"model config: tiers.red must be greater than tiers.amber ({self.amber}), "
                 f"but got red={self.red}"
             )
+
+    @property
+    def relative(self) -> bool:
+        """Whether either threshold is a multiple of the base rate."""
+        return isinstance(self.red, str) or isinstance(self.amber, str)
 
 
 @dataclass(frozen=True)
@@ -127,9 +172,9 @@ class ModelConfig:
 
     Examples
     --------
-    >>> config = load_config(trials=5, tiers={"red": 0.6})
+    >>> config = load_config(trials=5, tiers={"red": "3x"})
     >>> config.trials, config.tiers.red, config.tiers.amber
-    (5, 0.6, 0.25)
+    (5, '3x', '1.25x')
     """
 
     horizon_days: int = 180
@@ -254,3 +299,23 @@ def load_config(path=None, **overrides) -> ModelConfig:
         return _build(ModelConfig, values, "top-level")
     except ValueError as error:
         raise ValueError(f"{error} (loading {source})") from None
+
+
+#: config keys that scoring reads (``churnml score --config`` overrides the model's with them)
+SCORING_KEYS = ("tiers", "explanation_backend")
+
+
+def scoring_overrides(path) -> dict:
+    """The scoring keys (:data:`SCORING_KEYS`) that the config file ``path`` sets, validated
+    like the whole file; keys it leaves out are not returned (the model's own apply).
+
+    Examples
+    --------
+    >>> scoring_overrides("capacity.yaml")  # doctest: +SKIP
+    {'tiers': Tiers(red=0.3, amber=0.15)}
+    """
+    import yaml
+
+    config = load_config(path)
+    given = yaml.safe_load(Path(path).read_text()) or {}
+    return {key: getattr(config, key) for key in SCORING_KEYS if key in given}

@@ -178,6 +178,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     typical_values_ : dict
         Median of each numeric feature over the labelled rows fitted: the "typical account" that
         reason sentences compare an account with.
+    base_rate_ : float
+        Share of the labelled rows fitted that are positive (the training churn rate); relative
+        tier thresholds are multiples of it.
 
     Examples
     --------
@@ -297,6 +300,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self._numeric_ = [c for c in columns if c not in self.categories_]
         X_all = self.prepare(frame)
         # the typical account: what explanations compare an account's values with
+        self.base_rate_ = float(target.mean())
         self.typical_values_ = {
             c: float(v) for c, v in X_all[self._numeric_].median().items() if pd.notna(v)
         }

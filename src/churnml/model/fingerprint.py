@@ -85,3 +85,46 @@ def combined_digest(fp: pd.DataFrame) -> str:
     """One digest over every table's digest and row count (the run's ``data_digest`` tag)."""
     text = ";".join(f"{t}:{r}:{d}" for t, r, d in fp[["table", "rows", "digest"]].itertuples(False))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def mapping_digest(mapping) -> str | None:
+    """16-hex-digit digest of a mapping's tables, columns, formats, SQL and time zones (not of
+    where its ``source`` lies: the data digest covers the data); None without a mapping.
+
+    Parameters
+    ----------
+    mapping : str, Path, dict or Mapping, optional
+        What ``load_tables`` accepts as ``mapping``.
+    """
+    if mapping is None:
+        return None
+    from churnml.data.mapping import Mapping, mapping_from_dict, read_mapping
+
+    if isinstance(mapping, dict):
+        mapping = mapping_from_dict(mapping)
+    elif not isinstance(mapping, Mapping):
+        mapping = read_mapping(mapping)
+    tables = sorted(
+        (
+            name,
+            spec.origin,
+            sorted(dict(spec.columns).items()),
+            sorted(dict(spec.formats).items()),
+            spec.timezone,
+        )
+        for name, spec in mapping.tables.items()
+    )
+    text = repr((mapping.timezone, tables))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+#: model config fields that define the label (absent ones are skipped)
+LABEL_FIELDS = ("label", "horizon_days", "downgrade_churn_share")
+
+
+def label_definition(config) -> str:
+    """The label a model config defines, as text: ``label=renewal horizon_days=180 ...``
+    (``label`` defaults to ``renewal`` for configs that predate the choice)."""
+    values = {name: getattr(config, name, None) for name in LABEL_FIELDS}
+    values["label"] = values["label"] or "renewal"
+    return " ".join(f"{k}={v}" for k, v in values.items() if v is not None)

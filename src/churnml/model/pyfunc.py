@@ -48,10 +48,12 @@ def model_signature(model):
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def tiers(probability, config) -> np.ndarray:
-    """red / amber / green from the config's probability thresholds."""
+def tiers(probability, config, base_rate=None) -> np.ndarray:
+    """red / amber / green from the config's thresholds (relative ones need ``base_rate``)."""
+    from churnml.scoring.tiers import thresholds
+
     p = np.asarray(probability, dtype=float)
-    red, amber = config.tiers.red, config.tiers.amber
+    red, amber = thresholds(config.tiers, base_rate)
     return np.where(p >= red, "red", np.where(p >= amber, "amber", "green"))
 
 
@@ -86,13 +88,15 @@ class ChurnPyfunc(PythonModel):
 
     def predict(self, context, model_input, params=None):
         """``probability``, ``score`` (0–100) and ``tier`` of each row of ``model_input``."""
+        from churnml.scoring.tiers import model_base_rate
+
         frame = pd.DataFrame(model_input)
         probability = self.model.predict_proba(frame)[:, 1]
         return pd.DataFrame(
             {
                 "probability": probability,
                 "score": np.rint(probability * 100).astype("int64"),
-                "tier": tiers(probability, self.config),
+                "tier": tiers(probability, self.config, model_base_rate(self.model)),
             },
             index=frame.index,
         )

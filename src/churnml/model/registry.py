@@ -101,9 +101,11 @@ def _unresolved(uri: str, error: Exception) -> ChurnmlError:
                  "that holds it")
     aliases = ", ".join(f"{a} (version {v})" for a, v in sorted(model.aliases.items())) or "none"
     what = f"alias {hit['alias']!r}" if "alias" in hit.groupdict() else f"version {hit['version']}"
-    return ChurnmlError(f"registered model {name!r} has no {what} (aliases: {aliases})",
-                        hint=f"use one of them, e.g. models:/{name}@champion, or "
-                             f"models:/{name}/VERSION")
+    hint = f"use one of them, or models:/{name}/VERSION"
+    if hit.groupdict().get("alias") == CHAMPION:
+        hint = (f"no version of {name!r} has passed the champion gate yet (see the Champion: line "
+                f"of `churnml train`); score a version explicitly with models:/{name}/VERSION")
+    return ChurnmlError(f"registered model {name!r} has no {what} (aliases: {aliases})", hint=hint)
 
 
 def champion_version(name: str):
@@ -139,6 +141,45 @@ def promote(name: str, version) -> None:
     MlflowClient().set_registered_model_alias(name, CHAMPION, str(version))
 
 
+#: what a model was trained on: training info key -> words of the comparison note
+PROVENANCE = {
+    "data_digest": "data (data_digest)",
+    "mapping_digest": "mapping",
+    "label_definition": "label definition",
+}
+
+
+def provenance_note(version, wrapper, info: dict) -> str:
+    """`` (the champion was trained on other data ...)`` when the champion's data fingerprint,
+    mapping or label definition differ from the challenger's ``info``; empty when they agree or
+    are unknown. The champion's facts come from its training info, else its run's tags (the data
+    digest) and its config (the label definition)."""
+    from mlflow import MlflowClient
+
+    from churnml.model.fingerprint import label_definition
+
+    theirs = dict(getattr(wrapper, "info", None) or {})
+    if "label_definition" not in theirs and getattr(wrapper, "config", None) is not None:
+        theirs["label_definition"] = label_definition(wrapper.config)
+    if "data_digest" not in theirs and getattr(version, "run_id", None):
+        try:
+            theirs["data_digest"] = MlflowClient().get_run(version.run_id).data.tags.get(
+                "data_digest"
+            )
+        except Exception:  # noqa: BLE001, S110 - a deleted run leaves the digest unknown
+            pass
+    differ = [
+        f"{words} {theirs[key]} vs {info[key]}"
+        for key, words in PROVENANCE.items()
+        if theirs.get(key) is not None
+        and info.get(key) is not None
+        and str(theirs[key]) != str(info[key])
+    ]
+    if not differ:
+        return ""
+    return f" (the champion was trained on different {'; '.join(differ)})"
+
+
 def challenge(name: str, challenger, test, info: dict, *, exclude_version=None):
     """Champion/challenger on the same out-of-time test rows.
 
@@ -150,6 +191,9 @@ def challenge(name: str, challenger, test, info: dict, *, exclude_version=None):
 
     The challenger wins on a higher test ROC-AUC; an equal ROC-AUC (within 1e-9) is broken by
     PR-AUC. With no champion yet, or a champion that cannot score these features, it wins too.
+    When the champion was trained on other data (data digest), another mapping or another label
+    definition, the reason says so (:func:`provenance_note`). Whether the version is then
+    promoted is decided by :func:`churnml.model.gate.decide`.
 
     Returns
     -------
@@ -187,10 +231,11 @@ def challenge(name: str, challenger, test, info: dict, *, exclude_version=None):
     except Exception as error:  # noqa: BLE001 - e.g. missing feature columns
         return True, (
             f"champion v{current.version} cannot score these features "
-            f"({str(error).splitlines()[0][:160]})"
+            f"({str(error).splitlines()[0][:160]}){provenance_note(current, wrapper, info)}"
         )
     old_auc = float(roc_auc_score(y, p))
     old_pr = float(average_precision_score(y, p))
+    note += provenance_note(current, wrapper, info)
     figures = (
         f"test ROC-AUC {new_auc:.4f} vs champion v{current.version} ({which}) {old_auc:.4f}, "
         f"PR-AUC {new_pr:.4f} vs {old_pr:.4f} on {len(y)} test rows{note}"

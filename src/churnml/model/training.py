@@ -6,8 +6,9 @@ parameters on every row whose outcome was known before the test period → evalu
 test snapshots beside the logistic baseline, the health scorecard, the uncalibrated booster and (on
 synthetic data) the oracle → the *deployed* model refitted on every resolved row → one MLflow run
 (config, data fingerprint, catalog, metrics, nested trial runs, figures, pyfunc model) → a registered
-version, which takes the ``champion`` alias only when it beats the current champion on the same
-test rows.
+version, which takes the ``champion`` alias only when it passes the champion gate
+(:mod:`churnml.model.gate`: above chance, ahead of both baselines, ahead of the current champion on
+the same test rows, and no blocking reason such as a probable leak).
 
 What each fitted piece saw
 --------------------------
@@ -67,7 +68,7 @@ class TrainResult:
     promoted : bool
         Whether the alias ``champion`` moved to this version.
     reason : str
-        Why it moved or not.
+        Why it moved or not (the champion gate's failed checks, or what it beat).
     holdout_model : ChurnModel
         The evaluated model (fitted before the test period).
     features : DataFrame
@@ -77,6 +78,11 @@ class TrainResult:
     leakage : DataFrame
         The leakage guard's report on the training frame
         (:func:`churnml.features.leakage.leakage_report`); ``leaks`` holds its probable leaks.
+    blockers : list of str
+        Reasons that forbid promotion, raised by checks outside the gate (e.g. a probable leak);
+        append to it before :func:`log_result` and the version is registered but not promoted.
+    gate : GateDecision
+        The champion gate's checks (after logging).
     """
 
     model: object
@@ -93,6 +99,8 @@ class TrainResult:
     tune_result: object = field(default=None, repr=False)
     timings: dict = field(default_factory=dict)
     leakage: pd.DataFrame | None = field(default=None, repr=False)
+    blockers: list = field(default_factory=list)
+    gate: object = field(default=None, repr=False)
 
     @property
     def leaks(self) -> pd.DataFrame:
@@ -114,6 +122,8 @@ class TrainResult:
     def summary(self) -> str:
         """Printable text: the evaluation table, run, version and the champion decision."""
         table = self.table()
+        decision = "promoted" if self.promoted else "registered, not promoted"
+        decision = decision if self.model_version else "not registered"
         text = table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
         n = self.evaluation.metric("model", "n")
         pos = self.evaluation.metric("model", "positives")
@@ -127,7 +137,7 @@ class TrainResult:
             f"Tuning:         {self.tune_result.selection}" if self.tune_result else "",
             f"MLflow run:     {self.run_id}",
             f"Model version:  {self.model_uri}",
-            f"Champion:       {'promoted' if self.promoted else 'not promoted'} — {self.reason}",
+            f"Champion:       {decision} — {self.reason}",
         ]
         if self.leakage is not None:
             from churnml.features.leakage import describe_leaks
@@ -259,7 +269,7 @@ def train(
     progress : bool, default True
         Progress bars (feature building, tuning).
     mapping : path or dict, optional
-        Column mapping for ``load_tables``.
+        Column mapping for ``load_tables``; with ``data`` omitted its ``source:`` is read.
     catalog : Catalog, optional
         Default the packaged indicator catalog.
     log : bool, default True
@@ -283,7 +293,9 @@ def train(
     from churnml.features.engine import feature_columns
     from churnml.model.baselines import HealthScore, logistic_baseline
     from churnml.model.evaluation import evaluate
+    from churnml.model.fingerprint import label_definition, mapping_digest
     from churnml.model.folds import out_of_time_folds, trainable_before
+    from churnml.model.gate import auc_interval_by_account
     from churnml.model.tuning import tune
 
     timings = {}
@@ -293,7 +305,7 @@ def train(
     name = registered_model_name or config.registered_model_name
     tables = None
     if features is None:
-        if data is None:
+        if data is None and mapping is None:
             raise ValueError("train: give data (tables or a path) or features (a training frame)")
         if isinstance(data, dict):
             tables = data
@@ -366,6 +378,7 @@ def train(
     evaluation = evaluate(
         y_test, predictions, frame=test, capacity=config.capacity, oracle=_oracle(tables, test)
     )
+    interval = auc_interval_by_account(test, y_test, predictions["model"], seed=config.seed)
     timings["evaluate_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -379,8 +392,13 @@ def train(
         or _latest(pre_labelled, "as_of"),
         "test_roc_auc": evaluation.metric("model", "roc_auc"),
         "test_pr_auc": evaluation.metric("model", "pr_auc"),
+        "test_roc_auc_low": interval[0],
+        "test_roc_auc_high": interval[1],
+        "base_rate": float(labelled["label"].astype(float).mean()),
         "rows": len(frame),
         "resolved_rows": len(labelled),
+        "mapping_digest": mapping_digest(mapping),
+        "label_definition": label_definition(config),
     }
     if tables is not None:  # what scoring compares its data with (churnml.scoring.drift)
         from churnml.model.profile import data_profile
@@ -404,6 +422,7 @@ def train(
         tune_result=tuned,
         timings=timings,
         leakage=leakage,
+        blockers=[f"probable leak: {signal}" for signal in leakage.loc[leakage["leak"], "signal"]],
     )
     if log:
         step = time.perf_counter()
@@ -425,9 +444,10 @@ def log_result(
     figures=True,
     run_id=None,
 ) -> TrainResult:
-    """Log a ``train(..., log=False)`` result as one MLflow run, register it and run
-    champion/challenger (what ``train`` does when ``log=True``). Fills ``run_id``,
-    ``model_version``, ``model_uri``, ``promoted`` and ``reason`` in place and returns ``result``.
+    """Log a ``train(..., log=False)`` result as one MLflow run, register it and run the
+    champion gate (what ``train`` does when ``log=True``). Fills ``run_id``, ``model_version``,
+    ``model_uri``, ``promoted``, ``reason`` and ``gate`` in place and returns ``result``.
+    ``result.blockers`` (reasons found elsewhere, e.g. probable leaks) keep it from promotion.
 
     Parameters
     ----------
@@ -480,10 +500,12 @@ def log_result(
         metrics = tracking.metric_dict(evaluation.metrics)
         metrics["tuning.selected_cv_roc_auc"] = float(result.tune_result.best_value)
         metrics["tuning.best_cv_roc_auc"] = float(result.tune_result.study.best_value)
+        metrics.update(_interval_metrics(info))
         mlflow.log_metrics(metrics)
         tags = {
             "churnml.registered_model_name": name,
             "churnml.tuning_selection": result.tune_result.selection,
+            **{k: str(info[k]) for k in ("mapping_digest", "label_definition") if info.get(k)},
         }
         if tables is not None:
             from churnml.data.contract import CONTRACT
@@ -492,7 +514,7 @@ def log_result(
             # the customer data only: the same data from a folder or a dict gets one digest,
             # whether or not an oracle (synthetic data) came along
             fp = fingerprint({k: v for k, v in tables.items() if k in CONTRACT})
-            tags["data_digest"] = combined_digest(fp)
+            tags["data_digest"] = info["data_digest"] = combined_digest(fp)
             tracking.log_frame(fp, "data/fingerprint.csv")
         tags["features_digest"] = _features_digest(frame)
         if result.leakage is not None:  # the leakage guard: "none" or the leaking signals
@@ -528,9 +550,8 @@ def log_result(
             name,
             tags={"run_id": run_id, "test_roc_auc": f"{info['test_roc_auc']:.6f}"},
         )
-        promoted, reason = registry.challenge(
-            name, result.holdout_model, test, info, exclude_version=version.version
-        )
+        decision = _gate(result, registry, name, test, info, version.version)
+        promoted, reason = decision.promote, decision.reason
         if promoted:
             registry.promote(name, version.version)
         client = mlflow.MlflowClient()
@@ -540,12 +561,14 @@ def log_result(
                 "model_version": str(version.version),
                 "promoted": str(promoted).lower(),
                 "champion_decision": reason,
+                **{f"gate.{c.name}": str(c.passed).lower() for c in decision.checks},
             }
         )
+        tracking.log_frame(decision.table(), "evaluation/gate.csv")
     result.run_id = run_id
     result.model_version = str(version.version)
     result.model_uri = f"models:/{name}/{version.version}"
-    result.promoted, result.reason = promoted, reason
+    result.promoted, result.reason, result.gate = promoted, reason, decision
     result.model.model_name_, result.model.model_version_ = name, str(version.version)
     return result
 
@@ -558,6 +581,25 @@ def _leakage(frame: pd.DataFrame, tables, catalog):
     if report["leak"].any():
         warnings.warn("train: " + "\n".join(describe_leaks(report)), UserWarning, stacklevel=3)
     return report
+
+
+def _gate(result, registry, name, test, info, version):
+    """Champion/challenger on the test rows, then the champion gate over every check."""
+    from churnml.model.gate import decide
+
+    champion = registry.challenge(name, result.holdout_model, test, info, exclude_version=version)
+    interval = (info.get("test_roc_auc_low"), info.get("test_roc_auc_high"))
+    interval = None if None in interval else interval
+    return decide(result.evaluation, interval, champion, blockers=list(result.blockers))
+
+
+def _interval_metrics(info: dict) -> dict:
+    return {
+        f"model.roc_auc_{end}": float(info[f"test_roc_auc_{end}"])
+        for end in ("low", "high")
+        if info.get(f"test_roc_auc_{end}") is not None
+        and np.isfinite(info[f"test_roc_auc_{end}"])
+    }
 
 
 def _features_digest(frame: pd.DataFrame) -> str:

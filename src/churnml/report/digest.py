@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+#: scoring warnings about the run as a whole, printed before the red accounts
+RUN_WARNINGS = ("no_signal", "as_of_after_data", "as_of_before_data", "base_rate_estimated")
 
-def red_digest(scores: pd.DataFrame, n: int = 5) -> str:
-    """The ``n`` red accounts with the most ARR at risk, each with its reasons and play.
+
+def run_warnings(warnings) -> list[str]:
+    """Messages of the run-level warnings (:data:`RUN_WARNINGS`) among scoring ``warnings``."""
+    return [w["message"] for w in warnings or [] if w.get("kind") in RUN_WARNINGS]
+
+
+def red_digest(scores: pd.DataFrame, n: int = 5, *, warnings=None) -> str:
+    """The ``n`` red accounts with the most ARR at risk, each with its reasons and play, after
+    the run-level ``warnings`` (no signal, an ``as_of`` outside the data), one ``warning:`` line
+    each.
 
     Examples
     --------
@@ -19,12 +29,13 @@ def red_digest(scores: pd.DataFrame, n: int = 5) -> str:
        - No executive sponsor
        play: Find a sponsor
     """
+    notes = [f"warning: {message}" for message in run_warnings(warnings)]
     red = scores[scores["tier"].astype("string") == "red"]
     if red.empty:
-        return "no red accounts"
+        return "\n".join([*notes, "no red accounts"])
     top = red.sort_values("arr_at_risk", ascending=False).head(n)
-    lines = [(f"{len(red)} red account{'s' if len(red) != 1 else ''}; "
-              f"the {len(top)} with the most ARR at risk:")]
+    lines = [*notes, (f"{len(red)} red account{'s' if len(red) != 1 else ''}; "
+                      f"the {len(top)} with the most ARR at risk:")]
     for i, row in enumerate(top.to_dict("records"), start=1):
         name = row.get("name") if pd.notna(row.get("name")) else row["account_id"]
         trend = f", {row['trend']}" if pd.notna(row.get("trend")) else ""

@@ -1,8 +1,11 @@
-"""Read what ``churnml score`` wrote: the scores Parquet file and its sidecars, plus contacts.
+"""Read what ``churnml score`` wrote: the scores Parquet file, its sidecars and its manifest,
+plus contacts and accounts (CSMs) through the same loader as every other command.
 
 ``scores.parquet`` is mandatory; the sidecars ``scores_explanations.parquet``,
 ``scores_history.parquet`` and ``scores_families.parquet`` are optional — a missing one is
-returned as ``None`` and the report says "not available" for the sections that need it.
+returned as ``None`` and the report says "not available" for the sections that need it. The run
+manifest ``scores_manifest.json`` is optional too; its warnings (no signal, an ``as_of`` outside
+the data) are shown at the top of the report.
 
 The files of one scoring run carry its run id (Parquet key-value metadata; ``run_id`` in the
 manifest). A folder whose scores and sidecars come from different runs — a run interrupted while
@@ -12,11 +15,13 @@ committing, or files copied together by hand — is refused with a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from churnml.errors import ChurnmlError
+from churnml.scoring.manifest import manifest_path
 
 #: sidecar kind -> required columns (the shared interface written by churnml.scoring)
 SIDECARS: dict[str, tuple[str, ...]] = {
@@ -141,7 +146,8 @@ def read_scores_bundle(scores_path: str | Path) -> dict[str, pd.DataFrame | None
     Returns
     -------
     dict
-        Keys ``scores``, ``explanations``, ``history``, ``families``; a missing sidecar is ``None``.
+        Keys ``scores``, ``explanations``, ``history``, ``families`` (a missing sidecar is
+        ``None``) and ``manifest`` (the run manifest dict, ``None`` when absent).
 
     Raises
     ------
@@ -164,29 +170,27 @@ def read_scores_bundle(scores_path: str | Path) -> dict[str, pd.DataFrame | None
         else:
             bundle[kind] = None
     check_same_run(path, run_ids)
+    manifest = manifest_path(path)
+    bundle["manifest"] = json.loads(manifest.read_text()) if manifest.exists() else None
     return bundle
 
 
-def read_contacts(data: str | Path, mapping: str | Path | None = None) -> pd.DataFrame | None:
-    """Contacts of the customer tables at ``data`` (``None`` when there is no contacts table).
+def read_people(data=None, mapping=None) -> dict[str, pd.DataFrame | None]:
+    """Contacts and accounts of the customer tables, read by :func:`churnml.load_tables` (so a
+    mapping and email-domain matching apply; ``data`` may be None when the mapping names a
+    ``source:``). A table the source lacks is ``None``.
 
-    Uses :func:`churnml.load_tables` when the package provides it (so mappings and email-domain
-    matching apply); otherwise reads ``contacts.parquet`` or ``contacts.csv`` from the folder.
+    Returns
+    -------
+    dict
+        Keys ``contacts`` and ``accounts``.
     """
-    try:
-        from churnml.data.load import load_tables
-    except ImportError:
-        load_tables = None
-    if load_tables is not None:
-        kwargs = {"mapping": mapping} if mapping else {}
-        tables = load_tables(data, validate=False, **kwargs)
-        return tables.get("contacts")
-    folder = Path(data)
-    for name, reader in (("contacts.parquet", pd.read_parquet), ("contacts.csv", pd.read_csv)):
-        if (folder / name).exists():
-            frame = reader(folder / name)
-            for col in ("started_at", "ended_at"):
-                if col in frame.columns:
-                    frame[col] = pd.to_datetime(frame[col])
-            return frame
-    return None
+    from churnml.data.load import load_tables
+
+    tables = load_tables(data, mapping, tables=["accounts", "contacts"], validate=False)
+    return {"contacts": tables.get("contacts"), "accounts": tables.get("accounts")}
+
+
+def read_contacts(data=None, mapping=None) -> pd.DataFrame | None:
+    """The contacts table of :func:`read_people` (``None`` when the source has none)."""
+    return read_people(data, mapping)["contacts"]

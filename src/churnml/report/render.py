@@ -44,6 +44,7 @@ def render_report(
     contacts: pd.DataFrame | None = None,
     include_amber: bool = False,
     title: str | None = None,
+    notices=None,
 ) -> str:
     """Render the red-account meeting pack as one self-contained HTML document.
 
@@ -62,6 +63,9 @@ def render_report(
         Add cards for amber accounts after the red ones.
     title : str, optional
         Page title; defaults to "Red-account review — <as_of>".
+    notices : list of str, optional
+        Warnings about the scoring run shown above the overview (e.g. the model shows no signal,
+        or ``as_of`` lies past the end of the data; see ``churnml.report.digest.run_warnings``).
 
     Returns
     -------
@@ -110,6 +114,7 @@ def render_report(
         anchors={c["account_id"]: c["anchor"] for c in card_list},
         tier_svg=Markup(tier_svg),
         include_amber=include_amber,
+        notices=list(notices or []),
         has_contacts=contacts is not None,
         css=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
         script=Markup(script),

@@ -1,9 +1,10 @@
 """Run manifest: what a scoring run used and produced, as JSON written atomically next to the output.
 
 Records the run id (also in the key-value metadata of each Parquet file of the run), the model
-URI, name and version, ``as_of``, per-table data fingerprints (row count and a hash), row counts by
-tier, warnings (data problems and drift from the training data; ``forced`` when a refusal was
-overridden), timings per step, the files written and ``scored_at``.
+URI, name and version, ``as_of``, per-table data fingerprints (row count and a hash), the tier
+thresholds applied, row counts by tier, warnings (data problems, drift from the training data —
+``forced`` when a refusal was overridden —, no signal, an ``as_of`` outside the data), timings per
+step, the files written and ``scored_at``.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def build_manifest(
     crm: dict | None = None,
     dry_run: bool = False,
     run_id: str | None = None,
+    tiering: dict | None = None,
 ) -> dict:
     """The manifest dict of one scoring run (JSON-ready values).
 
@@ -110,6 +112,8 @@ def build_manifest(
         Whether the run wrote nothing.
     run_id : str, optional
         The run id shared by the run's files.
+    tiering : dict, optional
+        The tier thresholds applied (:func:`churnml.scoring.tiers.tier_scores`).
 
     Returns
     -------
@@ -130,6 +134,7 @@ def build_manifest(
         "dry_run": bool(dry_run),
         "rows": len(scores),
         "rows_by_tier": {t: int(tiers.get(t, 0)) for t in ("red", "amber", "green")},
+        "tiers": _plain(tiering or {}),
         "arr_at_risk": float(np.nansum(scores["arr_at_risk"].to_numpy(dtype=np.float64))),
         "data": data_fingerprints(tables),
         "warnings": warnings,
@@ -138,6 +143,11 @@ def build_manifest(
         "outputs": {k: str(v) for k, v in (outputs or {}).items()},
         "crm": dict(crm or {}),
     }
+
+
+def _plain(values: dict) -> dict:
+    """JSON-ready copy: numpy scalars as Python numbers."""
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
 
 
 def write_manifest(manifest: dict, path) -> Path:

@@ -3,7 +3,8 @@
 Steps: check the arguments, load the model and the tables, build the population and features at
 ``as_of``, compare the data with what the model was trained on (:mod:`churnml.scoring.drift`;
 refused unless ``force``), score and explain, build the indicator history of red and amber
-accounts, then — under the output lock (:mod:`churnml.scoring.lock`) — read the score history
+accounts (which also gives a new red account its ``acute`` pattern when its usage just collapsed),
+then — under the output lock (:mod:`churnml.scoring.lock`) — read the score history
 (``scores_runs.parquet`` next to the output) for the trend, stage ``scores.parquet``, its sidecars
 (``scores_explanations``, ``scores_history``, ``scores_families``), the updated history, the CRM
 file and the manifest (``scores_manifest.json``) under temporary names, upsert the database rows
@@ -30,7 +31,13 @@ from churnml.scoring.commit import RUN_ID_KEY, Staging, checkpoint, new_run_id, 
 from churnml.scoring.indicator_history import indicator_history
 from churnml.scoring.lock import DEFAULT_TIMEOUT, output_lock
 from churnml.scoring.manifest import Timer, build_manifest, manifest_path
-from churnml.scoring.trend import apply_trend, read_runs, runs_path, update_runs
+from churnml.scoring.trend import (
+    apply_trend,
+    history_pattern,
+    read_runs,
+    runs_path,
+    update_runs,
+)
 from churnml.snapshots import data_period
 
 
@@ -91,6 +98,14 @@ def _load_model(model_uri):
 
         return load_model(str(model_uri))
     return model_uri  # an already loaded model
+
+
+def _scoring_overrides(config) -> dict:
+    if config is None:
+        return {}
+    from churnml.model.config import scoring_overrides
+
+    return scoring_overrides(config)
 
 
 def _load_tables(data, mapping):
@@ -183,6 +198,7 @@ def _manifest(context: dict, scores, outputs: dict, crm: dict, *, dry_run: bool,
         crm=crm,
         dry_run=dry_run,
         run_id=run_id,
+        tiering=context.get("tiering"),
     )
 
 
@@ -191,7 +207,7 @@ def _write_run(result, history, targets: Targets, context: dict) -> dict:
     timer = context["timer"]
     recovered = recover(targets.out, targets.files())
     runs = read_runs(runs_path(targets.out))
-    scores = apply_trend(result.scores, runs)
+    scores = history_pattern(apply_trend(result.scores, runs), history)
     frames = {
         "scores": scores,
         "explanations": result.explanations,
@@ -221,9 +237,10 @@ def _write_run(result, history, targets: Targets, context: dict) -> dict:
     return manifest
 
 
-def _dry_run(result, targets: Targets, context: dict) -> dict:
+def _dry_run(result, history, targets: Targets, context: dict) -> dict:
     """Compare with the CRM target and print what would change; write nothing."""
     scores = apply_trend(result.scores, read_runs(runs_path(targets.out)))
+    scores = history_pattern(scores, history)
     crm, _ = _crm(scores, targets, dry_run=True, progress=context["progress"])
     return _manifest(context, scores, {}, crm, dry_run=True)
 
@@ -245,6 +262,7 @@ def run_score(
     table: str = "churn_risk",
     force: bool = False,
     lock_timeout: float = DEFAULT_TIMEOUT,
+    config=None,
 ) -> dict:
     """Score the accounts at ``as_of`` and write scores, sidecars, CRM fields and the manifest.
 
@@ -282,6 +300,9 @@ def run_score(
         (an empty family the model relies on, data ending long before ``as_of``).
     lock_timeout : float
         Seconds to wait for another run writing the same output.
+    config : str or Path, optional
+        A model config file whose scoring keys (``tiers``, ``explanation_backend``) override the
+        model's (:func:`churnml.model.config.scoring_overrides`).
 
     Returns
     -------
@@ -298,6 +319,7 @@ def run_score(
     from churnml.scoring.score import build_population, score_result
 
     targets = _check_arguments(out, crm_out, crm_preset, db, table)
+    overrides = _scoring_overrides(config)
     timer, steps = Timer(), _Steps(progress)
     with timer("load_model"):
         model = _load_model(model_uri)
@@ -315,7 +337,8 @@ def run_score(
             as_of,
             features=features,
             capacity=capacity,
-            explain_backend=_backend(model, explain_backend),
+            explain_backend=_backend(model, explain_backend or overrides.get("explanation_backend")),
+            tiers=overrides.get("tiers"),
         )
     steps.advance("scored")
     with timer("indicator_history"):
@@ -329,9 +352,10 @@ def run_score(
         "warnings": [*result.warnings, *checks],
         "timer": timer,
         "progress": progress,
+        "tiering": result.tiering,
     }
     if dry_run:
-        manifest = _dry_run(result, targets, context)
+        manifest = _dry_run(result, history, targets, context)
     else:
         with output_lock([targets.out, targets.crm_out], timeout=lock_timeout):
             manifest = _write_run(result, history, targets, context)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churnml.scoring.tiers import assign_tiers
+from churnml.scoring.tiers import tier_scores
 from churnml.scoring.trend import apply_trend
 
 SCORE_COLUMNS = [
@@ -64,13 +64,17 @@ class ScoringResult:
     families : DataFrame
         Per-family contribution sums: account_id, as_of, family, contribution.
     warnings : list of dict
-        Data problems found at scoring time (``kind``, ``indicator``, ``count``, ``message``).
+        Problems found at scoring time (``kind``, ``indicator``, ``count``, ``message``): data
+        problems, ``no_signal`` (:mod:`churnml.scoring.signal`), an ``as_of`` outside the data.
+    tiering : dict
+        The tier thresholds applied (as given and as probabilities), the base rate, capacity.
     """
 
     scores: pd.DataFrame
     explanations: pd.DataFrame
     families: pd.DataFrame
     warnings: list = field(default_factory=list)
+    tiering: dict = field(default_factory=dict)
 
 
 def check_features(model, features: pd.DataFrame) -> list[dict]:
@@ -227,9 +231,11 @@ def score_frame(
     previous : DataFrame, optional
         History of earlier runs (account_id, as_of, score, tier, scored_at) for the trend.
     tiers : Tiers, mapping or (red, amber), optional
-        Thresholds; default ``model.config_.tiers`` or the packaged config.
+        Thresholds, probabilities or multiples of the model's base rate (``"2x"``); default
+        ``model.config_.tiers`` or the packaged config.
     capacity : int, optional
-        Tier by capacity instead: the ``capacity`` highest probabilities per as_of are red.
+        Tier by capacity instead: the ``capacity`` highest probabilities per as_of are red (ties
+        broken by the uncalibrated log-odds). Not applied when the model shows no signal.
     explain_backend : str
         Contribution backend (see :func:`churnml.explain.backends.contributions`).
     scored_at : Timestamp, optional
@@ -265,6 +271,11 @@ def score_frame(
         else np.full(len(features), np.nan)
     )
     as_of = pd.to_datetime(features["as_of"]).astype("datetime64[ns]")
+    tier, tiering, notes = tier_scores(
+        model, probability, tiers=tiers, capacity=capacity, groups=as_of.to_numpy(),
+        tiebreak=explanation.log_odds,
+    )  # fmt: skip
+    _warn(notes)
     scores = pd.DataFrame(
         {
             "account_id": features["account_id"].astype("string"),
@@ -278,9 +289,7 @@ def score_frame(
             "arr": arr,
             "probability": probability,
             "score": np.rint(100.0 * probability).astype(np.int16),
-            "tier": assign_tiers(
-                probability, tiers=tiers, capacity=capacity, groups=as_of.to_numpy()
-            ),
+            "tier": tier,
             "arr_at_risk": probability * arr,
             "base_value": explanation.base_value,
             "log_odds": explanation.log_odds,
@@ -311,8 +320,14 @@ def score_frame(
         scores=scores.reset_index(drop=True),
         explanations=explanation.reasons,
         families=explanation.families,
-        warnings=problems,
+        warnings=problems + notes,
+        tiering=tiering,
     )
+
+
+def _warn(notes: list[dict]) -> None:
+    for note in notes:
+        warnings.warn(f"scoring: {note['message']}", UserWarning, stacklevel=3)
 
 
 def score(
@@ -418,7 +433,12 @@ def score_result(
     features: pd.DataFrame | None = None,
     scored_at=None,
 ) -> ScoringResult:
-    """Like :func:`score` but returns the whole :class:`ScoringResult` (used by ``run_score``)."""
+    """Like :func:`score` but returns the whole :class:`ScoringResult` (used by ``run_score``);
+    its warnings also say when ``as_of`` lies outside the data (:mod:`churnml.scoring.coverage`)."""
+    from churnml.scoring.coverage import as_of_warnings
+
+    coverage = as_of_warnings(tables, as_of)
+    _warn(coverage)
     if features is None:
         features = build_population(model, tables, as_of, progress=progress)
     result = score_frame(
@@ -431,4 +451,6 @@ def score_result(
         scored_at=scored_at,
     )
     scores = add_account_details(result.scores, tables.get("accounts"))
-    return ScoringResult(scores, result.explanations, result.families, result.warnings)
+    return ScoringResult(
+        scores, result.explanations, result.families, coverage + result.warnings, result.tiering
+    )

@@ -7,8 +7,11 @@ newly scored row the previous run is the latest one with an earlier ``as_of`` (`
 - trend: ``new`` (no earlier run), ``rising`` (score up by :data:`TREND_POINTS` or more),
   ``falling`` (down by as much), else ``steady``.
 - pattern: ``chronic`` when red in this and the two runs before it (at least :data:`CHRONIC_RUNS`
-  consecutive red runs), else ``acute`` when newly red (not red in the previous run, or no previous
-  run) or risen by :data:`ACUTE_POINTS` or more; ``None`` otherwise.
+  consecutive red runs), else ``acute`` when it has a previous run and is newly red (not red in
+  that run) or has risen by :data:`ACUTE_POINTS` or more; ``None`` otherwise. An account with no
+  previous run (trend ``new``) has no pattern until its indicator history shows one
+  (:func:`history_pattern`: a red account whose product usage collapsed in the latest month is
+  ``acute``); ``chronic`` always needs red runs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ TREND_POINTS = 5
 ACUTE_POINTS = 15
 CHRONIC_RUNS = 3
 RUNS_SUFFIX = "_runs"
+#: a new red account is acute when this indicator's latest monthly value is at most
+#: :data:`DROP_SHARE` of its median over the :data:`DROP_MONTHS` months before
+DROP_INDICATOR = "events_30d"
+DROP_SHARE = 0.5
+DROP_MONTHS = 3
 
 
 def runs_path(out) -> Path:
@@ -153,7 +161,7 @@ def apply_trend(scores: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Da
     was_red = prev_tier.eq("red").fillna(False).to_numpy()
     streak = np.where(red, streak_before + 1, 0)
     chronic = red & (streak >= CHRONIC_RUNS)
-    acute = ~chronic & ((red & ~was_red) | (has_prev & (delta >= ACUTE_POINTS)))
+    acute = ~chronic & has_prev & ((red & ~was_red) | (delta >= ACUTE_POINTS))
     pattern = np.where(chronic, "chronic", np.where(acute, "acute", None))
     out = scores.copy()
     out["previous_score"] = (
@@ -163,4 +171,44 @@ def apply_trend(scores: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Da
     out["previous_tier"] = out["previous_tier"].astype("string")
     out["trend"] = pd.array(trend, dtype="string")
     out["pattern"] = pd.array(pattern, dtype="string")
+    return out
+
+
+def history_pattern(scores: pd.DataFrame, history: pd.DataFrame | None) -> pd.DataFrame:
+    """``scores`` with ``pattern`` set to ``acute`` for new red accounts whose indicator history
+    shows a sudden drop: product usage (:data:`DROP_INDICATOR`) in the latest month at most
+    :data:`DROP_SHARE` of its median over the :data:`DROP_MONTHS` months before (and that median
+    above 0). Other rows are unchanged.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        After :func:`apply_trend` (account_id, tier, trend, pattern).
+    history : DataFrame or None
+        Long monthly indicator values (account_id, as_of, indicator, value), as written to
+        ``scores_history.parquet`` by ``run_score``.
+    """
+    if history is None or history.empty:
+        return scores
+    usage = history[history["indicator"].astype("string") == DROP_INDICATOR]
+    usage = usage.sort_values(["account_id", "as_of"], ascending=[True, False], kind="stable")
+    months_back = usage.groupby("account_id", sort=False).cumcount().to_numpy()
+    long = pd.DataFrame(
+        {
+            "account_id": usage["account_id"].astype("string").to_numpy(),
+            "k": months_back,
+            "value": usage["value"].to_numpy(dtype=np.float64),
+        }
+    )
+    wide = long.pivot_table(index="account_id", columns="k", values="value", aggfunc="first")
+    if 0 not in wide.columns or len(wide.columns) < 2:
+        return scores
+    before = wide.loc[:, [k for k in range(1, DROP_MONTHS + 1) if k in wide.columns]].median(axis=1)
+    dropped = (before > 0) & (wide[0] <= DROP_SHARE * before)
+    key = scores["account_id"].astype("string")
+    hit = key.map(dropped).fillna(False).astype(bool).to_numpy()
+    new = scores["trend"].astype("string").eq("new").fillna(False).to_numpy()
+    new_red = new & scores["tier"].astype("string").eq("red").fillna(False).to_numpy()
+    out = scores.copy()
+    out.loc[new_red & hit, "pattern"] = "acute"
     return out
