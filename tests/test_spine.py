@@ -42,7 +42,7 @@ def test_columns_and_dtypes():
     )
     assert list(spine.columns) == [
         "account_id", "as_of", "contract_id", "renewal_date", "days_to_renewal",
-        "arr", "seats", "segment", "outcome", "label",
+        "arr", "seats", "segment", "outcome", "label", "label_date",
     ]  # fmt: skip
     assert str(spine["label"].dtype) == "Int8"
     assert pd.api.types.is_integer_dtype(spine["days_to_renewal"])

@@ -64,8 +64,8 @@ def test_clean_tables_give_an_empty_report():
 def fatal_case(name):
     t = clean()
     if name == "missing_table":
-        del t["contracts"]
-        return t, ("contracts", "", 1, "tables given")
+        del t["contracts"]  # and no subscriptions either
+        return t, ("contracts|subscriptions", "", 1, "tables given")
     if name == "missing_column":
         t["usage"] = t["usage"].drop(columns="ts")
         return t, ("usage", "ts", 1, "columns present: ['account_id', 'user_id']")

@@ -138,6 +138,9 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
 
         tables = load_tables(tables, validate=False)
     tables = _with_matched_contacts(tables)
+    from churnml.data.subscriptions import with_renewal_terms
+
+    tables = with_renewal_terms(tables)  # the same terms as load_tables and make_spine
     with tempfile.TemporaryDirectory(prefix="churnml-duckdb-") as spill:
         con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
                                      "temp_directory": spill})

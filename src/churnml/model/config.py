@@ -17,6 +17,7 @@ DEFAULT_PATH = Path(__file__).parent / "configs" / "default.yaml"
 CADENCES = ("daily", "weekly", "monthly", "quarterly")
 CALIBRATIONS = ("auto", "isotonic", "sigmoid", None)
 BACKENDS = ("auto", "native", "woodelf", "shap")
+LABELS = ("auto", "renewal", "window")  # see churnml.labels
 
 
 def _fail(name, rule, value):
@@ -132,6 +133,7 @@ class ModelConfig:
     (5, 0.6, 0.25)
     """
 
+    label: str = "auto"
     horizon_days: int = 180
     downgrade_churn_share: float | None = None
     cadence: str = "monthly"
@@ -155,6 +157,7 @@ class ModelConfig:
     registered_model_name: str = "churnml"
 
     def __post_init__(self):
+        _check_choice("label", self.label, LABELS)
         _check_int("horizon_days", self.horizon_days, 1)
         _check_real("downgrade_churn_share", self.downgrade_churn_share, 0.0, 1.0, optional=True)
         _check_cadence(self.cadence)

@@ -89,6 +89,7 @@ class TrainResult:
     test_index: np.ndarray | None = field(default=None, repr=False)
     tune_result: object = field(default=None, repr=False)
     timings: dict = field(default_factory=dict)
+    label_audit: object = field(default=None, repr=False)
 
     def table(self) -> pd.DataFrame:
         """Model vs baselines vs oracle on the test snapshots (segment "all")."""
@@ -103,7 +104,11 @@ class TrainResult:
         text = table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
         n = self.evaluation.metric("model", "n")
         pos = self.evaluation.metric("model", "positives")
+        audit = self.label_audit
         lines = [
+            *([f"Label:          {audit.summary['label']} ({audit.summary['label_reason']}), "
+               f"horizon {audit.summary['horizon_days']} days"] if audit is not None else []),
+            *(f"WARNING:        {w}" for w in (audit.warnings if audit is not None else [])),
             (
                 f"Out-of-time test: {int(n)} snapshot rows, {int(pos)} churned "
                 f"(recall_at_k at capacity {self.evaluation.capacity} per scoring date)"
@@ -158,16 +163,17 @@ def build_training_frame(tables: dict, config, catalog=None, *, progress=False) 
         cadence=config.cadence,
         horizon_days=config.horizon_days,
         downgrade_churn_share=config.downgrade_churn_share,
+        label=config.label,
     )
     return build_features(tables, spine, catalog, progress=progress)
 
 
-def _oracle(tables, test: pd.DataFrame):
-    oracle = tables.get("oracle") if tables is not None else None
-    if oracle is None or "contract_id" not in test.columns:
+def _oracle(tables, test: pd.DataFrame, label: str = "renewal", horizon_days: int = 180):
+    from churnml.data.synthetic.oracle import oracle_probability
+
+    values = oracle_probability(tables, test, label=label, horizon_days=horizon_days)
+    if values is None:
         return None
-    lookup = oracle.drop_duplicates("contract_id").set_index("contract_id")["churn_probability"]
-    values = test["contract_id"].astype(str).map(lookup).to_numpy(dtype=float)
     if np.isnan(values).any():
         warnings.warn(
             f"train: oracle has no churn_probability for {int(np.isnan(values).sum())} of "
@@ -176,6 +182,27 @@ def _oracle(tables, test: pd.DataFrame):
         )
         return None
     return values
+
+
+def _label_audit(frame: pd.DataFrame, config):
+    """The label audit of the training frame: an error without resolved labels, a warning for
+    too few (the audit's warnings), the label definition for the summary."""
+    from churnml.errors import ChurnmlError
+    from churnml.label_report import HOW_TO_GET_OUTCOMES, label_audit
+
+    if "horizon_days" not in frame.attrs:  # a ready frame: its label is the config's
+        frame.attrs.update(horizon_days=config.horizon_days, label_reason="given",
+                           label="renewal" if config.label == "auto" else config.label)
+    audit = label_audit(frame)
+    if audit.summary["resolved"] == 0:
+        raise ChurnmlError(
+            f"train: no resolved labels among {audit.summary['rows']:,} snapshot rows "
+            f"(label: {audit.summary['label']}, {audit.summary['label_reason']})",
+            hint=HOW_TO_GET_OUTCOMES,
+        )
+    for message in audit.warnings:
+        warnings.warn(f"train: {message}", UserWarning, stacklevel=3)
+    return audit
 
 
 def _new_model(config, params, columns):
@@ -291,6 +318,8 @@ def train(
             f"{list(frame.columns)[:12]}"
         )
     frame = frame.reset_index(drop=True)
+    audit = _label_audit(frame, config)
+    label = audit.summary["label"]
     columns = feature_columns(frame, catalog) or None
 
     step = time.perf_counter()
@@ -332,7 +361,11 @@ def train(
         "health_score": health.predict_proba(test[X_cols])[:, 1],
     }
     evaluation = evaluate(
-        y_test, predictions, frame=test, capacity=config.capacity, oracle=_oracle(tables, test)
+        y_test,
+        predictions,
+        frame=test,
+        capacity=config.capacity,
+        oracle=_oracle(tables, test, label, audit.summary["horizon_days"] or config.horizon_days),
     )
     timings["evaluate_s"] = time.perf_counter() - step
 
@@ -342,9 +375,13 @@ def train(
     labelled = frame[frame["label"].notna()]
     info = {
         "test_start": str(test_start.date()),
-        "trained_until": _latest(labelled, "renewal_date") or _latest(labelled, "as_of"),
-        "holdout_trained_until": _latest(pre_labelled, "renewal_date")
+        "trained_until": _latest(labelled, "label_date")
+        or _latest(labelled, "renewal_date")
+        or _latest(labelled, "as_of"),
+        "holdout_trained_until": _latest(pre_labelled, "label_date")
+        or _latest(pre_labelled, "renewal_date")
         or _latest(pre_labelled, "as_of"),
+        "label": label,
         "test_roc_auc": evaluation.metric("model", "roc_auc"),
         "test_pr_auc": evaluation.metric("model", "pr_auc"),
         "rows": len(frame),
@@ -367,6 +404,7 @@ def train(
         test_index=test_idx,
         tune_result=tuned,
         timings=timings,
+        label_audit=audit,
     )
     if log:
         step = time.perf_counter()
@@ -435,6 +473,7 @@ def log_result(
         tags = {
             "churnml.registered_model_name": name,
             "churnml.tuning_selection": result.tune_result.selection,
+            "churnml.label": info.get("label", "renewal"),
         }
         if tables is not None:
             from churnml.data.contract import CONTRACT
