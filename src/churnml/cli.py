@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from churnml.errors import ChurnmlError
+
 
 def _add_generate(sub):
     p = sub.add_parser("generate", help="write synthetic SaaS customer data (Parquet, one file per table)")
@@ -16,6 +18,8 @@ def _add_generate(sub):
     p.add_argument("--months", type=int, default=24, help="months of history (default 24)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--churn-rate", type=float, default=None, help="target renewal churn rate (default ~0.12)")
+    p.add_argument("--export", choices=["subscriptions"], help="write a foreign-shaped export instead "
+                   "(subscriptions, churn events, usage keyed by subscription) with its mapping.yaml")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(handler=_cmd_generate)
 
@@ -26,6 +30,10 @@ def _cmd_generate(args) -> int:
 
     kwargs = {} if args.churn_rate is None else {"churn_rate": args.churn_rate}
     tables = make_saas(n_accounts=args.accounts, months=args.months, seed=args.seed, **kwargs)
+    if args.export:
+        from churnml.data.synthetic.export import write_export
+
+        return write_export(tables, args.out, seed=args.seed)
     paths = write_tables(tables, args.out)
     for name, path in paths.items():
         print(f"{name:<10} {len(tables[name]):>12,} rows  {path}")
@@ -46,7 +54,12 @@ def _cmd_validate(args) -> int:
     tables = load_tables(args.data, mapping=args.mapping, validate=False)
     report = validate(tables, raise_on_fatal=False)
     print(format_report(report))
-    return 1 if (report["severity"] == "fatal").any() else 0
+    if (report["severity"] == "fatal").any():
+        return 1
+    from churnml.label_report import audit_tables
+
+    print("\n" + audit_tables(tables).format())
+    return 0
 
 
 # --- features (issue 4) -------------------------------------------------------------------
@@ -58,6 +71,8 @@ def _add_features(sub):
     p.add_argument("--start", help="first as_of date of a cadence")
     p.add_argument("--cadence", default="monthly", help="as_of cadence between --start and --as-of")
     p.add_argument("--horizon-days", type=int, default=180, help="renewals within this many days")
+    p.add_argument("--label", default="auto", choices=["auto", "renewal", "window"],
+                   help="label definition (default auto: renewal when contracts carry outcomes)")
     p.add_argument("--out", required=True, help="output Parquet file")
     p.set_defaults(handler=_cmd_features)
 
@@ -77,7 +92,7 @@ def _cmd_features(args) -> int:
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
         tables, as_of=None if args.start else pd.Timestamp(args.as_of),
-        horizon_days=args.horizon_days, **when,
+        horizon_days=args.horizon_days, label=args.label, **when,
     )
     features = build_features(tables, spine, progress=True)
     path = write_parquet(features, args.out)
@@ -86,6 +101,9 @@ def _cmd_features(args) -> int:
           f"({features['as_of'].nunique()} as_of dates, {features['label'].notna().sum():,} resolved)")
     for indicator, reason in features.attrs.get("skipped", {}).items():
         print(f"skipped {indicator}: {reason}")
+    from churnml.label_report import label_audit
+
+    print("\n" + label_audit(spine).format())
     if features["label"].notna().sum() and features["label"].nunique() > 1:
         report = indicator_report(features, spine).head(12)
         shown = report[["indicator", "family", "coverage", "auc", "risk_when", "decile_1",
@@ -112,6 +130,7 @@ def _cmd_train(args) -> int:
 
     config = load_config(args.config)
     result = train(args.data, config=config, trials=args.trials, mapping=args.mapping)
+    print(result.label_audit.format() + "\n")
     print(result.summary())
     return 0
 
@@ -199,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.handler(args)
+    except ChurnmlError as error:
+        print(f"error: {error}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["MIN_CHURNED", "MIN_RESOLVED", "LabelAudit", "label_audit"]
+__all__ = ["MIN_CHURNED", "MIN_RESOLVED", "LabelAudit", "audit_tables", "label_audit"]
 
 #: fewer resolved or churned rows than these make a weak model; the audit warns
 MIN_RESOLVED = 200
@@ -145,3 +145,24 @@ def _warnings(summary: dict) -> list[str]:
         out.append(f"only {summary['churned']} churned snapshot rows (fewer than {MIN_CHURNED}): "
                    "the model and its evaluation will be unreliable")
     return out
+
+
+def audit_tables(tables: dict, config=None) -> LabelAudit:
+    """The label audit of the snapshots ``train`` would build from ``tables`` with ``config``
+    (monthly snapshots over the data's period, the config's label and horizon).
+
+    Examples
+    --------
+    >>> print(audit_tables(churnml.load_tables("data/")))  # doctest: +SKIP
+    """
+    from churnml.model.config import ModelConfig, load_config
+    from churnml.snapshots import data_period, make_spine
+
+    config = config if isinstance(config, ModelConfig) else load_config(config)
+    first, last = data_period(tables)
+    start = pd.Timestamp(config.training_start) if config.training_start else first
+    end = pd.Timestamp(config.training_end) if config.training_end else last
+    spine = make_spine(tables, start=start, end=max(start, end), cadence=config.cadence,
+                       horizon_days=config.horizon_days, label=config.label,
+                       downgrade_churn_share=config.downgrade_churn_share)
+    return label_audit(spine)

@@ -42,6 +42,13 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
         source = ind.table
         if ind.shape in shapes.SQL_SHAPES and source in missing:
             skipped[ind.id] = f"{missing[source]} ({ind.family} family)"
+        frame = tables.get(source)
+        if ind.shape in shapes.SQL_SHAPES and source != "usage" and frame is not None:
+            reads = {ind.params.get("column"), *(ind.params.get("where") or {}),
+                     *(ind.params.get("share_where") or {})} - {None}
+            need = sorted(c for c in reads if c not in frame.columns)
+            if need:  # e.g. a helpdesk export without escalated or reopened flags
+                skipped[ind.id] = f"{source} has no {need[0]} column"
         if source == "usage" and usage is not None:
             need = sorted(sources.USAGE_DIMS[sources.grain(ind)] - set(usage.columns))
             if need:
@@ -101,8 +108,9 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     Parameters
     ----------
     tables : dict of DataFrame, or str / Path
-        The contract tables (only accounts and contracts are required; a family whose table is
-        absent is skipped and the reason kept in ``attrs["skipped"]``), or a folder of Parquet /
+        The contract tables (only accounts and contracts or subscriptions are required; a family
+        whose table is absent, or an indicator whose column is, is skipped and the reason kept in
+        ``attrs["skipped"]``), or a folder of Parquet /
         CSV files or a DuckDB database file, read with :func:`churnml.data.load.load_tables`.
     spine : DataFrame
         Output of :func:`churnml.make_spine` (at least account_id and as_of; dates at midnight).

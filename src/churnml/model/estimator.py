@@ -567,9 +567,11 @@ def _split(frame, target, time_column, fraction, seed):
                     "n_valid": len(valid),
                 },
             )
+        # one text for every fit, so a tuning run shows it once, not once per trial and fold
         warnings.warn(
-            f"ChurnModel: the time-ordered validation slice (from {pd.Timestamp(cutoff).date()}) "
-            f"leaves {len(train)} training rows or a single class; using a stratified random slice",
+            "ChurnModel: the time-ordered validation slice leaves too few training rows whose "
+            "outcome was known before it, or a single class (long label horizon, short history); "
+            "using a stratified random slice",
             stacklevel=3,
         )
     rng = np.random.default_rng(seed)

@@ -305,7 +305,8 @@ def train(
 
             tables = load_tables(data, mapping)
             # synthetic data carry the true churn probability: the evaluation adds the oracle
-            tables.update(load_tables(data, mapping, tables=["oracle"], validate=False))
+            oracles = ["oracle", "oracle_terms"]
+            tables.update(load_tables(data, mapping, tables=oracles, validate=False))
         frame = build_training_frame(tables, config, catalog, progress=progress)
         timings["features_s"] = time.perf_counter() - clock
     else:
