@@ -36,13 +36,12 @@ def resolve_label(label: str, tables: dict) -> tuple[str, str]:
         raise ValueError(f"label must be one of {LABELS}, but got label={label!r}")
     if label != "auto":
         return label, "set in the model config"
-    contracts = tables.get("contracts")
-    from churnml.data.subscriptions import ATTRS_KEY
+    from churnml.data.subscriptions import is_derived
 
-    derived = contracts is not None and ATTRS_KEY in contracts.attrs
+    contracts = tables.get("contracts")
     if contracts is None:
         return "window", "auto: no contracts"
-    if derived:
+    if is_derived(contracts):
         return "window", "auto: the renewal terms are cut from subscriptions, not contracts with outcomes"
     if "outcome" in contracts and contracts["outcome"].notna().any():
         return "renewal", "auto: the contracts carry outcomes"

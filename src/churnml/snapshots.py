@@ -281,14 +281,14 @@ def _spine_frame(pairs, tables, label, horizon_days, downgrade_churn_share, data
 
 def _drops(tables: dict, terms: pd.DataFrame, after_churn: int) -> list[dict]:
     """What the spine left out, and why (for :func:`churnml.label_audit`)."""
-    from churnml.data.subscriptions import ATTRS_KEY
+    from churnml.data.subscriptions import ATTRS_KEY, is_derived
 
     info = tables["contracts"].attrs.get(ATTRS_KEY, {})
     drops = [dict(d) for d in info.get("dropped", [])]
     if info.get("assumed_annual"):
         drops.append({"table": "subscriptions", "count": info["assumed_annual"], "examples": [],
                       "why": "no billing_period or term_months: kept, with annual terms assumed"})
-    if not info and tables.get("subscriptions") is not None:
+    if not is_derived(tables["contracts"]) and tables.get("subscriptions") is not None:
         drops.append({"table": "subscriptions", "count": len(tables["subscriptions"]), "examples": [],
                       "why": "not used: the renewal terms come from the contracts table"})
     undated = terms["start_date"].isna() | terms["end_date"].isna()

@@ -73,10 +73,10 @@ def _closed_without_date(subs: pd.DataFrame) -> list[dict]:
 
 def billing_choice(tables) -> list[dict]:
     """Which billing table gives the renewal terms when both are given."""
-    from churnml.data.subscriptions import ATTRS_KEY
+    from churnml.data.subscriptions import is_derived
 
     contracts, subs = tables.get("contracts"), tables.get("subscriptions")
-    if contracts is None or subs is None or ATTRS_KEY in contracts.attrs or "churned_at" in contracts:
+    if contracts is None or subs is None or is_derived(contracts):
         return []
     return [finding("subscriptions", "", "not_used", "info", len(subs), [],
                     "both contracts and subscriptions are given: the renewal terms come from the "

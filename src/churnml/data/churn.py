@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.data.continuation import continuation
+from churnml.data.subscriptions import is_derived
 
 __all__ = ["EVENT_MATCH_DAYS", "account_churn", "billing_churn"]
 
@@ -44,7 +45,7 @@ def billing_churn(contracts: pd.DataFrame | None, data_end=None) -> pd.DataFrame
         return empty
     account = contracts["account_id"].astype("str")
     end = pd.to_datetime(contracts["end_date"]).astype("datetime64[us]")
-    if "churned_at" in contracts:  # derived from subscriptions
+    if is_derived(contracts):  # cut from subscriptions: each knows whether its account churned
         when = pd.to_datetime(contracts["churned_at"]).astype("datetime64[us]")
         hit = when.notna()
     else:

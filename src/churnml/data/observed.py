@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from churnml.data.subscriptions import is_derived
+
 #: columns that date something that happened (future-dated columns such as a scheduled
 #: ``end_date`` or a goal's ``due_at`` are left out; contract starts only as a last resort)
 HAPPENED = {
@@ -42,8 +44,8 @@ def observed_until(tables: dict) -> pd.Timestamp:
     latest = []
     for name, columns in HAPPENED.items():
         frame = tables.get(name)
-        if frame is None:
-            continue
+        if frame is None or (name == "contracts" and is_derived(frame)):
+            continue  # terms cut from subscriptions: their dates come from the data, not to it
         for column in columns:
             if column in frame.columns and len(frame):
                 latest.append(pd.to_datetime(frame[column]).max())

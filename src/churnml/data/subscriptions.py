@@ -23,7 +23,7 @@ MRR or ARR, billing period), not pre-cut renewal terms. churnml cuts them itself
    (``churned_at``; a churn event of the account dates it instead, see :mod:`churnml.data.churn`).
 6. **Open**: an active subscription's terms run through the end of the data plus
    ``SCORING_DAYS`` (so scoring just after the data's end finds every current term); any term that
-   ends after the end of the data is ``open``, whatever its subscription does later.
+   ends at or after the end of the data is ``open``, whatever its subscription does later.
 
 :func:`with_renewal_terms` is the one place where derived terms join the tables: ``load_tables``,
 ``make_spine`` and ``build_features`` all call it, so every entry point sees the same terms.
@@ -37,7 +37,7 @@ import pandas as pd
 from churnml.data.contract import BILLING_PERIODS
 from churnml.data.continuation import continuation, continued_outcome
 
-__all__ = ["renewal_terms", "with_renewal_terms"]
+__all__ = ["is_derived", "renewal_terms", "with_renewal_terms"]
 
 SNAP_DAYS = 3
 SCORING_DAYS = 31
@@ -216,13 +216,18 @@ def _outcomes(frame, subs, row, last, stop, arr, end_day) -> None:
     outcome = np.where(at_last, np.where(churned[row], "churned", moved[row]), "renewed")
     outcome_date = np.where(at_last, np.where(churned[row], churned_at[row], known_at[row]), end)
     renewal = np.where(at_last, np.where(churned[row], np.nan, successor_arr[row]), arr[row])
-    is_open = (last & ~closed[row]) | (end > np.datetime64(end_day, "us"))
+    is_open = (last & ~closed[row]) | (end >= np.datetime64(end_day, "us"))
     frame["outcome"] = pd.array(np.where(is_open, "open", outcome), dtype="string")
     frame["outcome_date"] = np.where(is_open, np.datetime64("NaT"), outcome_date).astype("datetime64[us]")
     frame["renewal_arr"] = np.where(is_open, np.nan, renewal)
     early = at_last & (stop_t[row] < end)
     frame["stopped_at"] = np.where(early, stop_t[row], np.datetime64("NaT")).astype("datetime64[us]")
     frame["churned_at"] = np.where(last, churned_at[row], np.datetime64("NaT")).astype("datetime64[us]")
+
+
+def is_derived(contracts) -> bool:
+    """Whether a contracts frame holds terms cut from subscriptions (by this module)."""
+    return contracts is not None and (ATTRS_KEY in contracts.attrs or "churned_at" in contracts)
 
 
 def with_renewal_terms(tables: dict) -> dict:
