@@ -13,6 +13,7 @@ def test_default_file_is_the_packaged_symlink_and_loads():
     config = load_config()
     assert DEFAULT_PATH.resolve().parent.name == "models"
     assert config.horizon_days == 180 and config.cadence == "monthly"
+    assert config.label == "auto" and load_config(label="window").label == "window"
     assert config.tiers.red == 0.5 and config.tiers.amber == 0.25
     assert config.registered_model_name == "churnml"
     assert config.search_space.num_leaves == (4, 63)
@@ -49,6 +50,7 @@ def test_file_values_and_partial_file(tmp_path):
         ({"trials": 0}, "trials=0"),
         ({"calibration": "platt"}, "calibration='platt'"),
         ({"downgrade_churn_share": 1.5}, "downgrade_churn_share=1.5"),
+        ({"label": "rolling"}, "label must be one of .* but got label='rolling'"),
         ({"horizn_days": 90}, r"unknown top-level key\(s\) \['horizn_days'\]"),
     ],
 )

@@ -314,3 +314,11 @@ def test_population_matches_a_brute_force_customer_check():
     expected = sorted(keep)
     assert sorted(zip(spine["account_id"], spine["as_of"], strict=True)) == expected
     assert len(expected) > 300 and spine.attrs["label_drops"][-1]["count"] > 10
+
+    rows = spine[["account_id", "as_of"]].merge(churn, on="account_id", how="left")
+    inside = (rows["churned_at"] >= rows["as_of"]) & (rows["churned_at"] < rows["as_of"] + pd.Timedelta(days=180))
+    churns = inside.groupby([rows["account_id"], rows["as_of"]]).any()
+    resolved = spine["as_of"] + pd.Timedelta(days=180) <= T(spine.attrs["observed_until"])
+    expected_label = churns.reindex(pd.MultiIndex.from_frame(spine[["account_id", "as_of"]]))
+    assert (spine.loc[resolved, "label"].to_numpy() == expected_label[resolved.to_numpy()].to_numpy()).all()
+    assert spine.loc[~resolved, "label"].isna().all() and spine["label"].eq(1).sum() > 20

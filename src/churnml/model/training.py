@@ -165,6 +165,7 @@ def build_training_frame(tables: dict, config, catalog=None, *, progress=False) 
         downgrade_churn_share=config.downgrade_churn_share,
         label=config.label,
     )
+    _label_audit(spine, config)  # no resolved labels: stop before building any feature
     return build_features(tables, spine, catalog, progress=progress)
 
 
@@ -184,9 +185,9 @@ def _oracle(tables, test: pd.DataFrame, label: str = "renewal", horizon_days: in
     return values
 
 
-def _label_audit(frame: pd.DataFrame, config):
-    """The label audit of the training frame: an error without resolved labels, a warning for
-    too few (the audit's warnings), the label definition for the summary."""
+def _label_audit(frame: pd.DataFrame, config, *, warn: bool = True):
+    """The label audit of the training frame (or its spine): an error without resolved labels, a
+    warning for too few (the audit's warnings), the label definition for the summary."""
     from churnml.errors import ChurnmlError
     from churnml.label_report import HOW_TO_GET_OUTCOMES, label_audit
 
@@ -200,7 +201,7 @@ def _label_audit(frame: pd.DataFrame, config):
             f"(label: {audit.summary['label']}, {audit.summary['label_reason']})",
             hint=HOW_TO_GET_OUTCOMES,
         )
-    for message in audit.warnings:
+    for message in audit.warnings if warn else []:
         warnings.warn(f"train: {message}", UserWarning, stacklevel=3)
     return audit
 
@@ -319,7 +320,7 @@ def train(
             f"{list(frame.columns)[:12]}"
         )
     frame = frame.reset_index(drop=True)
-    audit = _label_audit(frame, config)
+    audit = _label_audit(frame, config, warn=features is not None)
     label = audit.summary["label"]
     columns = feature_columns(frame, catalog) or None
 
