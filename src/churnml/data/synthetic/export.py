@@ -87,7 +87,8 @@ def _subscriptions(native: dict, rng: np.random.Generator) -> pd.DataFrame:
     churned, active = outcome.eq("churned"), outcome.eq("open")
     # Stripe: the cancellation is requested during the last term and takes effect at its end
     hours = pd.to_timedelta(rng.integers(9 * 60, 18 * 60, len(tail)), unit="min")
-    canceled = (tail["outcome_date"] + hours).where(churned)
+    before_end = tail["end_date"] - pd.Timedelta(hours=1)
+    canceled = (tail["outcome_date"] + hours).clip(upper=before_end).where(churned)
     segment = native["accounts"].set_index("account_id")["segment"].astype("str")
     seg = tail["account_id"].map(segment).fillna("smb")
     arr = tail["arr"].to_numpy()
@@ -109,20 +110,20 @@ def _subscriptions(native: dict, rng: np.random.Generator) -> pd.DataFrame:
             "churned": churned.to_numpy(),
             "auto_renew": True,
         }
-    )
+    ), tail["outcome_date"].where(churned).to_numpy()
 
 
-def _churn_events(subs: pd.DataFrame, rng: np.random.Generator, noise_rate: float) -> pd.DataFrame:
-    """One event per churned subscription, dated the day it was canceled; ``noise_rate`` of
-    them are missing (churn the team never logged)."""
-    churned = subs[subs["churned"]]
-    logged = rng.random(len(churned)) >= noise_rate
-    churned = churned[logged]
-    reason = rng.choice(list(REASONS), len(churned))
+def _churn_events(subs: pd.DataFrame, decided, rng: np.random.Generator, noise_rate: float):
+    """One event per churned subscription, dated the day the customer decided (the world's
+    decision date, the day of the cancellation or the day after); ``noise_rate`` of them are
+    missing (churn the team never logged)."""
+    churned = subs["churned"].to_numpy()
+    logged = churned & (rng.random(len(subs)) >= noise_rate)
+    reason = rng.choice(list(REASONS), int(logged.sum()))
     return pd.DataFrame(
         {
-            "customer_id": churned["customer_id"].to_numpy(),
-            "churn_date": churned["canceled_at"].dt.normalize().to_numpy(),
+            "customer_id": subs.loc[logged, "customer_id"].to_numpy(),
+            "churn_date": pd.to_datetime(decided[logged]).normalize(),
             "reason_code": reason,
             "feedback": [REASONS[r] for r in reason],
         }
@@ -183,7 +184,7 @@ def export_subscriptions(native: dict, *, seed: int = 0, noise_rate: float = 0.0
     ['churn_events', 'customers', 'nps_responses']
     """
     rng = np.random.default_rng(seed)
-    subs = _subscriptions(native, rng)
+    subs, decided = _subscriptions(native, rng)
     accounts = native["accounts"]
     tickets = native["tickets"]
     return {
@@ -194,7 +195,7 @@ def export_subscriptions(native: dict, *, seed: int = 0, noise_rate: float = 0.0
             "account_owner": accounts["csm"], "website": accounts["email_domain"],
             "coverage_model": accounts["touch_model"]}),
         "subscriptions": subs,
-        "churn_events": _churn_events(subs, rng, noise_rate),
+        "churn_events": _churn_events(subs, decided, rng, noise_rate),
         "product_events": _product_events(native["usage"], subs),
         "support_tickets": pd.DataFrame({
             "id": tickets["ticket_id"], "org_id": tickets["account_id"],
