@@ -97,7 +97,7 @@ def _subscriptions(native: dict, rng: np.random.Generator) -> pd.DataFrame:
             "id": np.char.add("sub_", np.char.zfill(np.arange(len(tail)).astype(str), 6)),
             "customer_id": tail["account_id"].to_numpy(),
             "plan_name": seg.map(PLANS).to_numpy(),
-            "interval": np.array([INTERVALS.get(m, "multi_year") for m in months]),
+            "interval": months.map(INTERVALS).fillna("multi_year").to_numpy(),
             "contract_months": months.to_numpy(),
             "quantity": tail["seats"].to_numpy(),
             "mrr": np.round(arr / 12.0, 2),
@@ -125,7 +125,7 @@ def _churn_events(subs: pd.DataFrame, decided, rng: np.random.Generator, noise_r
             "customer_id": subs.loc[logged, "customer_id"].to_numpy(),
             "churn_date": pd.to_datetime(decided[logged]).normalize(),
             "reason_code": reason,
-            "feedback": [REASONS[r] for r in reason],
+            "feedback": pd.Series(reason).map(REASONS).to_numpy(),
         }
     )
 
