@@ -72,3 +72,24 @@ def _mlflow_environment_restored():
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def export_small(saas_small):
+    """``saas_small`` written as a subscription billing export (a dict of the raw files)."""
+    from churnml.data.synthetic import export_subscriptions
+
+    return export_subscriptions(saas_small, seed=3)
+
+
+@pytest.fixture(scope="session")
+def export_tables(export_small):
+    """``export_small`` loaded through ``tests/data/subscriptions_mapping.yaml`` (renewal terms
+    derived from its subscriptions), plus its oracle."""
+    from pathlib import Path
+
+    from churnml.data.load import load_tables
+
+    mapping = Path(__file__).parent / "data" / "subscriptions_mapping.yaml"
+    tables = load_tables(export_small, mapping=mapping)
+    return tables | {k: export_small[k] for k in ("oracle", "oracle_terms")}

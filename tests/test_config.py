@@ -14,6 +14,7 @@ def test_default_file_is_the_packaged_symlink_and_loads():
     assert DEFAULT_PATH.resolve().parent.name == "models"
     assert config.horizon_days == 180 and config.cadence == "monthly"
     assert config.tiers.red == "2x" and config.tiers.amber == "1.25x" and config.tiers.relative
+    assert config.label == "auto" and load_config(label="window").label == "window"
     assert config.registered_model_name == "churnml"
     assert config.search_space.num_leaves == (4, 63)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -76,6 +77,7 @@ def test_file_values_and_partial_file(tmp_path):
         ({"trials": 0}, "trials=0"),
         ({"calibration": "platt"}, "calibration='platt'"),
         ({"downgrade_churn_share": 1.5}, "downgrade_churn_share=1.5"),
+        ({"label": "rolling"}, "label must be one of .* but got label='rolling'"),
         ({"horizn_days": 90}, r"unknown top-level key\(s\) \['horizn_days'\]"),
     ],
 )

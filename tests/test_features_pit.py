@@ -2,7 +2,9 @@
 
 For random as_of dates, every row dated at or after as_of in every table is either deleted or
 altered — including contact departures, ticket closures, goal achievements and contract outcomes
-after as_of — and every indicator must come out identical.
+after as_of — and every indicator must come out identical. On a subscription export, the same
+holds for cancellations, ends, churn events and new subscriptions after as_of, and neither the
+population (renewal or window label) nor the current terms move either.
 """
 
 from __future__ import annotations
@@ -91,3 +93,65 @@ def test_the_scramble_does_change_features_when_as_of_moves_earlier(world):
     columns = feature_columns(before)
     changed = [c for c in columns if not before[c].equals(after[c])]
     assert {"events_30d", "tickets_30d"} <= set(changed), changed
+
+
+# --- the same property on a subscription export: cancellations, churn events and new
+# subscriptions after as_of move neither the population, the current terms nor a feature ------
+@pytest.fixture(scope="module")
+def exported(world):
+    from pathlib import Path
+
+    from churnml.data.load import load_tables
+    from churnml.data.synthetic import export_subscriptions
+
+    mapping = Path(__file__).parent / "data" / "subscriptions_mapping.yaml"
+    tables = load_tables(export_subscriptions(world, seed=11), mapping=mapping)
+    return {k: v for k, v in tables.items() if k != "contracts"}  # cut anew from the scramble
+
+
+def scramble_billing_after(tables: dict, as_of: pd.Timestamp, seed: int) -> dict:
+    """Every billing fact dated at or after as_of is deleted, undone or moved later."""
+    rng = np.random.default_rng(seed)
+    out = scramble_after(tables, as_of, seed)
+    subs = tables["subscriptions"].copy()
+    later = pd.to_timedelta(rng.integers(1, 90, len(subs)), unit="D")
+    undo = rng.random(len(subs)) < 0.5
+    for column in ("end_date", "canceled_at"):
+        future = _future(subs, column, as_of)
+        subs.loc[future & undo, column] = pd.NaT  # still running, as far as anyone knows
+        subs.loc[future & ~undo, column] = subs.loc[future & ~undo, column] + later[future & ~undo]
+    started = _future(subs, "start_date", as_of)
+    out["subscriptions"] = subs[~(started & undo)].reset_index(drop=True)
+    events = tables["churn_events"].copy()
+    future = _future(events, "churned_at", as_of)
+    events.loc[future, "churned_at"] += pd.Timedelta(days=45)
+    out["churn_events"] = events[~(future & (rng.random(len(events)) < 0.5))].reset_index(drop=True)
+    return out
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(month=st.integers(min_value=4, max_value=11), seed=st.integers(0, 2**16))
+def test_billing_after_as_of_moves_no_snapshot_and_no_feature(exported, month, seed):
+    as_of = pd.Timestamp("2024-07-01") + pd.DateOffset(months=month)
+    changed = scramble_billing_after(exported, as_of, seed)
+    kept = ["account_id", "as_of", "contract_id", "renewal_date", "days_to_renewal", "arr", "seats"]
+    for label in ("window", "renewal"):
+        before = make_spine(exported, as_of=as_of, label=label)
+        after = make_spine(changed, as_of=as_of, label=label)
+        assert len(before) > 10
+        pd.testing.assert_frame_equal(before[kept], after[kept])
+    spine = make_spine(exported, as_of=as_of, label="window")
+    features = build_features(exported, spine)
+    columns = feature_columns(features)
+    assert len(columns) >= 40
+    pd.testing.assert_frame_equal(features[columns], build_features(changed, spine)[columns])
+
+
+def test_the_billing_scramble_moves_the_population_when_as_of_is_later(exported):
+    """Guard against a vacuous property: the scramble at an earlier date does drop or add
+    snapshots and change window labels at a later as_of."""
+    as_of = pd.Timestamp("2025-05-01")
+    changed = scramble_billing_after(exported, as_of - pd.DateOffset(months=4), 3)
+    before = make_spine(exported, as_of=as_of, label="window")
+    after = make_spine(changed, as_of=as_of, label="window")
+    assert set(before["account_id"]) != set(after["account_id"])

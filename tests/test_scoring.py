@@ -243,5 +243,5 @@ def test_score_from_tables(trained, saas_small):
     accounts = tables["accounts"].set_index("account_id")
     assert (scores["csm"].to_numpy() == accounts.loc[scores["account_id"], "csm"].to_numpy()).all()
     assert set(scores.attrs["explanations"]["account_id"]) <= set(scores["account_id"])
-    with pytest.raises(ValueError, match="no account has a contract active"):
+    with pytest.raises(ValueError, match="no account has a term active"):
         score(trained, tables, "2010-01-01")

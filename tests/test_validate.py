@@ -66,8 +66,8 @@ def test_clean_tables_give_an_empty_report():
 def fatal_case(name):
     t = clean()
     if name == "missing_table":
-        del t["contracts"]
-        return t, ("contracts", "", 1, "tables given")
+        del t["contracts"]  # and no subscriptions either
+        return t, ("contracts|subscriptions", "", 1, "tables given")
     if name == "missing_column":
         t["usage"] = t["usage"].drop(columns="ts")
         return t, ("usage", "ts", 1, "columns present: ['account_id', 'user_id']")
@@ -217,3 +217,69 @@ def test_format_report_summary_and_alignment():
 def test_validation_of_the_synthetic_data_has_no_fatal_problem(saas_small):
     report = validate(saas_small, raise_on_fatal=False, now="2030-01-01")
     assert not (report["severity"] == "fatal").any(), format_report(report)
+
+
+# --- billing: subscriptions and churn events ----------------------------------------------
+def with_subscriptions():
+    t = clean()
+    del t["contracts"]
+    t["subscriptions"] = pd.DataFrame(
+        {
+            "subscription_id": ["s1", "s2", "s3"],
+            "account_id": ["a1", "a2", "a3"],
+            "start_date": pd.to_datetime(["2023-01-01", "2023-02-01", "2023-03-01"]),
+            "end_date": pd.to_datetime(["2024-01-01", None, None]),
+            "canceled_at": pd.to_datetime(["2023-12-10", None, None]),
+            "mrr": [10.0, 20.0, 30.0],
+            "billing_period": ["annual", "monthly", "annual"],
+            "status": ["canceled", "active", "active"],
+        }
+    )
+    t["churn_events"] = pd.DataFrame(
+        {"account_id": ["a1"], "churned_at": pd.to_datetime(["2023-12-10"]), "reason": ["price"]}
+    )
+    return t
+
+
+def test_subscriptions_replace_contracts_and_agree_with_churn_events():
+    report = validate(with_subscriptions(), now=NOW)
+    assert (report["severity"] != "fatal").all() and (report["severity"] != "warning").all(), report
+    near = only(report, "near_billing_end")
+    assert near["count"] == 1 and "1 of 1 churn events (100%)" in near["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "check", "severity", "count"),
+    [
+        (lambda t: t.__setitem__("subscriptions", t["subscriptions"].drop(columns="mrr")),
+         "missing_column", "fatal", 1),
+        (lambda t: t["subscriptions"].loc.__setitem__((1, "end_date"), pd.Timestamp("2022-01-01")),
+         "end_date_before_start", "fatal", 1),
+        (lambda t: t["subscriptions"].loc.__setitem__((2, "mrr"), -5.0), "negative_arr", "fatal", 1),
+        (lambda t: t["subscriptions"].loc.__setitem__((1, "billing_period"), "weekly"),
+         "term_length_assumed", "warning", 1),
+        (lambda t: t["subscriptions"].loc.__setitem__((2, "status"), "Canceled"),
+         "closed_without_date", "warning", 1),
+        (lambda t: t.__setitem__("churn_events", pd.DataFrame(
+            {"account_id": ["a3"], "churned_at": pd.to_datetime(["2024-03-01"])})),
+         "event_without_churn", "warning", 1),
+        (lambda t: t.__setitem__("churn_events", pd.DataFrame(
+            {"account_id": ["a3"], "churned_at": pd.to_datetime(["2024-03-01"])})),
+         "churn_without_event", "warning", 1),
+        (lambda t: t.__setitem__("contracts", clean()["contracts"]), "not_used", "info", 3),
+    ],
+)
+def test_billing_problems_are_named(change, check, severity, count):
+    t = with_subscriptions()
+    change(t)
+    report = validate(t, now=NOW, raise_on_fatal=False)
+    row = only(report, check)
+    assert (row["severity"], row["count"]) == (severity, count)
+    assert row["table"] in ("subscriptions", "churn_events")
+
+
+def test_a_billing_table_is_mandatory():
+    t = with_subscriptions()
+    del t["subscriptions"]
+    row = only(validate(t, now=NOW, raise_on_fatal=False), "missing_table")
+    assert row["table"] == "contracts|subscriptions" and "give contracts" in row["message"]

@@ -15,6 +15,7 @@ _EXPORTS = {
     "validate": "churnml.data.validate",
     "DataQualityError": "churnml.data.validate",
     "make_spine": "churnml.snapshots",
+    "label_audit": "churnml.label_report",
     "load_catalog": "churnml.features.catalog",
     "build_features": "churnml.features.engine",
     "indicator_report": "churnml.features.report",

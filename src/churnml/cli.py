@@ -29,6 +29,8 @@ def _add_generate(sub):
     p.add_argument("--months", type=int, default=24, help="months of history (default 24)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--churn-rate", type=float, default=None, help="target renewal churn rate (default ~0.12)")
+    p.add_argument("--export", choices=["subscriptions"], help="write a foreign-shaped export instead "
+                   "(subscriptions, churn events, usage keyed by subscription) with its mapping.yaml")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(handler=_cmd_generate)
 
@@ -39,6 +41,10 @@ def _cmd_generate(args) -> int:
 
     kwargs = {} if args.churn_rate is None else {"churn_rate": args.churn_rate}
     tables = make_saas(n_accounts=args.accounts, months=args.months, seed=args.seed, **kwargs)
+    if args.export:
+        from churnml.data.synthetic.export import write_export
+
+        return write_export(tables, args.out, seed=args.seed)
     paths = write_tables(tables, args.out)
     if args.json:
         return _json({name: {"rows": len(tables[name]), "path": str(path)}
@@ -69,15 +75,21 @@ def _data_or_mapping(args):
 def _cmd_validate(args) -> int:
     from churnml.data.load import load_tables
     from churnml.data.validate import format_report, validate
+    from churnml.label_report import audit_tables
 
     tables = load_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
     report = validate(tables, raise_on_fatal=False)
+    fatal = bool((report["severity"] == "fatal").any())
+    audit = None if fatal else audit_tables(tables)
     if args.json:
         _json({"fatal": int((report["severity"] == "fatal").sum()),
-               "findings": report.astype(str).to_dict("records")})
+               "findings": report.astype(str).to_dict("records"),
+               "labels": None if audit is None else {k: str(v) for k, v in audit.summary.items()}})
     else:
         _say(format_report(report))
-    return 1 if (report["severity"] == "fatal").any() else 0
+        if audit is not None:
+            _say("\n" + audit.format())
+    return 1 if fatal else 0
 
 
 # --- features (issue 4) -------------------------------------------------------------------
@@ -89,6 +101,8 @@ def _add_features(sub):
     p.add_argument("--start", type=_date, help="first as_of date of a cadence")
     p.add_argument("--cadence", default="monthly", help="as_of cadence between --start and --as-of")
     p.add_argument("--horizon-days", type=_positive_int, default=180, help="renewals within this many days")
+    p.add_argument("--label", default="auto", choices=["auto", "renewal", "window"],
+                   help="label definition (default auto: renewal when contracts carry outcomes)")
     p.add_argument("--out", required=True, type=_output_file, help="output Parquet file")
     p.set_defaults(handler=_cmd_features)
 
@@ -108,7 +122,7 @@ def _cmd_features(args) -> int:
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
         tables, as_of=None if args.start else pd.Timestamp(args.as_of),
-        horizon_days=args.horizon_days, **when,
+        horizon_days=args.horizon_days, label=args.label, **when,
     )
     features = build_features(tables, spine, progress=True)
     path = write_parquet(features, args.out)
@@ -123,6 +137,9 @@ def _cmd_features(args) -> int:
     skipped = features.attrs.get("skipped", {})
     if skipped:  # each is listed once, with its reason, as the features are built
         _say(f"{len(skipped)} indicators skipped: the tables lack columns they read (listed above)")
+    from churnml.label_report import label_audit
+
+    _say("\n" + label_audit(spine).format())
     if features["label"].notna().sum() and features["label"].nunique() > 1:
         import warnings
 
@@ -166,6 +183,7 @@ def _cmd_train(args) -> int:
                       "model_version": result.model_version, "promoted": result.promoted,
                       "reason": result.reason, "best_params": result.best_params,
                       "test": result.table().to_dict("index")})
+    _say(result.label_audit.format() + "\n")
     _say(result.summary())
     return 0
 

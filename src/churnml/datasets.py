@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from churnml.data.synthetic import make_saas
+from churnml.data.synthetic import export_subscriptions, make_saas, make_saas_export
 
-__all__ = ["demo_data", "make_saas"]
+__all__ = ["demo_data", "export_subscriptions", "make_saas", "make_saas_export"]
 
 
 def demo_data(path="demo/data", *, n_accounts=2000, months=24, seed=7) -> Path:

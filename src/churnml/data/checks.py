@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from churnml.data.contract import CONTRACT, MANDATORY_TABLES, VOCABULARY
+from churnml.data.contract import (
+    BILLING_TABLES,
+    CONTRACT,
+    MANDATORY_TABLES,
+    SUBSCRIPTION_AMOUNTS,
+    VOCABULARY,
+)
 
 N_EXAMPLES = 3
 
@@ -16,6 +22,8 @@ N_EXAMPLES = 3
 PAST_COLUMNS = {
     "accounts": ("created_at",),
     "contracts": ("outcome_date",),
+    "subscriptions": ("canceled_at",),
+    "churn_events": ("churned_at",),
     "usage": ("ts",),
     "contacts": ("started_at", "ended_at"),
     "tickets": ("opened_at", "closed_at"),
@@ -61,12 +69,19 @@ def row_labels(frame: pd.DataFrame, mask: pd.Series, table: str, columns=()) -> 
 
 
 def missing_tables(tables) -> list[dict]:
-    return [
+    out = [
         finding(name, "", "missing_table", "fatal", 1, [f"tables given: {sorted(tables)}"],
                 f"mandatory table {name} is missing")
         for name in MANDATORY_TABLES
         if name not in tables
     ]  # fmt: skip
+    if not any(name in tables for name in BILLING_TABLES):
+        out.append(
+            finding("|".join(BILLING_TABLES), "", "missing_table", "fatal", 1,
+                    [f"tables given: {sorted(tables)}"],
+                    "a billing table is missing: give contracts (renewal terms) or subscriptions")
+        )  # fmt: skip
+    return out
 
 
 def missing_columns(name, frame) -> list[dict]:
@@ -77,6 +92,12 @@ def missing_columns(name, frame) -> list[dict]:
         for column in spec.required
         if column not in frame.columns
     ]  # fmt: skip
+    if name == "subscriptions" and not any(c in frame.columns for c in SUBSCRIPTION_AMOUNTS):
+        out.append(
+            finding(name, "mrr|arr", "missing_column", "fatal", 1,
+                    [f"columns present: {list(frame.columns)}"],
+                    "subscriptions need mrr or arr (the recurring revenue of each subscription)")
+        )  # fmt: skip
     if name == "contacts" and "account_id" not in frame.columns and "email" not in frame.columns:
         out.append(
             finding(name, "account_id|email", "missing_column", "fatal", 1,
@@ -132,7 +153,7 @@ def missing_keys(name, frame) -> list[dict]:
     out = []
     for column, kind in spec.required.items():
         if column not in frame.columns or (
-            kind != "string" and column not in ("start_date", "end_date")
+            kind != "string" and column not in ("start_date", "end_date", "churned_at")
         ):
             continue
         if name == "contacts" and column == "account_id":

@@ -1,4 +1,4 @@
-"""The Customer 360 data contract: the seven tables, their keys, columns and types.
+"""The Customer 360 data contract: the tables, their keys, columns and types.
 
 Every loader maps a company's data onto these tables and every builder reads only
 these names. Timestamps are normalised to UTC and stored tz-naive (``datetime64``);
@@ -67,7 +67,35 @@ CONTRACT: dict[str, TableSpec] = {
                 "renewal_arr": "float",
             },
             event_time="start_date",
-            mandatory=True,
+        ),
+        TableSpec(
+            "subscriptions",
+            key=("subscription_id",),
+            required={
+                "subscription_id": "string",
+                "account_id": "string",
+                "start_date": "timestamp",
+            },
+            optional={  # mrr or arr is required too (checked by validation)
+                "mrr": "float",
+                "arr": "float",
+                "end_date": "timestamp",
+                "canceled_at": "timestamp",
+                "seats": "float",
+                "plan": "string",
+                "billing_period": "string",
+                "term_months": "int",
+                "status": "string",
+                "auto_renew": "bool",
+            },
+            event_time="start_date",
+        ),
+        TableSpec(
+            "churn_events",
+            key=(),
+            required={"account_id": "string", "churned_at": "timestamp"},
+            optional={"reason": "string", "comment": "string", "subscription_id": "string"},
+            event_time="churned_at",
         ),
         TableSpec(
             "usage",
@@ -134,12 +162,19 @@ CONTRACT: dict[str, TableSpec] = {
 
 TABLES: tuple[str, ...] = tuple(CONTRACT)
 MANDATORY_TABLES: tuple[str, ...] = tuple(n for n, s in CONTRACT.items() if s.mandatory)
+#: one of these is mandatory too: pre-cut renewal terms, or billing subscriptions that churnml cuts
+#: into renewal terms itself (:mod:`churnml.data.subscriptions`); contracts win when both are given
+BILLING_TABLES: tuple[str, ...] = ("contracts", "subscriptions")
+#: of a subscriptions table, one of these is required
+SUBSCRIPTION_AMOUNTS: tuple[str, ...] = ("arr", "mrr")
 
 #: Allowed values of the curated categorical columns.
 OUTCOMES = ("renewed", "churned", "downgraded", "expanded", "open")
 ROLES = ("champion", "decision_maker", "power_user", "user", "admin", "executive_sponsor")
 SEGMENTS = ("enterprise", "mid_market", "smb")
 PRIORITIES = ("low", "normal", "high", "urgent")
+#: billing periods of a subscription -> months per term (``multi_year`` needs ``term_months``)
+BILLING_PERIODS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12, "multi_year": None}
 #: (table, column) -> its allowed values: loading normalises the spelling to them ("Mid Market" ->
 #: "mid_market") and validation reports values outside them
 VOCABULARY = {
@@ -147,4 +182,5 @@ VOCABULARY = {
     ("contacts", "role"): ROLES,
     ("accounts", "segment"): SEGMENTS,
     ("tickets", "priority"): PRIORITIES,
+    ("subscriptions", "billing_period"): tuple(BILLING_PERIODS),
 }

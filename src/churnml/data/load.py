@@ -219,6 +219,15 @@ def _fetch(src: _Source, name: str, tm):
     return frame.rename(columns={user: contract for contract, user in tm.columns.items()})
 
 
+def _other_billing_mapped(name: str, mapping) -> bool:
+    """Whether the mapping gives the other billing table (contracts vs subscriptions)."""
+    from churnml.data.contract import BILLING_TABLES
+
+    if mapping is None or name not in BILLING_TABLES:
+        return False
+    return any(other in mapping.tables for other in BILLING_TABLES if other != name)
+
+
 def load_tables(
     source=None, mapping=None, *, tables=None, validate=True
 ) -> dict[str, pd.DataFrame]:
@@ -240,7 +249,9 @@ def load_tables(
     Returns
     -------
     dict of str to DataFrame
-        Contract tables present in the source; absent ones are not in the dict.
+        Contract tables present in the source; absent ones are not in the dict. Subscriptions
+        without contracts come with the renewal terms cut from them as ``contracts``
+        (:func:`churnml.data.subscriptions.with_renewal_terms`).
 
     Examples
     --------
@@ -268,6 +279,8 @@ def load_tables(
                     out[name] = frame
                 continue
             tm = mapping.tables.get(name) if mapping is not None else None
+            if tm is None and _other_billing_mapped(name, mapping):
+                continue  # a raw file called subscriptions is not the contract's when contracts are mapped
             raw = _fetch(src, name, tm)
             if raw is None:
                 continue
@@ -291,12 +304,16 @@ def load_tables(
         from churnml.data.contacts import match_contacts
 
         out["contacts"] = match_contacts(out["contacts"], out["accounts"])
+    from churnml.data.subscriptions import with_renewal_terms
+
+    out = with_renewal_terms(out)  # subscriptions -> renewal terms, once for every entry point
     if validate:
         from churnml.data.validate import DataQualityError
         from churnml.data.validate import validate as run_validation
 
         report = run_validation(out, raise_on_fatal=False)
-        unasked = (report["check"] == "missing_table") & ~report["table"].isin(wanted)
+        asked = report["table"].str.split("|").map(lambda names: any(n in wanted for n in names))
+        unasked = (report["check"] == "missing_table") & ~asked.astype(bool)
         report = report[~unasked].reset_index(drop=True)
         if (report["severity"] == "fatal").any():
             raise DataQualityError(report)

@@ -1,10 +1,13 @@
 """Validate contract tables: one tidy report, and one error listing every fatal problem.
 
-Fatal: a missing mandatory table or required column, values that do not parse, duplicate primary
-keys, contracts ending before they start, NPS scores outside 0-10, negative ARR. Warnings: orphan
-account keys, rows dated in the future, mixed time zones in a raw column, mostly-empty curated
-columns, unknown category values, duplicated usage rows, contacts matching no account. Info: the
-email-domain match rate of contacts, and per missing optional column or table the indicators that
+Fatal: a missing mandatory table (accounts, and contracts or subscriptions) or required column,
+values that do not parse, duplicate primary keys, contracts or subscriptions ending before they
+start, NPS scores outside 0-10, negative ARR or MRR. Warnings: orphan account keys, rows dated in
+the future, mixed time zones in a raw column, mostly-empty curated columns, unknown category
+values, duplicated usage rows, contacts matching no account, subscriptions without a term length
+or with a closed status but no date, churn events that disagree with the billing. Info: the
+email-domain match rate of contacts, the share of churn events near a billing end, which billing
+table is used when both are given, and per missing optional column or table the indicators that
 ``build_features`` will skip.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from churnml.data import checks
+from churnml.data import billing_checks, checks
 from churnml.data.contract import CONTRACT
 
 __all__ = ["REPORT_COLUMNS", "DataQualityError", "format_report", "validate"]
@@ -91,6 +94,9 @@ def validate(tables, *, raise_on_fatal: bool = True, now=None) -> pd.DataFrame:
         found += checks.duplicate_keys(name, frame)
         found += checks.missing_keys(name, frame)
     found += checks.contract_rules(parsed)
+    found += billing_checks.subscription_rules(parsed)
+    found += billing_checks.billing_choice(tables)
+    found += billing_checks.churn_agreement(parsed)
     found += checks.orphans(parsed)
     found += checks.future_rows(parsed, now)
     found += checks.curated_columns(parsed)

@@ -92,8 +92,9 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     Parameters
     ----------
     tables : dict of DataFrame, or str / Path
-        The contract tables (only accounts and contracts are required; a family whose table is
-        absent is skipped and the reason kept in ``attrs["skipped"]``), or a folder of Parquet /
+        The contract tables (only accounts and contracts or subscriptions are required; a family
+        whose table is absent, or an indicator whose column is, is skipped and the reason kept in
+        ``attrs["skipped"]``), or a folder of Parquet /
         CSV files or a DuckDB database file, read with :func:`churnml.data.load.load_tables`.
     spine : DataFrame
         Output of :func:`churnml.make_spine` (at least account_id and as_of; dates at midnight).
@@ -129,6 +130,9 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
 
         tables = load_tables(tables, validate=False)
     tables = _with_matched_contacts(tables)
+    from churnml.data.subscriptions import with_renewal_terms
+
+    tables = with_renewal_terms(tables)  # the same terms as load_tables and make_spine
     with tempfile.TemporaryDirectory(prefix="churnml-duckdb-") as spill:
         con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
                                      "temp_directory": spill})

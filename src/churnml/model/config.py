@@ -21,6 +21,7 @@ DEFAULT_PATH = Path(__file__).parent / "configs" / "default.yaml"
 CADENCES = ("daily", "weekly", "monthly", "quarterly")
 CALIBRATIONS = ("auto", "isotonic", "sigmoid", None)
 BACKENDS = ("auto", "native", "woodelf", "shap")
+LABELS = ("auto", "renewal", "window")  # see churnml.labels
 
 
 def _fail(name, rule, value):
@@ -177,6 +178,7 @@ class ModelConfig:
     (5, '3x', '1.25x')
     """
 
+    label: str = "auto"
     horizon_days: int = 180
     downgrade_churn_share: float | None = None
     cadence: str = "monthly"
@@ -200,6 +202,7 @@ class ModelConfig:
     registered_model_name: str = "churnml"
 
     def __post_init__(self):
+        _check_choice("label", self.label, LABELS)
         _check_int("horizon_days", self.horizon_days, 1)
         _check_real("downgrade_churn_share", self.downgrade_churn_share, 0.0, 1.0, optional=True)
         _check_cadence(self.cadence)

@@ -13,7 +13,8 @@ What the booster and the calibrator are each fitted on
 ------------------------------------------------------
 The rows are split once. The *validation slice* is the latest ``validation_fraction`` of the
 snapshots when there is a time column (``time_column``, or ``as_of`` in snapshot mode), otherwise
-a stratified random share. When the frame carries ``renewal_date``, training rows whose renewal
+a stratified random share. When the frame carries ``renewal_date`` (or ``label_date``, the date a
+rolling-window label is known), training rows whose renewal
 falls on or after the first validation date are dropped (their outcome was not yet known at that
 cut-off), so no contract's outcome is on both sides. A first booster trains on the rest and
 early-stops on the validation slice. The calibrator is fitted on that booster's predictions for the
@@ -37,6 +38,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from churnml.model.calibration import fit_calibrator
+from churnml.model.folds import known_column
 
 #: columns that identify or label a snapshot row and are never features
 META_COLUMNS = (
@@ -44,6 +46,7 @@ META_COLUMNS = (
     "as_of",
     "contract_id",
     "renewal_date",
+    "label_date",
     "outcome",
     "label",
     "name",
@@ -548,8 +551,9 @@ def _split(frame, target, time_column, fraction, seed):
         cutoff = order[min(int(np.floor(n * (1 - fraction))), n - 1)]
         valid = everything[times >= cutoff]
         train_mask = times < cutoff
-        if "renewal_date" in frame.columns:
-            renewal = pd.to_datetime(frame["renewal_date"]).to_numpy()
+        known = known_column(frame, "renewal_date")
+        if known in frame.columns:
+            renewal = pd.to_datetime(frame[known]).to_numpy()
             train_mask &= ~(renewal >= cutoff)  # outcome must be known at the cut-off
         train = everything[train_mask]
         if (
@@ -567,9 +571,11 @@ def _split(frame, target, time_column, fraction, seed):
                     "n_valid": len(valid),
                 },
             )
+        # one text for every fit, so a tuning run shows it once, not once per trial and fold
         warnings.warn(
-            f"ChurnModel: the time-ordered validation slice (from {pd.Timestamp(cutoff).date()}) "
-            f"leaves {len(train)} training rows or a single class; using a stratified random slice",
+            "ChurnModel: the time-ordered validation slice leaves too few training rows whose "
+            "outcome was known before it, or a single class (long label horizon, short history); "
+            "using a stratified random slice",
             stacklevel=3,
         )
     rng = np.random.default_rng(seed)

@@ -122,9 +122,11 @@ def mapping_digest(mapping) -> str | None:
 LABEL_FIELDS = ("label", "horizon_days", "downgrade_churn_share")
 
 
-def label_definition(config) -> str:
-    """The label a model config defines, as text: ``label=renewal horizon_days=180 ...``
-    (``label`` defaults to ``renewal`` for configs that predate the choice)."""
+def label_definition(config, label: str | None = None) -> str:
+    """The label a model config defines, as text: ``label=renewal horizon_days=180 ...``.
+
+    ``label`` is the definition training resolved (``auto`` becomes ``renewal`` or ``window``);
+    without it the config's own, ``renewal`` for configs that predate the choice."""
     values = {name: getattr(config, name, None) for name in LABEL_FIELDS}
-    values["label"] = values["label"] or "renewal"
+    values["label"] = label or values["label"] or "renewal"
     return " ".join(f"{k}={v}" for k, v in values.items() if v is not None)

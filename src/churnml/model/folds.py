@@ -3,8 +3,9 @@
 A snapshot row (account, ``as_of``) is labelled by the outcome of a renewal that happens later, at
 ``renewal_date``. At a cut-off date the outcome of a row is known only if its renewal happened
 before the cut-off, so a row may train a model validated from that cut-off on only when
-``renewal_date < cut-off`` (and ``as_of < cut-off - gap_days``). Rows without a label never enter
-any fold. The final test is the latest ``test_snapshots`` resolved ``as_of`` dates and is in no fold.
+``renewal_date < cut-off`` (and ``as_of < cut-off - gap_days``); with a ``label_date`` column
+(the spine's date the label is known, the end of the window for rolling-window labels), that date
+is used instead. Rows without a label never enter any fold. The final test is the latest ``test_snapshots`` resolved ``as_of`` dates and is in no fold.
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ import warnings
 
 import numpy as np
 import pandas as pd
+
+
+def known_column(frame: pd.DataFrame, renewal_column: str | None) -> str | None:
+    """The column dating when a row's label became known: ``label_date`` when the frame has it
+    (a rolling-window label is known at the end of its window, not at the term's renewal),
+    else ``renewal_column``."""
+    if renewal_column == "renewal_date" and "label_date" in frame.columns:
+        return "label_date"
+    return renewal_column
 
 
 def trainable_before(
@@ -47,6 +57,7 @@ def trainable_before(
     times = pd.to_datetime(frame[time_column])
     limit = cutoff - pd.Timedelta(days=gap_days) if gap_days else cutoff
     mask = (times < limit) & frame[label_column].notna()
+    renewal_column = known_column(frame, renewal_column)
     if renewal_column is not None and renewal_column in frame.columns:
         mask &= pd.to_datetime(frame[renewal_column]) < cutoff
     return mask.to_numpy(dtype=bool)

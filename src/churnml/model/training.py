@@ -98,6 +98,7 @@ class TrainResult:
     test_index: np.ndarray | None = field(default=None, repr=False)
     tune_result: object = field(default=None, repr=False)
     timings: dict = field(default_factory=dict)
+    label_audit: object = field(default=None, repr=False)
     leakage: pd.DataFrame | None = field(default=None, repr=False)
     blockers: list = field(default_factory=list)
     gate: object = field(default=None, repr=False)
@@ -127,7 +128,11 @@ class TrainResult:
         text = table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
         n = self.evaluation.metric("model", "n")
         pos = self.evaluation.metric("model", "positives")
+        audit = self.label_audit
         lines = [
+            *([f"Label:          {audit.summary['label']} ({audit.summary['label_reason']}), "
+               f"horizon {audit.summary['horizon_days']} days"] if audit is not None else []),
+            *(f"WARNING:        {w}" for w in (audit.warnings if audit is not None else [])),
             (
                 f"Out-of-time test: {int(n)} snapshot rows, {int(pos)} churned "
                 f"(recall_at_k at capacity {self.evaluation.capacity} per scoring date)"
@@ -186,16 +191,18 @@ def build_training_frame(tables: dict, config, catalog=None, *, progress=False) 
         cadence=config.cadence,
         horizon_days=config.horizon_days,
         downgrade_churn_share=config.downgrade_churn_share,
+        label=config.label,
     )
+    _label_audit(spine, config)  # no resolved labels: stop before building any feature
     return build_features(tables, spine, catalog, progress=progress)
 
 
-def _oracle(tables, test: pd.DataFrame):
-    oracle = tables.get("oracle") if tables is not None else None
-    if oracle is None or "contract_id" not in test.columns:
+def _oracle(tables, test: pd.DataFrame, label: str = "renewal", horizon_days: int = 180):
+    from churnml.data.synthetic.oracle import oracle_probability
+
+    values = oracle_probability(tables, test, label=label, horizon_days=horizon_days)
+    if values is None:
         return None
-    lookup = oracle.drop_duplicates("contract_id").set_index("contract_id")["churn_probability"]
-    values = test["contract_id"].astype(str).map(lookup).to_numpy(dtype=float)
     if np.isnan(values).any():
         warnings.warn(
             f"train: oracle has no churn_probability for {int(np.isnan(values).sum())} of "
@@ -204,6 +211,27 @@ def _oracle(tables, test: pd.DataFrame):
         )
         return None
     return values
+
+
+def _label_audit(frame: pd.DataFrame, config, *, warn: bool = True):
+    """The label audit of the training frame (or its spine): an error without resolved labels, a
+    warning for too few (the audit's warnings), the label definition for the summary."""
+    from churnml.errors import ChurnmlError
+    from churnml.label_report import HOW_TO_GET_OUTCOMES, label_audit
+
+    if "horizon_days" not in frame.attrs:  # a ready frame: its label is the config's
+        frame.attrs.update(horizon_days=config.horizon_days, label_reason="given",
+                           label="renewal" if config.label == "auto" else config.label)
+    audit = label_audit(frame)
+    if audit.summary["resolved"] == 0:
+        raise ChurnmlError(
+            f"train: no resolved labels among {audit.summary['rows']:,} snapshot rows "
+            f"(label: {audit.summary['label']}, {audit.summary['label_reason']})",
+            hint=HOW_TO_GET_OUTCOMES,
+        )
+    for message in audit.warnings if warn else []:
+        warnings.warn(f"train: {message}", UserWarning, stacklevel=3)
+    return audit
 
 
 def _new_model(config, params, columns):
@@ -314,7 +342,8 @@ def train(
 
             tables = load_tables(data, mapping)
             # synthetic data carry the true churn probability: the evaluation adds the oracle
-            tables.update(load_tables(data, mapping, tables=["oracle"], validate=False))
+            oracles = ["oracle", "oracle_terms"]
+            tables.update(load_tables(data, mapping, tables=oracles, validate=False))
         frame = build_training_frame(tables, config, catalog, progress=progress)
         timings["features_s"] = time.perf_counter() - clock
     else:
@@ -327,6 +356,8 @@ def train(
             f"{list(frame.columns)[:12]}"
         )
     frame = frame.reset_index(drop=True)
+    audit = _label_audit(frame, config, warn=features is not None)
+    label = audit.summary["label"]
     columns = feature_columns(frame, catalog) or None
     leakage = _leakage(frame, tables, catalog)
 
@@ -376,7 +407,11 @@ def train(
         "health_score": health.predict_proba(test[X_cols])[:, 1],
     }
     evaluation = evaluate(
-        y_test, predictions, frame=test, capacity=config.capacity, oracle=_oracle(tables, test)
+        y_test,
+        predictions,
+        frame=test,
+        capacity=config.capacity,
+        oracle=_oracle(tables, test, label, audit.summary["horizon_days"] or config.horizon_days),
     )
     interval = auc_interval_by_account(test, y_test, predictions["model"], seed=config.seed)
     timings["evaluate_s"] = time.perf_counter() - step
@@ -387,9 +422,13 @@ def train(
     labelled = frame[frame["label"].notna()]
     info = {
         "test_start": str(test_start.date()),
-        "trained_until": _latest(labelled, "renewal_date") or _latest(labelled, "as_of"),
-        "holdout_trained_until": _latest(pre_labelled, "renewal_date")
+        "trained_until": _latest(labelled, "label_date")
+        or _latest(labelled, "renewal_date")
+        or _latest(labelled, "as_of"),
+        "holdout_trained_until": _latest(pre_labelled, "label_date")
+        or _latest(pre_labelled, "renewal_date")
         or _latest(pre_labelled, "as_of"),
+        "label": label,
         "test_roc_auc": evaluation.metric("model", "roc_auc"),
         "test_pr_auc": evaluation.metric("model", "pr_auc"),
         "test_roc_auc_low": interval[0],
@@ -398,7 +437,7 @@ def train(
         "rows": len(frame),
         "resolved_rows": len(labelled),
         "mapping_digest": mapping_digest(mapping),
-        "label_definition": label_definition(config),
+        "label_definition": label_definition(config, label),
     }
     if tables is not None:  # what scoring compares its data with (churnml.scoring.drift)
         from churnml.model.profile import data_profile
@@ -421,6 +460,7 @@ def train(
         test_index=test_idx,
         tune_result=tuned,
         timings=timings,
+        label_audit=audit,
         leakage=leakage,
         blockers=[f"probable leak: {signal}" for signal in leakage.loc[leakage["leak"], "signal"]],
     )
@@ -506,6 +546,7 @@ def log_result(
             "churnml.registered_model_name": name,
             "churnml.tuning_selection": result.tune_result.selection,
             **{k: str(info[k]) for k in ("mapping_digest", "label_definition") if info.get(k)},
+            "churnml.label": info.get("label", "renewal"),
         }
         if tables is not None:
             from churnml.data.contract import CONTRACT

@@ -385,21 +385,28 @@ def score(
 
 
 def build_population(model, tables: dict, as_of, *, progress: bool = False) -> pd.DataFrame:
-    """Spine + features at ``as_of`` with the model's horizon, downgrade rule and catalog."""
+    """Spine + features at ``as_of`` with the model's label, horizon, downgrade rule and catalog
+    (the label the model was trained with, so the scored population matches the trained one)."""
     from churnml.features.engine import build_features
     from churnml.snapshots import make_spine
 
     config = getattr(model, "config_", None)
+    info = getattr(model, "training_info_", None) or {}
+    label = info.get("label") or getattr(config, "label", "auto")
     spine = make_spine(
         tables,
         as_of,
         horizon_days=getattr(config, "horizon_days", 180),
         downgrade_churn_share=getattr(config, "downgrade_churn_share", None),
+        label=label,
     )
     if len(spine) == 0:
+        which = (f"renewing within {getattr(config, 'horizon_days', 180)} days"
+                 if spine.attrs.get("label") == "renewal" else "that is still a customer")
+        terms = tables.get("contracts", tables.get("subscriptions"))
         raise ValueError(
-            f"scoring: no account has a contract active at as_of={as_of} renewing within "
-            f"{getattr(config, 'horizon_days', 180)} days ({len(tables['contracts'])} contracts); "
+            f"scoring: no account has a term active at as_of={as_of} {which} "
+            f"({0 if terms is None else len(terms)} contracts or subscriptions); "
             f"check the as_of date against the data"
         )
     return build_features(tables, spine, getattr(model, "catalog_", None), progress=progress)

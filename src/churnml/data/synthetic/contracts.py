@@ -144,6 +144,7 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     churned = outcome == "churned"
     before = pd.Series(churned).groupby(acct).cumsum().to_numpy() - churned
     alive = before == 0
+    drawn = (acct, start, end, np.where(in_window, p_churn, 0.0), alive)
     acct, k, start, end = acct[alive], k[alive], start[alive], end[alive]
     outcome, p_churn, in_window = outcome[alive], p_churn[alive], in_window[alive]
 
@@ -183,7 +184,29 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     churn_end = pd.Series(np.where(outcome == "churned", end, w.end)).groupby(acct).min()
     w.alive_until = np.full(w.n, w.end)
     w.alive_until[churn_end.index.to_numpy()] = churn_end.to_numpy()
-    return contracts, oracle
+    return contracts, oracle, _oracle_terms(w, drawn, contracts["outcome_date"].to_numpy())
+
+
+def _oracle_terms(w: World, drawn, decided: np.ndarray) -> pd.DataFrame:
+    """Every term the world drew a churn probability for, also those an earlier churn cut off
+    (``reached`` False; their decision date is taken 10 days before the end, the mean notice).
+
+    The probability of churning within any window after ``as_of`` follows from these
+    (:func:`churnml.data.synthetic.oracle.window_probability`).
+    """
+    acct, start, end, p, reached = drawn
+    decided_at = (end - 10 * DAY).astype("datetime64[ns]")
+    decided_at[reached] = decided.astype("datetime64[ns]")
+    return pd.DataFrame(
+        {
+            "account_id": w.account_id[acct],
+            "start_date": start.astype("datetime64[ns]"),
+            "end_date": end.astype("datetime64[ns]"),
+            "decided_at": decided_at,
+            "churn_probability": p,
+            "reached": reached,
+        }
+    )
 
 
 def _recent_health(w: World, acct: np.ndarray, end: np.ndarray, lag: int) -> np.ndarray:

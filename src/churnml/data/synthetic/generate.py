@@ -24,7 +24,7 @@ def make_saas(
     start: str = "2024-07-01",
     usage_scale: float = 1.0,
 ) -> dict[str, pd.DataFrame]:
-    """Synthetic B2B SaaS customer base: the seven contract tables and ``oracle``.
+    """Synthetic B2B SaaS customer base: seven contract tables, ``oracle`` and ``oracle_terms``.
 
     A latent monthly health per account (AR(1) around a baseline, hit by champion and decision
     maker departures) drives per-user usage, support tickets, NPS responses, goal attainment and
@@ -49,8 +49,11 @@ def make_saas(
     Returns
     -------
     dict of DataFrame
-        accounts, contracts, usage, contacts, tickets, nps, goals and oracle (contract_id,
-        account_id, end_date, churn_probability, outcome).
+        accounts, contracts, usage, contacts, tickets, nps, goals, oracle (contract_id,
+        account_id, end_date, churn_probability, outcome) and oracle_terms (every term the world
+        drew, also those a churn cut off: account_id, start_date, end_date, decided_at,
+        churn_probability, reached), from which the true probability of churn within any window
+        follows (:func:`churnml.data.synthetic.oracle.window_probability`).
 
     Examples
     --------
@@ -71,7 +74,7 @@ def make_saas(
 
     world = build_world(int(n_accounts), int(months), seed, start, usage_scale)
     accounts = accounts_table(world)
-    contracts, oracle = contract_terms(world, churn_rate)
+    contracts, oracle, oracle_terms = contract_terms(world, churn_rate)
     contacts = contacts_table(world, accounts)
     tables = {
         "accounts": accounts,
@@ -91,5 +94,6 @@ def make_saas(
                 tables[name][col] = tables[name][col].astype("string")
     tables["oracle"] = oracle
     return {name: frame.reset_index(drop=True) for name, frame in tables.items()} | {
-        "oracle": oracle
+        "oracle": oracle,
+        "oracle_terms": oracle_terms,
     }
