@@ -10,6 +10,13 @@ import argparse
 import sys
 
 
+def _add_engine(p):
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="duckdb (this machine, default) or spark (account buckets on a cluster)")
+    p.add_argument("--spark-master", help="Spark master URL for --engine spark (default: the "
+                   "spark-submit session, else local[*])")
+
+
 def _add_generate(sub):
     p = sub.add_parser("generate", help="write synthetic SaaS customer data (Parquet, one file per table)")
     p.add_argument("--accounts", type=int, default=2000, help="number of accounts (default 2000)")
@@ -58,7 +65,8 @@ def _add_features(sub):
     p.add_argument("--start", help="first as_of date of a cadence")
     p.add_argument("--cadence", default="monthly", help="as_of cadence between --start and --as-of")
     p.add_argument("--horizon-days", type=int, default=180, help="renewals within this many days")
-    p.add_argument("--out", required=True, help="output Parquet file")
+    p.add_argument("--out", required=True, help="output Parquet file (a folder with --engine spark)")
+    _add_engine(p)
     p.set_defaults(handler=_cmd_features)
 
 
@@ -73,6 +81,10 @@ def _cmd_features(args) -> int:
 
     if not (args.as_of or args.start):
         raise SystemExit("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
+    if args.engine == "spark":
+        from churnml.spark import commands
+
+        return commands.features(args)
     tables = load_tables(args.data, mapping=args.mapping)
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
@@ -103,10 +115,15 @@ def _add_train(sub):
     p.add_argument("--mapping", help="YAML mapping onto the contract")
     p.add_argument("--config", help="model config YAML (default: models/default.yaml)")
     p.add_argument("--trials", type=int, help="Optuna trial budget (overrides the config)")
+    _add_engine(p)
     p.set_defaults(handler=_cmd_train)
 
 
 def _cmd_train(args) -> int:
+    if args.engine == "spark":
+        from churnml.spark import commands
+
+        return commands.train(args)
     from churnml.model.config import load_config
     from churnml.model.training import train
 
@@ -128,10 +145,15 @@ def _add_score(sub):
     p.add_argument("--crm-out", help="CRM fields file (.csv or .parquet)")
     p.add_argument("--db", help="SQLAlchemy URL to upsert CRM fields into")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    _add_engine(p)
     p.set_defaults(handler=_cmd_score)
 
 
 def _cmd_score(args) -> int:
+    if args.engine == "spark":
+        from churnml.spark import commands
+
+        return commands.score(args)
     import pandas as pd
 
     from churnml.report.digest import red_digest

@@ -145,8 +145,11 @@ def _period(tables: dict, config) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, end
 
 
-def build_training_frame(tables: dict, config, catalog=None, *, progress=False) -> pd.DataFrame:
-    """Spine over the data's whole period at ``config.cadence`` + point-in-time indicators."""
+def build_training_frame(
+    tables: dict, config, catalog=None, *, progress=False, engine="duckdb"
+) -> pd.DataFrame:
+    """Spine over the data's whole period at ``config.cadence`` + point-in-time indicators
+    (``engine="spark"``: ``tables`` is a :class:`churnml.spark.SparkTables`)."""
     from churnml.features.engine import build_features
     from churnml.snapshots import make_spine
 
@@ -159,7 +162,7 @@ def build_training_frame(tables: dict, config, catalog=None, *, progress=False) 
         horizon_days=config.horizon_days,
         downgrade_churn_share=config.downgrade_churn_share,
     )
-    return build_features(tables, spine, catalog, progress=progress)
+    return build_features(tables, spine, catalog, progress=progress, engine=engine)
 
 
 def _oracle(tables, test: pd.DataFrame):

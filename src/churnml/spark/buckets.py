@@ -21,7 +21,8 @@ import math
 
 import numpy as np
 
-__all__ = ["BUCKET", "PACK_ROWS", "ROWS_PER_BUCKET", "bucket_count", "packed", "with_bucket"]
+__all__ = ["BUCKET", "PACK_ROWS", "ROWS_PER_BUCKET", "bucket_count", "buckets_for", "packed",
+           "with_bucket"]
 
 BUCKET = "_bucket"
 #: input rows per bucket by default (usage rows dominate; see the module docstring)
@@ -100,3 +101,10 @@ def packed(frames: dict, buckets: int):
         part = with_bucket(frame, buckets).mapInArrow(_packer(name), PACKED_SCHEMA)
         out = part if out is None else out.unionByName(part)
     return out
+
+
+def buckets_for(spark, frames: dict, *, rows_per_bucket: int = ROWS_PER_BUCKET) -> int:
+    """:func:`bucket_count` of the rows of ``frames`` (one count per table) and the cluster's
+    default parallelism."""
+    rows = sum(frame.count() for frame in frames.values())
+    return bucket_count(rows, spark.sparkContext.defaultParallelism, rows_per_bucket=rows_per_bucket)

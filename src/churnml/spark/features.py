@@ -14,9 +14,9 @@ import logging
 
 import pandas as pd
 
-from churnml.spark.buckets import BUCKET, ROWS_PER_BUCKET, bucket_count, packed
+from churnml.spark.buckets import BUCKET, ROWS_PER_BUCKET, buckets_for, packed
 
-__all__ = ["build_features", "prepare_tables", "spine_frame", "to_pandas"]
+__all__ = ["build_features", "local_features", "prepare_tables", "spine_frame", "to_pandas"]
 
 SPINE = "__spine__"
 ROW = "_row"
@@ -181,9 +181,7 @@ def build_features(tables, spine, catalog=None, *, spark=None, buckets: int | No
     frames = prepare_tables(tables, spark)
     spine_df = spine_frame(spine, spark)
     if buckets is None:
-        rows = sum(frame.count() for frame in frames.values())
-        buckets = bucket_count(rows, spark.sparkContext.defaultParallelism,
-                               rows_per_bucket=rows_per_bucket)
+        buckets = buckets_for(spark, frames, rows_per_bucket=rows_per_bucket)
     frames[SPINE] = spine_df
     schemas = _arrow_schemas(frames)
     out_struct, skipped = _output_schema(catalog, schemas, spine_df.schema)
@@ -196,17 +194,13 @@ def build_features(tables, spine, catalog=None, *, spark=None, buckets: int | No
     return result
 
 
-def to_pandas(features, *, drop_row: bool = True) -> pd.DataFrame:
-    """Collect Spark features in the spine's order with the local engine's dtypes.
-
-    The result equals ``churnml.build_features(tables, spine)`` run locally on the same data.
-    """
+def local_features(table, *, drop_row: bool = True) -> pd.DataFrame:
+    """An Arrow table of Spark features as the local engine's frame (spine order, dtypes)."""
     import pyarrow as pa
 
     from churnml.features.engine import CATEGORICAL
     from churnml.spark.arrow import naive
 
-    table = features.toArrow()
     frame = naive(table.to_pandas(types_mapper={pa.int8(): pd.Int8Dtype()}.get))
     frame = frame.sort_values(ROW, kind="stable").reset_index(drop=True)
     if drop_row:
@@ -214,5 +208,14 @@ def to_pandas(features, *, drop_row: bool = True) -> pd.DataFrame:
     for column in CATEGORICAL:
         if column in frame:
             frame[column] = frame[column].astype("category")
+    return frame
+
+
+def to_pandas(features, *, drop_row: bool = True) -> pd.DataFrame:
+    """Collect Spark features in the spine's order with the local engine's dtypes.
+
+    The result equals ``churnml.build_features(tables, spine)`` run locally on the same data.
+    """
+    frame = local_features(features.toArrow(), drop_row=drop_row)
     frame.attrs["skipped"] = getattr(features, "churnml_skipped", {})
     return frame

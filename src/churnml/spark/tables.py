@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["driver_tables", "match_contacts", "read_tables"]
+__all__ = ["SparkTables", "driver_tables", "match_contacts", "read_tables"]
 
 #: tables read from a source besides the contract's (synthetic data carry the true churn odds)
 EXTRA_TABLES = ("oracle",)
@@ -113,6 +113,8 @@ def read_tables(source, spark=None) -> dict:
     """
     from churnml.spark.session import spark_session
 
+    if isinstance(source, SparkTables):
+        return source.spark
     spark = spark or spark_session()
     if isinstance(source, dict):
         tables = {name: _frame(spark, name, value) for name, value in source.items()}
@@ -207,3 +209,23 @@ def driver_tables(tables: dict) -> dict:
         if name in tables and column in tables[name].columns:
             out[name] = parse_table(name, _extremes(tables[name], column))
     return out
+
+
+class SparkTables(dict):
+    """Tables that live on Spark, as the driver sees them.
+
+    A dict of the small pandas tables of :func:`driver_tables` (accounts, contracts, oracle, and
+    the first and last event time of usage, tickets and NPS), which is all that ``make_spine``,
+    ``data_period`` and ``train(features=...)`` read; :attr:`spark` holds the Spark DataFrames
+    that ``build_features(..., engine="spark")`` computes on. The local engine refuses it.
+
+    Parameters
+    ----------
+    source : str, Path or dict
+        Anything :func:`read_tables` accepts.
+    spark : SparkSession, optional
+    """
+
+    def __init__(self, source, spark=None):
+        self.spark = read_tables(source, spark)
+        super().__init__(driver_tables(self.spark))
