@@ -71,6 +71,22 @@ def _from_folder(spark, folder: Path) -> dict:
     return out
 
 
+def _from_url(spark, base: str) -> dict:
+    """Tables under an object-store or HDFS folder (``s3a://bucket/book``): ``<table>.parquet``
+    or ``<table>/`` Parquet datasets."""
+    from pyspark.errors import AnalysisException
+
+    out = {}
+    for name in _contract_names():
+        for candidate in (f"{base}/{name}.parquet", f"{base}/{name}"):
+            try:
+                out[name] = _timestamps(name, spark.read.parquet(candidate))
+                break
+            except AnalysisException:  # no such path
+                continue
+    return out
+
+
 def _frame(spark, name: str, value):
     from pyspark.sql import DataFrame
 
@@ -101,7 +117,8 @@ def read_tables(source, spark=None) -> dict:
     ----------
     source : str, Path or dict
         A folder holding ``<table>.parquet`` (a file or a folder of files), ``<table>/`` or
-        ``<table>.csv`` per contract table (``churnml generate`` writes one), or a dict of table
+        ``<table>.csv`` per contract table (``churnml generate`` writes one), a URL of such a
+        folder of Parquet (``s3a://bucket/book``, ``hdfs://...``), or a dict of table
         name -> Spark DataFrame, path, metastore table name (``sales.accounts``) or pandas frame.
     spark : SparkSession, optional
         Default :func:`churnml.spark.session.spark_session`.
@@ -118,6 +135,8 @@ def read_tables(source, spark=None) -> dict:
     spark = spark or spark_session()
     if isinstance(source, dict):
         tables = {name: _frame(spark, name, value) for name, value in source.items()}
+    elif "://" in str(source):
+        tables = _from_url(spark, str(source).rstrip("/"))
     else:
         folder = Path(source)
         if not folder.is_dir():
