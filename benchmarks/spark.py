@@ -152,17 +152,18 @@ def step_spark(folder: str, out: str) -> dict:
 def step_bucket(folder: str, out: str) -> dict:
     from churnml.data.parse import parse_table
     from churnml.features.engine import build_features
-    from churnml.spark import read_tables
+    from churnml.snapshots import make_spine
+    from churnml.spark import SparkTables
     from churnml.spark.arrow import naive
-    from churnml.spark.buckets import bucket_count, with_bucket
+    from churnml.spark.buckets import buckets_for, with_bucket
     from churnml.spark.features import prepare_tables
 
     spark = _session("local[2]")
-    tables, spine = _inputs(folder)
-    rows = sum(len(t) for t in tables.values())
-    buckets = bucket_count(rows, 2)
-    del tables
-    frames = prepare_tables(read_tables(folder, spark), spark)
+    book = SparkTables(folder, spark)
+    spine = make_spine(book, start=START + pd.DateOffset(months=6),
+                       end=START + pd.DateOffset(months=17), cadence="monthly", horizon_days=180)
+    buckets = buckets_for(spark, book.spark)
+    frames = prepare_tables(book, spark)
     mine = {name: parse_table(name, naive(with_bucket(frame, buckets).where("_bucket = 0")
                                           .drop("_bucket").toArrow().to_pandas()))
             for name, frame in frames.items()}

@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
-__all__ = ["BUCKET", "PACK_ROWS", "ROWS_PER_BUCKET", "bucket_count", "buckets_for", "packed",
-           "with_bucket"]
+__all__ = ["BUCKET", "PACK_ROWS", "ROUTE", "ROWS_PER_BUCKET", "SOURCE_ROW", "bucket_count",
+           "buckets_for", "packed", "routed", "with_bucket"]
 
 BUCKET = "_bucket"
 #: input rows per bucket by default (usage rows dominate; see the module docstring)
@@ -47,12 +47,25 @@ def bucket_count(rows: int, cores: int, *, rows_per_bucket: int = ROWS_PER_BUCKE
     return max(1, 2 * int(cores), math.ceil(int(rows) / int(rows_per_bucket)))
 
 
-def with_bucket(frame, buckets: int):
-    """``frame`` with ``_bucket`` from its ``account_id``."""
+#: columns a frame may carry to send its rows elsewhere than their own account's bucket
+ROUTE, SOURCE_ROW = "_route", "_source_row"
+
+
+def with_bucket(frame, buckets: int, key: str = "account_id"):
+    """``frame`` with ``_bucket`` from its ``account_id`` (or another column holding one)."""
     from pyspark.sql import functions as F
 
-    key = F.xxhash64(F.col("account_id").cast("string"))
-    return frame.withColumn(BUCKET, F.pmod(key, F.lit(int(buckets))).cast("int"))
+    hashed = F.xxhash64(F.col(key).cast("string"))
+    return frame.withColumn(BUCKET, F.pmod(hashed, F.lit(int(buckets))).cast("int"))
+
+
+def routed(frame, buckets: int):
+    """``frame`` with ``_bucket``: by ``_route`` when it has one (one row per source row and
+    bucket, the routing columns dropped), else by ``account_id``."""
+    if ROUTE not in frame.columns:
+        return with_bucket(frame, buckets)
+    out = with_bucket(frame, buckets, key=ROUTE).dropDuplicates([SOURCE_ROW, BUCKET])
+    return out.drop(ROUTE, SOURCE_ROW)
 
 
 def _split(name: str, batches):
@@ -94,11 +107,12 @@ def _packer(name: str):
 
 
 def packed(frames: dict, buckets: int):
-    """All ``frames`` (name -> Spark DataFrame with ``account_id``) as one DataFrame of
-    (``_bucket``, ``_table``, ``_payload``) rows."""
+    """All ``frames`` (name -> Spark DataFrame with ``account_id``, or ``_route`` and
+    ``_source_row``: see :func:`routed`) as one DataFrame of (``_bucket``, ``_table``,
+    ``_payload``) rows."""
     out = None
     for name, frame in frames.items():
-        part = with_bucket(frame, buckets).mapInArrow(_packer(name), PACKED_SCHEMA)
+        part = routed(frame, buckets).mapInArrow(_packer(name), PACKED_SCHEMA)
         out = part if out is None else out.unionByName(part)
     return out
 

@@ -23,15 +23,17 @@ ROW = "_row"
 
 
 def prepare_tables(tables, spark=None) -> dict:
-    """Contract tables as Spark DataFrames, contacts matched to accounts (the whole-book step);
-    tables outside the contract (``oracle``) are left out."""
+    """Contract tables as Spark DataFrames, contacts matched to accounts and routed to the
+    buckets that need them (the whole-book steps); tables outside the contract (``oracle``) are
+    left out."""
     from churnml.data.contract import CONTRACT
-    from churnml.spark.tables import match_contacts, read_tables
+    from churnml.spark.tables import match_contacts, read_tables, route_contacts
 
     tables = read_tables(tables, spark)
     out = {name: frame for name, frame in tables.items() if name in CONTRACT}
     if "contacts" in out:
-        out["contacts"] = match_contacts(out["contacts"], out["accounts"])
+        matched = match_contacts(out["contacts"], out["accounts"])
+        out["contacts"] = route_contacts(matched, out.get("usage"))
     return out
 
 
@@ -55,17 +57,25 @@ def spine_frame(spine, spark):
 
 
 def _arrow_schemas(tables: dict) -> dict:
+    """The Arrow schema of each table's payloads (routing columns are not packed)."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return {name: to_arrow_schema(frame.schema, timezone="UTC") for name, frame in tables.items()}
+    from churnml.spark.buckets import ROUTE, SOURCE_ROW
+
+    return {name: to_arrow_schema(frame.drop(ROUTE, SOURCE_ROW).schema, timezone="UTC")
+            for name, frame in tables.items()}
 
 
 def _local_tables(arrow: dict) -> dict:
-    """Arrow tables -> contract-typed pandas frames (what ``load_tables`` gives)."""
+    """Arrow tables -> contract-typed pandas frames (what ``load_tables`` gives); contacts are
+    marked as matched already (against the whole book, before bucketing)."""
     from churnml.data.parse import parse_table
     from churnml.spark.arrow import naive
 
-    return {name: parse_table(name, naive(table.to_pandas())) for name, table in arrow.items()}
+    out = {name: parse_table(name, naive(table.to_pandas())) for name, table in arrow.items()}
+    if "contacts" in out:
+        out["contacts"].attrs["churnml_contact_match"] = {"matched_on": "spark"}
+    return out
 
 
 def _local_spine(table) -> pd.DataFrame:
@@ -77,17 +87,17 @@ def _local_spine(table) -> pd.DataFrame:
                 pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
     spine = naive(table.to_pandas(types_mapper=nullable.get))
     for column in spine.columns:  # a nullable integer without nulls goes back to numpy
-        if isinstance(spine[column].dtype, pd.api.extensions.ExtensionDtype) and \
-                pd.api.types.is_integer_dtype(spine[column]) and not spine[column].isna().any() \
-                and column != "label":
-            spine[column] = spine[column].astype(spine[column].dtype.numpy_dtype)
+        values = spine[column]
+        nullable = isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
+        if nullable and pd.api.types.is_integer_dtype(values) and column != "label" \
+                and not values.isna().any():
+            spine[column] = values.astype(values.dtype.numpy_dtype)
     return spine
 
 
 def _output_schema(catalog, schemas: dict, spine_struct):
     """The Spark schema of the features: ``_row``, the spine's columns, then the indicators
     (float, or string for categories), found by running the local engine on empty tables."""
-    import pyarrow as pa
     from pyspark.sql.types import FloatType, StringType, StructField, StructType
 
     from churnml.features.engine import build_features as local_build
@@ -107,7 +117,6 @@ def _output_schema(catalog, schemas: dict, spine_struct):
         else:
             kind = StringType()
         out.append(StructField(column, kind, True))
-    del pa
     return StructType(out), probe.attrs.get("skipped", {})
 
 

@@ -112,6 +112,8 @@ def _earlier_runs(spark, out: str, as_of):
     from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
 
+    if "://" not in out and not (Path(out) / "scores").exists():
+        return None  # a first run (Spark would log a stack trace for the missing folder)
     try:
         earlier = spark.read.parquet(f"{out}/scores")
     except AnalysisException:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["SparkTables", "driver_tables", "match_contacts", "read_tables"]
+__all__ = ["SparkTables", "driver_tables", "match_contacts", "read_tables", "route_contacts"]
 
 #: tables read from a source besides the contract's (synthetic data carry the true churn odds)
 EXTRA_TABLES = ("oracle",)
@@ -153,8 +153,7 @@ def read_tables(source, spark=None) -> dict:
 
 
 def match_contacts(contacts, accounts):
-    """Contacts with ``account_id`` filled from the email domain; contacts matching no account
-    are dropped (they cannot reach any account's indicators).
+    """Contacts with ``account_id`` filled from the email domain (still null when none matches).
 
     The whole-book step before bucketing: the accounts' (account_id, email_domain) pairs are
     collected and broadcast, and each partition of contacts runs
@@ -167,7 +166,7 @@ def match_contacts(contacts, accounts):
         if "account_id" not in contacts.columns:
             raise _error("table contacts: no account_id and no email column to match accounts by",
                          hint="add account_id, or email with accounts.email_domain")
-        return contacts.where(F.col("account_id").isNotNull())
+        return contacts
     spark = contacts.sparkSession
     domains = (accounts.select(F.col("account_id").cast("string"), "email_domain")
                .where(F.col("email_domain").isNotNull()).toPandas())
@@ -189,8 +188,34 @@ def match_contacts(contacts, accounts):
             out["account_id"] = out["account_id"].astype("string")
             yield pa.RecordBatch.from_pandas(out, preserve_index=False)
 
-    matched = contacts.mapInArrow(match, schema)
-    return matched.where(F.col("account_id").isNotNull())
+    return contacts.mapInArrow(match, schema)
+
+
+def route_contacts(contacts, usage):
+    """Contacts with ``_route``: the accounts whose bucket each contact must reach.
+
+    A contact reaches its own account's bucket, and a champion with a ``user_id`` also the bucket
+    of every account whose usage carries that user (the local engine counts a champion's usage by
+    ``user_id`` wherever it is, even for a contact matched to no account). Several rows per
+    contact; ``_source_row`` lets :func:`churnml.spark.buckets.packed` keep one per bucket.
+    Contacts reaching no account are dropped.
+    """
+    from pyspark.sql import functions as F
+
+    contacts = contacts.withColumn("_source_row", F.monotonically_increasing_id())
+    own = contacts.withColumn("_route", F.col("account_id").cast("string"))
+    if usage is None or "user_id" not in contacts.columns or "role" not in contacts.columns \
+            or "user_id" not in usage.columns:
+        return own.where(F.col("_route").isNotNull())
+    role = F.lower(F.trim(F.col("role").cast("string")))
+    champions = contacts.where(role.contains("champion") & F.col("user_id").isNotNull())
+    users = champions.select(F.col("user_id").cast("string").alias("_user")).distinct()
+    owners = (usage.select(F.col("user_id").cast("string").alias("_user"),
+                           F.col("account_id").cast("string").alias("_route"))
+              .join(F.broadcast(users), "_user").distinct())
+    extra = (champions.withColumn("_user", F.col("user_id").cast("string"))
+             .join(owners, "_user").drop("_user"))
+    return own.unionByName(extra).where(F.col("_route").isNotNull())
 
 
 def _extremes(frame, column: str):
