@@ -40,9 +40,24 @@ def _write_usage(usage: pd.DataFrame, folder) -> None:
     usage.iloc[:0].to_parquet(folder / "part-empty.parquet", index=False)
 
 
+def _orphan_champion(contacts: pd.DataFrame, usage: pd.DataFrame, accounts):
+    """The most active champion of ``accounts`` loses its account and its email's domain: it
+    matches no account, yet its usage (by user_id) still counts for the account using it."""
+    users = usage["user_id"].astype("string").value_counts()
+    champions = contacts[contacts["role"].eq("champion").fillna(False)
+                         & contacts["account_id"].isin(accounts) & contacts["user_id"].notna()]
+    pick = champions.index[users.reindex(champions["user_id"].astype("string")).fillna(0).argmax()]
+    contacts = contacts.copy()
+    account = str(contacts.loc[pick, "account_id"])
+    contacts.loc[pick, "account_id"] = pd.NA
+    contacts.loc[pick, "email"] = "lost@nowhere.example"
+    return contacts, account
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """(folder, tables as the local engine loads them, the skewed account)."""
+    """(folder, tables as the local engine loads them, the skewed account, the account of the
+    orphan champion)."""
     from churnml import load_tables, make_spine
     from churnml.data.load import write_tables
     from churnml.datasets import make_saas
@@ -53,12 +68,13 @@ def world(tmp_path_factory):
     skewed = str(usage.loc[usage["account_id"].isin(in_spine), "account_id"].mode()[0])
     mine = usage[usage["account_id"] == skewed]
     usage = pd.concat([usage, *[mine] * 99], ignore_index=True)  # 100x the events of one account
+    tables["contacts"], orphan = _orphan_champion(tables["contacts"], usage, in_spine)
     folder = tmp_path_factory.mktemp("spark-world")
     write_tables(tables, folder)
     _write_usage(usage, folder / "usage")
     local = load_tables({**tables, "usage": usage})
     local.update(oracle=tables["oracle"])
-    return folder, local, skewed
+    return folder, local, skewed, orphan
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +122,8 @@ def test_every_indicator_equals_the_local_engine(spark_features, local_features,
     assert_same_frame(spark_features, local_features)
     skewed = local_features["account_id"] == world[2]
     assert skewed.any() and local_features.loc[skewed, "events_30d"].gt(0).any()
+    orphan = local_features["account_id"] == world[3]
+    assert local_features.loc[orphan, "champion_events_30d"].gt(0).any()
 
 
 def test_buckets_without_spine_accounts_and_an_empty_file(spark, world, spine, local_features):
