@@ -228,14 +228,15 @@ def score(model, tables, as_of, out, *, spark=None, buckets: int | None = None,
     from churnml.scoring.crm import get_preset
     from churnml.spark.buckets import buckets_for
     from churnml.spark.session import spark_session
-    from churnml.spark.tables import driver_tables, read_tables
+    from churnml.spark.tables import SparkTables, driver_tables, read_tables
 
     clock, timings = time.perf_counter(), {}
     get_preset(crm_preset)  # an unknown preset fails before any work
     spark = spark or spark_session()
     out = str(out)
+    driver = dict(tables) if isinstance(tables, SparkTables) else None
     tables = read_tables(tables, spark)
-    driver = driver_tables(tables)
+    driver = driver if driver is not None else driver_tables(tables)
     spine = _spine(model, driver, as_of)
     buckets = buckets or buckets_for(spark, tables)
     config = getattr(model, "config_", None)
