@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("pyspark")
+pytestmark = pytest.mark.slow
 
 MASTER = "local-cluster[2,1,1024]"
 WORLD = {"n_accounts": 150, "months": 13, "seed": 11}
