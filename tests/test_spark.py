@@ -242,3 +242,21 @@ def test_pyfunc_spark_udf_scores_churnml_spark_features(spark, world, spine, cha
                                champion.model.predict_proba(got[names])[:, 1], rtol=1e-9)
     assert got["tier"].tolist() == want["tier"].tolist()
     assert got["score"].tolist() == want["score"].tolist()
+
+
+def test_bucket_rule_follows_rows_and_cores():
+    from churnml.spark import bucket_count
+
+    assert bucket_count(1_000, cores=4) == 8  # small data: two buckets per core
+    assert bucket_count(49_000_000, cores=2) == 13  # ceil(49M / 4M)
+    assert bucket_count(49_000_000, cores=2, rows_per_bucket=1_000_000) == 49
+    with pytest.raises(ValueError, match="rows_per_bucket=0"):
+        bucket_count(10, cores=2, rows_per_bucket=0)
+
+
+def test_unknown_engine_is_a_usage_error(world, spine):
+    from churnml import build_features
+    from churnml.errors import UsageError
+
+    with pytest.raises(UsageError, match="engine='duck'"):
+        build_features(world[1], spine, engine="duck")
