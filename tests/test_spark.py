@@ -14,7 +14,12 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("pyspark")
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # pyspark's own notices about pandas 3 (churnml hands Spark Arrow, never pandas UDFs)
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 
 MASTER = "local-cluster[2,1,1024]"
 WORLD = {"n_accounts": 150, "months": 13, "seed": 11}
