@@ -154,7 +154,7 @@ def build_features(tables, spine, catalog=None, *, spark=None, buckets: int | No
         ``<table>.parquet`` files (see :func:`churnml.spark.tables.read_tables`).
     spine : pandas or Spark DataFrame
         account_id, as_of (midnight) and any columns to carry, e.g. :func:`churnml.make_spine`'s
-        output (see :func:`churnml.spark.spine` to build it from Spark tables).
+        output (for tables on Spark: ``make_spine(churnml.spark.SparkTables(source))``).
     catalog : Catalog, optional
         Default the packaged catalog.
     spark : SparkSession, optional
