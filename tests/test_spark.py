@@ -265,3 +265,10 @@ def test_unknown_engine_is_a_usage_error(world, spine):
 
     with pytest.raises(UsageError, match="engine='duck'"):
         build_features(world[1], spine, engine="duck")
+
+
+def test_remote_folders_are_told_from_local_paths():
+    from churnml.spark.tables import is_url
+
+    assert [is_url(p) for p in ("s3a://lake/book", "dbfs:/churn", "hdfs://nn/x")] == [True] * 3
+    assert [is_url(p) for p in ("/tmp/book", "book", "C:/book")] == [False] * 3

@@ -112,7 +112,9 @@ def _earlier_runs(spark, out: str, as_of):
     from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
 
-    if "://" not in out and not (Path(out) / "scores").exists():
+    from churnml.spark.tables import is_url
+
+    if not is_url(out) and not (Path(out) / "scores").exists():
         return None  # a first run (Spark would log a stack trace for the missing folder)
     try:
         earlier = spark.read.parquet(f"{out}/scores")
@@ -182,7 +184,9 @@ def _outputs(result, kinds: dict, structs: dict, preset: str, sample_scores: pd.
 
 
 def _manifest(out: str, manifest: dict) -> None:
-    if "://" in out:  # object storage: the datasets are the record
+    from churnml.spark.tables import is_url
+
+    if is_url(out):  # object storage: the datasets are the record
         return
     path = Path(out) / f"manifest_{manifest['as_of']}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,14 +11,22 @@ full, and of each activity table only its first and last event time.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-__all__ = ["SparkTables", "driver_tables", "match_contacts", "read_tables", "route_contacts"]
+__all__ = ["SparkTables", "driver_tables", "is_url", "match_contacts", "read_tables",
+           "route_contacts"]
 
 #: tables read from a source besides the contract's (synthetic data carry the true churn odds)
 EXTRA_TABLES = ("oracle",)
 #: tables the driver collects whole: one row per account or per contract term
 DRIVER_TABLES = ("accounts", "contracts", "oracle")
+
+
+def is_url(path) -> bool:
+    """Whether ``path`` names a file system of Spark's (``s3a://``, ``hdfs://``, ``dbfs:/``),
+    not a local path (a Windows drive letter is local)."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", str(path)) is not None
 
 
 def _contract_names() -> list[str]:
@@ -135,7 +143,7 @@ def read_tables(source, spark=None) -> dict:
     spark = spark or spark_session()
     if isinstance(source, dict):
         tables = {name: _frame(spark, name, value) for name, value in source.items()}
-    elif "://" in str(source):
+    elif is_url(source):
         tables = _from_url(spark, str(source).rstrip("/"))
     else:
         folder = Path(source)
