@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   runs the pipeline end to end on synthetic data with a local MLflow store
-#   make test   runs the test suite (installs PostgreSQL and Chromium for the slow tests)
+#   make test   runs the test suite (installs PostgreSQL, Chromium and Java for the slow tests)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python

@@ -23,6 +23,20 @@ from churnml.console import printable
 from churnml.errors import UsageError
 
 
+def _add_engine(p):
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="duckdb (this machine, default) or spark (account buckets on a cluster)")
+    p.add_argument("--spark-master", help="Spark master URL for --engine spark (default: the "
+                   "spark-submit session, else local[*])")
+
+
+def _local_output_file(args) -> None:
+    """The local engine writes one file: ``--out`` must not be a folder (Spark writes a folder)."""
+    if args.engine != "spark" and Path(args.out).is_dir():
+        raise UsageError(f"{args.command}: --out {args.out} is a folder; give a file name "
+                         f"(a folder is for --engine spark)")
+
+
 def _add_generate(sub):
     p = sub.add_parser("generate", help="write synthetic SaaS customer data (Parquet, one file per table)")
     p.add_argument("--accounts", type=int, default=2000, help="number of accounts (default 2000)")
@@ -103,7 +117,9 @@ def _add_features(sub):
     p.add_argument("--horizon-days", type=_positive_int, default=180, help="renewals within this many days")
     p.add_argument("--label", default="auto", choices=["auto", "renewal", "window"],
                    help="label definition (default auto: renewal when contracts carry outcomes)")
-    p.add_argument("--out", required=True, type=_output_file, help="output Parquet file")
+    p.add_argument("--out", required=True, type=_output_path,
+                   help="output Parquet file (a folder with --engine spark)")
+    _add_engine(p)
     p.set_defaults(handler=_cmd_features)
 
 
@@ -118,6 +134,11 @@ def _cmd_features(args) -> int:
 
     if not (args.as_of or args.start):
         raise UsageError("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
+    _local_output_file(args)
+    if args.engine == "spark":
+        from churnml.spark import commands
+
+        return commands.features(args)
     tables = load_tables(_data_or_mapping(args), mapping=args.mapping)
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
@@ -166,10 +187,15 @@ def _add_train(sub):
     p.add_argument("--trials", type=_count, help="Optuna trial budget (overrides the config); "
                    "0 with --storage: select among the study's trials without adding any")
     _add_study_options(p, required=False)
+    _add_engine(p)
     p.set_defaults(handler=_cmd_train)
 
 
 def _cmd_train(args) -> int:
+    if args.engine == "spark":
+        from churnml.spark import commands
+
+        return commands.train(args)
     from churnml.model.config import load_config
     from churnml.model.training import train
 
@@ -246,7 +272,8 @@ def _add_score(sub):
     p.add_argument("--data", type=_source, help="data folder or DuckDB file (default: the mapping's source)")
     p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
     p.add_argument("--as-of", required=True, type=_date, help="scoring date (YYYY-MM-DD)")
-    p.add_argument("--out", required=True, type=_output_file, help="scores Parquet file")
+    p.add_argument("--out", required=True, type=_output_path,
+                   help="scores Parquet file (a folder with --engine spark)")
     p.add_argument("--crm-preset", default="generic", choices=CRM_PRESETS, help="CRM field names (default generic)")
     p.add_argument("--crm-out", type=_output_file, help="CRM fields file (.csv or .parquet)")
     p.add_argument("--db", type=_database_url, help="SQLAlchemy URL to upsert CRM fields into")
@@ -261,10 +288,16 @@ def _add_score(sub):
                    help="score even when the data differ from the training data in a refused way")
     p.add_argument("--lock-timeout", type=_seconds, default=600.0,
                    help="seconds to wait for another run writing the same --out (default 600)")
+    _add_engine(p)
     p.set_defaults(handler=_cmd_score)
 
 
 def _cmd_score(args) -> int:
+    _local_output_file(args)
+    if args.engine == "spark":
+        from churnml.spark import commands
+
+        return commands.score(args)
     import pandas as pd
 
     from churnml.report.digest import red_digest
@@ -405,6 +438,15 @@ def _output_file(text: str) -> str:
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {parent} is not a writable folder")
+    return text
+
+
+def _output_path(text: str) -> str:
+    """A file or folder path inside a writable folder (that may still have to be created)."""
+    path = Path(text)
     parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: {parent} is not a writable folder")

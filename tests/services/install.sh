@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the real services the slow tests use, from Debian's packages, when missing:
-# PostgreSQL (server binaries for initdb/pg_ctl) and headless Chromium for the HTML report.
-# Safe to run repeatedly; does nothing when both are already present.
+# PostgreSQL (server binaries for initdb/pg_ctl), headless Chromium for the HTML report and a Java
+# 17 runtime for the Spark tests (pyspark itself comes from PyPI, the `spark` extra).
+# Safe to run repeatedly; does nothing when all are already present.
 set -euo pipefail
 need=()
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1 || true)
+[ -n "$java_major" ] && [ "$java_major" -ge 17 ] || need+=(openjdk-17-jre-headless)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -86,7 +86,8 @@ def queries(catalog, tables: dict, missing: dict):
     return out
 
 
-def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress: bool = False):
+def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress: bool = False,
+                   engine: str = "duckdb", spark=None, buckets: int | None = None):
     """Point-in-time indicators for every (account, as_of) row of ``spine``.
 
     Parameters
@@ -102,6 +103,13 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
         Defaults to the catalog in the top-level ``features/`` folder.
     progress : bool
         Show a progress bar per indicator family.
+    engine : {"duckdb", "spark"}
+        ``"spark"`` runs this same engine per bucket of accounts on Spark
+        (:func:`churnml.spark.build_features`; ``tables`` as Spark DataFrames, paths or
+        :class:`churnml.spark.SparkTables`) and collects the result: the same frame, the same
+        values.
+    spark, buckets
+        The Spark session and the number of account buckets (``engine="spark"`` only).
 
     Returns
     -------
@@ -121,6 +129,17 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     """
     import duckdb
 
+    if engine == "spark":
+        from churnml.spark.features import build_features as on_spark
+        from churnml.spark.features import to_pandas
+
+        return to_pandas(on_spark(tables, spine, catalog, spark=spark, buckets=buckets))
+    if engine != "duckdb" or hasattr(tables, "spark"):
+        from churnml.errors import UsageError
+
+        raise UsageError(f"engine must be 'duckdb' or 'spark', but got engine={engine!r}"
+                         if engine != "duckdb" else "these tables live on Spark "
+                         "(churnml.spark.SparkTables): pass engine='spark'")
     missing_cols = [c for c in SPINE_COLUMNS if c not in spine.columns]
     if missing_cols:
         raise ValueError(f"spine is missing column(s) {missing_cols}; build it with churnml.make_spine")

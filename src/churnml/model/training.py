@@ -178,8 +178,11 @@ def _period(tables: dict, config) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, end
 
 
-def build_training_frame(tables: dict, config, catalog=None, *, progress=False) -> pd.DataFrame:
-    """Spine over the data's whole period at ``config.cadence`` + point-in-time indicators."""
+def build_training_frame(
+    tables: dict, config, catalog=None, *, progress=False, engine="duckdb"
+) -> pd.DataFrame:
+    """Spine over the data's whole period at ``config.cadence`` + point-in-time indicators
+    (``engine="spark"``: ``tables`` is a :class:`churnml.spark.SparkTables`)."""
     from churnml.features.engine import build_features
     from churnml.snapshots import make_spine
 
@@ -194,7 +197,7 @@ def build_training_frame(tables: dict, config, catalog=None, *, progress=False) 
         label=config.label,
     )
     _label_audit(spine, config)  # no resolved labels: stop before building any feature
-    return build_features(tables, spine, catalog, progress=progress)
+    return build_features(tables, spine, catalog, progress=progress, engine=engine)
 
 
 def _oracle(tables, test: pd.DataFrame, label: str = "renewal", horizon_days: int = 180):
