@@ -111,6 +111,7 @@ class TrainResult:
             text,
             "",
             f"Tuning:         {self.tune_result.selection}" if self.tune_result else "",
+            f"Blend:          {_blend_line(self.model, self.holdout_model)}",
             f"MLflow run:     {self.run_id}",
             f"Model version:  {self.model_uri}",
             f"Champion:       {'promoted' if self.promoted else 'not promoted'} — {self.reason}",
@@ -119,6 +120,18 @@ class TrainResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _blend_line(model, holdout) -> str:
+    """What the deployed model chose (blend or booster alone), and the evaluated model if it
+    chose otherwise."""
+    blend = getattr(model, "blend_", None)
+    if blend is None:
+        return "-"
+    other = getattr(holdout, "blend_", None)
+    if other is None or other.chosen == blend.chosen:
+        return blend.reason
+    return f"{blend.reason} (the evaluated model: {other.reason})"
 
 
 def _config(config):
@@ -186,6 +199,7 @@ def _new_model(config, params, columns):
         n_estimators=config.n_estimators,
         early_stopping_rounds=config.early_stopping_rounds,
         calibration=config.calibration,
+        blend=config.blend,
         time_column="as_of",
         label_column="label",
         feature_columns=columns,
@@ -425,16 +439,20 @@ def log_result(
                 "n_features": str(result.model.n_features_in_),
                 "best_iteration": str(result.model.best_iteration_),
                 "calibration": str(result.model.calibration_),
+                "blend": result.model.blend_.chosen,
             }
         )
         mlflow.log_params(params)
         metrics = tracking.metric_dict(evaluation.metrics)
         metrics["tuning.selected_cv_roc_auc"] = float(result.tune_result.best_value)
         metrics["tuning.best_cv_roc_auc"] = float(result.tune_result.study.best_value)
+        metrics["blend.booster_weight"] = result.model.blend_.booster
+        metrics["blend.linear_weight"] = result.model.blend_.linear
         mlflow.log_metrics(metrics)
         tags = {
             "churnml.registered_model_name": name,
             "churnml.tuning_selection": result.tune_result.selection,
+            "churnml.blend": result.model.blend_.reason,
         }
         if tables is not None:
             from churnml.data.contract import CONTRACT

@@ -145,6 +145,7 @@ def tune(
                 n_estimators=config.n_estimators,
                 early_stopping_rounds=config.early_stopping_rounds,
                 calibration=None,
+                blend=False,  # trials tune the booster; the blend is chosen when it is fitted
                 time_column=time_column,
                 label_column=label_column,
                 feature_columns=feature_columns,
