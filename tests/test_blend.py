@@ -107,7 +107,7 @@ def test_a_time_ordered_fit_learns_the_blend_on_its_latest_slice_and_small_table
     assert "validation slice" in model.blend_.reason
     assert f"on {model.validation_['n_valid']} rows" in model.blend_.reason
     # unordered rows cross-fit only below SMALL_DATA_ROWS; above it the random slice serves
-    import churnml.model.estimator as estimator
+    from churnml.model import estimator
 
     monkeypatch.setattr(estimator, "SMALL_DATA_ROWS", 1000)
     X, y = tabular(1500, seed=0)

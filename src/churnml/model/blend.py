@@ -226,7 +226,7 @@ def out_of_fold_scores(params, rows, n_trees, *, random_state=0):
     ----------
     params : dict
         LightGBM parameters of the model's booster.
-    rows : churnml.model.estimator._Rows
+    rows : churnml.model.booster.FitRows
         Prepared features, targets and weights of the fit.
     n_trees : int
 

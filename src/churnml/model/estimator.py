@@ -38,22 +38,16 @@ demo data the refit lifts the out-of-time ROC-AUC of the defaults from 0.74 to 0
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from churnml.model.booster import FitRows, booster_params, early_stopped, refit
 from churnml.model.calibration import fit_calibrator
 from churnml.model.defaults import DEFAULT_PARAMS, SMALL_DATA_ROWS, default_params
-from churnml.model.inputs import (
-    as_frame,
-    check_weight,
-    learn_categories,
-    target_type,
-    to_float,
-)
+from churnml.model.inputs import as_frame, labelled_rows, learn_categories, to_float
 from churnml.model.validation_slice import MIN_ROWS_FOR_VALIDATION, split_validation
 
 #: columns that identify or label a snapshot row and are never features
@@ -67,6 +61,7 @@ META_COLUMNS = (
     "name",
     "csm",
 )
+
 
 def _one_of(*values):
     return (lambda v: v in values, f"one of {values!r}")
@@ -114,20 +109,7 @@ PARAMETER_CONSTRAINTS = {
     "blend": (lambda v: v == "auto" or isinstance(v, bool), "'auto', True or False"),
 }
 
-__all__ = ["ChurnModel", "DEFAULT_PARAMS", "META_COLUMNS", "MIN_ROWS_FOR_VALIDATION"]
-
-
-@dataclass
-class _Rows:
-    """The labelled rows of one fit, prepared, with the split and the weights."""
-
-    X: pd.DataFrame  # prepared features
-    target: np.ndarray  # 0/1
-    weight: np.ndarray | None  # the user's sample weights
-    class_weight: np.ndarray  # sample weights x the positive-class weight (the booster's)
-    train: np.ndarray  # positions of the early-stopping fit's rows
-    valid: np.ndarray  # positions of the validation slice
-    groups: np.ndarray | None  # account of each row, when known
+__all__ = ["DEFAULT_PARAMS", "META_COLUMNS", "MIN_ROWS_FOR_VALIDATION", "ChurnModel"]
 
 
 class ChurnModel(ClassifierMixin, BaseEstimator):
@@ -285,19 +267,34 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        frame, target, weight, time_column = self._labelled_rows(X, y, sample_weight)
+        frame, target, weight, time_column, self.classes_ = labelled_rows(
+            X, y, sample_weight, label_column=self.label_column, time_column=self.time_column
+        )
         X_all = self._learn_features(frame, time_column)
         train, valid, self.validation_ = split_validation(
             frame, target, time_column, self.validation_fraction, self.random_state
         )
-        params, class_weight = self._booster_params(target, train, weight)
+        defaults = {
+            **default_params(len(target)),
+            "learning_rate": self.learning_rate,
+            "seed": self.random_state,
+        }
+        params, class_weight, spw = booster_params(defaults, self.params, target, train, weight)
+        self.params_ = {**params, "scale_pos_weight": spw}
         groups = frame["account_id"].to_numpy() if "account_id" in frame.columns else None
-        rows = _Rows(X_all, target, weight, class_weight, train, valid, groups)
-        booster, best = self._early_stopped_booster(params, rows)
+        rows = FitRows(X_all, target, weight, class_weight, train, valid, groups)
+        booster, best = early_stopped(params, rows, self.n_estimators, self.early_stopping_rounds)
         valid_scores = self._fit_blend(params, rows, booster, best)
         self._fit_calibrator(valid_scores, target[valid])
         if self.refit and len(valid):
-            booster, best = self._refit(params, rows, best)
+            early = best
+            booster, best = refit(params, rows, early, self.n_estimators, self.validation_fraction)
+            self.validation_ = {
+                **self.validation_,
+                "early_stopped_trees": early,
+                "refit_rows": len(target),
+                "refit_trees": best,
+            }
         # keep only the trees in use, so explanations and saved models see the same model
         import lightgbm as lgb
 
@@ -305,45 +302,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.booster_.best_iteration = best
         self.best_iteration_ = best
         return self
-
-    def _labelled_rows(self, X, y, sample_weight):
-        """The labelled rows as a frame, 0/1 targets, weights and the time column; sets
-        ``classes_``."""
-        frame = as_frame(X)
-        if y is None:
-            if self.label_column not in frame.columns:
-                raise ValueError(
-                    f"ChurnModel requires y to be passed, but the target y is None and the frame "
-                    f"has no label column {self.label_column!r}; columns are "
-                    f"{list(frame.columns)[:12]}"
-                )
-            y = frame[self.label_column]
-            time_column = self.time_column or ("as_of" if "as_of" in frame.columns else None)
-        else:
-            time_column = self.time_column
-        if not isinstance(y, pd.Series):
-            from sklearn.utils.validation import column_or_1d
-
-            y = pd.Series(column_or_1d(y, warn=True))
-        if len(y) != len(frame):
-            raise ValueError(f"ChurnModel.fit: X has {len(frame)} rows but y has {len(y)}")
-        keep = ~pd.isna(y).to_numpy()
-        weight = check_weight(sample_weight, len(frame))
-        frame = frame.loc[keep].reset_index(drop=True)
-        y = y[keep].reset_index(drop=True)
-        weight = None if weight is None else weight[keep]
-        numpy_dtype = getattr(y.dtype, "numpy_dtype", None)
-        values = y.to_numpy(dtype=numpy_dtype) if numpy_dtype is not None else y.to_numpy()
-        self.classes_ = np.unique(values)
-        kind = target_type(values)
-        if kind != "binary" or len(self.classes_) != 2:
-            raise ValueError(
-                f"ChurnModel.fit: Unknown label type: {kind!r}. Only binary classification is "
-                f"supported: ChurnModel needs exactly two classes among the labelled rows, but got "
-                f"{len(self.classes_)} class(es) {list(self.classes_)[:5]} in {len(y)} labelled rows"
-            )
-        target = (values == self.classes_[1]).astype(np.int8)
-        return frame, target, weight, time_column
 
     def _learn_features(self, frame, time_column):
         """Feature columns, their categories and typical values; returns the prepared frame."""
@@ -376,59 +334,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             if c not in skip and not pd.api.types.is_datetime64_any_dtype(frame[c])
         ]
 
-    def _booster_params(self, target, train, weight):
-        """LightGBM parameters (``params_``) and the booster's sample weights."""
-        params = {
-            **default_params(len(target)),
-            "learning_rate": self.learning_rate,
-            "seed": self.random_state,
-            **(self.params or {}),
-        }
-        params.pop("n_estimators", None)
-        pos = max(int(target[train].sum()), 1)
-        neg = max(int(len(train) - target[train].sum()), 1)
-        spw = float(params.pop("scale_pos_weight", np.sqrt(neg / pos)))
-        params.pop("is_unbalance", None)
-        class_weight = np.where(target == 1, spw, 1.0)
-        if weight is not None:
-            class_weight = class_weight * weight
-        self.params_ = {**params, "scale_pos_weight": spw}
-        return params, class_weight
-
-    def _early_stopped_booster(self, params, rows: _Rows):
-        """The first booster, trained without the slice and stopped on it; and its tree count."""
-        import lightgbm as lgb
-
-        train, valid = rows.train, rows.valid
-        train_set = lgb.Dataset(
-            rows.X.iloc[train],
-            rows.target[train],
-            weight=rows.class_weight[train],
-            free_raw_data=True,
-        )
-        callbacks, valid_sets = [], []
-        if len(valid) and self.early_stopping_rounds:
-            valid_sets = [
-                lgb.Dataset(
-                    rows.X.iloc[valid],
-                    rows.target[valid],
-                    weight=rows.class_weight[valid],
-                    reference=train_set,
-                )
-            ]
-            callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
-        booster = lgb.train(
-            params,
-            train_set,
-            num_boost_round=self.n_estimators,
-            valid_sets=valid_sets,
-            callbacks=callbacks,
-        )
-        return booster, booster.best_iteration or booster.current_iteration()
-
-    def _fit_blend(self, params, rows: _Rows, booster, best):
+    def _fit_blend(self, params, rows: FitRows, booster, best):
         """Choose and fit the blend (``blend_``, ``linear_``); returns the slice's raw scores."""
-        from churnml.model.blend import Blend, booster_only, choose_blend, out_of_fold_scores
+        from churnml.model.blend import booster_only, choose_blend, out_of_fold_scores
         from churnml.model.linear import LinearPart
 
         self.linear_ = None
@@ -466,28 +374,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             self.calibrator_, self.calibration_ = fit_calibrator(
                 _sigmoid(scores), target, method=self.calibration, random_state=self.random_state
             )
-
-    def _refit(self, params, rows: _Rows, early):
-        """The booster refitted on every row with the early-stopped tree count scaled up."""
-        import lightgbm as lgb
-
-        # the latest snapshots matter most under drift: refit on every row with the number
-        # of trees early stopping chose, scaled to the larger data (bounded: the renewal guard
-        # can leave far fewer training rows than the slice suggests)
-        scale = min(len(rows.target) / len(rows.train), 1 / (1 - self.validation_fraction))
-        best = int(min(self.n_estimators, max(1, round(early * scale))))
-        booster = lgb.train(
-            params,
-            lgb.Dataset(rows.X, rows.target, weight=rows.class_weight, free_raw_data=True),
-            num_boost_round=best,
-        )
-        self.validation_ = {
-            **self.validation_,
-            "early_stopped_trees": early,
-            "refit_rows": len(rows.target),
-            "refit_trees": best,
-        }
-        return booster, best
 
     # -------------------------------------------------------------- predict
     def prepare(self, X):

@@ -45,6 +45,52 @@ def as_frame(X, n_features=None) -> pd.DataFrame:
     return frame
 
 
+def labelled_rows(X, y, sample_weight, *, label_column="label", time_column=None):
+    """The labelled rows of a fit and how to read them.
+
+    With ``y=None`` the labels are ``X[label_column]`` (snapshot mode) and the time column
+    defaults to ``as_of`` when present. Rows with a missing label are dropped.
+
+    Returns
+    -------
+    (frame, target, weight, time_column, classes)
+        The labelled rows (fresh RangeIndex), 0/1 targets (``classes[1]`` is 1), their weights
+        (or None), the time column (or None) and the two sorted label values.
+    """
+    frame = as_frame(X)
+    if y is None:
+        if label_column not in frame.columns:
+            raise ValueError(
+                f"ChurnModel requires y to be passed, but the target y is None and the frame "
+                f"has no label column {label_column!r}; columns are {list(frame.columns)[:12]}"
+            )
+        y = frame[label_column]
+        time_column = time_column or ("as_of" if "as_of" in frame.columns else None)
+    if not isinstance(y, pd.Series):
+        from sklearn.utils.validation import column_or_1d
+
+        y = pd.Series(column_or_1d(y, warn=True))
+    if len(y) != len(frame):
+        raise ValueError(f"ChurnModel.fit: X has {len(frame)} rows but y has {len(y)}")
+    keep = ~pd.isna(y).to_numpy()
+    weight = check_weight(sample_weight, len(frame))
+    frame = frame.loc[keep].reset_index(drop=True)
+    y = y[keep].reset_index(drop=True)
+    weight = None if weight is None else weight[keep]
+    numpy_dtype = getattr(y.dtype, "numpy_dtype", None)
+    values = y.to_numpy(dtype=numpy_dtype) if numpy_dtype is not None else y.to_numpy()
+    classes = np.unique(values)
+    kind = target_type(values)
+    if kind != "binary" or len(classes) != 2:
+        raise ValueError(
+            f"ChurnModel.fit: Unknown label type: {kind!r}. Only binary classification is "
+            f"supported: ChurnModel needs exactly two classes among the labelled rows, but got "
+            f"{len(classes)} class(es) {list(classes)[:5]} in {len(y)} labelled rows"
+        )
+    target = (values == classes[1]).astype(np.int8)
+    return frame, target, weight, time_column, classes
+
+
 def check_weight(sample_weight, n):
     if sample_weight is None:
         return None

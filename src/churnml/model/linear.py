@@ -68,7 +68,9 @@ class LinearPart:
             s = X[c]
             if isinstance(s.dtype, pd.CategoricalDtype):
                 counts = s.value_counts(dropna=True)
-                self.levels_[c] = [v for v in s.cat.categories if counts.get(v, 0) >= self.min_frequency]
+                self.levels_[c] = [
+                    v for v in s.cat.categories if counts.get(v, 0) >= self.min_frequency
+                ]
                 continue
             values = s.to_numpy(dtype=np.float64)
             known = values[~np.isnan(values)]

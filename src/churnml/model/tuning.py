@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from churnml.model.defaults import default_params, size_params
 from churnml.model.estimator import DEFAULT_PARAMS, ChurnModel
 from churnml.model.folds import out_of_time_folds
 from churnml.model.search_space import search_space
@@ -53,9 +54,11 @@ class TuneResult:
     selection: str = ""
 
 
-def default_trial_params(bounds) -> dict:
-    """ChurnModel's untuned parameters clipped into ``bounds`` (enqueued as the first trial)."""
-    defaults = {**DEFAULT_PARAMS, "learning_rate": 0.05, "lambda_l1": 1e-8, "scale_pos_weight": 2.0}
+def default_trial_params(bounds, n_rows=None) -> dict:
+    """ChurnModel's untuned parameters clipped into ``bounds`` (enqueued as the first trial), as
+    they are for ``n_rows`` labelled rows (default: the large-data defaults)."""
+    base = DEFAULT_PARAMS if n_rows is None else default_params(n_rows)
+    defaults = {**base, "learning_rate": 0.05, "lambda_l1": 1e-8, "scale_pos_weight": 2.0}
     out = {}
     for name, (low, high) in vars(bounds).items():
         if low != high:
@@ -134,9 +137,11 @@ def tune(
         label_column=label_column,
     )
     labels = frame[label_column]
+    n_rows = int(labels.notna().sum())
+    pinned = size_params(n_rows)  # every fold and the final fits use the frame's size defaults
 
     def objective(trial):
-        params = search_space(trial, config.search_space)
+        params = {**pinned, **search_space(trial, config.search_space)}
         trial.set_user_attr("params", params)
         aucs, iterations = [], []
         for step, (train, valid) in enumerate(folds):
@@ -179,7 +184,7 @@ def tune(
             load_if_exists=storage is not None,
         )
         if not study.trials:
-            study.enqueue_trial(default_trial_params(config.search_space))
+            study.enqueue_trial(default_trial_params(config.search_space, n_rows))
         study.optimize(
             objective,
             n_trials=n_trials,
@@ -192,7 +197,7 @@ def tune(
         optuna.logging.set_verbosity(level)
 
     chosen, selection = select_trial(
-        study, default_trial_params(config.search_space), min_gain_se=config.min_gain_se
+        study, default_trial_params(config.search_space, n_rows), min_gain_se=config.min_gain_se
     )
     return TuneResult(
         best_params=dict(chosen.user_attrs.get("params", chosen.params)),
