@@ -4,15 +4,16 @@ It reads the frame :meth:`ChurnModel.prepare` returns (numeric columns as float6
 columns as pandas categoricals) and builds its own design matrix from it:
 
 * a numeric feature becomes its value clipped to the training 0.5–99.5 % quantiles, the training
-  median where missing, plus a missing-value flag when the training rows had any missing, and,
-  with ``splines``, a cubic B-spline basis on quantile knots;
+  median where missing, plus a missing-value flag when the training rows had any missing (a
+  spline basis per feature was measured and dropped: it cost 0.015 ROC-AUC on the 2,000-row
+  linear table and 0.02 on the demo's linear part);
 * a categorical feature becomes one column per level seen at least ``min_frequency`` times (rarer,
   unknown and missing levels are the all-zero reference);
 
 every design column is then standardised and an L2-penalised logistic regression is fitted.
 
 Because the model is linear in its design columns, its log-odds split exactly per original feature:
-``coef · (column − training mean)`` summed over the feature's columns (its flag, spline basis or
+``coef · (column − training mean)`` summed over the feature's columns (its missing flag or its
 one-hot levels), on top of the base value ``intercept + coef · training mean``.
 """
 
@@ -33,12 +34,10 @@ class LinearPart:
     ----------
     C : float, default 1.0
         Inverse regularisation strength of the standardised design columns.
-    splines : bool, default False
-        Add a cubic B-spline basis (``n_knots`` quantile knots) per numeric feature.
-    n_knots : int, default 5
     min_frequency : int, default 10
         A category level needs this many training rows for a column of its own.
-    max_iter : int, default 500
+    max_iter : int, default 100
+        Newton steps of the solver (``newton-cholesky``: a handful suffice).
 
     Attributes
     ----------
@@ -53,17 +52,15 @@ class LinearPart:
         Training mean of each standardised design column (0 up to rounding, kept exact).
     """
 
-    def __init__(self, *, C=1.0, splines=False, n_knots=5, min_frequency=10, max_iter=500):
+    def __init__(self, *, C=1.0, min_frequency=10, max_iter=100):
         self.C = C
-        self.splines = splines
-        self.n_knots = n_knots
         self.min_frequency = min_frequency
         self.max_iter = max_iter
 
     # ------------------------------------------------------------ design
     def _learn_design(self, X: pd.DataFrame) -> None:
         self.features_ = list(X.columns)
-        self.numeric_, self.levels_, self.splines_ = {}, {}, {}
+        self.numeric_, self.levels_ = {}, {}
         for c in self.features_:
             s = X[c]
             if isinstance(s.dtype, pd.CategoricalDtype):
@@ -80,13 +77,6 @@ class LinearPart:
             low, high = np.quantile(known, CLIP_QUANTILES)
             median = float(np.median(np.clip(known, low, high)))
             self.numeric_[c] = (float(low), float(high), median, bool(np.isnan(values).any()))
-            if self.splines and high > low and len(np.unique(known)) > self.n_knots + 2:
-                from sklearn.preprocessing import SplineTransformer
-
-                spline = SplineTransformer(
-                    n_knots=self.n_knots, degree=3, knots="quantile", extrapolation="constant"
-                )
-                self.splines_[c] = spline.fit(np.clip(known, low, high).reshape(-1, 1))
 
     def _raw_design(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Unscaled design matrix and the feature position of each of its columns."""
@@ -97,8 +87,7 @@ class LinearPart:
                 levels = self.levels_[c]
                 if not levels:
                     continue
-                known = s.astype(object).where(s.isin(levels).to_numpy(), None)
-                codes = pd.Categorical(known, categories=levels).codes
+                codes = _level_codes(s, levels)
                 onehot = (codes[:, None] == np.arange(len(levels))[None, :]).astype(np.float64)
                 blocks.append(onehot)
                 owner += [j] * len(levels)
@@ -112,10 +101,6 @@ class LinearPart:
             if flag:
                 blocks.append(missing[:, None].astype(np.float64))
                 owner.append(j)
-            if c in self.splines_:
-                basis = self.splines_[c].transform(filled.reshape(-1, 1))
-                blocks.append(basis)
-                owner += [j] * basis.shape[1]
         if not blocks:
             return np.zeros((len(X), 0)), np.zeros(0, dtype=np.int64)
         return np.hstack(blocks), np.asarray(owner, dtype=np.int64)
@@ -141,7 +126,7 @@ class LinearPart:
             rate = float(np.average(y, weights=sample_weight))
             self.coef_, self.intercept_ = np.zeros(0), float(np.log(rate / (1 - rate)))
             return self
-        model = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        model = LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=self.max_iter)
         model.fit(design, y, sample_weight=sample_weight)
         self.coef_ = model.coef_.ravel().astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
@@ -163,3 +148,15 @@ class LinearPart:
         values = centred @ owner  # each design column summed back to its feature
         base = self.intercept_ + float(self.coef_ @ self.mean_)
         return values, base
+
+
+def _level_codes(s: pd.Series, levels: list) -> np.ndarray:
+    """Position of each value of ``s`` in ``levels``; -1 for any other, unknown or missing value."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        categories = s.cat.categories
+        if len(categories) == 0:
+            return np.full(len(s), -1)
+        lookup = pd.Index(levels, dtype=object).get_indexer(categories.astype(object))
+        codes = s.cat.codes.to_numpy()
+        return np.where(codes >= 0, lookup[codes], -1)
+    return pd.Index(levels, dtype=object).get_indexer(s.astype(object))

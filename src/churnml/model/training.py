@@ -18,7 +18,10 @@ the latest slice, which it never trained on ("auto" may also find that no calibr
 The *booster in use* is then refitted on every labelled row, the latest slice included, with the
 tree count early stopping chose scaled to the larger data (``refit=True``, at most 1.25×; under
 drift the newest outcomes matter most: on the demo data it lifts the out-of-time ROC-AUC of the
-defaults from 0.74 to 0.79).
+defaults from 0.74 to 0.79). With ``blend`` (config key, "auto" by default) a logistic model is
+fitted beside the booster and the two are stacked on the log-odds scale, with weights learnt on
+the latest slice, when that beats the booster alone there beyond noise (the ``Blend:`` line of
+the summary says which was chosen); the calibrator then applies to the blended score.
 
 *Held-out model (evaluated)*: all three pieces see only rows whose renewal date falls before the
 first test snapshot. The test snapshots are seen by none of them.
