@@ -161,6 +161,20 @@ def test_linear_contributions_sum_each_features_columns_back_to_it():
     np.testing.assert_allclose(values[:5, 1], reference[plan].sum(), atol=1e-12)
 
 
+def test_linear_penalty_is_chosen_by_cross_validation():
+    rng = np.random.default_rng(0)
+
+    def table(n, noise):
+        X = pd.DataFrame(rng.normal(size=(n, 2 + noise))).add_prefix("c")
+        z = X["c0"] - 0.8 * X["c1"]
+        return X, (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+
+    # few rows, many noise columns: a strong penalty; many rows, a clean signal: a weak one
+    assert LinearPart().fit(*table(300, 60)).C_ <= 0.1
+    assert LinearPart().fit(*table(3000, 3)).C_ == 1.0
+    assert LinearPart(C=0.5).fit(*table(300, 3)).C_ == 0.5  # a single value is used as it is
+
+
 @pytest.mark.parametrize("backend", backends.BACKENDS)
 def test_blended_contributions_add_up_to_the_blended_log_odds(forced, backend):
     if backend not in backends.available_backends():

@@ -215,12 +215,12 @@ def choose_blend(
     )
 
 
-def out_of_fold_scores(params, rows, n_trees, *, random_state=0):
+def out_of_fold_scores(params, rows, n_trees, linear_C, *, random_state=0):
     """Cross-fitted log-odds of the booster and the linear model for every row of ``rows``.
 
     ``N_SPLITS`` stratified folds; on each, a booster with ``n_trees`` trees (the early-stopped
-    count of the model's own first booster) and a :class:`~churnml.model.linear.LinearPart` train
-    on the other folds and score this one.
+    count of the model's own first booster) and a :class:`~churnml.model.linear.LinearPart` with
+    penalty ``linear_C`` (the model's own choice) train on the other folds and score this one.
 
     Parameters
     ----------
@@ -229,6 +229,7 @@ def out_of_fold_scores(params, rows, n_trees, *, random_state=0):
     rows : churnml.model.booster.FitRows
         Prepared features, targets and weights of the fit.
     n_trees : int
+    linear_C : float
 
     Returns
     -------
@@ -248,6 +249,6 @@ def out_of_fold_scores(params, rows, n_trees, *, random_state=0):
         model = lgb.train(params, data, num_boost_round=n_trees)
         booster[held] = model.predict(rows.X.iloc[held], raw_score=True)
         weight = None if rows.weight is None else rows.weight[fit]
-        part = LinearPart().fit(rows.X.iloc[fit], rows.target[fit], weight)
+        part = LinearPart(C=linear_C).fit(rows.X.iloc[fit], rows.target[fit], weight)
         linear[held] = part.decision_function(rows.X.iloc[held])
     return booster, linear

@@ -348,12 +348,17 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if self.blend is False:
             self.blend_ = booster_only("blend=False")
             return scores
-        train_weight = None if rows.weight is None else rows.weight[rows.train]
-        linear = LinearPart().fit(rows.X.iloc[rows.train], rows.target[rows.train], train_weight)
+        train = rows.train
+        linear = LinearPart(random_state=self.random_state).fit(
+            rows.X.iloc[train],
+            rows.target[train],
+            None if rows.weight is None else rows.weight[train],
+            groups=None if rows.groups is None else rows.groups[train],
+        )
         linear_scores = linear.decision_function(rows.X.iloc[valid])
         if self.validation_["method"] == "stratified" and len(rows.target) < SMALL_DATA_ROWS:
             # exchangeable rows, too few for a slice: learn the blend from every row, cross-fitted
-            oof = out_of_fold_scores(params, rows, best, random_state=self.random_state)
+            oof = out_of_fold_scores(params, rows, best, linear.C_, random_state=self.random_state)
             self.blend_ = choose_blend(*oof, rows.target, mode=self.blend, how="cross-fitted")
         else:
             groups = None if rows.groups is None else rows.groups[valid]
@@ -364,7 +369,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             return scores
         self.linear_ = linear
         if self.refit:
-            self.linear_ = LinearPart().fit(rows.X, rows.target, rows.weight)
+            self.linear_ = LinearPart(C=linear.C_).fit(rows.X, rows.target, rows.weight)
         return self.blend_.combine(scores, linear_scores)
 
     def _fit_calibrator(self, scores, target):

