@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from churnml.model.logistic import ridge_logistic
+
 #: penalty of the stacking regression: large C, i.e. nearly none (two inputs, hundreds of rows)
 STACK_C = 100.0
 #: "auto" blends when the out-of-fold log-loss gain exceeds this many standard errors
@@ -73,36 +75,13 @@ def booster_only(why: str) -> Blend:
     return Blend(1.0, 0.0, 0.0, "booster", f"booster alone: {why}")
 
 
-def _logistic(Z, y, sample_weight=None, *, l2=1.0 / STACK_C, iterations=50):
-    """Coefficients and intercept of a ridge-penalised logistic regression, by Newton's method.
-
-    A handful of inputs at most, so each step solves a tiny linear system; the intercept is not
-    penalised.
-    """
-    n, k = Z.shape
-    A = np.column_stack([Z, np.ones(n)])
-    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    penalty = np.r_[np.full(k, l2), 0.0]
-    rate = np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6)
-    beta = np.r_[np.zeros(k), np.log(rate / (1 - rate))]
-    for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(A @ beta)))
-        gradient = A.T @ (w * (p - y)) + penalty * beta
-        hessian = (A * (w * p * (1 - p))[:, None]).T @ A + np.diag(penalty + 1e-12)
-        step = np.linalg.solve(hessian, gradient)
-        beta = beta - step
-        if np.abs(step).max() < 1e-10:
-            break
-    return beta[:k], float(beta[k])
-
-
 def stack(scores: np.ndarray, y, sample_weight=None) -> tuple[np.ndarray, float]:
     """Non-negative stacking weights (one per column of ``scores``) and the intercept."""
     scores = np.asarray(scores, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     keep = np.ones(scores.shape[1], dtype=bool)
     while True:
-        coef, intercept = _logistic(scores[:, keep], y, sample_weight)
+        coef, intercept = ridge_logistic(scores[:, keep], y, sample_weight, l2=1.0 / STACK_C)
         if (coef >= 0).all() or keep.sum() == 1:
             weights = np.zeros(scores.shape[1])
             weights[keep] = np.maximum(coef, 0.0)

@@ -63,3 +63,18 @@ def size_params(n_rows: int) -> dict:
     """
     params = default_params(n_rows)
     return {name: params.get(name, False) for name in SMALL_DATA_PARAMS}
+
+
+def linear_penalty(n_rows: int):
+    """The blend's linear part's ``C``: on small data a grid to choose from by cross-validation
+    (:data:`churnml.model.linear.C_GRID`), on ``SMALL_DATA_ROWS`` rows or more a weak fixed penalty
+    (the grid's 19 fits cost more there than the choice changes).
+
+    Examples
+    --------
+    >>> linear_penalty(50_000)
+    1.0
+    """
+    from churnml.model.linear import C_GRID
+
+    return C_GRID if n_rows < SMALL_DATA_ROWS else 1.0

@@ -46,7 +46,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from churnml.model.booster import FitRows, booster_params, early_stopped, refit
 from churnml.model.calibration import fit_calibrator
-from churnml.model.defaults import DEFAULT_PARAMS, SMALL_DATA_ROWS, default_params
+from churnml.model.defaults import (
+    DEFAULT_PARAMS,
+    SMALL_DATA_ROWS,
+    default_params,
+    linear_penalty,
+)
 from churnml.model.inputs import as_frame, labelled_rows, learn_categories, to_float
 from churnml.model.validation_slice import MIN_ROWS_FOR_VALIDATION, split_validation
 
@@ -349,7 +354,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             self.blend_ = booster_only("blend=False")
             return scores
         train = rows.train
-        linear = LinearPart(random_state=self.random_state).fit(
+        C = linear_penalty(len(rows.target))
+        linear = LinearPart(C=C, random_state=self.random_state).fit(
             rows.X.iloc[train],
             rows.target[train],
             None if rows.weight is None else rows.weight[train],

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churnml.model.logistic import ridge_logistic
+
 #: numeric values are clipped to these training quantiles before scaling (outliers do not
 #: dominate a linear term)
 CLIP_QUANTILES = (0.005, 0.995)
@@ -44,7 +46,8 @@ class LinearPart:
     min_frequency : int, default 10
         A category level needs this many training rows for a column of its own.
     max_iter : int, default 100
-        Newton steps of the solver (``newton-cholesky``: a handful suffice).
+        Newton steps of the solver (:func:`churnml.model.logistic.ridge_logistic`; a handful
+        suffice).
     n_splits : int, default 3
     random_state : int, default 0
 
@@ -144,15 +147,11 @@ class LinearPart:
             self.intercept_ = float(np.log(rate / (1 - rate)))
             return self
         self.C_ = self._choose_C(design, y, sample_weight, groups)
-        model = self._logistic(self.C_).fit(design, y, sample_weight=sample_weight)
-        self.coef_ = model.coef_.ravel().astype(np.float64)
-        self.intercept_ = float(model.intercept_[0])
+        self.coef_, self.intercept_ = self._logistic(design, y, sample_weight, self.C_)
         return self
 
-    def _logistic(self, C):
-        from sklearn.linear_model import LogisticRegression
-
-        return LogisticRegression(C=C, solver="newton-cholesky", max_iter=self.max_iter)
+    def _logistic(self, design, y, sample_weight, C):
+        return ridge_logistic(design, y, sample_weight, l2=1.0 / C, max_iter=self.max_iter)
 
     def _choose_C(self, design, y, sample_weight, groups) -> float:
         """The grid's C with the lowest cross-validated log loss (the only C if not a grid)."""
@@ -175,8 +174,8 @@ class LinearPart:
             if len(np.unique(y[fit])) < 2:
                 continue
             for i, C in enumerate(grid):
-                model = self._logistic(C).fit(design[fit], y[fit], sample_weight=weight[fit])
-                p = np.clip(model.predict_proba(design[held])[:, 1], 1e-12, 1 - 1e-12)
+                coef, intercept = self._logistic(design[fit], y[fit], weight[fit], C)
+                p = np.clip(1 / (1 + np.exp(-(design[held] @ coef + intercept))), 1e-12, 1 - 1e-12)
                 nll = -(y[held] * np.log(p) + (1 - y[held]) * np.log(1 - p))
                 loss[i] += float(weight[held] @ nll)
         return float(grid[int(np.argmin(loss))])
