@@ -11,6 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
+_CONTROLLER = []
+
+
+def _one_blas_thread():
+    """A context with BLAS limited to one thread (the library scan is done once per process)."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
 
 def _objective(A, y, w, beta, penalty):
     z = A @ beta
@@ -45,9 +56,7 @@ def ridge_logistic(Z, y, sample_weight=None, *, l2=1.0, max_iter=50, tol=1e-8):
     >>> bool(coef[0] > 0)
     True
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
+    with _one_blas_thread():
         return _newton(
             np.asarray(Z, dtype=np.float64),
             np.asarray(y, dtype=np.float64),
