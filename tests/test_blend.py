@@ -234,18 +234,36 @@ def test_sentences_families_and_waterfall_of_a_blended_model():
     assert html.count('class="chart waterfall"') == len(explained)
 
 
-def test_a_blended_model_is_a_valid_mlflow_pyfunc(forced, tmp_path):
+def test_training_tracks_registers_and_reloads_a_blended_model(
+    tmp_path, monkeypatch, saas_small, features_small
+):
     import mlflow
 
     from churnml.model.config import load_config
-    from churnml.model.pyfunc import ChurnPyfunc
+    from churnml.model.pyfunc import signature_frame
+    from churnml.model.registry import load_model
+    from churnml.model.training import train
 
-    model, features = forced
-    wrapper = ChurnPyfunc(model, FakeCatalog(), load_config())
-    mlflow.pyfunc.save_model(str(tmp_path / "model"), python_model=wrapper)
-    loaded = mlflow.pyfunc.load_model(str(tmp_path / "model"))
-    out = loaded.predict(features[FakeCatalog.FEATURES])
-    np.testing.assert_allclose(out["probability"], model.predict_proba(features)[:, 1])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    config = load_config(blend=True)
+    result = train(
+        saas_small, features=features_small, config=config, trials=1, progress=False, figures=False
+    )
+    model = result.model
+    assert model.blended_ and result.holdout_model.blended_
+    assert f"Blend:          {model.blend_.reason}" in result.summary()
+    run = mlflow.MlflowClient().get_run(result.run_id)
+    assert run.data.params["blend"] == "blend"
+    assert run.data.tags["churnml.blend"] == model.blend_.reason
+    assert run.data.metrics["blend.linear_weight"] == pytest.approx(model.blend_.linear)
+    X = features_small.tail(200)
+    loaded = load_model(result.model_uri)  # the pyfunc's own ChurnModel, blend included
+    assert loaded.blend_ == model.blend_
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
+    served = mlflow.pyfunc.load_model(result.model_uri).predict(signature_frame(model, X))
+    np.testing.assert_allclose(served["probability"], model.predict_proba(X)[:, 1])
 
 
 def test_config_switches_the_blend_and_shows_a_bad_value():
