@@ -37,8 +37,6 @@ demo data the refit lifts the out-of-time ROC-AUC of the defaults from 0.74 to 0
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -52,7 +50,7 @@ from churnml.model.defaults import (
     default_params,
     linear_penalty,
 )
-from churnml.model.inputs import as_frame, labelled_rows, learn_categories, to_float
+from churnml.model.inputs import as_frame, check_params, labelled_rows, learn_categories, to_float
 from churnml.model.validation_slice import MIN_ROWS_FOR_VALIDATION, split_validation
 
 #: columns that identify or label a snapshot row and are never features
@@ -67,52 +65,6 @@ META_COLUMNS = (
     "csm",
 )
 
-
-def _one_of(*values):
-    return (lambda v: v in values, f"one of {values!r}")
-
-
-def _int_at_least(low):
-    return (
-        lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low,
-        f"an integer of at least {low}",
-    )
-
-
-def _real_in(low, high, *, closed_low=False):
-    def ok(v):
-        if not isinstance(v, numbers.Real) or isinstance(v, bool):
-            return False
-        return (v >= low if closed_low else v > low) and v < high
-
-    return ok, f"a number in {'[' if closed_low else '('}{low}, {high})"
-
-
-def _optional(kind, what):
-    return (lambda v: v is None or isinstance(v, kind), f"None or {what}")
-
-
-#: allowed values of every constructor argument, checked in ``fit``
-PARAMETER_CONSTRAINTS = {
-    "params": _optional(dict, "a dict of LightGBM parameters"),
-    "n_estimators": _int_at_least(1),
-    "learning_rate": _real_in(0.0, 1.0),
-    "early_stopping_rounds": (
-        lambda v: v is None or _int_at_least(1)[0](v),
-        "None or an integer of at least 1",
-    ),
-    "validation_fraction": _real_in(0.0, 0.9, closed_low=True),
-    "calibration": _one_of("auto", "isotonic", "sigmoid", None),
-    "time_column": _optional(str, "a column name"),
-    "label_column": (lambda v: isinstance(v, str), "a column name"),
-    "feature_columns": (
-        lambda v: v is None or (not isinstance(v, str) and all(isinstance(c, str) for c in v)),
-        "None or a list of column names",
-    ),
-    "random_state": _int_at_least(0),
-    "refit": (lambda v: isinstance(v, bool), "True or False"),
-    "blend": (lambda v: v == "auto" or isinstance(v, bool), "'auto', True or False"),
-}
 
 __all__ = ["DEFAULT_PARAMS", "META_COLUMNS", "MIN_ROWS_FOR_VALIDATION", "ChurnModel"]
 
@@ -248,12 +200,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ fit
-    def _check_params(self):
-        for name, (ok, what) in PARAMETER_CONSTRAINTS.items():
-            value = getattr(self, name)
-            if not ok(value):
-                raise ValueError(f"ChurnModel: {name} must be {what}, but got {name}={value!r}")
-
     def fit(self, X, y=None, sample_weight=None):
         """Fit the booster (with early stopping), the blend and the calibrator.
 
@@ -271,7 +217,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
+        check_params(self)
         frame, target, weight, time_column, self.classes_ = labelled_rows(
             X, y, sample_weight, label_column=self.label_column, time_column=self.time_column
         )
@@ -292,14 +238,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         valid_scores = self._fit_blend(params, rows, booster, best)
         self._fit_calibrator(valid_scores, target[valid])
         if self.refit and len(valid):
-            early = best
-            booster, best = refit(params, rows, early, self.n_estimators, self.validation_fraction)
-            self.validation_ = {
-                **self.validation_,
-                "early_stopped_trees": early,
-                "refit_rows": len(target),
-                "refit_trees": best,
-            }
+            booster, best = self._refit(params, rows, best)
         # keep only the trees in use, so explanations and saved models see the same model
         import lightgbm as lgb
 
@@ -385,6 +324,17 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             self.calibrator_, self.calibration_ = fit_calibrator(
                 _sigmoid(scores), target, method=self.calibration, random_state=self.random_state
             )
+
+    def _refit(self, params, rows: FitRows, early):
+        """The booster refitted on every row (see :func:`churnml.model.booster.refit`)."""
+        booster, best = refit(params, rows, early, self.n_estimators, self.validation_fraction)
+        self.validation_ = {
+            **self.validation_,
+            "early_stopped_trees": early,
+            "refit_rows": len(rows.target),
+            "refit_trees": best,
+        }
+        return booster, best
 
     # -------------------------------------------------------------- predict
     def prepare(self, X):

@@ -1,4 +1,5 @@
-"""What :class:`~churnml.model.estimator.ChurnModel` accepts as input: tables, labels, weights.
+"""What :class:`~churnml.model.estimator.ChurnModel` accepts: constructor arguments, tables, labels,
+weights.
 
 Checks in scikit-learn's words (the estimator checks test them) and the typing rules shared by
 ``fit`` and ``prepare``: which columns are categorical, which levels they have, how numbers are read.
@@ -6,6 +7,7 @@ Checks in scikit-learn's words (the estimator checks test them) and the typing r
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -43,6 +45,61 @@ def as_frame(X, n_features=None) -> pd.DataFrame:
             f"feature(s) (shape={frame.shape}) while a minimum of 1 is required."
         )
     return frame
+
+
+def _one_of(*values):
+    return (lambda v: v in values, f"one of {values!r}")
+
+
+def _int_at_least(low):
+    return (
+        lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low,
+        f"an integer of at least {low}",
+    )
+
+
+def _real_in(low, high, *, closed_low=False):
+    def ok(v):
+        if not isinstance(v, numbers.Real) or isinstance(v, bool):
+            return False
+        return (v >= low if closed_low else v > low) and v < high
+
+    return ok, f"a number in {'[' if closed_low else '('}{low}, {high})"
+
+
+def _optional(kind, what):
+    return (lambda v: v is None or isinstance(v, kind), f"None or {what}")
+
+
+#: allowed values of every ChurnModel constructor argument, checked in ``fit``
+PARAMETER_CONSTRAINTS = {
+    "params": _optional(dict, "a dict of LightGBM parameters"),
+    "n_estimators": _int_at_least(1),
+    "learning_rate": _real_in(0.0, 1.0),
+    "early_stopping_rounds": (
+        lambda v: v is None or _int_at_least(1)[0](v),
+        "None or an integer of at least 1",
+    ),
+    "validation_fraction": _real_in(0.0, 0.9, closed_low=True),
+    "calibration": _one_of("auto", "isotonic", "sigmoid", None),
+    "time_column": _optional(str, "a column name"),
+    "label_column": (lambda v: isinstance(v, str), "a column name"),
+    "feature_columns": (
+        lambda v: v is None or (not isinstance(v, str) and all(isinstance(c, str) for c in v)),
+        "None or a list of column names",
+    ),
+    "random_state": _int_at_least(0),
+    "refit": (lambda v: isinstance(v, bool), "True or False"),
+    "blend": (lambda v: v == "auto" or isinstance(v, bool), "'auto', True or False"),
+}
+
+
+def check_params(estimator) -> None:
+    """Raise ``ValueError`` naming the first constructor argument outside its allowed values."""
+    for name, (ok, what) in PARAMETER_CONSTRAINTS.items():
+        value = getattr(estimator, name)
+        if not ok(value):
+            raise ValueError(f"ChurnModel: {name} must be {what}, but got {name}={value!r}")
 
 
 def labelled_rows(X, y, sample_weight, *, label_column="label", time_column=None):
