@@ -46,8 +46,13 @@ def test_budget_pruning_and_best_params(frame, config):
     # the selected trial is the best one or the untuned defaults (trial 0), and says which
     assert result.selected in (0, int(complete.loc[complete.value.idxmax(), "number"]))
     assert f"trial {result.selected}" in result.selection
-    # the first trial is ChurnModel's untuned defaults
-    assert trials.loc[0, "param_num_leaves"] == 15
+    # the first trial is ChurnModel's untuned defaults for the frame's size (the small-data ones
+    # here), and every trial keeps the size-dependent parameters that are not searched
+    from churnml.model.defaults import default_params
+
+    small = default_params(int(frame["label"].notna().sum()))
+    assert trials.loc[0, "param_num_leaves"] == small["num_leaves"] == 7
+    assert (trials["param_extra_trees"] == small["extra_trees"]).all()
     bounds = config.search_space
     for name, (low, high) in vars(bounds).items():
         assert low <= result.best_params[name] <= high

@@ -1,4 +1,10 @@
-"""Exact per-row SHAP contributions of a LightGBM booster behind one small interface.
+"""Exact per-row contributions of a model's log-odds behind one small interface.
+
+:func:`contributions` explains a LightGBM booster; :func:`model_contributions` explains a fitted
+``ChurnModel``, whose log-odds may blend the booster with a linear model: then each feature's
+contribution is ``w_booster`` × its TreeSHAP value + ``w_linear`` × its linear contribution
+(coefficient × (value − training mean), summed over the feature's one-hot or flag columns), and
+the base value is blended the same way, so contributions still add up to the log-odds exactly.
 
 Backends (all exact, path-dependent TreeSHAP, in log-odds):
 
@@ -178,3 +184,46 @@ def contributions(
                 booster, part
             )
     return values, base
+
+
+def model_contributions(
+    model,
+    X: pd.DataFrame,
+    *,
+    backend: str = "auto",
+    chunk_size: int = DEFAULT_CHUNK,
+    n_jobs: int | None = None,
+):
+    """Per-row, per-feature contributions to a fitted ``ChurnModel``'s log-odds (``predict_raw``).
+
+    Parameters
+    ----------
+    model : ChurnModel
+        Fitted; a blended model (``model.blend_``) adds its linear part's exact contributions.
+    X : pandas.DataFrame
+        The prepared feature frame (``model.prepare(features)``).
+    backend, chunk_size, n_jobs
+        For the booster's TreeSHAP, see :func:`contributions`.
+
+    Returns
+    -------
+    values : ndarray of shape (n, p), float64
+        Columns in ``model.feature_names_in_`` order (the booster's feature order).
+    base_value : ndarray of shape (n,), float64
+        ``values.sum(1) + base_value`` equals ``model.predict_raw(X)``.
+
+    Examples
+    --------
+    >>> values, base = model_contributions(model, model.prepare(features))  # doctest: +SKIP
+    """
+    values, base = contributions(
+        model.booster_, X, backend=backend, chunk_size=chunk_size, n_jobs=n_jobs
+    )
+    blend = getattr(model, "blend_", None)
+    if blend is None or not blend.blended:
+        return values, base
+    linear, linear_base = model.linear_.contributions(X)
+    return (
+        blend.booster * values + blend.linear * linear,
+        blend.booster * base + blend.linear * linear_base + blend.intercept,
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from churnml.explain.backends import contributions, resolve_backend
+from churnml.explain.backends import contributions, model_contributions, resolve_backend
 from churnml.explain.plays import as_plays
 from churnml.explain.reasons import has_sentence, render_sentences, sentence_applies
 
@@ -46,9 +46,11 @@ class Explanation:
     families : DataFrame
         Per-family sums: account_id, as_of, family, contribution (one row per account × family).
     base_value : ndarray of shape (n,)
-        The model's expected raw score (log-odds), per row of the feature frame.
+        The model's expected raw score (log-odds), per row of the feature frame (for a blend, the
+        weighted base values of its booster and linear model plus the blend's intercept).
     log_odds : ndarray of shape (n,)
-        ``base_value + contributions.sum(axis=1)``, the booster's raw score per row.
+        ``base_value + contributions.sum(axis=1)``, the model's raw score per row (a blended
+        ChurnModel's blended log-odds, ``predict_raw``).
     contributions : DataFrame
         The full (n × p) contribution matrix, columns = the model's features.
     backend : str
@@ -82,6 +84,13 @@ def _booster_and_frame(model, features: pd.DataFrame):
             )
         return model, features[names]
     raise TypeError(f"model must be a fitted ChurnModel or a lightgbm.Booster, got {type(model)}")
+
+
+def _contributions(model, booster, X: pd.DataFrame, backend: str):
+    """Contributions to the model's log-odds: a ChurnModel's (blend included) or a booster's."""
+    if hasattr(model, "booster_"):
+        return model_contributions(model, X, backend=backend)
+    return contributions(booster, X, backend=backend)
 
 
 def _catalog_for(model, catalog):
@@ -196,7 +205,7 @@ def explain_all(
     names = list(booster.feature_name())
     used = resolve_backend(backend, len(features)) if values is None else "precomputed"
     if values is None:
-        values, base_value = contributions(booster, X, backend=backend)
+        values, base_value = _contributions(model, booster, X, backend)
     elif base_value is None:
         raise ValueError("base_value is required when values are given")
     values = np.asarray(values, dtype=np.float64)
@@ -391,7 +400,7 @@ def family_contributions(
     """
     booster, X = _booster_and_frame(model, features)
     if values is None:
-        values, _ = contributions(booster, X, backend=backend)
+        values, _ = _contributions(model, booster, X, backend)
     account, as_of = _keys(features)
     family = _families(_catalog_for(model, catalog), list(booster.feature_name()))
     return _family_frame(account, as_of, family, np.asarray(values, dtype=np.float64))

@@ -194,6 +194,7 @@ class ModelConfig:
     n_estimators: int = 600
     early_stopping_rounds: int | None = 50
     calibration: str | None = "auto"
+    blend: str | bool = "auto"
     search_space: SearchSpace = field(default_factory=SearchSpace)
     tiers: Tiers = field(default_factory=Tiers)
     capacity: int = 50
@@ -226,6 +227,8 @@ class ModelConfig:
         _check_int("n_estimators", self.n_estimators, 1)
         _check_int("early_stopping_rounds", self.early_stopping_rounds, 1, optional=True)
         _check_choice("calibration", self.calibration, CALIBRATIONS)
+        if not (self.blend == "auto" or isinstance(self.blend, bool)):
+            _fail("blend", "one of 'auto', true or false", self.blend)
         _check_int("capacity", self.capacity, 1)
         _check_choice("explanation_backend", self.explanation_backend, BACKENDS)
         _check_int("seed", self.seed, 0)

@@ -9,36 +9,50 @@ Two ways in, one estimator:
   column); the label is read from ``label_column``, unlabelled rows (open renewals) are dropped and
   the features are every column that is not metadata (``account_id``, ``as_of``, ...).
 
-What the booster and the calibrator are each fitted on
-------------------------------------------------------
+What the booster, the blend and the calibrator are each fitted on
+-----------------------------------------------------------------
 The rows are split once. The *validation slice* is the latest ``validation_fraction`` of the
 snapshots when there is a time column (``time_column``, or ``as_of`` in snapshot mode), otherwise
 a stratified random share. When the frame carries ``renewal_date`` (or ``label_date``, the date a
 rolling-window label is known), training rows whose renewal
 falls on or after the first validation date are dropped (their outcome was not yet known at that
 cut-off), so no contract's outcome is on both sides. A first booster trains on the rest and
-early-stops on the validation slice. The calibrator is fitted on that booster's predictions for the
-validation slice, which it never trained on. With ``refit=True`` (the default) the booster in use
-is then refitted on every labelled row, the slice included, with the early-stopped tree count
-scaled to the larger data (by at most ``1 / (1 - validation_fraction)`` and never beyond
-``n_estimators``); the calibrator learnt on the first booster's scores is applied to it. On the
-demo data this lifts the out-of-time ROC-AUC of the defaults from 0.74 to 0.79 and the Brier score
-of the calibrated defaults still improves on the raw one (``benchmarks/RESULTS.md``, "Model").
-``refit=False`` keeps the first booster.
+early-stops on the validation slice.
+
+With ``blend`` ("auto" by default) a regularised logistic model (:mod:`churnml.model.linear`) is
+fitted on the same rows, and the two are stacked on the log-odds scale with weights learnt on
+predictions for rows neither model trained on (:mod:`churnml.model.blend`): the validation slice
+for time-ordered rows; for unordered rows under ``SMALL_DATA_ROWS``, five-fold cross-fitted
+predictions of every row (a 20 % slice of a few thousand rows is too few to learn from). "auto"
+keeps the blend only when it beats the booster alone out of fold by more than one standard error;
+``blend_`` says which was chosen and why.
+
+The calibrator is fitted on the validation slice's scores (booster, or blend) from the models
+that did not train on it. With ``refit=True`` (the default) the booster in use is then refitted
+on every labelled row, the slice included, with the early-stopped tree count scaled to the larger
+data (by at most ``1 / (1 - validation_fraction)`` and never beyond ``n_estimators``), and so is
+the linear model; the calibrator and the blend weights learnt before are applied to them. On the
+demo data the refit lifts the out-of-time ROC-AUC of the defaults from 0.74 to 0.79
+(``benchmarks/RESULTS.md``, "Model"). ``refit=False`` keeps the first models.
 """
 
 from __future__ import annotations
-
-import numbers
-import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from churnml.model.booster import FitRows, booster_params, early_stopped, refit
 from churnml.model.calibration import fit_calibrator
-from churnml.model.folds import known_column
+from churnml.model.defaults import (
+    DEFAULT_PARAMS,
+    SMALL_DATA_ROWS,
+    default_params,
+    linear_penalty,
+)
+from churnml.model.inputs import as_frame, check_params, labelled_rows, learn_categories, to_float
+from churnml.model.validation_slice import MIN_ROWS_FOR_VALIDATION, split_validation
 
 #: columns that identify or label a snapshot row and are never features
 META_COLUMNS = (
@@ -53,95 +67,30 @@ META_COLUMNS = (
     "csm",
 )
 
-#: LightGBM parameters used unless ``params`` overrides them: shallow, regularised trees that
-#: hold up untuned on a few thousand rows
-DEFAULT_PARAMS = {
-    "objective": "binary",
-    "metric": "binary_logloss",
-    "num_leaves": 15,
-    "min_child_samples": 50,
-    "feature_fraction": 0.8,
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "lambda_l2": 1.0,
-    "min_split_gain": 0.0,
-    "cat_smooth": 10.0,
-    "min_data_per_group": 30,
-    "max_cat_to_onehot": 8,
-    "max_bin": 255,
-    "verbosity": -1,
-    "deterministic": True,
-    "force_col_wise": True,
-    "num_threads": 1,
-}
 
-
-def _one_of(*values):
-    return (lambda v: v in values, f"one of {values!r}")
-
-
-def _int_at_least(low):
-    return (
-        lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low,
-        f"an integer of at least {low}",
-    )
-
-
-def _real_in(low, high, *, closed_low=False):
-    def ok(v):
-        if not isinstance(v, numbers.Real) or isinstance(v, bool):
-            return False
-        return (v >= low if closed_low else v > low) and v < high
-
-    return ok, f"a number in {'[' if closed_low else '('}{low}, {high})"
-
-
-def _optional(kind, what):
-    return (lambda v: v is None or isinstance(v, kind), f"None or {what}")
-
-
-#: allowed values of every constructor argument, checked in ``fit``
-PARAMETER_CONSTRAINTS = {
-    "params": _optional(dict, "a dict of LightGBM parameters"),
-    "n_estimators": _int_at_least(1),
-    "learning_rate": _real_in(0.0, 1.0),
-    "early_stopping_rounds": (
-        lambda v: v is None or _int_at_least(1)[0](v),
-        "None or an integer of at least 1",
-    ),
-    "validation_fraction": _real_in(0.0, 0.9, closed_low=True),
-    "calibration": _one_of("auto", "isotonic", "sigmoid", None),
-    "time_column": _optional(str, "a column name"),
-    "label_column": (lambda v: isinstance(v, str), "a column name"),
-    "feature_columns": (
-        lambda v: v is None or (not isinstance(v, str) and all(isinstance(c, str) for c in v)),
-        "None or a list of column names",
-    ),
-    "random_state": _int_at_least(0),
-    "refit": (lambda v: isinstance(v, bool), "True or False"),
-}
-
-#: below this many labelled rows there is no validation slice: no early stopping, no calibration
-MIN_ROWS_FOR_VALIDATION = 40
+__all__ = ["DEFAULT_PARAMS", "META_COLUMNS", "MIN_ROWS_FOR_VALIDATION", "ChurnModel"]
 
 
 class ChurnModel(ClassifierMixin, BaseEstimator):
-    """LightGBM binary classifier with a probability calibrator, in scikit-learn clothing.
+    """LightGBM binary classifier, optionally blended with a logistic model, calibrated, in
+    scikit-learn clothing.
 
     Parameters
     ----------
     params : dict, optional
-        LightGBM parameters; they override :data:`DEFAULT_PARAMS` and ``learning_rate``. The key
-        ``scale_pos_weight`` sets the weight of a positive row (default ``sqrt(neg / pos)``, applied
-        as sample weights to both the training and the validation slice).
+        LightGBM parameters; they override the defaults (:func:`churnml.model.defaults.
+        default_params`, which adapt below ``SMALL_DATA_ROWS`` labelled rows) and
+        ``learning_rate``. The key ``scale_pos_weight`` sets the weight of a positive row (default
+        ``sqrt(neg / pos)``, applied as sample weights to both the training and the validation
+        slice).
     n_estimators : int, default 600
         Maximum boosting rounds.
     learning_rate : float, default 0.05
     early_stopping_rounds : int or None, default 50
         Stop when the validation log loss has not improved for this many rounds.
     validation_fraction : float, default 0.2
-        Share of rows (latest snapshots first) held out for early stopping and calibration;
-        0 trains on everything with no early stopping and no calibration.
+        Share of rows (latest snapshots first) held out for early stopping, the blend and
+        calibration; 0 trains on everything with no early stopping, no blend and no calibration.
     calibration : {"auto", "isotonic", "sigmoid", None}, default "auto"
         "auto" picks isotonic or Platt (sigmoid) by cross-validated Brier score on the validation
         slice, or no calibration ("none") when the raw probabilities score better than both.
@@ -158,15 +107,28 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         After early stopping has chosen the number of trees on the validation slice, refit the
         booster on every row (the slice included, so the latest snapshots count) with that number
         of trees scaled to the larger data (by at most ``1 / (1 - validation_fraction)``, never
-        beyond ``n_estimators``). The calibrator stays fitted on the slice's out-of-sample scores
-        from the booster that did not see it. False keeps the booster trained without the slice.
+        beyond ``n_estimators``), and the linear model of a blend on every row too. The calibrator
+        stays fitted on the slice's out-of-sample scores from the models that did not see it.
+        False keeps the models trained without the slice.
+    blend : {"auto", True, False}, default "auto"
+        Blend the booster with a regularised logistic model on the log-odds scale. "auto" keeps
+        the blend only when it beats the booster alone out of fold by more than one standard
+        error (``blend_`` says which was chosen); True always blends (unless the linear model gets
+        no weight); False is the booster alone.
 
     Attributes
     ----------
     booster_ : lightgbm.Booster
         Holds exactly ``best_iteration_`` trees (the refitted booster when ``refit``).
+    linear_ : LinearPart or None
+        The logistic model of the blend (:class:`churnml.model.linear.LinearPart`), None when the
+        booster is used alone.
+    blend_ : Blend
+        Weights of the booster's and the linear model's log-odds, which was chosen and why
+        (:class:`churnml.model.blend.Blend`).
     calibrator_ : object or None
-        Maps raw booster probabilities to calibrated ones (``predict``), None when not calibrated.
+        Maps raw probabilities (of the booster or the blend) to calibrated ones (``predict``),
+        None when not calibrated.
     calibration_ : str or None
         The calibration method in use: "isotonic", "sigmoid", "none" (auto found none better)
         or None (``calibration=None``).
@@ -176,6 +138,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     classes_ : ndarray
     n_features_in_ : int
     best_iteration_ : int
+    params_ : dict
+        The LightGBM parameters the booster was trained with.
     validation_ : dict
         How the rows were split (counts, cut-off, method).
     typical_values_ : dict
@@ -194,9 +158,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     >>> model = ChurnModel(n_estimators=50).fit(X, y)
     >>> model.predict_proba(X).shape
     (400, 2)
+    >>> model.blend_.chosen in ("blend", "booster")
+    True
     """
 
-    refit = True  # models pickled before ``refit`` existed read it from here
+    # models pickled before these parameters existed read them from here
+    refit = True
+    blend = False
 
     def __init__(
         self,
@@ -212,6 +180,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         feature_columns=None,
         random_state=0,
         refit=True,
+        blend="auto",
     ):
         self.params = params
         self.n_estimators = n_estimators
@@ -224,6 +193,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.feature_columns = feature_columns
         self.random_state = random_state
         self.refit = refit
+        self.blend = blend
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -235,14 +205,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ fit
-    def _check_params(self):
-        for name, (ok, what) in PARAMETER_CONSTRAINTS.items():
-            value = getattr(self, name)
-            if not ok(value):
-                raise ValueError(f"ChurnModel: {name} must be {what}, but got {name}={value!r}")
-
     def fit(self, X, y=None, sample_weight=None):
-        """Fit the booster (with early stopping) and the calibrator.
+        """Fit the booster (with early stopping), the blend and the calibrator.
 
         Parameters
         ----------
@@ -258,123 +222,50 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        import lightgbm as lgb
-
-        self._check_params()
-        frame = _as_frame(X)
-        if y is None:
-            if self.label_column not in frame.columns:
-                raise ValueError(
-                    f"ChurnModel requires y to be passed, but the target y is None and the frame "
-                    f"has no label column {self.label_column!r}; columns are "
-                    f"{list(frame.columns)[:12]}"
-                )
-            y = frame[self.label_column]
-            time_column = self.time_column or ("as_of" if "as_of" in frame.columns else None)
-        else:
-            time_column = self.time_column
-        if not isinstance(y, pd.Series):
-            from sklearn.utils.validation import column_or_1d
-
-            y = pd.Series(column_or_1d(y, warn=True))
-        if len(y) != len(frame):
-            raise ValueError(f"ChurnModel.fit: X has {len(frame)} rows but y has {len(y)}")
-        keep = ~pd.isna(y).to_numpy()
-        weight = _check_weight(sample_weight, len(frame))
-        frame = frame.loc[keep].reset_index(drop=True)
-        y = y[keep].reset_index(drop=True)
-        weight = None if weight is None else weight[keep]
-        numpy_dtype = getattr(y.dtype, "numpy_dtype", None)
-        values = y.to_numpy(dtype=numpy_dtype) if numpy_dtype is not None else y.to_numpy()
-        self.classes_ = np.unique(values)
-        kind = _target_type(values)
-        if kind != "binary" or len(self.classes_) != 2:
-            raise ValueError(
-                f"ChurnModel.fit: Unknown label type: {kind!r}. Only binary classification is "
-                f"supported: ChurnModel needs exactly two classes among the labelled rows, but got "
-                f"{len(self.classes_)} class(es) {list(self.classes_)[:5]} in {len(y)} labelled rows"
-            )
-        target = (values == self.classes_[1]).astype(np.int8)
-
-        columns = self._select_features(frame, time_column)
-        self.feature_names_in_ = np.asarray(columns, dtype=object)
-        self.n_features_in_ = len(columns)
-        self.categories_ = _learn_categories(frame[columns])
-        self._numeric_ = [c for c in columns if c not in self.categories_]
-        X_all = self.prepare(frame)
-        # the typical account: what explanations compare an account's values with
-        self.base_rate_ = float(target.mean())
-        self.typical_values_ = {
-            c: float(v) for c, v in X_all[self._numeric_].median().items() if pd.notna(v)
-        }
-
-        train, valid, self.validation_ = _split(
+        check_params(self)
+        frame, target, weight, time_column, self.classes_ = labelled_rows(
+            X, y, sample_weight, label_column=self.label_column, time_column=self.time_column
+        )
+        X_all = self._learn_features(frame, time_column)
+        self.base_rate_ = float(target.mean())  # relative tier thresholds are multiples of it
+        train, valid, self.validation_ = split_validation(
             frame, target, time_column, self.validation_fraction, self.random_state
         )
-        params = {
-            **DEFAULT_PARAMS,
+        defaults = {
+            **default_params(len(target)),
             "learning_rate": self.learning_rate,
             "seed": self.random_state,
-            **(self.params or {}),
         }
-        params.pop("n_estimators", None)
-        pos = max(int(target[train].sum()), 1)
-        neg = max(int(len(train) - target[train].sum()), 1)
-        spw = float(params.pop("scale_pos_weight", np.sqrt(neg / pos)))
-        params.pop("is_unbalance", None)
-        class_weight = np.where(target == 1, spw, 1.0)
-        if weight is not None:
-            class_weight = class_weight * weight
+        params, class_weight, spw = booster_params(defaults, self.params, target, train, weight)
         self.params_ = {**params, "scale_pos_weight": spw}
-
-        train_set = lgb.Dataset(
-            X_all.iloc[train], target[train], weight=class_weight[train], free_raw_data=True
-        )
-        callbacks, valid_sets = [], []
-        if len(valid) and self.early_stopping_rounds:
-            valid_sets = [
-                lgb.Dataset(
-                    X_all.iloc[valid],
-                    target[valid],
-                    weight=class_weight[valid],
-                    reference=train_set,
-                )
-            ]
-            callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
-        booster = lgb.train(
-            params,
-            train_set,
-            num_boost_round=self.n_estimators,
-            valid_sets=valid_sets,
-            callbacks=callbacks,
-        )
-        best = booster.best_iteration or booster.current_iteration()
-        self.calibrator_, self.calibration_ = None, None
-        if self.calibration is not None and len(valid):
-            # out-of-sample scores: this booster never saw the validation slice
-            raw = _sigmoid(booster.predict(X_all.iloc[valid], num_iteration=best, raw_score=True))
-            self.calibrator_, self.calibration_ = fit_calibrator(
-                raw, target[valid], method=self.calibration, random_state=self.random_state
-            )
+        groups = frame["account_id"].to_numpy() if "account_id" in frame.columns else None
+        rows = FitRows(X_all, target, weight, class_weight, train, valid, groups)
+        booster, best = early_stopped(params, rows, self.n_estimators, self.early_stopping_rounds)
+        valid_scores = self._fit_blend(params, rows, booster, best)
+        self._fit_calibrator(valid_scores, target[valid])
         if self.refit and len(valid):
-            # the latest snapshots matter most under drift: refit on every row with the number
-            # of trees early stopping chose, scaled to the larger data (bounded: the renewal guard
-            # can leave far fewer training rows than the slice suggests)
-            scale = min(len(target) / len(train), 1 / (1 - self.validation_fraction))
-            early = best
-            best = int(min(self.n_estimators, max(1, round(early * scale))))
-            booster = lgb.train(
-                params,
-                lgb.Dataset(X_all, target, weight=class_weight, free_raw_data=True),
-                num_boost_round=best,
-            )
-            self.validation_ = {**self.validation_, "early_stopped_trees": early,
-                                "refit_rows": len(target), "refit_trees": best}
+            booster, best = self._refit(params, rows, best)
         # keep only the trees in use, so explanations and saved models see the same model
+        import lightgbm as lgb
+
         self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         self.booster_.best_iteration = best
         self.best_iteration_ = best
         return self
+
+    def _learn_features(self, frame, time_column):
+        """Feature columns, their categories and typical values; returns the prepared frame."""
+        columns = self._select_features(frame, time_column)
+        self.feature_names_in_ = np.asarray(columns, dtype=object)
+        self.n_features_in_ = len(columns)
+        self.categories_ = learn_categories(frame[columns])
+        self._numeric_ = [c for c in columns if c not in self.categories_]
+        X_all = self.prepare(frame)
+        # the typical account: what explanations compare an account's values with
+        self.typical_values_ = {
+            c: float(v) for c, v in X_all[self._numeric_].median().items() if pd.notna(v)
+        }
+        return X_all
 
     def _select_features(self, frame, time_column):
         if self.feature_columns is not None:
@@ -393,6 +284,64 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             if c not in skip and not pd.api.types.is_datetime64_any_dtype(frame[c])
         ]
 
+    def _fit_blend(self, params, rows: FitRows, booster, best):
+        """Choose and fit the blend (``blend_``, ``linear_``); returns the slice's raw scores."""
+        from churnml.model.blend import booster_only, choose_blend, out_of_fold_scores
+        from churnml.model.linear import LinearPart
+
+        self.linear_ = None
+        valid = rows.valid
+        if not len(valid):
+            self.blend_ = booster_only("no validation slice to learn a blend on")
+            return None
+        scores = booster.predict(rows.X.iloc[valid], num_iteration=best, raw_score=True)
+        if self.blend is False:
+            self.blend_ = booster_only("blend=False")
+            return scores
+        train = rows.train
+        C = linear_penalty(len(rows.target))
+        linear = LinearPart(C=C, random_state=self.random_state).fit(
+            rows.X.iloc[train],
+            rows.target[train],
+            None if rows.weight is None else rows.weight[train],
+            groups=None if rows.groups is None else rows.groups[train],
+        )
+        linear_scores = linear.decision_function(rows.X.iloc[valid])
+        if self.validation_["method"] == "stratified" and len(rows.target) < SMALL_DATA_ROWS:
+            # exchangeable rows, too few for a slice: learn the blend from every row, cross-fitted
+            oof = out_of_fold_scores(params, rows, best, linear.C_, random_state=self.random_state)
+            self.blend_ = choose_blend(*oof, rows.target, mode=self.blend, how="cross-fitted")
+        else:
+            groups = None if rows.groups is None else rows.groups[valid]
+            self.blend_ = choose_blend(
+                scores, linear_scores, rows.target[valid], mode=self.blend, groups=groups
+            )
+        if not self.blend_.blended:
+            return scores
+        self.linear_ = linear
+        if self.refit:
+            self.linear_ = LinearPart(C=linear.C_).fit(rows.X, rows.target, rows.weight)
+        return self.blend_.combine(scores, linear_scores)
+
+    def _fit_calibrator(self, scores, target):
+        """Calibrator on the slice's out-of-sample log-odds (``calibrator_``, ``calibration_``)."""
+        self.calibrator_, self.calibration_ = None, None
+        if self.calibration is not None and scores is not None:
+            self.calibrator_, self.calibration_ = fit_calibrator(
+                _sigmoid(scores), target, method=self.calibration, random_state=self.random_state
+            )
+
+    def _refit(self, params, rows: FitRows, early):
+        """The booster refitted on every row (see :func:`churnml.model.booster.refit`)."""
+        booster, best = refit(params, rows, early, self.n_estimators, self.validation_fraction)
+        self.validation_ = {
+            **self.validation_,
+            "early_stopped_trees": early,
+            "refit_rows": len(rows.target),
+            "refit_trees": best,
+        }
+        return booster, best
+
     # -------------------------------------------------------------- predict
     def prepare(self, X):
         """Align ``X`` to the training features: column order, numeric dtypes, category levels.
@@ -400,7 +349,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Unknown category levels become missing. Raises ``ValueError`` naming missing columns.
         """
         check_is_fitted(self, "feature_names_in_")
-        frame = _as_frame(X, n_features=self.n_features_in_)
+        frame = as_frame(X, n_features=self.n_features_in_)
         columns = list(self.feature_names_in_)
         missing = [c for c in columns if c not in frame.columns]
         if missing:
@@ -417,13 +366,23 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 values = values.astype(object).where(values.isin(levels).fillna(False), None)
                 out[c] = pd.Categorical(values, categories=levels)
             else:
-                out[c] = _to_float(s, c)
+                out[c] = to_float(s, c)
         return pd.DataFrame(out, index=frame.index)
 
+    @property
+    def blended_(self) -> bool:
+        """Whether predictions blend the booster with the linear model."""
+        blend = getattr(self, "blend_", None)
+        return blend is not None and blend.blended
+
     def predict_raw(self, X):
-        """Booster log-odds (uncalibrated), shape ``(n,)``."""
+        """Log-odds before calibration, shape ``(n,)``: the booster's, or the blend's."""
         check_is_fitted(self, "booster_")
-        return self.booster_.predict(self.prepare(X), raw_score=True)
+        X = self.prepare(X)
+        raw = self.booster_.predict(X, raw_score=True)
+        if not self.blended_:
+            return raw
+        return self.blend_.combine(raw, self.linear_.decision_function(X))
 
     def predict_proba(self, X):
         """Calibrated class probabilities, shape ``(n, 2)``; column 1 is ``classes_[1]``."""
@@ -439,151 +398,5 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return self.classes_[positive.astype(int)]
 
 
-# ---------------------------------------------------------------- helpers
-def _as_frame(X, n_features=None) -> pd.DataFrame:
-    """A DataFrame view of ``X``; arrays get columns x0, x1, ... and must match ``n_features``."""
-    if isinstance(X, pd.DataFrame):
-        frame = X
-    else:
-        from scipy import sparse
-
-        if sparse.issparse(X):
-            raise TypeError(
-                "ChurnModel: sparse input is not supported; pass a dense DataFrame or array"
-            )
-        arr = np.asarray(X)
-        if arr.ndim != 2:
-            raise ValueError(
-                f"ChurnModel: expected a 2-D table, got an array of shape {arr.shape}. "
-                f"Reshape your data with X.reshape(-1, 1) for a single feature"
-            )
-        if np.iscomplexobj(arr):
-            raise ValueError("ChurnModel: Complex data not supported")
-        if n_features is not None and arr.shape[1] != n_features:
-            raise ValueError(
-                f"X has {arr.shape[1]} features, but ChurnModel is expecting {n_features} "
-                f"features as input"
-            )
-        frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(
-            f"ChurnModel: found array with {frame.shape[0]} sample(s) and {frame.shape[1]} "
-            f"feature(s) (shape={frame.shape}) while a minimum of 1 is required."
-        )
-    return frame
-
-
-def _check_weight(sample_weight, n):
-    if sample_weight is None:
-        return None
-    weight = np.asarray(sample_weight, dtype=float)
-    if weight.shape != (n,):
-        raise ValueError(
-            f"ChurnModel.fit: sample_weight.shape == {weight.shape}, expected ({n},) for {n} rows"
-        )
-    if (weight < 0).any() or not np.isfinite(weight).all() or weight.sum() <= 0:
-        raise ValueError(
-            "ChurnModel.fit: sample_weight must be finite and non-negative and not all zero, "
-            f"but got {int((weight < 0).sum())} negative and sum {weight.sum()}"
-        )
-    return weight
-
-
-def _target_type(values) -> str:
-    from sklearn.utils.multiclass import type_of_target
-
-    try:
-        return type_of_target(values)
-    except ValueError:
-        return "unknown"
-
-
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
-
-
-def _is_categorical(s: pd.Series) -> bool:
-    return (
-        isinstance(s.dtype, pd.CategoricalDtype)
-        or pd.api.types.is_string_dtype(s.dtype)
-        or s.dtype == object
-    )
-
-
-def _learn_categories(frame: pd.DataFrame) -> dict:
-    categories = {}
-    for c in frame.columns:
-        s = frame[c]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            categories[c] = [str(v) for v in s.cat.categories]
-        elif _is_categorical(s):
-            if s.dtype == object:
-                numeric = pd.to_numeric(s, errors="coerce")
-                if numeric.notna().sum() == s.notna().sum():
-                    continue  # object column holding numbers
-            categories[c] = sorted(s.dropna().astype(str).unique().tolist())
-    return categories
-
-
-def _to_float(s: pd.Series, column: str) -> np.ndarray:
-    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
-        return s.to_numpy(dtype="float64", na_value=np.nan)
-    numeric = pd.to_numeric(s, errors="coerce")
-    bad = numeric.isna() & s.notna()
-    if bad.any():
-        warnings.warn(
-            f"ChurnModel: column {column!r} has {int(bad.sum())} non-numeric value(s) treated as "
-            f"missing, e.g. {s[bad].head(3).tolist()}",
-            stacklevel=3,
-        )
-    return numeric.to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _split(frame, target, time_column, fraction, seed):
-    """Positions of the training rows and the validation slice, plus a summary."""
-    n = len(target)
-    everything = np.arange(n)
-    if fraction == 0 or n < MIN_ROWS_FOR_VALIDATION or min(target.sum(), n - target.sum()) < 4:
-        return everything, everything[:0], {"method": "none", "n_train": n, "n_valid": 0}
-    if time_column is not None and time_column in frame.columns:
-        times = pd.to_datetime(frame[time_column]).to_numpy()
-        order = np.sort(times)
-        cutoff = order[min(int(np.floor(n * (1 - fraction))), n - 1)]
-        valid = everything[times >= cutoff]
-        train_mask = times < cutoff
-        known = known_column(frame, "renewal_date")
-        if known in frame.columns:
-            renewal = pd.to_datetime(frame[known]).to_numpy()
-            train_mask &= ~(renewal >= cutoff)  # outcome must be known at the cut-off
-        train = everything[train_mask]
-        if (
-            len(train) >= MIN_ROWS_FOR_VALIDATION // 2
-            and 0 < target[valid].sum() < len(valid)
-            and 0 < target[train].sum() < len(train)
-        ):
-            return (
-                train,
-                valid,
-                {
-                    "method": "time",
-                    "cutoff": pd.Timestamp(cutoff),
-                    "n_train": len(train),
-                    "n_valid": len(valid),
-                },
-            )
-        # one text for every fit, so a tuning run shows it once, not once per trial and fold
-        warnings.warn(
-            "ChurnModel: the time-ordered validation slice leaves too few training rows whose "
-            "outcome was known before it, or a single class (long label horizon, short history); "
-            "using a stratified random slice",
-            stacklevel=3,
-        )
-    rng = np.random.default_rng(seed)
-    valid_parts = []
-    for cls in (0, 1):
-        idx = everything[target == cls]
-        k = max(1, round(len(idx) * fraction))
-        valid_parts.append(rng.choice(idx, size=k, replace=False))
-    valid = np.sort(np.concatenate(valid_parts))
-    train = np.setdiff1d(everything, valid)
-    return train, valid, {"method": "stratified", "n_train": len(train), "n_valid": len(valid)}

@@ -72,7 +72,8 @@ def calibration_figure(calibration: pd.DataFrame):
 
 
 def shap_summary_figure(model, X, *, max_features=15, max_rows=2000, seed=0):
-    """Beeswarm-style SHAP summary from LightGBM's exact TreeSHAP (``pred_contrib``).
+    """Beeswarm-style SHAP summary from LightGBM's exact TreeSHAP (``pred_contrib``); for a
+    blended ChurnModel, the blend's exact contributions (TreeSHAP and linear, weighted).
 
     Parameters
     ----------
@@ -84,7 +85,12 @@ def shap_summary_figure(model, X, *, max_features=15, max_rows=2000, seed=0):
     frame = model.prepare(X) if hasattr(model, "prepare") else X
     if len(frame) > max_rows:
         frame = frame.sample(max_rows, random_state=seed)
-    contrib = booster.predict(frame, pred_contrib=True)[:, :-1]
+    if hasattr(model, "booster_"):  # a ChurnModel: a blend's linear part counts too
+        from churnml.explain.backends import model_contributions
+
+        contrib, _ = model_contributions(model, frame, backend="native")
+    else:
+        contrib = booster.predict(frame, pred_contrib=True)[:, :-1]
     names = list(frame.columns)
     order = np.argsort(-np.abs(contrib).mean(axis=0))[:max_features][::-1]
     fig, ax = _figure(

@@ -141,17 +141,30 @@ def measure(tables: dict, spine: pd.DataFrame, families: dict[str, str]) -> dict
     }
 
 
-def family_importance(model, catalog) -> dict[str, float]:
-    """Each family's share of the booster's total gain (empty when the model has no booster)."""
+#: training rows whose contributions measure each family's importance (a seeded sample)
+IMPORTANCE_ROWS = 2000
+
+
+def family_importance(model, catalog, frame: pd.DataFrame | None = None) -> dict[str, float]:
+    """Each family's share of the model's mean absolute contribution to the log-odds over (a
+    sample of) the training rows ``frame`` — the booster's TreeSHAP and, for a blended model, its
+    linear part alike; without ``frame``, the booster's share of gain. Empty without a booster."""
     booster = getattr(model, "booster_", None)
     if booster is None:
         return {}
-    gain = np.asarray(booster.feature_importance(importance_type="gain"), dtype=np.float64)
     names = list(getattr(model, "feature_names_in_", booster.feature_name()))
+    if frame is not None and len(frame):
+        from churnml.explain.backends import model_contributions
+
+        rows = frame.sample(n=min(len(frame), IMPORTANCE_ROWS), random_state=0)
+        values, _ = model_contributions(model, model.prepare(rows))
+        weight = np.abs(values).mean(axis=0)
+    else:
+        weight = np.asarray(booster.feature_importance(importance_type="gain"), dtype=np.float64)
     families = pd.Series(
         [catalog[n].family if n in catalog else "other" for n in names], dtype="string"
     )
-    totals = pd.Series(gain, index=families.to_numpy()).groupby(level=0).sum()
+    totals = pd.Series(weight, index=families.to_numpy()).groupby(level=0).sum()
     total = float(totals.sum())
     return {f: round(float(v) / total, 4) if total > 0 else 0.0 for f, v in totals.items()}
 
@@ -166,7 +179,7 @@ def data_profile(tables: dict, spine: pd.DataFrame, model, catalog) -> dict:
     {'table': 'usage', 'coverage': 0.99, 'importance': 0.41}
     """
     profile = measure(tables, spine, family_tables(catalog))
-    importance = family_importance(model, catalog)
+    importance = family_importance(model, catalog, spine)
     for family, info in profile["families"].items():
         info["importance"] = importance.get(family) if importance else None
     as_of = pd.to_datetime(spine["as_of"])

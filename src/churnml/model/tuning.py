@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.errors import ChurnmlError, UsageError
+from churnml.model.defaults import default_params, size_params
 from churnml.model.estimator import DEFAULT_PARAMS, ChurnModel
 from churnml.model.folds import out_of_time_folds
 from churnml.model.search_space import search_space
@@ -58,9 +59,11 @@ class TuneResult:
     worker: int = 0
 
 
-def default_trial_params(bounds) -> dict:
-    """ChurnModel's untuned parameters clipped into ``bounds`` (enqueued as the first trial)."""
-    defaults = {**DEFAULT_PARAMS, "learning_rate": 0.05, "lambda_l1": 1e-8, "scale_pos_weight": 2.0}
+def default_trial_params(bounds, n_rows=None) -> dict:
+    """ChurnModel's untuned parameters clipped into ``bounds`` (enqueued as the first trial), as
+    they are for ``n_rows`` labelled rows (default: the large-data defaults)."""
+    base = DEFAULT_PARAMS if n_rows is None else default_params(n_rows)
+    defaults = {**base, "learning_rate": 0.05, "lambda_l1": 1e-8, "scale_pos_weight": 2.0}
     out = {}
     for name, (low, high) in vars(bounds).items():
         if low != high:
@@ -150,9 +153,11 @@ def tune(
         label_column=label_column,
     )
     labels = frame[label_column]
+    n_rows = int(labels.notna().sum())
+    pinned = size_params(n_rows)  # every fold and the final fits use the frame's size defaults
 
     def objective(trial):
-        params = search_space(trial, config.search_space)
+        params = {**pinned, **search_space(trial, config.search_space)}
         trial.set_user_attr("params", params)
         trial.set_user_attr("worker", worker)
         aucs, iterations = [], []
@@ -162,6 +167,7 @@ def tune(
                 n_estimators=config.n_estimators,
                 early_stopping_rounds=config.early_stopping_rounds,
                 calibration=None,
+                blend=False,  # trials tune the booster; the blend is chosen when it is fitted
                 time_column=time_column,
                 label_column=label_column,
                 feature_columns=feature_columns,
@@ -194,7 +200,7 @@ def tune(
             storage, study_name, sampler=sampler, pruner=pruner, digest=digest, create=n_trials > 0
         )
         if created:
-            study.enqueue_trial(default_trial_params(config.search_space))
+            study.enqueue_trial(default_trial_params(config.search_space, n_rows))
         if n_trials:
             study.optimize(
                 objective,
@@ -213,7 +219,7 @@ def tune(
         )
 
     chosen, selection = select_trial(
-        study, default_trial_params(config.search_space), min_gain_se=config.min_gain_se
+        study, default_trial_params(config.search_space, n_rows), min_gain_se=config.min_gain_se
     )
     if storage is not None:
         workers = {t.user_attrs.get("worker") for t in study.trials} - {None}
