@@ -12,8 +12,8 @@ shows up with the bad value before any data is read::
           SELECT sub_id AS contract_id, cust_id AS account_id, ... FROM subscriptions
       usage: {file: events.parquet, columns: {ts: event_time}, formats: {ts: "%d/%m/%Y %H:%M"}}
 
-``preset: salesforce`` (with optional ``options`` and ``columns`` overrides) selects a table
-from a standard warehouse schema instead (:mod:`churnml.sources`). ``columns`` maps contract
+``preset: salesforce`` (with optional ``options``, ``columns`` overrides and the ``schema`` of the
+raw tables) selects a table from a standard warehouse schema instead (:mod:`churnml.sources`). ``columns`` maps contract
 names to the user's names. Each table is read from exactly one of
 ``file`` (a file of the source folder), ``table`` (a table of a DuckDB file, a file stem, or a key
 of a dict of frames) or ``sql`` (a DuckDB ``SELECT`` in which every source table is a view).
@@ -33,7 +33,8 @@ from churnml.errors import ChurnmlError
 
 __all__ = ["Mapping", "TableMapping", "mapping_from_dict", "read_mapping"]
 
-_TABLE_KEYS = ("file", "table", "sql", "columns", "formats", "timezone", "preset", "options")
+_TABLE_KEYS = ("file", "table", "sql", "columns", "formats", "timezone", "preset", "options",
+               "schema")
 _TOP_KEYS = ("source", "timezone", "tables")
 
 
@@ -191,8 +192,9 @@ def mapping_from_dict(spec: dict, base: str | Path | None = None) -> Mapping:
             from churnml.sources.preset_mapping import expand
 
             settings = expand(name, settings)
-        elif "options" in settings:
-            raise ValueError(f"mapping for table {name!r}: options apply to a preset table only")
+        elif "options" in settings or "schema" in settings:
+            raise ValueError(f"mapping for table {name!r}: options and schema apply to a preset "
+                             "table only")
         parsed[name] = TableMapping(name=name, **settings)
     source = spec.get("source")
     if source is not None:

@@ -15,8 +15,8 @@ _ORIGINS = ("file", "table", "sql")
 
 
 def expand(name: str, settings: dict) -> dict:
-    """Settings of contract table ``name`` with ``preset`` (and ``options``, ``columns``) replaced
-    by the composed ``sql``; ``formats`` and ``timezone`` are kept.
+    """Settings of contract table ``name`` with ``preset`` (and ``options``, ``columns``,
+    ``schema``) replaced by the composed ``sql``; ``formats`` and ``timezone`` are kept.
 
     Parameters
     ----------
@@ -51,6 +51,6 @@ def expand(name: str, settings: dict) -> dict:
                            f"{settings['options']!r}")
     table = load_preset(settings["preset"]).table(name)
     sql = compose(table, options=settings.get("options"), columns=settings.get("columns"),
-                  where=where)
+                  schema=settings.get("schema"), where=where)
     kept = {k: v for k, v in settings.items() if k in ("formats", "timezone")}
     return {**kept, "sql": sql, "preset": table.preset}

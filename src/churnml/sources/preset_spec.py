@@ -4,8 +4,8 @@ product-analytics or survey tool maps onto the Customer 360 contract.
 Each preset is one YAML file in ``churnml/sources/presets/`` (``salesforce.yaml``,
 ``stripe.yaml``, ...). For every contract table it provides, it names the raw tables and columns
 it reads (``reads``, which ``churnml init`` recognises) and gives one portable ``SELECT`` in
-parts: common table expressions (``with``), the ``from`` clause with every raw table aliased by
-its own name, an optional ``where``, one SQL expression per contract column (``columns``) and,
+parts: common table expressions (``with``), the ``from`` clause with every raw table (written
+``[[name]]``, so a mapping can qualify it with a schema) aliased by its own name, an optional ``where``, one SQL expression per contract column (``columns``) and,
 for aggregates, the columns that are aggregates (``aggregates``). ``options`` are the choices a
 human may have to make (which opportunity stages mean a lost renewal, how contact roles map);
 ``{{name}}`` in the SQL stands for an option. :mod:`churnml.sources.preset_sql` composes it.
@@ -31,6 +31,7 @@ __all__ = ["Option", "Preset", "PresetTable", "load_preset", "preset_names"]
 OPTION_KINDS = ("values", "recode", "column")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
+_RAW = re.compile(r"\[\[\s*([a-z_][a-z0-9_]*)\s*\]\]")
 _TABLE_KEYS = ("main", "reads", "with", "from", "where", "columns", "aggregates", "options",
                "keys", "notes")
 
@@ -165,6 +166,9 @@ def _table(preset: str, name: str, body: dict) -> PresetTable:
         raise ValueError(f"{where}: placeholders {sorted(used)} and options {sorted(options)} "
                          "differ")
     reads = {t: tuple(cols) for t, cols in body["reads"].items()}
+    if set(_RAW.findall(text)) != set(reads):
+        raise ValueError(f"{where}: raw tables [[...]] {sorted(set(_RAW.findall(text)))} and reads "
+                         f"{sorted(reads)} differ")
     if body["main"] not in reads:
         raise ValueError(f"{where}: main table {body['main']!r} is not in reads")
     return PresetTable(

@@ -30,6 +30,7 @@ from churnml.errors import ChurnmlError
 __all__ = ["compose", "override_expression", "quote", "render_option"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
+_RAW = re.compile(r"\[\[\s*([a-z_][a-z0-9_]*)\s*\]\]")
 _BAD_NAME = re.compile(r'[\x00-\x1f".]')
 _BAD_WORD = re.compile(r"[\x00-\x1f'\\]")
 
@@ -101,7 +102,7 @@ def override_expression(table, path: str, where: str) -> str:
                        "table.column.json_key")
 
 
-def compose(table, *, options=None, columns=None, where: str | None = None) -> str:
+def compose(table, *, options=None, columns=None, schema=None, where: str | None = None) -> str:
     """The preset table's ``SELECT`` with options and column overrides applied.
 
     Parameters
@@ -111,6 +112,9 @@ def compose(table, *, options=None, columns=None, where: str | None = None) -> s
         Option name -> value; unset options keep the preset's default.
     columns : dict, optional
         Contract column -> override path (see the module doc); adds or replaces columns.
+    schema : str, optional
+        Schema of the raw tables (``zendesk`` for ``zendesk.ticket``): each ingestion tool
+        usually lands its tables in a schema of its own; a sub-folder of a source folder is one.
     where : str, optional
         What is composed, for messages (default ``mapping tables.<name>``).
 
@@ -134,6 +138,8 @@ def compose(table, *, options=None, columns=None, where: str | None = None) -> s
         name: render_option(opt, options.get(name, opt.default), f"{where}.options.{name}")
         for name, opt in table.options.items()
     }
+    prefix = "" if schema is None else quote(schema, f"{where}.schema") + "."
+    rendered.update({f"[[{raw}]]": f'{prefix}"{raw}"' for raw in table.reads})
     exprs = dict(table.columns)
     for column, path in columns.items():
         expr = override_expression(table, path, f"{where}.columns.{column}")
@@ -142,6 +148,7 @@ def compose(table, *, options=None, columns=None, where: str | None = None) -> s
 
 
 def _fill(text: str, rendered: dict) -> str:
+    text = _RAW.sub(lambda m: rendered[f"[[{m.group(1)}]]"], text)
     return _PLACEHOLDER.sub(lambda m: rendered[m.group(1)], text)
 
 
