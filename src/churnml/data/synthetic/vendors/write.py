@@ -94,25 +94,53 @@ def write_vendor_set(native: dict, folder, crm: str = "salesforce", *, seed: int
     return {**{name: len(frame) for name, frame in raw.items()}, "segment.tracks": sum(counted)}
 
 
-def _sql_type(values: pd.Series, column: str) -> str:
-    if column in JSON_COLUMNS:
+def _sql_type(field) -> str:
+    """PostgreSQL type of an Arrow column (JSON objects as jsonb)."""
+    import pyarrow as pa
+
+    kind = field.type
+    if field.name in JSON_COLUMNS:
         return "jsonb"
-    if pd.api.types.is_bool_dtype(values):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(values):
-        return "bigint"
-    if pd.api.types.is_float_dtype(values):
-        return "double precision"
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return "timestamptz"
-    if pd.api.types.is_datetime64_dtype(values):
-        return "timestamp"
-    first = values.dropna().head(1)
-    if len(first) and type(first.iloc[0]).__name__ == "date":
-        return "date"
-    if len(first) and isinstance(first.iloc[0], bool):
-        return "boolean"
+    checks = ((pa.types.is_boolean, "boolean"), (pa.types.is_integer, "bigint"),
+              (pa.types.is_floating, "double precision"), (pa.types.is_date, "date"))
+    for check, name in checks:
+        if check(kind):
+            return name
+    if pa.types.is_timestamp(kind):
+        return "timestamptz" if kind.tz else "timestamp"
     return "text"
+
+
+def _arrow(chunk: pd.DataFrame):
+    """``chunk`` as an Arrow table whose columns a CSV writer takes (categories as text)."""
+    import warnings
+
+    import pyarrow as pa
+
+    with warnings.catch_warnings():  # pyarrow reads zoned columns through Series.values
+        warnings.filterwarnings("ignore", message=".*drops timezone information")
+        table = pa.Table.from_pandas(chunk, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type) or pa.types.is_null(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+    return table
+
+
+def _csv(table) -> bytes:
+    """``table`` as CSV rows; zoned timestamps written as UTC wall times (the COPY session runs in
+    UTC), which Arrow writes some twenty times faster than with their zone."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz:
+            table = table.set_column(i, field.name,
+                                     table.column(i).cast(pa.timestamp(field.type.unit)))
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+    return buffer.getvalue()
 
 
 def copy_to_postgres(raw: dict, url: str, *, tracks=None) -> dict[str, int]:
@@ -149,24 +177,25 @@ def _copy(conn, name: str, chunks) -> int:
 
     schema, _, table = name.rpartition(".")
     target = sql.Identifier(schema or "public", table)
-    count, created = 0, False
+    count, statement = 0, None
     with conn.cursor() as cur:
+        cur.execute("SET TIME ZONE 'UTC'")
         for chunk in chunks:
-            if not created:
+            arrow = _arrow(chunk)
+            if statement is None:
                 if schema:
                     cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                         sql.Identifier(schema)))
                 cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
                 columns = sql.SQL(", ").join(
-                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_sql_type(chunk[c], c)))
-                    for c in chunk.columns)
+                    sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_sql_type(f)))
+                    for f in arrow.schema)
                 cur.execute(sql.SQL("CREATE TABLE {} ({})").format(target, columns))
-                names = sql.SQL(", ").join(sql.Identifier(c) for c in chunk.columns)
+                names = sql.SQL(", ").join(sql.Identifier(f.name) for f in arrow.schema)
                 statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
                     target, names)
-                created = True
             with cur.copy(statement) as copy:
-                copy.write(chunk.to_csv(index=False, header=False))
+                copy.write(_csv(arrow))
             count += len(chunk)
     conn.commit()
     return count
