@@ -71,7 +71,12 @@ class Option:
 
 @dataclass(frozen=True)
 class PresetTable:
-    """How one contract table is selected from a preset's raw tables."""
+    """How one contract table is selected from a preset's raw tables.
+
+    ``keys`` lists, per key column (``account_id``, ``contact_id``), where the system may keep
+    the key of another system: override paths (``organization.external_id``), ``table.column.*``
+    for every key of a JSON column, ``table.*`` for every column; the first is the preset's own.
+    """
 
     preset: str
     name: str
@@ -83,7 +88,7 @@ class PresetTable:
     where: str | None = None
     aggregates: tuple[str, ...] = ()
     options: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
-    keys: tuple[str, ...] = ()
+    keys: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     notes: tuple[str, ...] = ()
 
     @property
@@ -176,5 +181,6 @@ def _table(preset: str, name: str, body: dict) -> PresetTable:
         frm=body["from"], columns=MappingProxyType(columns),
         with_=MappingProxyType(dict(body.get("with") or {})), where=body.get("where"),
         aggregates=tuple(body.get("aggregates") or ()), options=MappingProxyType(options),
-        keys=tuple(body.get("keys") or ()), notes=tuple(body.get("notes") or ()),
+        keys=MappingProxyType({k: tuple(v) for k, v in (body.get("keys") or {}).items()}),
+        notes=tuple(body.get("notes") or ()),
     )
