@@ -176,8 +176,8 @@ def _columns(proposal, indent: str) -> list[str]:
     active, notes = [], []
     for key in proposal.keys:
         others = ", ".join(f"{p}: {s:.0%}" for p, s, _ in key.candidates[1:3])
-        measured = (f"{key.share:.0%} of the {key.values} values of "
-                    f"{key.path or key.candidates[0][0]} are {key.target} ids"
+        measured = (f"{key.share:.0%} of the {key.values} rows with "
+                    f"{key.path or key.candidates[0][0]} set hold {key.target} ids"
                     if key.candidates else "no values found")
         if key.certain and key.path:
             active.append(f"{indent}  {key.column}: {_flow(key.path)}  # key across systems: "

@@ -52,12 +52,12 @@ class Inventory:
             f"SELECT {col}, COUNT(*) AS n FROM {qualified(table)} WHERE {col} IS NOT NULL "
             f"GROUP BY {col} ORDER BY n DESC, {col} LIMIT {int(limit)}")]
 
-    def distinct(self, table: str, expression: str, limit: int = 5000) -> set:
-        """Distinct non-missing values of an SQL expression over ``table`` (as text)."""
-        rows = self.run(f"SELECT DISTINCT CAST({expression} AS VARCHAR) AS v "
+    def tally(self, table: str, expression: str, limit: int = 20000) -> dict:
+        """Rows per non-missing value of an SQL expression over ``table`` (values as text)."""
+        rows = self.run(f"SELECT CAST({expression} AS VARCHAR) AS v, COUNT(*) AS n "
                         f"FROM {qualified(table)} WHERE {expression} IS NOT NULL "
-                        f"LIMIT {int(limit)}")
-        return {r[0] for r in rows}
+                        f"GROUP BY 1 LIMIT {int(limit)}")
+        return {r[0]: int(r[1]) for r in rows}
 
     def json_keys(self, table: str, column: str, limit: int = 20) -> list[str]:
         """Keys found in the JSON objects of ``table.column``."""

@@ -3,7 +3,7 @@
 - **Keys across systems**: a table from another system than the accounts' must reach the
   accounts' ``account_id`` (and an NPS response the contacts' ``contact_id``). Every place the
   preset lists for the key (``organization.external_id``, each key of ``customers.metadata``,
-  each trait of ``groups``) is measured: the share of its distinct values that are account ids.
+  each trait of ``groups``) is measured: the share of the rows whose value is an account id.
   The best one is proposed when at least :data:`KEY_SHARE` of its values match; otherwise the
   key is a TODO.
 - **Options**: the values found for what an option decides (opportunity stages, contact roles)
@@ -135,11 +135,13 @@ def _key(inventory, match, table, column, paths, ids) -> KeyProposal:
     for place in paths:
         for path, raw, expression in _expand(inventory, match, place):
             try:
-                values = inventory.distinct(raw, expression)
+                rows = inventory.tally(raw, expression)
             except Exception:  # noqa: BLE001 - a column that is no key (a number, a JSON): skip
                 continue
-            if values:
-                measured.append((path, len(values & ids) / len(values), len(values)))
+            total = sum(rows.values())
+            if total:
+                hits = sum(n for value, n in rows.items() if value in ids)
+                measured.append((path, hits / total, total))
     default = paths[0]
     measured.sort(key=lambda m: (-round(m[1], 4), m[0] != default))
     if not measured:

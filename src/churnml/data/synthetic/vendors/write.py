@@ -8,6 +8,8 @@ large world never holds them all in memory.
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,14 @@ __all__ = ["JSON_COLUMNS", "copy_to_postgres", "write_vendor_files", "write_vend
 
 #: columns holding JSON objects (written as jsonb to PostgreSQL)
 JSON_COLUMNS = {"metadata", "price", "person_properties", "notes", "tags"}
+
+
+@contextmanager
+def _zoned_columns_quiet():
+    """pyarrow reads zone-aware columns through ``Series.values``, which pandas now warns about."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*drops timezone information")
+        yield
 
 
 def _path(folder: Path, name: str) -> Path:
@@ -46,7 +56,8 @@ def write_vendor_files(raw: dict, folder, *, tracks=None) -> dict[str, Path]:
     for name, frame in raw.items():
         path = _path(folder, name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        paths[name] = write_parquet(frame, path)
+        with _zoned_columns_quiet():
+            paths[name] = write_parquet(frame, path)
     if tracks is not None:
         paths["segment.tracks"] = _stream_parquet(tracks, _path(folder, "segment.tracks"))
     return paths
@@ -63,9 +74,10 @@ def _stream_parquet(chunks, path: Path) -> Path:
         writer = None
         try:
             for chunk in chunks:
-                table = pa.Table.from_pandas(chunk.astype({"user_id": "object", "event": "object",
-                                                           "event_text": "object"}),
-                                             preserve_index=False)
+                with _zoned_columns_quiet():
+                    table = pa.Table.from_pandas(chunk.astype(
+                        {"user_id": "object", "event": "object", "event_text": "object"}),
+                        preserve_index=False)
                 writer = writer or pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table)
         finally:
@@ -113,12 +125,9 @@ def _sql_type(field) -> str:
 
 def _arrow(chunk: pd.DataFrame):
     """``chunk`` as an Arrow table whose columns a CSV writer takes (categories as text)."""
-    import warnings
-
     import pyarrow as pa
 
-    with warnings.catch_warnings():  # pyarrow reads zoned columns through Series.values
-        warnings.filterwarnings("ignore", message=".*drops timezone information")
+    with _zoned_columns_quiet():
         table = pa.Table.from_pandas(chunk, preserve_index=False)
     for i, field in enumerate(table.schema):
         if pa.types.is_dictionary(field.type) or pa.types.is_null(field.type):
