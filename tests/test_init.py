@@ -129,3 +129,17 @@ def test_the_cli_walk_through(tmp_path, capsys):
 
     assert main(["init", str(data)]) == 2  # the mapping exists
     assert "exists" in capsys.readouterr().err
+
+
+def test_a_database_password_is_never_written():
+    from types import SimpleNamespace
+
+    from churnml.sources.init import _source_line
+
+    url = "postgresql+psycopg://analyst:s3cret@db.internal:5432/warehouse"
+    import sqlalchemy as sa
+
+    label = sa.engine.make_url(url).render_as_string(hide_password=True)
+    lines = _source_line(SimpleNamespace(label=label), None)
+    assert lines[-1] == "source: postgresql+psycopg://analyst@db.internal:5432/warehouse"
+    assert "s3cret" not in "\n".join(lines) and "PGPASSWORD" in lines[0]

@@ -91,3 +91,18 @@ def test_a_mapping_reads_the_presets_from_a_database_url(world, database):
                                drop={"tickets": ["category"]})
     for name in expected:
         assert_same_table(name, got[name], expected[name])
+
+
+def test_init_recognises_the_presets_in_a_database(database):
+    from churnml.sources.init import propose_mapping
+
+    result = propose_mapping(database)
+    assert result.tables == {"accounts": "salesforce", "contracts": "salesforce",
+                             "contacts": "salesforce", "tickets": "zendesk", "usage": "segment",
+                             "nps": "nps"}
+    spec = yaml.safe_load(result.text)
+    assert spec["source"] == database  # the test server has no password to leave out
+    assert spec["tables"]["usage"] == {
+        "preset": "segment", "schema": "segment",
+        "columns": {"account_id": "groups.salesforce_account_id"}}
+    assert "Closed Lost (" in result.text and result.todos >= 6

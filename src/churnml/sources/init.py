@@ -176,7 +176,7 @@ def _columns(proposal, indent: str) -> list[str]:
     active, notes = [], []
     for key in proposal.keys:
         others = ", ".join(f"{p}: {s:.0%}" for p, s, _ in key.candidates[1:3])
-        measured = (f"{key.share:.0%} of the {key.values} rows with "
+        measured = (f"{key.share:.0%} of the {key.values:,} rows with "
                     f"{key.path or key.candidates[0][0]} set hold {key.target} ids"
                     if key.candidates else "no values found")
         if key.certain and key.path:
@@ -205,7 +205,7 @@ def _options(proposal, indent: str) -> list[str]:
         option = report.option
         default = option.default
         comment = option.describe
-        if report.found and option.kind != "column":
+        if report.todo and report.found and option.kind != "column":
             comment += "; found: " + ", ".join(f"{v} ({n})" for v, n in report.found)
         if report.uncovered:
             comment += "; not recoded (left empty): " + ", ".join(map(str, report.uncovered))

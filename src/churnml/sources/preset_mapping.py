@@ -44,7 +44,8 @@ def expand(name: str, settings: dict) -> dict:
         raise ChurnmlError(
             f"{where}: give either preset or {given[0]}, not both",
             hint="a preset table is selected by the preset; to write the table yourself, drop "
-            "preset: (churnml init --show-sql prints the preset's SQL to start from)",
+            "preset: and start from its SQL: churnml.sources.compose(churnml.sources."
+            "load_preset(NAME).table(TABLE))",
         )
     if settings.get("options") is not None and not isinstance(settings["options"], dict):
         raise ChurnmlError(f"{where}.options: expected a mapping of option -> value, but got "

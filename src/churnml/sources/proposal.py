@@ -131,9 +131,12 @@ def _expand(inventory, match, path: str) -> list[tuple[str, str, str]]:
 
 
 def _key(inventory, match, table, column, paths, ids) -> KeyProposal:
-    measured = []
+    measured, seen = [], set()
     for place in paths:
         for path, raw, expression in _expand(inventory, match, place):
+            if path in seen:
+                continue
+            seen.add(path)
             try:
                 rows = inventory.tally(raw, expression)
             except Exception:  # noqa: BLE001 - a column that is no key (a number, a JSON): skip
