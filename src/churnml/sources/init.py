@@ -120,7 +120,9 @@ def _source_line(inventory, base) -> list[str]:
         import sqlalchemy as sa
 
         url = sa.engine.make_url(label)
-        lines = [f"source: {url.set(password=None).render_as_string(hide_password=False)}"]
+        bare = sa.engine.URL.create(url.drivername, url.username, None, url.host, url.port,
+                                    url.database, url.query)
+        lines = [f"source: {bare.render_as_string(hide_password=False)}"]
         if url.password:
             lines.insert(0, "# the password is not written here: give it in the environment "
                             "(PGPASSWORD for PostgreSQL)")
