@@ -31,15 +31,20 @@ def world():
 
 
 @pytest.fixture(scope="module")
-def database(world):
-    """A PostgreSQL URL holding the Salesforce vendor set."""
+def server():
     with postgres_server() as url:
-        raw = export_vendors(world, "salesforce", seed=5, tracks=False)
-        ids = vendor_ids(world, "salesforce", seed=5)
-        rows = copy_to_postgres(raw, url, tracks=track_chunks(world["usage"], ids, seed=5,
-                                                              rows=40_000))
-        assert rows["segment.tracks"] > world["usage"]["quantity"].sum()  # plus anonymous calls
         yield url
+
+
+@pytest.fixture(scope="module")
+def database(world, server):
+    """A PostgreSQL URL holding the Salesforce vendor set."""
+    raw = export_vendors(world, "salesforce", seed=5, tracks=False)
+    ids = vendor_ids(world, "salesforce", seed=5)
+    rows = copy_to_postgres(raw, server, tracks=track_chunks(world["usage"], ids, seed=5,
+                                                             rows=40_000))
+    assert rows["segment.tracks"] > world["usage"]["quantity"].sum()  # plus anonymous calls
+    return server
 
 
 def run_in_postgres(url: str, statement: str) -> pd.DataFrame:
@@ -106,3 +111,37 @@ def test_init_recognises_the_presets_in_a_database(database):
         "preset": "segment", "schema": "segment",
         "columns": {"account_id": "groups.salesforce_account_id"}}
     assert "Closed Lost (" in result.text and result.todos >= 6
+
+
+def test_every_preset_gives_the_same_tables_in_postgresql_as_in_duckdb(server, capsys):
+    """The HubSpot set, written by the CLI into a second database, read by every preset table
+    in PostgreSQL and in DuckDB (the same raw tables): the same contract tables, ids included."""
+    import psycopg
+
+    from churnml.cli import main
+    from churnml.sources import compose, load_preset
+
+    with psycopg.connect(server.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE hubspot_set")
+    url = server.rsplit("/", 1)[0] + "/hubspot_set"
+    assert main(["generate", "--accounts", "15", "--months", "6", "--seed", "8", "--export",
+                 "hubspot", "--out", url]) == 0
+    assert "hubspot.deal" in capsys.readouterr().out
+    raw = export_vendors(churnml.datasets.make_saas(n_accounts=15, months=6, seed=8), "hubspot",
+                         seed=8)
+    schemas = {"hubspot": "hubspot", "stripe": "stripe", "zendesk": "zendesk",
+               "segment": "segment", "nps": "delighted"}
+    for preset, schema in schemas.items():
+        for name, table in load_preset(preset).tables.items():
+            statement = compose(table, schema=schema)
+            in_postgres = load_tables({name: run_in_postgres(url, statement)}, tables=[name],
+                                      validate=False)[name]
+            spec = {"tables": {name: {"preset": preset, "schema": schema}}}
+            in_duckdb = load_tables(raw, mapping=mapping_from_dict(spec), tables=[name],
+                                    validate=False)[name]
+            assert len(in_duckdb) > 0, (preset, name)
+            columns = [c for c in in_duckdb.columns if c != "account_match"]
+            pd.testing.assert_frame_equal(
+                *(frame[columns].astype({c: "str" for c in columns if c in ("user_id", "event")})
+                  .sort_values(columns, ignore_index=True) for frame in (in_postgres, in_duckdb)),
+                check_dtype=False, check_categorical=False, rtol=1e-9, obj=f"{preset} {name}")

@@ -31,6 +31,8 @@ COMPARED = {
     "nps": ["account_id", "contact_id", "responded_at", "score", "comment"],
     "goals": ["account_id", "created_at", "target", "due_at", "achieved", "achieved_at",
               "status"],
+    "subscriptions": ["account_id", "start_date", "end_date", "canceled_at", "arr", "seats",
+                      "term_months", "plan", "status"],
 }
 
 

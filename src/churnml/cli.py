@@ -32,7 +32,8 @@ def _add_generate(sub):
     p.add_argument("--export", choices=["subscriptions", "salesforce", "hubspot"],
                    help="write a foreign-shaped export instead: subscriptions (a billing export "
                    "with its mapping.yaml), or a vendor set: salesforce / hubspot with stripe, "
-                   "zendesk, segment and delighted, one sub-folder per system (map it with init)")
+                   "zendesk, segment and delighted, one sub-folder per system (map it with init; "
+                   "--out may be a postgresql:// URL: one schema per system)")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(handler=_cmd_generate)
 
@@ -51,7 +52,7 @@ def _cmd_generate(args) -> int:
             return _json(rows)
         for name, count in rows.items():
             _say(f"{name:<34} {count:>12,} rows")
-        _say(f"next: churnml init {args.out}")
+        _say(f"next: churnml init {_hide_password(args.out)}")
         return 0
     if args.export:
         from churnml.data.synthetic.export import write_export

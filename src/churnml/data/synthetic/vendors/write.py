@@ -87,8 +87,9 @@ def _stream_parquet(chunks, path: Path) -> Path:
 
 
 def write_vendor_set(native: dict, folder, crm: str = "salesforce", *, seed: int = 0) -> dict:
-    """Write :func:`export_vendors` of ``native`` into ``folder``, the track calls streamed;
-    returns table name -> rows written (``churnml generate --export salesforce``)."""
+    """Write :func:`export_vendors` of ``native`` into ``folder`` (or a ``postgresql://`` URL),
+    the track calls streamed; returns table name -> rows written (``churnml generate --export
+    salesforce``)."""
     from churnml.data.synthetic.vendors.ids import vendor_ids
     from churnml.data.synthetic.vendors.segment import track_chunks
     from churnml.data.synthetic.vendors.sets import export_vendors
@@ -102,7 +103,11 @@ def write_vendor_set(native: dict, folder, crm: str = "salesforce", *, seed: int
             yield chunk
 
     ids = vendor_ids(native, crm, seed)
-    write_vendor_files(raw, folder, tracks=counting(track_chunks(native["usage"], ids, seed)))
+    tracks = counting(track_chunks(native["usage"], ids, seed))
+    if "://" in str(folder):
+        copy_to_postgres(raw, str(folder), tracks=tracks)
+    else:
+        write_vendor_files(raw, folder, tracks=tracks)
     return {**{name: len(frame) for name, frame in raw.items()}, "segment.tracks": sum(counted)}
 
 
