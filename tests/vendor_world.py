@@ -42,7 +42,7 @@ def expected_tables(native: dict, ids, *, drop: dict | None = None, roles_on_dea
     ``roles_on_deals`` (Salesforce: roles are opportunity contact roles) a contact that reaches
     no account has no role."""
     account = ids.account
-    out = {name: native[name].copy() for name in COMPARED}
+    out = {name: native[name].copy() for name in COMPARED if name in native}
     for frame in out.values():
         frame["account_id"] = frame["account_id"].astype("object").map(account)
     contacts = out["contacts"]
