@@ -37,7 +37,8 @@ _EXPORTS = {
 #: sub-modules reachable as attributes (``churnml.viz.plot_leading_indicators``) without importing
 #: them eagerly
 _SUBMODULES = (
-    "data", "datasets", "explain", "features", "model", "report", "scoring", "snapshots", "viz"
+    "data", "datasets", "explain", "features", "model", "report", "scoring", "snapshots",
+    "sources", "viz",
 )
 
 __all__ = [*_EXPORTS, "datasets"]  # noqa: PLE0604 - dict keys are str

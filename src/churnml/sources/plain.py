@@ -3,8 +3,9 @@
 A raw table looks like contract table ``C`` when each required column of ``C`` has a column of
 the same name, one ending in ``_<name>`` (``crm_account_id`` for ``account_id``), or, for the
 key ``<thing>_id``, a column ``id`` in a table whose name holds the thing (``id`` of
-``success_plan_goals`` for ``goal_id``). ``churnml init`` offers such a table, commented, as a
-TODO: a name is a hint, not a proof.
+``success_plan_goals`` for ``goal_id``); a contract table with a single required column (accounts,
+contacts) also needs its name in the table's. ``churnml init`` offers such a table, commented, as
+a TODO: a name is a hint, not a proof.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def looks_like(table: str, columns, chosen) -> list[tuple[str, dict]]:
     [('goals', {'goal_id': 'id', 'account_id': 'crm_account_id'})]
     """
     found = []
+    stem = table.rpartition(".")[2].lower()
     for name, spec in CONTRACT.items():
-        if name in chosen:
-            continue
+        if name in chosen or len(spec.required) < 2 and name.rstrip("s") not in stem:
+            continue  # a lone key column (accounts, contacts) is no evidence without the name
         renames = {}
         for column in spec.required:
             raw = _find(column, columns, table.rpartition(".")[2])

@@ -3,14 +3,12 @@ indicator is built (``churnml validate --mapping M --preview``)."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from churnml.data.contract import TABLES
 
 __all__ = ["preview_tables"]
 
 
-def _origin(name: str, frame: pd.DataFrame, mapping) -> str:
+def _origin(name: str, frame, mapping) -> str:
     table = mapping.tables.get(name) if mapping is not None else None
     if name == "contracts" and frame.attrs.get("churnml_terms"):
         return "renewal terms cut from subscriptions"
@@ -42,6 +40,7 @@ def preview_tables(tables: dict, mapping=None, *, rows: int = 5, width: int = 12
 
     Examples
     --------
+    >>> import pandas as pd
     >>> print(preview_tables({"accounts": pd.DataFrame({"account_id": ["A1"]})}))
     accounts: 1 row (read as accounts)
       account_id
