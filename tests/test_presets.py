@@ -137,7 +137,7 @@ def test_a_missing_raw_column_names_the_mapping_table(tiny_sets):
     raw = dict(tiny_sets["salesforce"])
     raw["salesforce.account"] = raw["salesforce.account"].drop(columns="website")
     spec = {"tables": {"accounts": {"preset": "salesforce", "schema": "salesforce"}}}
-    with pytest.raises(ChurnmlError, match=r"mapping tables.accounts.sql: .*website"):
+    with pytest.raises(ChurnmlError, match=r"mapping tables.accounts \(preset salesforce\): .*website"):
         load_tables(raw, mapping=mapping_from_dict(spec), validate=False)
 
 

@@ -225,7 +225,7 @@ def _fetch(src: _Source, name: str, tm):
     if tm is None:
         return src.read(name, f"table {name}")
     kind, value = tm.origin
-    where = f"mapping tables.{name}.{kind}"
+    where = f"mapping tables.{name}" + (f" (preset {tm.preset})" if tm.preset else f".{kind}")
     if kind == "sql":
         frame = src.sql(value, where)
     elif kind == "file":
