@@ -51,7 +51,7 @@ def run_in_postgres(url: str, statement: str) -> pd.DataFrame:
     import psycopg
 
     with psycopg.connect(url.replace("+psycopg", "")) as conn, conn.cursor() as cur:
-        cur.execute("SET TIME ZONE 'UTC'")  # the day of a Segment call is a UTC day
+        cur.execute("SET TIME ZONE 'America/Los_Angeles'")  # the presets count UTC days anyway
         cur.execute(statement)
         return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 

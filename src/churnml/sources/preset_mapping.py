@@ -12,11 +12,13 @@ from churnml.errors import ChurnmlError
 __all__ = ["expand"]
 
 _ORIGINS = ("file", "table", "sql")
+#: the settings a preset table turns into its SQL; the others (formats, timezone, ...) are kept
+_CONSUMED = ("preset", "options", "columns", "schema")
 
 
 def expand(name: str, settings: dict) -> dict:
     """Settings of contract table ``name`` with ``preset`` (and ``options``, ``columns``,
-    ``schema``) replaced by the composed ``sql``; ``formats`` and ``timezone`` are kept.
+    ``schema``) replaced by the composed ``sql``; the other settings are kept.
 
     Parameters
     ----------
@@ -28,7 +30,8 @@ def expand(name: str, settings: dict) -> dict:
     Returns
     -------
     dict
-        ``sql``, ``preset`` and the settings the preset does not consume.
+        ``sql``, ``preset`` and the settings the preset does not consume (``formats``,
+        ``timezone`` and any other table setting).
 
     Examples
     --------
@@ -53,5 +56,5 @@ def expand(name: str, settings: dict) -> dict:
     table = load_preset(settings["preset"]).table(name)
     sql = compose(table, options=settings.get("options"), columns=settings.get("columns"),
                   schema=settings.get("schema"), where=where)
-    kept = {k: v for k, v in settings.items() if k in ("formats", "timezone")}
+    kept = {k: v for k, v in settings.items() if k not in _CONSUMED}
     return {**kept, "sql": sql, "preset": table.preset}
