@@ -37,8 +37,8 @@ _EXPORTS = {
 #: sub-modules reachable as attributes (``churnml.viz.plot_leading_indicators``) without importing
 #: them eagerly
 _SUBMODULES = (
-    "data", "datasets", "explain", "features", "model", "report", "scoring", "snapshots", "spark",
-    "viz",
+    "data", "datasets", "explain", "features", "model", "report", "scoring", "snapshots",
+    "sources", "spark", "viz",
 )
 
 __all__ = [*_EXPORTS, "datasets"]  # noqa: PLE0604 - dict keys are str

@@ -43,8 +43,11 @@ def _add_generate(sub):
     p.add_argument("--months", type=int, default=24, help="months of history (default 24)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--churn-rate", type=float, default=None, help="target renewal churn rate (default ~0.12)")
-    p.add_argument("--export", choices=["subscriptions"], help="write a foreign-shaped export instead "
-                   "(subscriptions, churn events, usage keyed by subscription) with its mapping.yaml")
+    p.add_argument("--export", choices=["subscriptions", "salesforce", "hubspot"],
+                   help="write a foreign-shaped export instead: subscriptions (a billing export "
+                   "with its mapping.yaml), or a vendor set: salesforce / hubspot with stripe, "
+                   "zendesk, segment and delighted, one sub-folder per system (map it with init; "
+                   "--out may be a postgresql:// URL: one schema per system)")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(handler=_cmd_generate)
 
@@ -55,6 +58,16 @@ def _cmd_generate(args) -> int:
 
     kwargs = {} if args.churn_rate is None else {"churn_rate": args.churn_rate}
     tables = make_saas(n_accounts=args.accounts, months=args.months, seed=args.seed, **kwargs)
+    if args.export in ("salesforce", "hubspot"):
+        from churnml.data.synthetic.vendors.write import write_vendor_set
+
+        rows = write_vendor_set(tables, args.out, args.export, seed=args.seed)
+        if args.json:
+            return _json(rows)
+        for name, count in rows.items():
+            _say(f"{name:<34} {count:>12,} rows")
+        _say(f"next: churnml init {_hide_password(args.out)}")
+        return 0
     if args.export:
         from churnml.data.synthetic.export import write_export
 
@@ -73,6 +86,8 @@ def _add_validate(sub):
     p.add_argument("data", nargs="?", type=_source, help="folder of Parquet/CSV files or a DuckDB "
                    "file (default: the mapping's source)")
     p.add_argument("--mapping", type=_existing_file, help="YAML mapping of your tables and columns onto the contract")
+    p.add_argument("--preview", action="store_true",
+                   help="print the first rows of each mapped contract table first")
     p.set_defaults(handler=_cmd_validate)
 
 
@@ -92,6 +107,11 @@ def _cmd_validate(args) -> int:
     from churnml.label_report import audit_tables
 
     tables = load_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
+    if args.preview and not args.json:
+        from churnml.data.mapping import read_mapping
+        from churnml.sources.preview import preview_tables
+
+        _say(preview_tables(tables, read_mapping(args.mapping) if args.mapping else None) + "\n")
     report = validate(tables, raise_on_fatal=False)
     fatal = bool((report["severity"] == "fatal").any())
     audit = None if fatal else audit_tables(tables)
@@ -104,6 +124,30 @@ def _cmd_validate(args) -> int:
         if audit is not None:
             _say("\n" + audit.format())
     return 1 if fatal else 0
+
+
+# --- init: a mapping proposed from a source's tables (issue 13) ----------------------------
+def _add_init(sub):
+    p = sub.add_parser("init", help="recognise the presets in a folder of exports (or a database) "
+                       "and write a commented mapping to finish by hand")
+    p.add_argument("source", type=_source, help="folder of exports (sub-folders are schemas), "
+                   "DuckDB file or database URL")
+    p.add_argument("--out", type=_output_file, help="mapping file to write (default: "
+                   "SOURCE/mapping.yaml, or ./mapping.yaml for a database URL)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
+    p.set_defaults(handler=_cmd_init)
+
+
+def _cmd_init(args) -> int:
+    from churnml.sources.init import init_mapping
+
+    result = init_mapping(args.source, args.out, force=args.force)
+    if args.json:
+        return _json({"path": str(result.path), "tables": result.tables, "todos": result.todos})
+    _say(f"wrote {result.path}: " + ", ".join(f"{t} ({p})" for t, p in result.tables.items()))
+    _say(f"{result.todos} TODO lines need a human; then: churnml validate --mapping "
+         f"{result.path} --preview")
+    return 0
 
 
 # --- features (issue 4) -------------------------------------------------------------------
@@ -521,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser = add_parser
     for add in (_add_generate, _add_validate, _add_features, _add_train, _add_tune, _add_score,
-                _add_report):  # fmt: skip
+                _add_report, _add_init):  # fmt: skip
         add(sub)
     return parser
 

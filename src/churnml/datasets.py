@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from churnml.data.synthetic import export_subscriptions, make_saas, make_saas_export
+from churnml.data.synthetic.vendors import export_vendors
 
-__all__ = ["demo_data", "export_subscriptions", "make_saas", "make_saas_export"]
+__all__ = ["demo_data", "export_subscriptions", "export_vendors", "make_saas", "make_saas_export"]
 
 
 def demo_data(path="demo/data", *, n_accounts=2000, months=24, seed=7) -> Path:

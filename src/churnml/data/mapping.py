@@ -12,7 +12,9 @@ shows up with the bad value before any data is read::
           SELECT sub_id AS contract_id, cust_id AS account_id, ... FROM subscriptions
       usage: {file: events.parquet, columns: {ts: event_time}, formats: {ts: "%d/%m/%Y %H:%M"}}
 
-``columns`` maps contract names to the user's names. Each table is read from exactly one of
+``preset: salesforce`` (with optional ``options``, ``columns`` overrides and the ``schema`` of the
+raw tables) selects a table from a standard warehouse schema instead (:mod:`churnml.sources`). ``columns`` maps contract
+names to the user's names. Each table is read from exactly one of
 ``file`` (a file of the source folder), ``table`` (a table of a DuckDB file, a file stem, or a key
 of a dict of frames) or ``sql`` (a DuckDB ``SELECT`` in which every source table is a view).
 A mapping is often copied from elsewhere and run by a scheduler, so ``sql`` must be a single
@@ -31,7 +33,8 @@ from churnml.errors import ChurnmlError
 
 __all__ = ["Mapping", "TableMapping", "mapping_from_dict", "read_mapping"]
 
-_TABLE_KEYS = ("file", "table", "sql", "columns", "formats", "timezone")
+_TABLE_KEYS = ("file", "table", "sql", "columns", "formats", "timezone", "preset", "options",
+               "schema")
 _TOP_KEYS = ("source", "timezone", "tables")
 
 
@@ -84,6 +87,8 @@ class TableMapping:
         Contract timestamp column -> ``strftime`` format of its raw text.
     timezone : str, optional
         Time zone of naive timestamps in this table (overrides the mapping-wide one).
+    preset : str, optional
+        The source preset the ``sql`` was composed from (:mod:`churnml.sources`).
     """
 
     name: str
@@ -93,6 +98,7 @@ class TableMapping:
     columns: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     formats: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     timezone: str | None = None
+    preset: str | None = None
 
     def __post_init__(self):
         where = f"mapping for table {self.name!r}"
@@ -182,6 +188,13 @@ def mapping_from_dict(spec: dict, base: str | Path | None = None) -> Mapping:
             raise ValueError(
                 f"mapping for table {name!r}: unknown keys {bad}; allowed are {list(_TABLE_KEYS)}"
             )
+        if "preset" in settings:  # a packaged preset: its SQL with the options and columns given
+            from churnml.sources.preset_mapping import expand
+
+            settings = expand(name, settings)
+        elif "options" in settings or "schema" in settings:
+            raise ValueError(f"mapping for table {name!r}: options and schema apply to a preset "
+                             "table only")
         parsed[name] = TableMapping(name=name, **settings)
     source = spec.get("source")
     if source is not None:
