@@ -9,6 +9,7 @@ covers are LightGBM's own ``internal_count`` / ``leaf_count``, the weights its `
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import ClassVar
@@ -25,14 +26,37 @@ class _Mask(np.ndarray):
         return self.view(np.ndarray)
 
 
+class _Column:
+    """One feature's values as the splits read them, each form computed once on first use."""
+
+    def __init__(self, raw: np.ndarray):
+        self.raw = raw
+
+    @functools.cached_property
+    def nan(self) -> np.ndarray:
+        return np.isnan(self.raw)
+
+    @functools.cached_property
+    def zeroed(self) -> np.ndarray:
+        return np.where(self.nan, 0.0, self.raw)
+
+    @functools.cached_property
+    def zero(self) -> np.ndarray:
+        return np.abs(self.zeroed) <= _ZERO
+
+    @functools.cached_property
+    def codes(self) -> np.ndarray:
+        return np.where(self.nan, -1, self.raw).astype(np.int64)
+
+
 def _node_classes():
     from woodelf.core.trees.decision_trees_ensemble import DecisionTreeNode
 
     class LightGBMNode(DecisionTreeNode):
         """A split that goes left exactly when LightGBM's ``NumericalDecision`` would.
 
-        ``columns`` (shared by the class) maps feature name -> float64 array of the rows being
-        explained, so a split reads a column without building a pandas Series.
+        ``columns`` (shared by the class) maps feature name -> :class:`_Column` of the rows being
+        explained, so a split reads prepared arrays instead of re-testing NaN at every node.
         """
 
         missing = "None"
@@ -40,20 +64,16 @@ def _node_classes():
         columns: ClassVar[dict] = {}
 
         def shall_go_left(self, row, GPU=False):
-            x = self.columns[self.feature_name]
-            nan = np.isnan(x)
+            column = self.columns[self.feature_name]
             if self.categories is not None:
                 # CategoricalDecision: NaN and negative codes go right; left iff the code is in the set.
-                codes = np.where(nan, -1, x).astype(np.int64)
-                left = np.isin(codes, self.categories)
+                left = np.isin(column.codes, self.categories)
+            elif self.missing == "NaN":
+                left = np.where(column.nan, self.nan_go_left, column.raw <= self.value)
             else:
-                if self.missing == "NaN":
-                    left = np.where(nan, self.nan_go_left, x <= self.value)
-                else:
-                    x = np.where(nan, 0.0, x)
-                    left = x <= self.value
-                    if self.missing == "Zero":
-                        left = np.where(np.abs(x) <= _ZERO, self.nan_go_left, left)
+                left = column.zeroed <= self.value  # NaN counts as 0.0 for missing types None / Zero
+                if self.missing == "Zero":
+                    left = np.where(column.zero, self.nan_go_left, left)
             return np.asarray(left, dtype=bool).view(_Mask)
 
     return DecisionTreeNode, LightGBMNode
@@ -157,15 +177,77 @@ def load_ensemble(booster):
 
 
 _PARALLEL_MIN_ROWS = 20_000
+#: WOODELF's own choice (``woodelf_sparse.use_sparse_approach``): ensembles deeper than this are
+#: explained per distinct decision pattern of each leaf, shallower ones with full pattern tables
+_SPARSE_MIN_DEPTH = 10
+#: decision patterns of at most this many path features are made distinct with a lookup table
+_TABLE_BITS = 16
 _STATE: dict = {}
+
+
+def _distinct(patterns: np.ndarray, width: int):
+    """``(inverse, unique)`` of non-negative ``patterns`` below ``2**width``: what
+    ``pandas.factorize`` returns, with the unique values ascending instead of in order of first
+    appearance (each pattern's values are computed on their own, so the order changes nothing)."""
+    if width > _TABLE_BITS:
+        import pandas as pd
+
+        return pd.factorize(patterns, sort=True)
+    slots = np.zeros(1 << width, dtype=np.intp)
+    slots[patterns] = 1
+    unique = np.flatnonzero(slots)
+    slots[unique] = np.arange(len(unique))
+    return slots[patterns], unique.astype(patterns.dtype)
+
+
+def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s) -> None:
+    """Add one tree's SHAP values of every row of ``frame`` to ``sums`` (features × rows, float32).
+
+    WOODELF's ``sparse_path_dependent_single_tree``, step for step and in the same order (so the
+    float32 sums are the same to the bit), with the distinct patterns of a leaf found by a lookup
+    table instead of a hash table, and the values added into one preallocated matrix.
+    """
+    from woodelf.core.decision_patterns import decision_patterns_generator, ignore_right_neighbor
+    from woodelf.core.utils import get_covers_vector, get_unique_features_in_path
+
+    paths = tree.get_nodes_to_path_dict()
+    for leaf, patterns in decision_patterns_generator(tree, frame, False, True):
+        path = paths[leaf.index]
+        features = get_unique_features_in_path(path)
+        neighbour = leaf.parent.right.value if ignore_right_neighbor(leaf, path, True) else None
+        covers = np.array(get_covers_vector(path + [leaf], features))
+        inverse, unique = _distinct(patterns, len(features))
+        s_matrix = p2s.get_path_dependent_s_matrix(features, unique, covers, leaf.value, neighbour)
+        for feature, column in s_matrix.items():
+            row = sums[position[feature]]
+            row += np.ascontiguousarray(column)[inverse]
+
+
+def _shap_values(group, frame) -> np.ndarray:
+    """SHAP values of the rows of ``frame`` from the trees of ``group``, shape (n, p), float64.
+
+    Deep ensembles go through :func:`_sparse_tree`; shallow ones through WOODELF's own explainer
+    (its full-table algorithm gathers by pattern directly, with nothing to make distinct).
+    """
+    from woodelf.core.cube_metric import ShapleyValues
+    from woodelf.core.path_to_s_vectors.lts_recursive_p2s import LTSRecursivePathToSVectors
+
+    depth = min(group.max_depth, len(frame.columns))
+    if depth <= _SPARSE_MIN_DEPTH:
+        from woodelf.explainer import WoodelfExplainer
+
+        return np.asarray(WoodelfExplainer(group).shap_values(frame, verbose=False), np.float64)
+    p2s = LTSRecursivePathToSVectors(metric=ShapleyValues(), max_depth=depth)
+    position = {name: j for j, name in enumerate(frame.columns)}
+    sums = np.zeros((len(position), len(frame)), dtype=np.float32)
+    for tree in group.trees:
+        _sparse_tree(tree, frame, sums, position, p2s)
+    return sums.T.astype(np.float64)
 
 
 def _explain_group(index):
     """Worker: SHAP values of the rows in ``_STATE`` from the ``index``-th group of trees."""
-    from woodelf.explainer import WoodelfExplainer
-
-    values = WoodelfExplainer(_STATE["groups"][index]).shap_values(_STATE["frame"], verbose=False)
-    return np.asarray(values, dtype=np.float64)
+    return _shap_values(_STATE["groups"][index], _STATE["frame"])
 
 
 def woodelf_contributions(ensemble, frame, n_jobs=None):
@@ -183,7 +265,9 @@ def woodelf_contributions(ensemble, frame, n_jobs=None):
     if len(frame) < _PARALLEL_MIN_ROWS or not sys.platform.startswith("linux"):
         n_jobs = 1  # forking is safe on Linux; elsewhere (macOS frameworks) stay in-process
     groups = [DecisionTreesEnsemble(ensemble.trees[i::n_jobs]) for i in range(n_jobs)]
-    ensemble.split_class.columns = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns}
+    ensemble.split_class.columns = {
+        c: _Column(frame[c].to_numpy(dtype=np.float64)) for c in frame.columns
+    }
     _STATE.update(groups=groups, frame=frame)
     try:
         if n_jobs == 1:

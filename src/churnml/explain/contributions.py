@@ -7,14 +7,21 @@ sentences are rendered only for the rows shown (at most ``top_risk + top_protect
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from churnml.explain.backends import contributions, model_contributions, resolve_backend
 from churnml.explain.plays import as_plays
-from churnml.explain.reasons import has_sentence, render_sentences, sentence_applies
+from churnml.explain.reasons import (
+    column_values,
+    has_sentence,
+    render_sentences,
+    sentence_applies,
+    template_fields,
+)
 
 #: Contributions smaller than this (log-odds) are never shown as a reason: 0.01 moves the odds of
 #: non-renewal by about 1 %, less than anything a CSM should be told "is going well" or "drives risk".
@@ -60,6 +67,7 @@ class Explanation:
         ``protective_reasons`` (newline-joined sentences, strongest first), ``reason_code_1..3``
         (indicator ids of the top drivers), ``play`` (the top driver's play) and ``plays``
         (distinct plays of the drivers, newline-joined); missing where an account has none.
+        Built on first access (batch scoring joins the reasons itself).
     """
 
     reasons: pd.DataFrame
@@ -68,7 +76,11 @@ class Explanation:
     log_odds: np.ndarray
     contributions: pd.DataFrame
     backend: str
-    summary: pd.DataFrame
+    shown: tuple = field(default=(), repr=False, compare=False)
+
+    @functools.cached_property
+    def summary(self) -> pd.DataFrame:
+        return _summary(*self.shown)
 
 
 def _booster_and_frame(model, features: pd.DataFrame):
@@ -242,7 +254,7 @@ def explain_all(
     indicator = np.asarray(names, dtype=object)[cols]
     play_of = np.asarray(plays.plays_for(names, family), dtype=object)
     ranks = np.broadcast_to(rank, ok.shape)[ok].astype(np.int16)
-    sentences = render_sentences(catalog, features, rows, indicator, kinds, typical)
+    sentences = _render_distinct(catalog, features, rows, indicator, kinds, typical)
     row_plays = np.where(kinds == "driver", play_of[cols], None)
     reasons = pd.DataFrame(
         {
@@ -267,8 +279,45 @@ def explain_all(
         log_odds=base_value + values.sum(axis=1),
         contributions=pd.DataFrame(values, columns=names, copy=False),
         backend=used,
-        summary=_summary(len(features), rows, kinds, ranks, indicator, sentences, row_plays),
+        shown=(len(features), rows, kinds, ranks, indicator, sentences, row_plays),
     )
+
+
+def _value_codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes equal exactly where ``values`` are the same value (floats by their bits, so
+    0.0 and -0.0, which render differently, get different codes)."""
+    if values.dtype == np.float64:
+        values = values.view(np.int64)
+    return pd.factorize(values, use_na_sentinel=False)[0]
+
+
+def _render_distinct(catalog, features, rows, indicator, kinds, typical) -> list:
+    """:func:`render_sentences` called once per distinct (indicator, kind, values its templates
+    read): a sentence is a function of exactly these (``render_sentences`` passes the template's
+    fields and the typical value), and about half of a batch's shown reasons repeat one."""
+    out = np.empty(len(rows), dtype=object)
+    if not len(rows):
+        return []
+    columns = {}
+    group = pd.factorize(pd.MultiIndex.from_arrays([indicator, kinds]))[0]
+    for g in range(int(group.max()) + 1):
+        at = np.flatnonzero(group == g)
+        name = indicator[at[0]]
+        key = np.zeros(len(at), dtype=np.int64)
+        for col in template_fields(catalog[name]):
+            if col not in features.columns:
+                continue
+            if col not in columns:
+                columns[col] = column_values(features[col])
+            codes = _value_codes(columns[col][rows[at]])
+            key = pd.factorize(key * (int(codes.max()) + 1) + codes)[0]
+        first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
+        shown = render_sentences(
+            catalog, features, rows[at[first]], indicator[at[first]], kinds[at[first]], typical
+        )
+        out[at] = np.asarray(shown, dtype=object)[inverse]
+    return out.tolist()
+
 
 
 def _joined(n: int, rows: np.ndarray, texts: list) -> np.ndarray:
