@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,13 +101,18 @@ def test_interrupted_write_keeps_the_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "crm.csv"
     write_crm(make_scores(seed=0), path)
     before = path.read_bytes()
-    original = pd.DataFrame.to_csv
+    original, write_bytes = pd.DataFrame.to_csv, Path.write_bytes
 
     def crash(self, target, *args, **kwargs):
         original(self.iloc[:2], target, *args, **kwargs)  # half a file on disk ...
         raise KeyboardInterrupt  # ... then the run dies
 
+    def crash_bytes(self, data):  # the Arrow-assembled CSV is written in one call
+        write_bytes(self, data[: len(data) // 2])
+        raise KeyboardInterrupt
+
     monkeypatch.setattr(pd.DataFrame, "to_csv", crash)
+    monkeypatch.setattr(Path, "write_bytes", crash_bytes)
     with pytest.raises(KeyboardInterrupt):
         write_crm(make_scores(seed=1), path)
     monkeypatch.undo()

@@ -282,3 +282,61 @@ def test_summary_joins_the_reasons_per_account(booster, frame):
             assert row["plays"] == "\n".join(dict.fromkeys(d["play"]))
     silent = sorted(set(range(len(features))) - {pos[a] for a in r["account_id"]})
     assert s.iloc[silent].isna().all().all()
+
+
+def test_woodelf_sums_are_woodelfs_own_to_the_bit(booster, frame):
+    """The group routine (prepared split columns, lookup-table patterns, one float32 matrix) gives
+    exactly what WOODELF's own explainer gives on the same trees: deep and shallow models."""
+    if "woodelf" not in backends.available_backends():
+        pytest.skip("woodelf-explainer not installed")
+    from woodelf.explainer import WoodelfExplainer
+
+    from churnml.explain import _woodelf
+
+    X = backends.numeric_frame(booster, _x(frame, 600))
+    ensemble, _ = _woodelf.load_ensemble(booster)
+    mine = _woodelf.woodelf_contributions(ensemble, X, n_jobs=1)
+    ensemble.split_class.columns = {
+        c: _woodelf._Column(X[c].to_numpy(dtype=np.float64)) for c in X.columns
+    }
+    theirs = WoodelfExplainer(ensemble).shap_values(X, verbose=False)
+    assert np.array_equal(mine, np.asarray(theirs, dtype=np.float64))
+
+
+def test_distinct_patterns_match_factorize():
+    from churnml.explain._woodelf import _distinct
+
+    rng = np.random.default_rng(3)
+    for width, dtype in ((3, np.uint8), (12, np.uint16), (20, np.uint32)):
+        patterns = rng.integers(0, 2**width, 5000).astype(dtype)
+        inverse, unique = _distinct(patterns, width)
+        assert np.array_equal(unique[inverse], patterns)
+        assert np.array_equal(np.sort(unique), np.unique(patterns))
+
+
+def test_sentences_rendered_once_per_distinct_value_are_the_per_row_sentences(booster, frame):
+    from churnml.explain import contributions, reasons
+
+    features = frame.iloc[:500].copy()
+    features.loc[features.index[:50], "active_users_change_30d"] = -0.0  # renders "-0%", not "0%"
+    calls = []
+    original = reasons.render_sentences
+
+    def counting(catalog, frame_, rows, *args, **kwargs):
+        calls.append(len(rows))
+        return original(catalog, frame_, rows, *args, **kwargs)
+
+    ex = explain_all(booster, features, catalog=FakeCatalog(), backend="native")
+    r = ex.reasons
+    rows = pd.Series(range(len(features)), index=features["account_id"])[r["account_id"]]
+    per_row = original(
+        FakeCatalog(), features, rows.to_numpy(), r["indicator"].to_numpy(object),
+        r["kind"].to_numpy(object),
+    )  # fmt: skip
+    assert r["sentence"].tolist() == per_row
+    import unittest.mock
+
+    with unittest.mock.patch.object(contributions, "render_sentences", counting):
+        again = explain_all(booster, features, catalog=FakeCatalog(), backend="native")
+    assert again.reasons["sentence"].tolist() == per_row
+    assert sum(calls) < len(per_row)  # repeated values were rendered once

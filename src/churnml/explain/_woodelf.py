@@ -66,12 +66,13 @@ def _node_classes():
         def shall_go_left(self, row, GPU=False):
             column = self.columns[self.feature_name]
             if self.categories is not None:
-                # CategoricalDecision: NaN and negative codes go right; left iff the code is in the set.
+                # CategoricalDecision: NaN and negative codes go right; left iff the code is in
+                # the set.
                 left = np.isin(column.codes, self.categories)
             elif self.missing == "NaN":
                 left = np.where(column.nan, self.nan_go_left, column.raw <= self.value)
             else:
-                left = column.zeroed <= self.value  # NaN counts as 0.0 for missing types None / Zero
+                left = column.zeroed <= self.value  # missing types None / Zero: NaN is 0.0
                 if self.missing == "Zero":
                     left = np.where(column.zero, self.nan_go_left, left)
             return np.asarray(left, dtype=bool).view(_Mask)

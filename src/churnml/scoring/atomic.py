@@ -49,9 +49,17 @@ def csv_to(frame: pd.DataFrame, path) -> Path:
     """Write ``frame`` to CSV at ``path`` (UTF-8, no index, ISO timestamps, RFC 4180 CRLF rows).
 
     With CRLF rows every cell holding a carriage return or a line feed is quoted; with bare LF
-    rows a carriage return inside a cell would be written unquoted and split the row.
+    rows a carriage return inside a cell would be written unquoted and split the row. The bytes
+    are assembled in Arrow (:func:`churnml.scoring.csv_text.csv_bytes`, the same bytes in about
+    half the time) unless the frame holds a kind of column only pandas formats.
     """
-    frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S", lineterminator="\r\n")
+    from churnml.scoring.csv_text import csv_bytes
+
+    data = csv_bytes(frame)
+    if data is None:
+        frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S", lineterminator="\r\n")
+    else:
+        Path(path).write_bytes(data)
     return Path(path)
 
 

@@ -297,8 +297,52 @@ def _create_or_reflect(conn, table: str, frame: pd.DataFrame, key: list[str]):
     return tbl
 
 
+def _sqlite_values(series: pd.Series, column_type, dialect) -> np.ndarray:
+    """``series`` as the values SQLAlchemy would bind for ``column_type`` on SQLite (datetimes as
+    its ``YYYY-MM-DD HH:MM:SS.ffffff`` text, missing as None), converted column-wise."""
+    import sqlalchemy as sa
+
+    missing = series.isna().to_numpy()
+    if isinstance(column_type, sa.DateTime) and pd.api.types.is_datetime64_any_dtype(series.dtype):
+        stamps = pd.to_datetime(series).dt.tz_localize(None).to_numpy("datetime64[us]")
+        values = np.char.replace(np.datetime_as_string(stamps, unit="us"), "T", " ").astype(object)
+    else:
+        values = series.astype(object).to_numpy()
+        process = None if isinstance(column_type, sa.Float) else column_type.bind_processor(dialect)
+        if process is not None:
+            values = np.array([None if m else process(v) for v, m in zip(values, missing)], object)
+    values = values.astype(object)
+    values[missing] = None
+    return values
+
+
+def _sqlite_upsert(conn, tbl, todo: pd.DataFrame, key: list[str]) -> None:
+    """All of ``todo`` in one prepared ``INSERT … ON CONFLICT DO UPDATE`` run by the driver's
+    ``executemany`` (rows as tuples, values converted per column): the same rows SQLAlchemy's
+    per-row parameter processing writes, in a fraction of its time."""
+    quote = conn.dialect.identifier_preparer.quote
+    names = list(todo.columns)
+    update = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in names if c not in key)
+    sql = (
+        f"INSERT INTO {conn.dialect.identifier_preparer.format_table(tbl)} "
+        f"({', '.join(quote(c) for c in names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"ON CONFLICT ({', '.join(quote(c) for c in key)}) DO "
+        + (f"UPDATE SET {update}" if update else "NOTHING")
+    )
+    columns = [_sqlite_values(todo[c], tbl.c[c].type, conn.dialect) for c in names]
+    conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+
+
 def _write(conn, tbl, todo: pd.DataFrame, key: list[str]) -> None:
-    """Insert or update ``todo``'s rows of ``tbl`` by ``key``, in chunks."""
+    """Insert or update ``todo``'s rows of ``tbl`` by ``key`` (SQLite: one prepared statement for
+    all rows; other databases: SQLAlchemy statements in chunks)."""
+    if conn.dialect.name == "sqlite":
+        return _sqlite_upsert(conn, tbl, todo, key)
+    return _statement_write(conn, tbl, todo, key)
+
+
+def _statement_write(conn, tbl, todo: pd.DataFrame, key: list[str]) -> None:
+    """Insert or update through SQLAlchemy statements, 5,000 rows at a time (any dialect)."""
     import sqlalchemy as sa
 
     records = _records(todo)
