@@ -15,6 +15,7 @@ from churnml.data.contract import (
     SUBSCRIPTION_AMOUNTS,
     VOCABULARY,
 )
+from churnml.data.duplicates import duplicated_rows
 
 N_EXAMPLES = 3
 
@@ -280,7 +281,7 @@ def duplicated_usage(tables) -> list[dict]:
     columns = [
         c for c in ("account_id", "user_id", "ts", "event", "quantity") if c in usage.columns
     ]
-    dup = usage.duplicated(subset=columns, keep="first")
+    dup = pd.Series(duplicated_rows(usage, columns), index=usage.index)  # exact, via row hashes
     if not dup.any():
         return []
     return [
