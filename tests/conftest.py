@@ -56,6 +56,15 @@ def features_learnable(features_small):
     return features_small.assign(license_utilization_30d=value.astype("float32"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory):
+    """Loaded model versions are cached in a folder of the test session, not in ~/.cache
+    (``churnml.model.cache``; subprocesses inherit the variable)."""
+    import os
+
+    os.environ["CHURNML_MODEL_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_environment_restored():
     """MLflow's ``set_tracking_uri`` / ``set_registry_uri`` export ``MLFLOW_*`` variables so that

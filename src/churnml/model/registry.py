@@ -46,6 +46,10 @@ def load_wrapper(uri: str):
 def load_model(uri: str):
     """Load a registered (or logged, or saved) churnml model as a fitted ``ChurnModel``.
 
+    A registry URI is resolved to its version first (an alias at every call, so a moved alias
+    loads the new version); a version loaded before comes from the local model cache
+    (:mod:`churnml.model.cache`) without MLflow, any other is loaded through MLflow and cached.
+
     Parameters
     ----------
     uri : str
@@ -63,22 +67,35 @@ def load_model(uri: str):
     >>> model = load_model("models:/churnml@champion")  # doctest: +SKIP
     >>> model.predict_proba(features)[:, 1]  # doctest: +SKIP
     """
+    from churnml.model import cache
+
     try:
-        name, version = resolve(uri)
+        ref = cache.lookup(uri)
     except Exception as error:
         raise _unresolved(uri, error) from error
+    name, version = (None, None) if ref is None else (ref.name, ref.version)
+    cached = None if ref is None else cache.read(ref)
+    if cached is not None:
+        return _attach(cached["model"], cached["catalog"], cached["config"], cached["info"],
+                       name, version)  # fmt: skip
     try:
-        wrapper = load_wrapper(uri)
+        wrapper = load_wrapper(uri if ref is None else ref.uri)  # the version resolved above
     except OSError as error:  # a local folder or an artifact that is not a saved model
         raise ChurnmlError(f"cannot load model {uri!r}: {error}",
                            hint="give models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model "
                                 "or a folder written by mlflow.pyfunc.save_model") from error
-    model = wrapper.model
-    model.catalog_ = wrapper.catalog
-    model.config_ = wrapper.config
+    if ref is not None:
+        cache.write(ref, wrapper)
+    return _attach(wrapper.model, wrapper.catalog, wrapper.config, wrapper.info, name, version)
+
+
+def _attach(model, catalog, config, info, name, version):
+    """``model`` with the attributes :func:`load_model` promises."""
+    model.catalog_ = catalog
+    model.config_ = config
     model.model_name_ = name
     model.model_version_ = version
-    model.training_info_ = dict(wrapper.info)
+    model.training_info_ = dict(info or {})
     return model
 
 
