@@ -107,11 +107,15 @@ def test_reasons_match_explanations(model, features):
     for account, group in list(drivers.groupby("account_id"))[:20]:
         row = s.loc[account]
         assert row["top_reasons"] == "\n".join(group["sentence"])
-        assert row["reason_code_1"] == group["indicator"].iloc[0]
-        codes = [row[f"reason_code_{k}"] for k in (1, 2, 3)]
-        assert [c for c in codes if not pd.isna(c)] == list(group["indicator"])
-        if group["play"].notna().any():
-            assert row["play"] == group["play"].dropna().iloc[0]
+        codes = [None if pd.isna(row[f"reason_code_{k}"]) else row[f"reason_code_{k}"]
+                 for k in (1, 2, 3)]  # fmt: skip
+        assert codes[: len(group)] == [None if pd.isna(i) else i for i in group["indicator"][:3]]
+        # family-first: the first sentence belongs to the leading area
+        if not pd.isna(row["top_family"]):
+            assert group["family"].iloc[0] == row["top_family"]
+            assert group["area_rank"].iloc[0] == 1
+        plays = row["plays"].split("\n")
+        assert row["play"] == plays[0] and row["play_owner"] == row["play_owners"].split("\n")[0]
     no_driver = ~s.index.isin(drivers["account_id"])
     assert s.loc[no_driver, "top_reasons"].isna().all()
     # the usage driver's sentence uses the account's own numbers

@@ -256,7 +256,11 @@ def _add_score(sub):
     p.add_argument("--capacity", type=_positive_int, help="mark the N riskiest accounts red (per "
                    "as_of) instead of the tier thresholds")
     p.add_argument("--config", type=_existing_file, help="model config YAML whose scoring keys "
-                   "(tiers, explanation_backend) override the model's")
+                   "(tiers, explanation_backend, capacity_per_csm, saveability) override the model's")
+    p.add_argument("--plays", type=_existing_file, help="plays YAML: plays and their owners by "
+                   "risk area, pair of areas and indicator (default: the packaged plays.yaml)")
+    p.add_argument("--capacity-per-csm", type=_positive_int, help="accounts each CSM discusses "
+                   "first, ranked by expected ARR at risk (default: the config's, 5)")
     p.add_argument("--force", action="store_true",
                    help="score even when the data differ from the training data in a refused way")
     p.add_argument("--lock-timeout", type=_seconds, default=600.0,
@@ -274,8 +278,8 @@ def _cmd_score(args) -> int:
         args.model, _data_or_mapping(args), args.as_of, args.out, mapping=args.mapping,
         crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
         table=args.db_table, force=args.force, lock_timeout=args.lock_timeout,
-        capacity=args.capacity, config=args.config,
-        progress=not args.json,
+        capacity=args.capacity, config=args.config, plays=args.plays,
+        capacity_per_csm=args.capacity_per_csm, progress=not args.json,
     )
     if args.json:
         return _json(manifest)

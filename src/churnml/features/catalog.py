@@ -15,10 +15,13 @@ from pathlib import Path
 
 FAMILIES = ("usage", "support", "nps", "champion", "value", "contract")
 DIRECTIONS = ("up", "down", "none")
+#: whose relationship an indicator measures (catalog key ``persona``): decision makers and
+#: executive sponsors, influencing users (champions, power users), day-to-day users
+PERSONAS = ("decision_maker", "influencer", "user")
 KNOWN_KEYS = {
     "id", "shape", "family", "table", "time", "column", "window_days", "offset_days", "where",
     "share_where", "of", "nth", "min_days", "unit", "direction", "description", "risk",
-    "protective", "reads",
+    "protective", "reads", "persona",
 }
 DEFAULT_PATH = Path(__file__).with_name("catalog_yaml")
 
@@ -38,6 +41,7 @@ class Indicator:
     protective_sentence: str | None
     direction: str
     params: dict = field(default_factory=dict, compare=False, hash=False)
+    persona: str | None = None
 
     @property
     def reads(self) -> tuple[tuple[str, str], ...]:
@@ -150,6 +154,7 @@ class Catalog:
              "window_days": i.window_days, "unit": i.unit, "direction": i.direction,
              "description": i.description, "risk_sentence": i.risk_sentence,
              "protective_sentence": i.protective_sentence,
+             "persona": getattr(i, "persona", None),
              "reads": ", ".join(f"{t}.{c}" for t, c in i.reads)}
             for i in self
         ])
@@ -210,6 +215,9 @@ def _entry(entry: dict, doc: dict, file: Path) -> Indicator:
     direction = entry.get("direction", "none")
     if direction not in DIRECTIONS:
         raise ValueError(f"{where}: direction must be one of {DIRECTIONS}, but got {direction!r}")
+    persona = entry.get("persona")
+    if persona is not None and persona not in PERSONAS:
+        raise ValueError(f"{where}: persona must be one of {PERSONAS}, but got persona={persona!r}")
     params = {k: entry[k] for k in ("time", "column", "offset_days", "where", "share_where", "of",
                                     "nth", "min_days", "reads") if k in entry}
     reads = params.get("reads", [])
@@ -228,4 +236,5 @@ def _entry(entry: dict, doc: dict, file: Path) -> Indicator:
         protective_sentence=entry.get("protective"),
         direction=direction,
         params=params,
+        persona=persona,
     )
