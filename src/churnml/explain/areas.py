@@ -42,31 +42,17 @@ from churnml.explain.contributions import (
 )
 from churnml.explain.plays import as_plays
 from churnml.explain.reasons import render_sentences
+from churnml.features.catalog import area_label
 
 MIN_AREA = 0.05
 SECOND_AREA = 0.25
 FIRST_CARRIES = 2 / 3
 MAX_AREAS = 2
-#: family -> the area name a CSM reads
-AREA_LABELS = {
-    "usage": "Adoption",
-    "support": "Support friction",
-    "nps": "Sentiment (NPS)",
-    "champion": "Relationship",
-    "value": "Value realisation",
-    "contract": "Contract",
-    "other": "Other",
-}
 AREA_REASON_COLUMNS = [*REASON_COLUMNS, "area_rank"]
 SUMMARY_COLUMNS = [
     "top_reasons", "protective_reasons", "reason_code_1", "reason_code_2", "reason_code_3",
     "risk_areas", "top_family", "play", "play_owner", "plays", "play_owners",
 ]  # fmt: skip
-
-
-def area_label(family) -> str:
-    """The area name of ``family`` ("champion" -> "Relationship")."""
-    return AREA_LABELS.get(str(family), str(family).replace("_", " ").capitalize())
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ For an account scored before, the *previous run* is its latest run at an earlier
 the score history. Between the two, each indicator's contribution moved by ``Δc`` (log-odds; an
 indicator absent from a run counts as 0), and the score by ``Δscore`` points. The points an
 indicator moved are ``slope × Δc``, where ``slope`` (points per log-odds) is
-``Δscore / Δlog-odds`` when the log-odds moved by at least :data:`MIN_LOGIT_MOVE` and that ratio
-is a probability slope (0 to 25), else ``100 × p̄ (1 - p̄)`` at the mean of the two
-probabilities — so when the score moved, the movers' points add up to the score change.
+``Δscore / Δlog-odds`` when the log-odds moved by at least :data:`MIN_LOGIT_MOVE` in the score's
+direction (at most :data:`MAX_SLOPE` points per unit: a step of the calibration can move the
+score more than the log-odds alone would), else ``100 × p̄ (1 - p̄)`` at the mean of the two
+probabilities — so when the score moved, the indicators' points add up to the score change.
 
 The *movers* are the (at most :data:`MOVERS`) indicators that moved the score most in the
 direction it changed, by at least one point each. Each is stated by its risk sentence (when it
@@ -28,6 +29,7 @@ import pandas as pd
 
 MOVERS = 2
 MIN_LOGIT_MOVE = 0.05
+MAX_SLOPE = 100.0
 #: contributions smaller than this are not kept in the run history
 KEEP_CONTRIBUTION = 1e-3
 #: scoring dates kept in the contribution history
@@ -182,7 +184,7 @@ def _slope(score_change, logit_change, probability, previous_probability) -> np.
         ratio = score_change / logit_change
     mean = (probability + previous_probability) / 2
     local = 100.0 * mean * (1.0 - mean)
-    usable = (np.abs(logit_change) >= MIN_LOGIT_MOVE) & (ratio >= 0) & (ratio <= 25)
+    usable = (np.abs(logit_change) >= MIN_LOGIT_MOVE) & (ratio >= 0) & (ratio <= MAX_SLOPE)
     return np.where(usable, ratio, local)
 
 

@@ -14,6 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FAMILIES = ("usage", "support", "nps", "champion", "value", "contract")
+#: family -> the risk area a CSM reads on a card
+AREA_LABELS = {
+    "usage": "Adoption",
+    "support": "Support friction",
+    "nps": "Sentiment (NPS)",
+    "champion": "Relationship",
+    "value": "Value realisation",
+    "contract": "Contract",
+    "other": "Other",
+}
 DIRECTIONS = ("up", "down", "none")
 #: whose relationship an indicator measures (catalog key ``persona``): decision makers and
 #: executive sponsors, influencing users (champions, power users), day-to-day users
@@ -24,6 +34,11 @@ KNOWN_KEYS = {
     "protective", "reads", "persona",
 }
 DEFAULT_PATH = Path(__file__).with_name("catalog_yaml")
+
+
+def area_label(family) -> str:
+    """The risk area a CSM reads for ``family`` ("champion" -> "Relationship")."""
+    return AREA_LABELS.get(str(family), str(family).replace("_", " ").capitalize())
 
 
 @dataclass(frozen=True)

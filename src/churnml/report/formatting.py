@@ -7,6 +7,8 @@ import re
 
 import pandas as pd
 
+from churnml.features.catalog import area_label
+
 TREND_TEXT = {
     "new": "New",
     "rising": "↑ Rising",
@@ -16,14 +18,6 @@ TREND_TEXT = {
 PATTERN_TEXT = {
     "acute": "Acute — risk rose suddenly",
     "chronic": "Chronic — at risk for several runs",
-}
-FAMILY_TEXT = {
-    "usage": "Usage",
-    "support": "Support",
-    "nps": "NPS / sentiment",
-    "champion": "Champions & sponsors",
-    "value": "Value realisation",
-    "contract": "Contract",
 }
 ROLE_TEXT = {
     "champion": "Champion",
@@ -124,6 +118,6 @@ FILTERS = {
     "text": text,
     "trend": lambda v: TREND_TEXT.get(text(v, ""), text(v)),
     "pattern": lambda v: PATTERN_TEXT.get(text(v, ""), ""),
-    "family": lambda v: FAMILY_TEXT.get(text(v, ""), text(v).replace("_", " ").capitalize()),
+    "family": lambda v: area_label(text(v, "")) if text(v, "") else "—",
     "role": lambda v: ROLE_TEXT.get(text(v, ""), text(v).replace("_", " ").capitalize()),
 }

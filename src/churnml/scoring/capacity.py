@@ -29,7 +29,11 @@ def books_settings(model, capacity_per_csm=None, saveability=None) -> dict:
 
 
 def rank_books(
-    scores: pd.DataFrame, *, capacity_per_csm: int = DEFAULT_CAPACITY, saveability=None
+    scores: pd.DataFrame,
+    *,
+    capacity_per_csm: int = DEFAULT_CAPACITY,
+    saveability=None,
+    rescored: bool = True,
 ) -> pd.DataFrame:
     """``scores`` with ``expected_arr_at_risk``, ``csm_rank`` and ``csm_focus`` (same rows).
 
@@ -43,6 +47,9 @@ def rank_books(
     saveability : mapping of str to float, optional
         Family -> the share of its at-risk ARR a CSM can typically save (0 to 1); an account
         whose leading area has none (or has no leading area) counts with 1.
+    rescored : bool
+        False ranks by the frame's own ``expected_arr_at_risk`` when it has one (a report
+        ranking books again for other CSMs keeps the scoring run's saveability).
 
     Returns
     -------
@@ -71,6 +78,8 @@ def rank_books(
     probability = pd.to_numeric(scores["probability"]).to_numpy(dtype=np.float64, na_value=np.nan)
     arr = pd.to_numeric(scores["arr"]).to_numpy(dtype=np.float64, na_value=np.nan)
     expected = probability * arr * factor
+    if not rescored and "expected_arr_at_risk" in scores:
+        expected = pd.to_numeric(scores["expected_arr_at_risk"]).to_numpy(np.float64, na_value=np.nan)
     order = pd.DataFrame(
         {
             "as_of": pd.to_datetime(scores["as_of"]).to_numpy(),

@@ -1,0 +1,446 @@
+"""Audit an existing health score: the team's own score beside the model on the same snapshots.
+
+Most CS teams already have a health score (0-100, or red / yellow / green) from their CS
+platform, per account and date. :func:`audit_health_score` puts it beside the model on the
+model's own out-of-time test snapshots — the latest resolved ``as_of`` dates, from the training
+run's ``test_start`` on — scored by the model that was evaluated there (the registered version's
+held-out model, which never saw those outcomes). Each snapshot (account, ``as_of``) takes the
+latest health score dated strictly before ``as_of`` and at most ``max_age_days`` old (the same
+point-in-time rule as every indicator); snapshots without one are counted and left out, so both
+scores are measured on the same rows:
+
+- ROC-AUC and PR-AUC (a higher risk = a lower health score);
+- at the team's capacity (``capacity`` accounts per ``as_of``, the model config's by default):
+  lift (churn rate among them over the base rate), recall and the share of churned ARR captured;
+- the share of churners among the accounts each score rates safest, as many as the existing
+  score calls green (the same share for both, so neither gains from a wider green band);
+- the disagreements: accounts that churned while the existing score called them green and the
+  model flagged them red, and the reverse (the model said green, the existing score red).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churnml.errors import ChurnmlError
+
+DATE_COLUMNS = ("date", "as_of", "scored_at", "snapshot_date")
+SCORE_COLUMNS = ("health_score", "score")
+BAND_COLUMNS = ("health", "band", "color", "colour")
+BANDS = {"red": 2, "yellow": 1, "amber": 1, "green": 0}
+MAX_AGE_DAYS = 45
+METRIC_TEXT = {
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+    "lift_at_capacity": "Lift at capacity",
+    "recall_at_capacity": "Churners in the worked accounts",
+    "arr_captured_at_capacity": "Churned ARR in the worked accounts",
+    "churners_in_green_share": "Churners among the accounts rated safest",
+}
+DISAGREEMENTS = {
+    "missed_by_health_score": "churned; the health score said green, the model red",
+    "missed_by_model": "churned; the model said green, the health score red",
+}
+
+
+@dataclass
+class HealthScoreAudit:
+    """The existing health score beside the model on the same out-of-time snapshots.
+
+    Attributes
+    ----------
+    metrics : DataFrame
+        metric, label, model, health_score (one row per metric of :data:`METRIC_TEXT`).
+    disagreements : DataFrame
+        account_id, as_of, name, csm, arr, health_score, health, probability, tier, kind
+        (:data:`DISAGREEMENTS`), one row per account (its latest test snapshot), most ARR first.
+    summary : dict
+        Test period and dates, rows, rows with a health score, churned, capacity, the model.
+    """
+
+    metrics: pd.DataFrame
+    disagreements: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+    def format(self, examples: int = 5) -> str:
+        """Printable text: the side-by-side table and the disagreements."""
+        s = self.summary
+        table = self.metrics.set_index("label")[["model", "health_score"]]
+        lines = [
+            (
+                f"Out-of-time snapshots {s['test_dates'][0]} to {s['test_dates'][-1]}: "
+                f"{s['rows']} rows with a health score ({s['churned']} churned; "
+                f"{s['without_health_score']} without a health score left out); capacity "
+                f"{s['capacity']} accounts per scoring date; model {s['model']}"
+            ),
+            table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="-"),
+        ]
+        for kind, text in DISAGREEMENTS.items():
+            rows = self.disagreements[self.disagreements["kind"] == kind]
+            noun = "account" if len(rows) == 1 else "accounts"
+            lines.append(f"\n{len(rows)} {noun} {text}" + (":" if len(rows) else ""))
+            for r in rows.head(examples).to_dict("records"):
+                lines.append(
+                    f"  {r['name'] or r['account_id']} ({r['account_id']}), ARR {r['arr']:,.0f}: "
+                    f"health {r['health_score']:.0f} {r['health']}, model {r['probability']:.0%}"
+                )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``summary``, ``metrics`` and ``disagreements`` as records."""
+
+        def records(frame):
+            plain = frame.astype(object)
+            return plain.where(frame.notna(), None).to_dict("records")
+
+        disagreements = self.disagreements.assign(
+            as_of=self.disagreements["as_of"].dt.strftime("%Y-%m-%d")
+        )
+        return {
+            "summary": self.summary,
+            "metrics": records(self.metrics),
+            "disagreements": records(disagreements),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HealthScoreAudit:
+        """The audit written by :meth:`to_dict` (e.g. ``churnml audit --out audit.json``)."""
+        disagreements = pd.DataFrame(data.get("disagreements") or [], columns=DISAGREEMENT_COLUMNS)
+        disagreements["as_of"] = pd.to_datetime(disagreements["as_of"])
+        return cls(pd.DataFrame(data["metrics"]), disagreements, dict(data["summary"]))
+
+
+DISAGREEMENT_COLUMNS = [
+    "account_id", "as_of", "name", "csm", "arr", "health_score", "health", "probability", "tier",
+    "kind",
+]  # fmt: skip
+
+
+def read_health_scores(source, *, green_from: float = 70, red_below: float = 40) -> pd.DataFrame:
+    """An existing health score as account_id, date, health_score, health and risk.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        A CSV or Parquet file, or a frame, with ``account_id``, a date (``date``, ``as_of``,
+        ``scored_at`` or ``snapshot_date``) and a 0-100 score (``health_score`` or ``score``,
+        higher = healthier) and / or a band (``health``, ``band``, ``color``: red / yellow
+        (or amber) / green).
+    green_from, red_below : float
+        Bands of a numeric score without its own band column.
+
+    Returns
+    -------
+    DataFrame
+        ``risk`` orders accounts for the metrics: 100 - score, or 0 / 1 / 2 for green / yellow
+        / red when there is only a band.
+
+    Raises
+    ------
+    ChurnmlError
+        Naming the file, the column, the count and example rows of a problem.
+    """
+    frame, where = _read(source)
+    date = next((c for c in DATE_COLUMNS if c in frame), None)
+    number = next((c for c in SCORE_COLUMNS if c in frame), None)
+    colour = next((c for c in BAND_COLUMNS if c in frame), None)
+    missing = [n for n, c in (("account_id", "account_id" in frame), ("a date", date),
+                              ("a score or band", number or colour)) if not c]  # fmt: skip
+    if missing:
+        raise ChurnmlError(
+            f"health scores {where}: no {' and no '.join(missing)} column; it has "
+            f"{list(frame.columns)[:10]}",
+            hint=f"name the columns account_id, one of {DATE_COLUMNS}, and "
+            f"{SCORE_COLUMNS[0]} (0-100) or {BAND_COLUMNS[0]} (red / yellow / green)",
+        )
+    out = pd.DataFrame({"account_id": frame["account_id"].astype("string")})
+    out["date"] = _dates(frame[date], where, date)
+    if number is not None:
+        out["health_score"] = _scores(frame[number], where, number)
+    if colour is not None:
+        out["health"] = _bands(frame[colour], where, colour)
+    else:
+        out["health"] = pd.array(_band_of(out["health_score"], green_from, red_below), "string")
+    out["risk"] = (
+        100.0 - out["health_score"]
+        if number is not None
+        else out["health"].map(BANDS).astype(float)
+    )
+    return out.dropna(subset=["account_id", "date", "risk"]).reset_index(drop=True)
+
+
+def _read(source) -> tuple[pd.DataFrame, str]:
+    if isinstance(source, pd.DataFrame):
+        return source, "(frame)"
+    path = Path(source)
+    if not path.is_file():
+        raise ChurnmlError(f"health scores: no file {path}")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path), str(path)
+    if path.suffix.lower() in (".csv", ".tsv"):
+        return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ","), str(path)
+    raise ChurnmlError(f"health scores {path}: not a .csv, .tsv or .parquet file")
+
+
+def _problem(where, column, bad: pd.Series, frame_values, what, hint):
+    examples = frame_values[bad].head(3).tolist()
+    raise ChurnmlError(
+        f"health scores {where}, column {column!r}: {int(bad.sum())} of {len(bad)} rows {what}, "
+        f"e.g. {examples}",
+        hint=hint,
+    )
+
+
+def _dates(values: pd.Series, where, column) -> pd.Series:
+    parsed = pd.to_datetime(values, errors="coerce", utc=True).dt.tz_localize(None)
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        _problem(where, column, bad, values, "are not dates", "write dates as YYYY-MM-DD")
+    return parsed.astype("datetime64[ns]")
+
+
+def _scores(values: pd.Series, where, column) -> pd.Series:
+    number = pd.to_numeric(values, errors="coerce").astype("float64")
+    bad = (number.isna() & values.notna()) | (number < 0) | (number > 100)
+    if bad.any():
+        _problem(where, column, bad, values, "are not numbers from 0 to 100",
+                 "give the health score on its 0-100 scale (higher = healthier)")  # fmt: skip
+    return number
+
+
+def _bands(values: pd.Series, where, column) -> pd.Series:
+    text = values.astype("string").str.strip().str.lower()
+    bad = text.notna() & ~text.isin(list(BANDS))
+    if bad.any():
+        _problem(where, column, bad, values, "are not red, yellow (amber) or green",
+                 "recode the bands to red / yellow / green")  # fmt: skip
+    return text.replace("amber", "yellow")
+
+
+def _band_of(score: pd.Series, green_from, red_below) -> np.ndarray:
+    s = score.to_numpy(dtype=np.float64)
+    band = np.where(s >= green_from, "green", np.where(s < red_below, "red", "yellow"))
+    return np.where(np.isnan(s), None, band)
+
+
+def _model_parts(model) -> tuple:
+    """(the model to score the test snapshots with, its config, training info, a description):
+    a registered version's held-out model, or the given fitted model."""
+    if isinstance(model, (str, Path)):
+        from churnml.model.registry import load_model, load_wrapper
+
+        loaded = load_model(str(model))
+        holdout = getattr(load_wrapper(str(model)), "holdout", None)
+        name = f"{model} (version {loaded.model_version_})" if loaded.model_version_ else str(model)
+        if holdout is None:
+            return loaded, loaded.config_, loaded.training_info_, f"{name}, deployed model"
+        for attr in ("catalog_", "config_", "training_info_"):
+            setattr(holdout, attr, getattr(loaded, attr))
+        return holdout, loaded.config_, loaded.training_info_, f"{name}, held-out model"
+    from churnml.model.config import load_config
+
+    config = getattr(model, "config_", None) or load_config()
+    return model, config, dict(getattr(model, "training_info_", None) or {}), "the given model"
+
+
+def test_snapshots(tables: dict, model, config, info: dict) -> pd.DataFrame:
+    """Features and labels of the model's out-of-time test snapshots: the resolved ``as_of``
+    dates from ``info["test_start"]`` on, else the latest ``config.test_snapshots`` of them."""
+    from churnml.features.engine import build_features
+    from churnml.snapshots import data_period, make_spine
+
+    first, last = data_period(tables)
+    label = info.get("label") or config.label
+    options = {"horizon_days": config.horizon_days, "label": label,
+               "downgrade_churn_share": config.downgrade_churn_share}  # fmt: skip
+    spine = make_spine(tables, start=first, end=last, cadence=config.cadence, **options)
+    resolved = spine.groupby("as_of")["label"].apply(lambda s: s.notna().mean() >= 0.9)
+    dates = resolved.index[resolved.to_numpy(dtype=bool)]
+    if info.get("test_start"):
+        dates = dates[dates >= pd.Timestamp(info["test_start"])]
+    else:
+        dates = dates[-max(1, int(config.test_snapshots)) :]
+    if len(dates) == 0:
+        raise ChurnmlError(
+            f"audit: no resolved snapshot from the model's test start {info.get('test_start')} "
+            f"to the end of the data ({last.date()})",
+            hint="audit on the data the model was trained on (its test snapshots must be resolved)",
+        )
+    test = spine[spine["as_of"].isin(dates) & spine["label"].notna()]
+    return build_features(tables, test.reset_index(drop=True), getattr(model, "catalog_", None))
+
+
+def _join(test: pd.DataFrame, health: pd.DataFrame, max_age_days: int) -> pd.DataFrame:
+    """Each snapshot with the latest health score dated before its as_of (NaN when none, or
+    older than ``max_age_days``)."""
+    left = test.assign(
+        account_id=test["account_id"].astype("string"),
+        as_of=pd.to_datetime(test["as_of"]).astype("datetime64[ns]"),
+        _row=np.arange(len(test)),
+    ).sort_values("as_of", kind="stable")
+    right = health.rename(columns={"date": "_health_date"}).sort_values("_health_date")
+    right = right.assign(as_of=right["_health_date"])
+    joined = pd.merge_asof(
+        left, right, on="as_of", by="account_id", allow_exact_matches=False,
+        direction="backward", tolerance=pd.Timedelta(days=int(max_age_days)),
+    )  # fmt: skip
+    return joined.sort_values("_row").reset_index(drop=True)
+
+
+def _metrics(y, scores: dict, as_of, arr, green_share: float, capacity: int) -> pd.DataFrame:
+    """One row per metric with a column per score (see the module docstring)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from churnml.model.evaluation import top_mask
+
+    counts = pd.Series(as_of).value_counts()
+    k_by_date = {d: min(int(capacity), int(c)) for d, c in counts.items()}
+    churned_arr = np.nan_to_num(arr) * y
+    rows = {m: {"metric": m, "label": t} for m, t in METRIC_TEXT.items()}
+    rows["churners_in_green_share"]["label"] += f" ({green_share:.0%}, the health score's green)"
+    safest = round(green_share * len(y))
+    for name, risk in scores.items():
+        top = top_mask(risk, as_of, k_by_date)
+        safe = np.zeros(len(y), dtype=bool)
+        safe[np.argsort(risk, kind="stable")[:safest]] = True
+        values = {
+            "roc_auc": roc_auc_score(y, risk),
+            "pr_auc": average_precision_score(y, risk),
+            "lift_at_capacity": y[top].mean() / y.mean(),
+            "recall_at_capacity": y[top].sum() / y.sum(),
+            "arr_captured_at_capacity": churned_arr[top].sum() / churned_arr.sum(),
+            "churners_in_green_share": y[safe].sum() / y.sum(),
+        }
+        for metric, value in values.items():
+            rows[metric][name] = float(value)
+    return pd.DataFrame(list(rows.values()))
+
+
+def _disagreements(rows: pd.DataFrame, tables: dict) -> pd.DataFrame:
+    """Churned accounts one score called green and the other red, latest snapshot each."""
+    churned = rows[rows["label"] == 1]
+    kinds = np.select(
+        [(churned["health"] == "green") & (churned["tier"] == "red"),
+         (churned["tier"] == "green") & (churned["health"] == "red")],
+        list(DISAGREEMENTS), default="",
+    )  # fmt: skip
+    out = churned.assign(kind=kinds)
+    out = out[out["kind"] != ""].sort_values("as_of").drop_duplicates("account_id", keep="last")
+    accounts = tables.get("accounts")
+    if accounts is not None and "account_id" in accounts:
+        info = accounts.drop_duplicates("account_id").set_index(
+            accounts["account_id"].astype("string")
+        )
+        for column in ("name", "csm"):
+            if column in info:
+                out[column] = out["account_id"].map(info[column].astype("string"))
+    for column in ("name", "csm"):
+        if column not in out:
+            out[column] = pd.NA
+    out = out.sort_values(["kind", "arr"], ascending=[True, False], kind="stable")
+    return out.reindex(columns=DISAGREEMENT_COLUMNS).reset_index(drop=True)
+
+
+def audit_health_score(
+    health_scores,
+    data=None,
+    *,
+    model="models:/churnml@champion",
+    mapping=None,
+    capacity: int | None = None,
+    max_age_days: int = MAX_AGE_DAYS,
+    green_from: float = 70,
+    red_below: float = 40,
+    seed: int = 0,
+) -> HealthScoreAudit:
+    """Put an existing health score beside the model on the model's out-of-time snapshots.
+
+    Parameters
+    ----------
+    health_scores : str, Path or DataFrame
+        The existing score per account and date (see :func:`read_health_scores`).
+    data : str, Path or dict, optional
+        The customer tables the model was trained on (anything ``load_tables`` reads).
+    model : str or ChurnModel
+        A registry URI (its held-out model scores the test snapshots) or a fitted model.
+    mapping : str, Path or dict, optional
+        Mapping for ``load_tables``.
+    capacity : int, optional
+        Accounts the team works per scoring date; default the model config's ``capacity``.
+    max_age_days : int
+        A health score older than this at a snapshot's ``as_of`` counts as missing.
+    green_from, red_below : float
+        Bands of a numeric health score without a band column.
+    seed : int
+        Breaks ties between equal scores at random (bands tie a lot), reproducibly.
+
+    Returns
+    -------
+    HealthScoreAudit
+
+    Examples
+    --------
+    >>> audit = audit_health_score("health_scores.csv", "data/")  # doctest: +SKIP
+    >>> print(audit.format())  # doctest: +SKIP
+    """
+    from churnml.data.load import load_tables
+    from churnml.scoring.tiers import assign_tiers, model_base_rate
+
+    health = read_health_scores(health_scores, green_from=green_from, red_below=red_below)
+    model, config, info, described = _model_parts(model)
+    tables = data if isinstance(data, dict) else load_tables(data, mapping)
+    test = test_snapshots(tables, model, config, info)
+    joined = _join(test, health, max_age_days)
+    has = joined["risk"].notna().to_numpy()
+    if not has.any():
+        raise ChurnmlError(
+            f"audit: none of the {len(test)} test snapshots ({_dates_text(test)}) has a health "
+            f"score dated before its as_of within {max_age_days} days",
+            hint="check the health scores' account ids and dates against the data",
+        )
+    rows = joined[has].sample(frac=1.0, random_state=seed).reset_index(drop=True)  # random ties
+    probability = model.predict_proba(rows)[:, 1]
+    tiers = assign_tiers(probability, tiers=config.tiers, base_rate=model_base_rate(model))
+    rows = rows.assign(probability=probability, tier=np.asarray(tiers, dtype=object))
+    y = rows["label"].astype(int).to_numpy()
+    capacity = int(capacity or config.capacity)
+    metrics = _metrics(
+        y, {"model": probability, "health_score": rows["risk"].to_numpy(dtype=np.float64)},
+        rows["as_of"].to_numpy(), pd.to_numeric(rows["arr"]).to_numpy(dtype=np.float64),
+        float((rows["health"] == "green").mean()), capacity,
+    )  # fmt: skip
+    summary = {
+        "test_dates": [str(d.date()) for d in sorted(pd.to_datetime(test["as_of"]).unique())],
+        "snapshots": len(test),
+        "rows": int(has.sum()),
+        "without_health_score": int((~has).sum()),
+        "churned": int(y.sum()),
+        "capacity": capacity,
+        "green_share": float((rows["health"] == "green").mean()),
+        "model": described,
+        "label": info.get("label") or config.label,
+    }
+    return HealthScoreAudit(metrics, _disagreements(rows, tables), summary)
+
+
+def _dates_text(test: pd.DataFrame) -> str:
+    dates = sorted(pd.to_datetime(test["as_of"]).dt.date.unique())
+    return ", ".join(str(d) for d in dates[:4]) + (" ..." if len(dates) > 4 else "")
+
+
+def write_audit(audit: HealthScoreAudit, path) -> Path:
+    """Write ``audit`` as JSON atomically (what ``churnml report --audit`` reads)."""
+    from churnml.scoring.atomic import write_json
+
+    return write_json(audit.to_dict(), path)
+
+
+def read_audit(path) -> HealthScoreAudit:
+    """The audit written by :func:`write_audit`."""
+    import json
+
+    return HealthScoreAudit.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
