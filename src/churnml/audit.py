@@ -15,7 +15,8 @@ scores are measured on the same rows:
 - the share of churners among the accounts each score rates safest, as many as the existing
   score calls green (the same share for both, so neither gains from a wider green band);
 - the disagreements: accounts that churned while the existing score called them green and the
-  model flagged them red, and the reverse (the model said green, the existing score red).
+  model flagged them (among the accounts it would have the team work at that capacity), and the
+  reverse (the model's tier was green, the existing score flagged them).
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ METRIC_TEXT = {
     "roc_auc": "ROC-AUC",
     "pr_auc": "PR-AUC",
     "lift_at_capacity": "Lift at capacity",
-    "recall_at_capacity": "Churners in the worked accounts",
-    "arr_captured_at_capacity": "Churned ARR in the worked accounts",
+    "recall_at_capacity": "Churners among the accounts worked",
+    "arr_captured_at_capacity": "Churned ARR among the accounts worked",
     "churners_in_green_share": "Churners among the accounts rated safest",
 }
 DISAGREEMENTS = {
-    "missed_by_health_score": "churned; the health score said green, the model red",
-    "missed_by_model": "churned; the model said green, the health score red",
+    "missed_by_health_score": "churned: green by the health score, flagged by the model",
+    "missed_by_model": "churned: green by the model, flagged by the health score",
 }
 
 
@@ -84,9 +85,11 @@ class HealthScoreAudit:
             noun = "account" if len(rows) == 1 else "accounts"
             lines.append(f"\n{len(rows)} {noun} {text}" + (":" if len(rows) else ""))
             for r in rows.head(examples).to_dict("records"):
+                score = "" if pd.isna(r["health_score"]) else f"{r['health_score']:.0f} "
+                name = r["account_id"] if pd.isna(r["name"]) else r["name"]
                 lines.append(
-                    f"  {r['name'] or r['account_id']} ({r['account_id']}), ARR {r['arr']:,.0f}: "
-                    f"health {r['health_score']:.0f} {r['health']}, model {r['probability']:.0%}"
+                    f"  {name} ({r['account_id']}), ARR {r['arr']:,.0f}: health {score}"
+                    f"{r['health']}, model {r['probability']:.0%} {r['tier']}"
                 )
         return "\n".join(lines)
 
@@ -247,7 +250,7 @@ def _model_parts(model) -> tuple:
     return model, config, dict(getattr(model, "training_info_", None) or {}), "the given model"
 
 
-def test_snapshots(tables: dict, model, config, info: dict) -> pd.DataFrame:
+def out_of_time_snapshots(tables: dict, model, config, info: dict) -> pd.DataFrame:
     """Features and labels of the model's out-of-time test snapshots: the resolved ``as_of``
     dates from ``info["test_start"]`` on, else the latest ``config.test_snapshots`` of them."""
     from churnml.features.engine import build_features
@@ -291,20 +294,25 @@ def _join(test: pd.DataFrame, health: pd.DataFrame, max_age_days: int) -> pd.Dat
     return joined.sort_values("_row").reset_index(drop=True)
 
 
-def _metrics(y, scores: dict, as_of, arr, green_share: float, capacity: int) -> pd.DataFrame:
-    """One row per metric with a column per score (see the module docstring)."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
+def worked(risk, as_of, capacity: int) -> np.ndarray:
+    """True for the ``capacity`` riskiest rows of each ``as_of`` (the accounts a team works)."""
     from churnml.model.evaluation import top_mask
 
     counts = pd.Series(as_of).value_counts()
-    k_by_date = {d: min(int(capacity), int(c)) for d, c in counts.items()}
+    return top_mask(risk, as_of, {d: min(int(capacity), int(c)) for d, c in counts.items()})
+
+
+def _metrics(y, scores: dict, tops: dict, arr, green_share: float) -> pd.DataFrame:
+    """One row per metric with a column per score (see the module docstring); ``tops`` marks
+    each score's worked accounts."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     churned_arr = np.nan_to_num(arr) * y
     rows = {m: {"metric": m, "label": t} for m, t in METRIC_TEXT.items()}
     rows["churners_in_green_share"]["label"] += f" ({green_share:.0%}, the health score's green)"
     safest = round(green_share * len(y))
     for name, risk in scores.items():
-        top = top_mask(risk, as_of, k_by_date)
+        top = tops[name]
         safe = np.zeros(len(y), dtype=bool)
         safe[np.argsort(risk, kind="stable")[:safest]] = True
         values = {
@@ -321,11 +329,12 @@ def _metrics(y, scores: dict, as_of, arr, green_share: float, capacity: int) -> 
 
 
 def _disagreements(rows: pd.DataFrame, tables: dict) -> pd.DataFrame:
-    """Churned accounts one score called green and the other red, latest snapshot each."""
+    """Churned accounts one score called green while the other flagged them (``worked_*``),
+    latest snapshot each."""
     churned = rows[rows["label"] == 1]
     kinds = np.select(
-        [(churned["health"] == "green") & (churned["tier"] == "red"),
-         (churned["tier"] == "green") & (churned["health"] == "red")],
+        [(churned["health"] == "green") & churned["worked_model"],
+         (churned["tier"] == "green") & churned["worked_health_score"]],
         list(DISAGREEMENTS), default="",
     )  # fmt: skip
     out = churned.assign(kind=kinds)
@@ -393,7 +402,7 @@ def audit_health_score(
     health = read_health_scores(health_scores, green_from=green_from, red_below=red_below)
     model, config, info, described = _model_parts(model)
     tables = data if isinstance(data, dict) else load_tables(data, mapping)
-    test = test_snapshots(tables, model, config, info)
+    test = out_of_time_snapshots(tables, model, config, info)
     joined = _join(test, health, max_age_days)
     has = joined["risk"].notna().to_numpy()
     if not has.any():
@@ -405,13 +414,17 @@ def audit_health_score(
     rows = joined[has].sample(frac=1.0, random_state=seed).reset_index(drop=True)  # random ties
     probability = model.predict_proba(rows)[:, 1]
     tiers = assign_tiers(probability, tiers=config.tiers, base_rate=model_base_rate(model))
-    rows = rows.assign(probability=probability, tier=np.asarray(tiers, dtype=object))
-    y = rows["label"].astype(int).to_numpy()
     capacity = int(capacity or config.capacity)
+    scores = {"model": probability, "health_score": rows["risk"].to_numpy(dtype=np.float64)}
+    tops = {name: worked(risk, rows["as_of"].to_numpy(), capacity) for name, risk in scores.items()}
+    rows = rows.assign(
+        probability=probability, tier=np.asarray(tiers, dtype=object),
+        worked_model=tops["model"], worked_health_score=tops["health_score"],
+    )  # fmt: skip
+    y = rows["label"].astype(int).to_numpy()
     metrics = _metrics(
-        y, {"model": probability, "health_score": rows["risk"].to_numpy(dtype=np.float64)},
-        rows["as_of"].to_numpy(), pd.to_numeric(rows["arr"]).to_numpy(dtype=np.float64),
-        float((rows["health"] == "green").mean()), capacity,
+        y, scores, tops, pd.to_numeric(rows["arr"]).to_numpy(dtype=np.float64),
+        float((rows["health"] == "green").mean()),
     )  # fmt: skip
     summary = {
         "test_dates": [str(d.date()) for d in sorted(pd.to_datetime(test["as_of"]).unique())],

@@ -12,7 +12,8 @@ score more than the log-odds alone would), else ``100 × p̄ (1 - p̄)`` at the 
 probabilities — so when the score moved, the indicators' points add up to the score change.
 
 The *movers* are the (at most :data:`MOVERS`) indicators that moved the score most in the
-direction it changed, by at least one point each. Each is stated by its risk sentence (when it
+direction it changed, by at least one point each, among those whose own value changed (an
+indicator whose value stayed the same moved only through its interplay with others). Each is stated by its risk sentence (when it
 raised the risk and the sentence applies to today's value), its protective sentence (when it
 lowered it and that applies), else as "<indicator>: <before> → <now>". The account's text reads
 "Risk up 18 points since 1 Jun 2026: The champion left 20 days ago (+11); 6 support tickets in
@@ -269,7 +270,10 @@ def _movers(moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray) ->
     direction = np.sign(np.nan_to_num(score_change))[rows]
     moves = moves.assign(points=slope[rows] * moves["change"].to_numpy(), _along=direction)
     moves["_along"] = moves["points"] * moves["_along"]
-    moves = moves[moves["_along"].round() >= 1]
+    now = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
+    unchanged = np.isclose(now, before, rtol=1e-6, atol=0.0)  # NaN on either side: False
+    moves = moves[(moves["_along"].round() >= 1).to_numpy() & ~unchanged]
     moves = moves.sort_values(["_row", "_along"], ascending=[True, False], kind="stable")
     moves = moves.groupby("_row", sort=False).head(MOVERS)
     moves["rank"] = moves.groupby("_row", sort=False).cumcount() + 1

@@ -76,7 +76,7 @@ def personas_of(catalog, names) -> np.ndarray:
     out = np.full(len(names), None, dtype=object)
     for j, name in enumerate(names):
         entry = catalog[name] if name in ids else None
-        if entry is not None and not hasattr(entry, "persona"):
+        if entry is not None and "persona" not in vars(entry):  # unpickled from an older model
             packaged = load_catalog() if packaged is None else packaged
             entry = packaged.get(name)
         out[j] = getattr(entry, "persona", None)

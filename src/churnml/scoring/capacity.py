@@ -69,7 +69,8 @@ def rank_books(
     """
     if not isinstance(capacity_per_csm, (int, np.integer)) or capacity_per_csm < 1:
         raise ValueError(
-            f"capacity_per_csm must be a whole number of at least 1, but got {capacity_per_csm!r}"
+            f"capacity_per_csm must be a whole number of at least 1, but got "
+            f"capacity_per_csm={capacity_per_csm!r}"
         )
     factor = np.ones(len(scores))
     if saveability and "top_family" in scores:

@@ -14,8 +14,9 @@ support tickets, last 30 d       20     none 20, 1-2 12, 3-5 5, more 0
 latest NPS response              25     9-10 25, 7-8 15, 5-6 6, 0-4 0, none 12
 ==============================  ======  ==================================================
 
-plus a CSM's sticky "gut feel" per account (normal, sd 6 points) and monthly noise (sd 3);
-clipped to 0-100. Bands: green from 70, red below 40, yellow between.
+plus a CSM's sticky "gut feel" per account (normal, sd 6 points) and monthly noise (sd 3), both
+drawn from a hash of the seed, the account and the date (so a score depends only on the data
+before its date); clipped to 0-100. Bands: green from 70, red below 40, yellow between.
 
 Its blind spots are the realistic ones: it never looks at champions or sponsors leaving, at the
 success plan's goals, at escalations or ticket severity, or at how old the NPS response is, and
@@ -67,6 +68,19 @@ def band(score) -> np.ndarray:
     return np.where(score >= GREEN_FROM, "green", np.where(score < RED_BELOW, "red", "yellow"))
 
 
+def _normal(keys: pd.Series, seed: int) -> np.ndarray:
+    """A standard normal value per key, fixed by the key and ``seed`` alone."""
+    from scipy.special import ndtri
+
+    hashed = pd.util.hash_pandas_object(keys.astype(str), index=False, hash_key=_hash_key(seed))
+    return ndtri((hashed.to_numpy(dtype=np.uint64) >> np.uint64(11)) * 2.0**-53 + 2.0**-54)
+
+
+def _hash_key(seed: int) -> str:
+    """A 16-character hash key for pandas' hashing, from the seed."""
+    return f"churnml{int(seed) % 10**9:09d}"
+
+
 def vendor_health_scores(tables: dict, *, seed: int = 0) -> pd.DataFrame:
     """The vendor health score of every customer on the first day of every month of the data.
 
@@ -99,11 +113,10 @@ def vendor_health_scores(tables: dict, *, seed: int = 0) -> pd.DataFrame:
     spine = make_spine(tables, start=start, end=last, cadence="monthly", label="window")
     catalog = load_catalog()
     features = build_features(tables, spine, Catalog([catalog[i] for i in INDICATORS]))
-    rng = np.random.default_rng(seed)
     accounts = features["account_id"].astype("string")
-    codes, uniques = pd.factorize(accounts)
-    gut_feel = rng.normal(0.0, GUT_FEEL_SD, len(uniques))[codes]
-    noise = rng.normal(0.0, NOISE_SD, len(features))
+    dates = pd.to_datetime(features["as_of"]).dt.strftime("%Y-%m-%d")
+    gut_feel = GUT_FEEL_SD * _normal(accounts, seed)
+    noise = NOISE_SD * _normal(accounts + "|" + dates, seed)
     score = np.clip(np.rint(_scorecard(features) + gut_feel + noise), 0, 100).astype(np.int16)
     out = pd.DataFrame(
         {
