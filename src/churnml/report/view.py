@@ -196,10 +196,9 @@ def _chosen(scores: pd.DataFrame, include_amber: bool) -> pd.DataFrame:
     wanted = ["red", "amber"] if include_amber else ["red"]
     focus = scores["csm_focus"].fillna(False).astype(bool) if "csm_focus" in scores else False
     focus = focus & scores["tier"].isin(["red", "amber"])
-    order = scores["tier"].map({t: i for i, t in enumerate(wanted)})
-    chosen = scores[scores["tier"].isin(wanted) | focus].assign(
-        _tier_order=order.fillna(len(wanted))
-    )
+    chosen = scores[scores["tier"].isin(wanted) | focus]
+    order = chosen["tier"].map({t: i for i, t in enumerate(wanted)}).fillna(len(wanted))
+    chosen = chosen.assign(_tier_order=order.to_numpy())
     return chosen.sort_values(
         ["_tier_order", "arr_at_risk", "score"], ascending=[True, False, False], na_position="last"
     )
