@@ -41,7 +41,7 @@ from churnml.explain.contributions import (
     _top,
 )
 from churnml.explain.plays import as_plays
-from churnml.explain.reasons import render_sentences
+from churnml.explain.reasons import join_per_row, render_sentences
 from churnml.features.catalog import area_label
 
 MIN_AREA = 0.05
@@ -282,13 +282,6 @@ def _with_fallback(area_rows, reasons, features, account, as_of) -> pd.DataFrame
     return both.drop(columns=["_row", "_kind_order"]).reset_index(drop=True)[AREA_REASON_COLUMNS]
 
 
-def _joined_per_row(n: int, rows: np.ndarray, texts) -> pd.Series:
-    """Newline-joined ``texts`` per row position (in the given order), missing where none."""
-    part = pd.Series(list(texts), index=rows, dtype=object).dropna()
-    joined = part.groupby(level=0, sort=False).agg("\n".join)
-    return pd.Series(joined, index=range(n), dtype="string")
-
-
 def _summary(reasons, features, explained, sums, labels, lead, order) -> pd.DataFrame:
     n = len(features)
     account, as_of = _keys(features)
@@ -296,7 +289,7 @@ def _summary(reasons, features, explained, sums, labels, lead, order) -> pd.Data
     drivers = reasons["kind"].to_numpy() == "driver"
     d_rows = row[drivers].astype(np.int64)
     out = pd.DataFrame(index=range(n))
-    out["top_reasons"] = _joined_per_row(n, d_rows, reasons.loc[drivers, "sentence"])
+    out["top_reasons"] = join_per_row(n, d_rows, reasons.loc[drivers, "sentence"])
     out["protective_reasons"] = pd.array(explained["protective_reasons"], dtype="string")
     rank = reasons.loc[drivers, "rank"].to_numpy()
     indicator = reasons.loc[drivers, "indicator"].to_numpy(dtype=object)
@@ -395,8 +388,8 @@ def _deduplicated_plays(n: int, candidates: list) -> pd.DataFrame:
         {
             "play": pd.array(play, dtype="string"),
             "play_owner": pd.array(play_owner, dtype="string"),
-            "plays": _joined_per_row(n, rows, long["text"]),
-            "play_owners": _joined_per_row(n, rows, long["owner"].fillna("")),
+            "plays": join_per_row(n, rows, long["text"]),
+            "play_owners": join_per_row(n, rows, long["owner"].fillna("")),
         }
     )
 

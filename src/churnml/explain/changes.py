@@ -318,12 +318,14 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
             rows = at & (kind == k)
             if rows.any() and has_sentence(catalog[name], k):
                 usable[rows] = sentence_applies(catalog[name], k, value[rows], typical.get(name))
-    sentence = np.array(
-        [f"{pretty_indicator(i)}: {_fmt(b)} → {_fmt(a)}" for i, b, a in zip(
-            movers["indicator"], movers["value_before"].to_numpy(dtype=np.float64, na_value=np.nan),
-            value)],
-        dtype=object,
-    )  # fmt: skip
+    sentence = np.full(len(movers), None, dtype=object)
+    plain = np.flatnonzero(~usable)  # no sentence applies: "<indicator>: <before> → <now>"
+    pretty = {i: pretty_indicator(i) for i in movers["indicator"].iloc[plain].unique()}
+    before = movers["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
+    sentence[plain] = [
+        f"{pretty[i]}: {_fmt(b)} → {_fmt(a)}"
+        for i, b, a in zip(movers["indicator"].iloc[plain], before[plain], value[plain])
+    ]
     rows = movers["_feature_row"].to_numpy(dtype=np.float64)
     if usable.any():
         sentence[usable] = render_sentences(
@@ -348,8 +350,9 @@ def _summaries(score_change, previous_as_of, movers) -> pd.Series:
     text = pd.Series(head, dtype="string") + " since " + since.astype("string")
     points = movers["points"].round().astype(np.int64).map("{:+d}".format).astype(str)
     listed = movers["sentence"].astype(str) + " (" + points + ")"
-    joined = listed.groupby(movers["_row"].to_numpy()).agg("; ".join)
-    detail = pd.Series(joined, index=range(n), dtype="string")
+    from churnml.explain.reasons import join_per_row
+
+    detail = join_per_row(n, movers["_row"].to_numpy(), listed, sep="; ")
     text = (text + ": " + detail).fillna(text)
     return text.where(~np.isnan(score_change)).astype("string")
 
