@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scoring import indicator_ids, make_features, train  # noqa: E402
+from scoring import indicator_ids, make_features, train
 
 
 def best(repeat: int, fn):
