@@ -133,9 +133,7 @@ def test_a_leading_area_without_a_stateable_indicator_says_so(planted):
     _, _, areas = planted
     row = _summary(areas, "contract")
     assert row["top_family"] == "contract"
-    assert row["top_reasons"] == (
-        "Contract: several indicators together raise the risk; none stands out"
-    )
+    assert row["top_reasons"] == "Days to renewal raises the risk"  # its sentence does not apply
     assert pd.isna(row["reason_code_1"])
     assert row["play"] == "Renewal planning call with the account owner"
 
@@ -181,6 +179,14 @@ def test_persona_health_from_the_personas_indicators(planted):
     assert support.loc["user", "health"] == "healthy"
     assert support.loc["user", "sentence"] == (
         "120 product events per licensed seat in the last 90 days"
+    )
+
+
+def test_a_generic_area_sentence_names_what_raises_it():
+    from churnml.explain.areas import generic_sentence
+
+    assert generic_sentence(["arr", "seats", "nps_latest_score"]) == (
+        "ARR, seats and NPS latest score together raise the risk; none stands out alone"
     )
 
 

@@ -13,7 +13,9 @@ base value). Per account row:
 - **area sentences**: a leading area's drivers (an indicator of the family whose risk sentence
   applies to the account's value, contribution above ``MIN_CONTRIBUTION``; see
   :mod:`churnml.explain.reasons`), strongest first: the first, and the second when the first
-  carries less than :data:`FIRST_CARRIES` of the area's positive contributions.
+  carries less than :data:`FIRST_CARRIES` of the area's positive contributions. A leading area
+  none of whose indicators can be stated names the (up to three) indicators that raise it most
+  ("ARR, seats and segment together raise the risk; none stands out alone").
 - **plays**: the play of the pair of leading areas (when the plays file has one), then the play
   of each leading area's first sentence's indicator, else of its family
   (:mod:`churnml.explain.plays`), each with its owner.
@@ -124,7 +126,7 @@ def family_first(model, features: pd.DataFrame, explanation, *, catalog=None, pl
     column_play = np.asarray(plays.plays_for(names, family) + [None], dtype=object)
     family_play = np.asarray([plays.families.get(f) for f in labels] + [None], dtype=object)
     frames = _area_reasons(
-        picked, (names, labels), (values, sums), features, (catalog, typical),
+        picked, (names, labels, column_family), (values, sums), features, (catalog, typical),
         (column_play, family_play),
     )  # fmt: skip
     reasons = _with_fallback(frames, explanation.reasons, features, account, as_of)
@@ -203,11 +205,12 @@ def _area_reasons(picked, columns, contributions, features, sentences_from, play
     play of each sentence's indicator); a leading area without a stateable driver gets the
     generic sentence :func:`generic_sentence` and its family's play.
 
-    ``columns`` is (model columns, family labels), ``contributions`` (n × p values, n × F area
-    sums), ``sentences_from`` (catalog, typical values), ``plays`` (per model column + None,
-    per family + None).
+    ``columns`` is (model columns, family labels, each column's family position),
+    ``contributions`` (n × p values, n × F area sums), ``sentences_from`` (catalog, typical
+    values), ``plays`` (per model column + None, per family + None).
     """
-    (names, labels), (values, sums), (catalog, typical) = columns, contributions, sentences_from
+    (names, labels, column_family), (values, sums) = columns, contributions
+    catalog, typical = sentences_from
     column_play, family_play = plays
     account, as_of = _keys(features)
     rows = picked["row"].to_numpy(dtype=np.int64)
@@ -215,9 +218,16 @@ def _area_reasons(picked, columns, contributions, features, sentences_from, play
     area = picked["area"].to_numpy(dtype=np.int64)
     stated = cols >= 0
     indicator = np.asarray([*names, None], dtype=object)[np.where(stated, cols, len(names))]
-    sentences = np.array(
-        [generic_sentence(f) for f in np.asarray(labels, dtype=object)[area]], dtype=object
-    )
+    sentences = np.full(len(rows), None, dtype=object)
+    generic = np.flatnonzero(~stated)
+    if len(generic):
+        in_area = column_family[None, :] == area[generic][:, None]
+        raised = values[rows[generic]]
+        top, ok = _top(np.where(in_area & (raised > 0), raised, -np.inf), 3)
+        sentences[generic] = [
+            generic_sentence([names[j] for j, good in zip(t, o) if good])
+            for t, o in zip(top.tolist(), ok.tolist())
+        ]
     kinds = np.full(int(stated.sum()), "driver", dtype=object)
     sentences[stated] = render_sentences(
         catalog, features, rows[stated], indicator[stated], kinds, typical
@@ -246,9 +256,22 @@ def _area_reasons(picked, columns, contributions, features, sentences_from, play
     )
 
 
-def generic_sentence(family) -> str:
-    """What a card says for a leading area none of whose indicators can be stated alone."""
-    return f"{area_label(family)}: several indicators together raise the risk; none stands out"
+def generic_sentence(indicators) -> str:
+    """What a card says for a leading area none of whose indicators can be stated alone, naming
+    the indicators that raise it most.
+
+    Examples
+    --------
+    >>> generic_sentence(["arr", "seats", "segment"])
+    'ARR, seats and segment together raise the risk; none stands out alone'
+    """
+    from churnml.report.formatting import pretty_indicator
+
+    words = [pretty_indicator(i) for i in indicators]
+    words = [words[0], *(w[:1].lower() + w[1:] if not w[:3].isupper() else w for w in words[1:])]
+    if len(words) == 1:
+        return f"{words[0]} raises the risk"
+    return f"{', '.join(words[:-1])} and {words[-1]} together raise the risk; none stands out alone"
 
 
 def _row_of(reasons: pd.DataFrame, account, as_of) -> np.ndarray:

@@ -103,8 +103,9 @@ def text(value, default: str = "—") -> str:
 
 
 def pretty_indicator(indicator: str) -> str:
-    """``active_users_change_30d`` -> ``Active users change 30d``."""
-    words = re.sub(r"\bnps\b", "NPS", str(indicator).replace("_", " ").strip())
+    """``active_users_change_30d`` -> ``Active users change 30d``; ``arr`` -> ``ARR``."""
+    words = str(indicator).replace("_", " ").strip()
+    words = re.sub(r"\b(nps|arr|csat)\b", lambda m: m.group(1).upper(), words)
     return words[:1].upper() + words[1:]
 
 
