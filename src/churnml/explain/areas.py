@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from churnml.explain.area_plays import area_plays
 from churnml.explain.contributions import (
     MIN_CONTRIBUTION,
     REASON_COLUMNS,
@@ -43,7 +44,7 @@ from churnml.explain.contributions import (
     _top,
 )
 from churnml.explain.plays import as_plays
-from churnml.explain.reasons import join_per_row, render_sentences
+from churnml.explain.reasons import join_per_row, render_sentences, row_positions
 from churnml.features.catalog import area_label
 
 MIN_AREA = 0.05
@@ -132,8 +133,8 @@ def family_first(model, features: pd.DataFrame, explanation, *, catalog=None, pl
     reasons = _with_fallback(frames, explanation.reasons, features, account, as_of)
     summary = _summary(reasons, features, explanation.summary, sums, labels, lead, order)
     summary = summary.join(
-        _plays(plays, names, (column_play, family_play), labels, (lead, order), picked, reasons,
-               features)
+        area_plays(plays, names, (column_play, family_play), labels, (lead, order), picked,
+                   reasons, features)
     )  # fmt: skip
     return Areas(
         reasons=reasons,
@@ -274,26 +275,9 @@ def generic_sentence(indicators) -> str:
     return f"{', '.join(words[:-1])} and {words[-1]} together raise the risk; none stands out alone"
 
 
-def _row_of(reasons: pd.DataFrame, account, as_of) -> np.ndarray:
-    """Feature-row position of each explain_all reason row (first row of its account × as_of)."""
-    keys = pd.DataFrame(
-        {
-            "account_id": pd.array(account, dtype="string"),
-            "as_of": as_of,
-            "_row": np.arange(len(account)),
-        }
-    ).drop_duplicates(["account_id", "as_of"])
-    left = reasons[["account_id", "as_of"]].assign(
-        account_id=reasons["account_id"].astype("string"),
-        as_of=pd.to_datetime(reasons["as_of"]).astype("datetime64[ns]"),
-    )
-    keys["as_of"] = pd.to_datetime(keys["as_of"]).astype("datetime64[ns]")
-    return left.merge(keys, on=["account_id", "as_of"], how="left")["_row"].to_numpy()
-
-
 def _with_fallback(area_rows, reasons, features, account, as_of) -> pd.DataFrame:
     """Area sentences, explain_all's drivers for rows without any, then protective factors."""
-    row = _row_of(reasons, account, as_of)
+    row = row_positions(reasons, account, as_of)
     base = reasons.assign(area_rank=pd.array([None] * len(reasons), dtype="Int8"), _row=row)
     has_area = np.zeros(len(features), dtype=bool)
     has_area[area_rows["_row"].to_numpy(dtype=np.int64)] = True
@@ -308,7 +292,7 @@ def _with_fallback(area_rows, reasons, features, account, as_of) -> pd.DataFrame
 def _summary(reasons, features, explained, sums, labels, lead, order) -> pd.DataFrame:
     n = len(features)
     account, as_of = _keys(features)
-    row = _row_of(reasons, account, as_of)
+    row = row_positions(reasons, account, as_of)
     drivers = reasons["kind"].to_numpy() == "driver"
     d_rows = row[drivers].astype(np.int64)
     out = pd.DataFrame(index=range(n))
@@ -341,80 +325,6 @@ def _risk_areas(sums, labels, lead, order) -> pd.Series:
         part = part.where(lead[:, k])
         text = part if k == 0 else (text + ", " + part).fillna(text)
     return text
-
-
-def _plays(plays, names, plays_of, labels, leading, picked, reasons, features):
-    """play, play_owner, plays, play_owners: the pair play, then each leading area's play.
-
-    ``plays_of`` is (play per model column, play per family), each with None appended for
-    "none"; ``leading`` is (lead mask, family order) of :func:`_leading`.
-    """
-    n = len(features)
-    (column_play, family_play), (lead, order) = plays_of, leading
-    first = picked[picked["within"] == 0]
-    candidates = []
-    if len(labels) > 1:
-        pair = np.asarray(
-            [[plays.pair_for(a, b) if a != b else None for b in labels] for a in labels],
-            dtype=object,
-        )
-        candidates.append(np.where(lead[:, 1], pair[order[:, 0], order[:, 1]], None))
-    for k in range(MAX_AREAS):
-        col = np.full(n, len(names), dtype=np.int64)
-        at = first[first["area_rank"] == k + 1]
-        col[at["row"].to_numpy(dtype=np.int64)] = at["col"].to_numpy(dtype=np.int64)
-        stated = (col >= 0) & (col < len(names))
-        area_play = np.where(stated, column_play[np.where(stated, col, len(names))],
-                             family_play[order[:, k]])  # fmt: skip
-        candidates.append(np.where(lead[:, k], area_play, None))
-    candidates.append(_fallback_play(reasons, features, column_play, names, lead))
-    return _deduplicated_plays(n, candidates)
-
-
-def _fallback_play(reasons, features, column_play, names, lead) -> np.ndarray:
-    """The first indicator driver's play, for rows without a leading area."""
-    account, as_of = _keys(features)
-    drivers = reasons[(reasons["kind"] == "driver") & (reasons["rank"] == 1)]
-    out = np.full(len(features), None, dtype=object)
-    if drivers.empty:
-        return out
-    rows = _row_of(drivers, account, as_of).astype(np.int64)
-    position = {str(name): j for j, name in enumerate(names)}
-    cols = drivers["indicator"].astype(str).map(position).fillna(len(names)).to_numpy(np.int64)
-    out[rows] = column_play[cols]
-    out[lead[:, 0]] = None
-    return out
-
-
-_OWNER = np.frompyfunc(lambda play: getattr(play, "owner", None), 1, 1)
-
-
-def _deduplicated_plays(n: int, candidates: list) -> pd.DataFrame:
-    """The candidate plays per row (in candidate order, repeats dropped) as the four columns."""
-    plays = np.concatenate(candidates) if candidates else np.empty(0, dtype=object)
-    long = pd.DataFrame(
-        {
-            "row": np.tile(np.arange(n), len(candidates)),
-            "text": pd.array(plays, dtype="string"),
-            "owner": pd.array(_OWNER(plays), dtype="string"),
-        }
-    )
-    long = long[long["text"].notna()].drop_duplicates(["row", "text"])
-    long = long.iloc[np.argsort(long["row"].to_numpy(), kind="stable")]
-    rows = long["row"].to_numpy()
-    first = long.drop_duplicates("row")
-    play = np.full(n, None, dtype=object)
-    play_owner = np.full(n, None, dtype=object)
-    play[first["row"].to_numpy()] = first["text"].to_numpy(dtype=object)
-    play_owner[first["row"].to_numpy()] = first["owner"].to_numpy(dtype=object)
-    return pd.DataFrame(
-        {
-            "play": pd.array(play, dtype="string"),
-            "play_owner": pd.array(play_owner, dtype="string"),
-            "plays": join_per_row(n, rows, long["text"]),
-            "play_owners": join_per_row(n, rows, long["owner"].fillna("")),
-        }
-    )
 
 
 def _family_table(account, as_of, labels, sums, lead, order) -> pd.DataFrame:

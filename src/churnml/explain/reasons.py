@@ -225,3 +225,21 @@ def join_per_row(n: int, rows, texts, sep: str = "\n") -> pd.Series:
         at = position == k
         out[rows[at]] = texts[at] if k == 0 else out[rows[at]] + sep + texts[at]
     return pd.Series(pd.array(out, dtype="string"))
+
+
+def row_positions(reasons: pd.DataFrame, account, as_of) -> np.ndarray:
+    """Position in the feature frame (``account``, ``as_of``: its keys per row) of each row of
+    ``reasons`` (by account_id and as_of; the first feature row when keys repeat)."""
+    keys = pd.DataFrame(
+        {
+            "account_id": pd.array(account, dtype="string"),
+            "as_of": as_of,
+            "_row": np.arange(len(account)),
+        }
+    ).drop_duplicates(["account_id", "as_of"])
+    left = reasons[["account_id", "as_of"]].assign(
+        account_id=reasons["account_id"].astype("string"),
+        as_of=pd.to_datetime(reasons["as_of"]).astype("datetime64[ns]"),
+    )
+    keys["as_of"] = pd.to_datetime(keys["as_of"]).astype("datetime64[ns]")
+    return left.merge(keys, on=["account_id", "as_of"], how="left")["_row"].to_numpy()
