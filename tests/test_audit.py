@@ -12,9 +12,9 @@ from churnml.audit import (
     audit_health_score,
     out_of_time_snapshots,
     read_audit,
-    read_health_scores,
     write_audit,
 )
+from churnml.data.health_scores import read_health_scores
 from churnml.data.synthetic.health_score import GREEN_FROM, RED_BELOW, vendor_health_scores
 from churnml.errors import ChurnmlError
 
