@@ -134,7 +134,7 @@ def test_a_leading_area_without_a_stateable_indicator_says_so(planted):
     row = _summary(areas, "contract")
     assert row["top_family"] == "contract"
     assert row["top_reasons"] == "Days to renewal raises the risk"  # its sentence does not apply
-    assert pd.isna(row["reason_code_1"])
+    assert row["reason_code_1"] == "days_to_renewal"
     assert row["play"] == "Renewal planning call with the account owner"
 
 

@@ -127,7 +127,7 @@ def family_first(model, features: pd.DataFrame, explanation, *, catalog=None, pl
     column_play = np.asarray(plays.plays_for(names, family) + [None], dtype=object)
     family_play = np.asarray([plays.families.get(f) for f in labels] + [None], dtype=object)
     frames = _area_reasons(
-        picked, (names, labels, column_family), (values, sums), features, (catalog, typical),
+        picked, (names, labels, column_family), values, features, (catalog, typical),
         (column_play, family_play),
     )  # fmt: skip
     reasons = _with_fallback(frames, explanation.reasons, features, account, as_of)
@@ -201,52 +201,49 @@ def _pick_sentences(drivers, values, onehot, column_family, lead, order) -> pd.D
     return picked.sort_values(["row", "area_rank", "within"], kind="stable").reset_index(drop=True)
 
 
-def _area_reasons(picked, columns, contributions, features, sentences_from, plays):
+def _area_reasons(picked, columns, values, features, sentences_from, plays):
     """The area sentences as reason rows (kind "driver", rank 1.. per row in card order, the
     play of each sentence's indicator); a leading area without a stateable driver gets the
-    generic sentence :func:`generic_sentence` and its family's play.
+    generic sentence :func:`generic_sentence`, its strongest indicator (as reason code) and its
+    family's play.
 
-    ``columns`` is (model columns, family labels, each column's family position),
-    ``contributions`` (n × p values, n × F area sums), ``sentences_from`` (catalog, typical
-    values), ``plays`` (per model column + None, per family + None).
+    ``columns`` is (model columns, family labels, each column's family position), ``values``
+    the (n × p) contributions, ``sentences_from`` (catalog, typical values), ``plays`` (per
+    model column + None, per family + None).
     """
-    (names, labels, column_family), (values, sums) = columns, contributions
+    names, labels, column_family = columns
     catalog, typical = sentences_from
     column_play, family_play = plays
     account, as_of = _keys(features)
     rows = picked["row"].to_numpy(dtype=np.int64)
-    cols = picked["col"].to_numpy(dtype=np.int64)
+    cols = picked["col"].to_numpy(dtype=np.int64, copy=True)
     area = picked["area"].to_numpy(dtype=np.int64)
     stated = cols >= 0
-    indicator = np.asarray([*names, None], dtype=object)[np.where(stated, cols, len(names))]
     sentences = np.full(len(rows), None, dtype=object)
     generic = np.flatnonzero(~stated)
     if len(generic):
         in_area = column_family[None, :] == area[generic][:, None]
         raised = values[rows[generic]]
         top, ok = _top(np.where(in_area & (raised > 0), raised, -np.inf), 3)
+        cols[generic] = top[:, 0]  # a leading area has a positive contribution
         sentences[generic] = [
             generic_sentence([names[j] for j, good in zip(t, o) if good])
             for t, o in zip(top.tolist(), ok.tolist())
         ]
-    kinds = np.full(int(stated.sum()), "driver", dtype=object)
+    indicator = np.asarray(names, dtype=object)[cols]
     sentences[stated] = render_sentences(
-        catalog, features, rows[stated], indicator[stated], kinds, typical
-    )
-    contribution = sums[rows, area]
-    shown = np.full(len(rows), np.nan)
-    if stated.any():
-        shown[stated] = _feature_values(features, names)[rows[stated], cols[stated]]
-        contribution[stated] = values[rows[stated], cols[stated]]
-    play = np.where(stated, column_play[np.where(stated, cols, len(names))], family_play[area])
+        catalog, features, rows[stated], indicator[stated],
+        np.full(int(stated.sum()), "driver", dtype=object), typical,
+    )  # fmt: skip
+    play = np.where(stated, column_play[cols], family_play[area])
     return pd.DataFrame(
         {
             "account_id": pd.array(account[rows], dtype="string"),
             "as_of": as_of[rows],
             "indicator": pd.array(indicator, dtype="string"),
             "family": pd.array(np.asarray(labels, dtype=object)[area], dtype="string"),
-            "value": shown,
-            "contribution": contribution,
+            "value": _feature_values(features, names)[rows, cols] if len(rows) else np.empty(0),
+            "contribution": values[rows, cols],
             "kind": pd.array(np.full(len(rows), "driver", dtype=object), dtype="string"),
             "rank": (pd.Series(rows).groupby(rows).cumcount().to_numpy() + 1).astype(np.int16),
             "sentence": pd.array(sentences, dtype="string"),
