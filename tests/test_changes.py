@@ -9,6 +9,7 @@ import pytest
 
 from churnml.explain.changes import (
     CHANGE_COLUMNS,
+    KEEP_CONTRIBUTION,
     KEEP_RUNS,
     contribution_rows,
     read_contributions,
@@ -67,7 +68,7 @@ def changes():
          "tickets_30d": [6, 1, 1, 1, 9], "events_per_seat_90d": [80, 80, 150, 80, 80],
          "champion_left_30d": [1, 0, 0, 0, 0], "active_users_prev_30d": [30, 30, 30, 20, 30]}
     )  # fmt: skip
-    history = PREVIOUS[PREVIOUS["contribution"].abs() >= 1e-3]
+    history = PREVIOUS[PREVIOUS["contribution"].abs() >= KEEP_CONTRIBUTION]
     return what_changed(
         now, CURRENT, history, runs, features=features, catalog=load_catalog(), typical=TYPICAL
     )
@@ -136,7 +137,7 @@ def test_contribution_rows_keep_what_matters_with_values():
         {"account_id": ["a", "b"], "as_of": NOW, "tickets_30d": [3.0, 0.0],
          "segment": pd.Categorical(["smb", "enterprise"])}
     )  # fmt: skip
-    contributions = pd.DataFrame({"tickets_30d": [0.2, 0.0001], "segment": [-0.05, 0.3]})
+    contributions = pd.DataFrame({"tickets_30d": [0.2, 0.001], "segment": [-0.05, 0.3]})
     rows = contribution_rows(features, contributions)
     assert rows[["account_id", "indicator"]].values.tolist() == [
         ["a", "tickets_30d"], ["a", "segment"], ["b", "segment"],

@@ -31,10 +31,12 @@ import pandas as pd
 MOVERS = 2
 MIN_LOGIT_MOVE = 0.05
 MAX_SLOPE = 100.0
-#: contributions smaller than this are not kept in the run history
-KEEP_CONTRIBUTION = 1e-3
-#: scoring dates kept in the contribution history
-KEEP_RUNS = 13
+#: contributions smaller than this are not kept in the run history (a mover moves the score by a
+#: point or more: about 0.04 log-odds at the steepest)
+KEEP_CONTRIBUTION = 0.005
+#: scoring dates kept in the contribution history: the latest and the one before it (enough to
+#: score the next date, or the latest again); about 60 rows per account and date
+KEEP_RUNS = 2
 CONTRIBUTION_COLUMNS = ["account_id", "as_of", "indicator", "value", "contribution"]
 CHANGE_COLUMNS = [
     "account_id", "as_of", "previous_as_of", "indicator", "family", "contribution_change",
