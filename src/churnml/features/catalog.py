@@ -1,7 +1,9 @@
 """The indicator catalog: declarative YAML entries under the top-level ``features/`` folder.
 
-Each entry names its shape, window, unit, risk direction and the sentences a CSM reads. Adding an
-indicator of an existing shape is adding an entry; the engine turns shapes into SQL.
+Each entry names its shape, window, unit, risk direction, the sentences a CSM reads and, where it
+measures one, the persona (:data:`PERSONAS`). Adding an indicator of an existing shape is adding
+an entry; the engine turns shapes into SQL. A family is read on a card as a risk area
+(:data:`AREA_LABELS`).
 """
 
 from __future__ import annotations

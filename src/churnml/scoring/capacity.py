@@ -80,7 +80,9 @@ def rank_books(
     arr = pd.to_numeric(scores["arr"]).to_numpy(dtype=np.float64, na_value=np.nan)
     expected = probability * arr * factor
     if not rescored and "expected_arr_at_risk" in scores:
-        expected = pd.to_numeric(scores["expected_arr_at_risk"]).to_numpy(np.float64, na_value=np.nan)
+        expected = pd.to_numeric(scores["expected_arr_at_risk"]).to_numpy(
+            np.float64, na_value=np.nan
+        )
     order = pd.DataFrame(
         {
             "as_of": pd.to_datetime(scores["as_of"]).to_numpy(),
