@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-HISTORY_INDICATORS = ("active_users_30d", "events_30d", "tickets_30d", "nps_latest_score")
+HISTORY_INDICATORS = (
+    "active_users_30d", "events_30d", "tickets_30d", "nps_latest_score", "champion_left_30d"
+)
 HISTORY_MONTHS = 12
 HISTORY_TIERS = ("red", "amber")
 

@@ -85,6 +85,7 @@ def build_manifest(
     dry_run: bool = False,
     run_id: str | None = None,
     tiering: dict | None = None,
+    books: dict | None = None,
 ) -> dict:
     """The manifest dict of one scoring run (JSON-ready values).
 
@@ -114,6 +115,8 @@ def build_manifest(
         The run id shared by the run's files.
     tiering : dict, optional
         The tier thresholds applied (:func:`churnml.scoring.tiers.tier_scores`).
+    books : dict, optional
+        Each CSM's capacity and the saveability applied (:mod:`churnml.scoring.capacity`).
 
     Returns
     -------
@@ -135,6 +138,7 @@ def build_manifest(
         "rows": len(scores),
         "rows_by_tier": {t: int(tiers.get(t, 0)) for t in ("red", "amber", "green")},
         "tiers": _plain(tiering or {}),
+        "books": dict(books or {}),
         "arr_at_risk": float(np.nansum(scores["arr_at_risk"].to_numpy(dtype=np.float64))),
         "data": data_fingerprints(tables),
         "warnings": warnings,
