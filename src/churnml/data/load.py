@@ -1,7 +1,7 @@
 """Load customer tables onto the Customer 360 contract, and write them back as Parquet.
 
 A source is a folder of Parquet/CSV files (file stem = table name), a DuckDB database file
-(table names), or a dict of DataFrames. A mapping file (see :mod:`churnml.data.mapping`) renames
+(table names), a database URL (:mod:`churnml.sources.database`), or a dict of DataFrames. A mapping file (see :mod:`churnml.data.mapping`) renames
 tables and columns, gives timestamp formats and time zones, or selects a table with SQL: one
 ``SELECT`` that reads nothing outside the source folder (:mod:`churnml.data.confine`).
 
@@ -20,7 +20,7 @@ from churnml.data.contract import CONTRACT, TABLES
 from churnml.data.parse import parse_table
 from churnml.errors import ChurnmlError
 
-__all__ = ["load_tables", "parse_table", "read_mapping", "write_tables"]
+__all__ = ["load_tables", "open_tables", "parse_table", "read_mapping", "write_tables"]
 
 FILE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
@@ -56,23 +56,36 @@ def _read_file(path: Path, where: str) -> pd.DataFrame:
 
 
 class _Source:
-    """Uniform access to a folder, a DuckDB file or a dict of frames: names, read, sql.
+    """Uniform access to a folder, a DuckDB file, a database URL or a dict of frames.
 
     Everything is read from inside ``root`` (the folder, or the DuckDB file's folder): files
     that resolve outside it (symbolic links) are refused by name and get no SQL view, and SQL
-    runs on a :func:`~churnml.data.confine.confined_connection`.
+    runs on a :func:`~churnml.data.confine.confined_connection`. A database URL's tables and SQL
+    run in the database (:class:`churnml.sources.database.DatabaseSource`); its connection here
+    holds only the Arrow results registered in it.
     """
 
     def __init__(self, source):
         self._con = None
+        self._temp = None
         self.files: dict[str, Path] = {}
         self.frames: dict[str, pd.DataFrame] = {}
+        self.arrow: dict[str, object] = {}
         self.db: Path | None = None
         self.root: Path | None = None
+        self.database = None
         self.outside: dict[str, Path] = {}
         if isinstance(source, dict):
             self.frames = dict(source)
             self.label = "dict of DataFrames"
+            return
+        from churnml.sources.urls import is_database_url
+
+        if is_database_url(str(source)):
+            from churnml.sources.database import DatabaseSource
+
+            self.database = DatabaseSource(str(source))
+            self.label = self.database.label
             return
         path = Path(source)
         self.label = str(path)
@@ -92,18 +105,32 @@ class _Source:
             raise FileNotFoundError(f"data source not found: {path}")
         else:
             raise ValueError(
-                f"source {path}: expected a folder, a DuckDB file {DUCKDB_SUFFIXES} or a dict"
+                f"source {path}: expected a folder, a DuckDB file {DUCKDB_SUFFIXES}, a database "
+                "URL or a dict"
             )
         self.outside = {
             stem: f for stem, f in self.files.items() if not f.resolve().is_relative_to(self.root)
         }
 
+    def data_bytes(self) -> int:
+        """Bytes of the source's data: its files on disk, or the Arrow results it holds."""
+        if self.db is not None:
+            return self.db.stat().st_size
+        sizes = [f.stat().st_size for s, f in self.files.items() if s not in self.outside]
+        sizes += [t.nbytes for t in self.arrow.values()]
+        return sum(sizes)
+
     @property
     def con(self):
         if self._con is None:
-            from churnml.data.confine import confined_connection
+            import tempfile
 
-            self._con = confined_connection(self.root, database=self.db)
+            from churnml.data.confine import confined_connection
+            from churnml.sources.resources import duckdb_settings
+
+            self._temp = tempfile.TemporaryDirectory(prefix="churnml-duckdb-")
+            settings = duckdb_settings(self.data_bytes(), self._temp.name)
+            self._con = confined_connection(self.root, database=self.db, settings=settings)
             for stem, f in self.files.items():
                 if stem in self.outside:
                     continue
@@ -115,9 +142,13 @@ class _Source:
                 rel.create_view(stem)
             for name, frame in self.frames.items():
                 self._con.register(name, frame)
+            for name, table in self.arrow.items():
+                self._con.register(name, table)
         return self._con
 
     def names(self) -> list[str]:
+        if self.database is not None:
+            return self.database.names()
         if self.db is not None:
             return [
                 r[0]
@@ -136,6 +167,10 @@ class _Source:
             return self.frames[name]
         if name in self.files:
             return _read_file(resolve_inside(self.root, self.files[name].name, where), where)
+        if self.database is not None:
+            if name not in self.names():
+                return None
+            return self.database.read(self.database.base("table", name), None, where).to_pandas()
         if self.db is not None and name in self.names():
             with self._refusals(where):
                 return self.con.table(name).df()
@@ -144,8 +179,8 @@ class _Source:
     def read_path(self, file: str, where: str) -> pd.DataFrame:
         if self.root is None:
             raise ChurnmlError(
-                f"{where}: a dict of DataFrames has no files",
-                hint="name one of its keys with table: instead of file:",
+                f"{where}: a {'database' if self.database else 'dict of DataFrames'} has no files",
+                hint="name one of its tables with table: instead of file:",
             )
         path = resolve_inside(self.root, file, where)
         if not path.is_file():
@@ -154,6 +189,8 @@ class _Source:
 
     def sql(self, query: str, where: str) -> pd.DataFrame:
         statement = check_select(query, where)
+        if self.database is not None:
+            return self.database.read(self.database.base("sql", statement), None, where).to_pandas()
         with self._refusals(where):
             return self.con.execute(statement).df()
 
@@ -182,34 +219,37 @@ class _Source:
     def close(self):
         if self._con is not None:
             self._con.close()
+            self._con = None
+        if self._temp is not None:
+            self._temp.cleanup()
+            self._temp = None
+        if self.database is not None:
+            self.database.close()
 
 
-@contextmanager
-def _open(source):
-    src = _Source(source)
-    try:
-        yield src
-    finally:
-        src.close()
-
-
-def _fetch(src: _Source, name: str, tm):
-    """Raw frame of contract table ``name`` (contract column names), or None when absent."""
-    if tm is None:
+def _fetch(src: _Source, name: str, tm, raw=None):
+    """Raw frame of contract table ``name`` (contract column names), or None when absent.
+    ``raw``: the source's rows already fetched (with the source's column names)."""
+    if raw is not None:
+        frame = raw
+    elif tm is None:
         return src.read(name, f"table {name}")
-    kind, value = tm.origin
-    where = f"mapping tables.{name}.{kind}"
-    if kind == "sql":
-        frame = src.sql(value, where)
-    elif kind == "file":
-        frame = src.read_path(value, where)
     else:
-        frame = src.read(value, where)
-        if frame is None:
-            raise ChurnmlError(
-                f"{where}: source table {value!r} not found in {src.label}; "
-                f"available: {sorted(src.names())}"
-            )
+        kind, value = tm.origin
+        where = f"mapping tables.{name}.{kind}"
+        if kind == "sql":
+            frame = src.sql(value, where)
+        elif kind == "file":
+            frame = src.read_path(value, where)
+        else:
+            frame = src.read(value, where)
+            if frame is None:
+                raise ChurnmlError(
+                    f"{where}: source table {value!r} not found in {src.label}; "
+                    f"available: {sorted(src.names())}"
+                )
+    if tm is None:
+        return frame
     missing = [user for user in tm.columns.values() if user not in frame.columns]
     if missing:
         raise ChurnmlError(
@@ -228,6 +268,121 @@ def _other_billing_mapped(name: str, mapping) -> bool:
     return any(other in mapping.tables for other in BILLING_TABLES if other != name)
 
 
+def _parsed(src: _Source, name: str, tm, mapping, raw=None):
+    """Contract table ``name`` read and parsed, or None when the source has none."""
+    frame = _fetch(src, name, tm, raw)
+    if frame is None:
+        return None
+    text = (
+        tm is None
+        and src.is_text(name)
+        or (
+            tm is not None
+            and tm.origin[0] == "file"
+            and Path(tm.file).suffix.lower() in (".csv", ".tsv")
+        )
+    )
+    return parse_table(
+        name,
+        frame,
+        timezone=mapping.timezone_for(name) if mapping is not None else None,
+        formats=tm.formats if tm is not None else None,
+        infer_extras=text,
+    )
+
+
+def _resolve(source, mapping):
+    from churnml.data.mapping import Mapping
+
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = read_mapping(mapping)
+    if source is None:
+        if mapping is None or mapping.source is None:
+            raise ValueError(
+                "load_tables: give a source (folder, DuckDB file, database URL or dict) or a "
+                "mapping with source:"
+            )
+        source = mapping.source
+    return source, mapping
+
+
+def _read_all(src: _Source, mapping, wanted, *, lazy: bool, since) -> dict:
+    out: dict = {}
+    for name in wanted:
+        if name not in CONTRACT:
+            frame = src.read(name, f"table {name}")
+            if frame is not None:
+                out[name] = frame
+            continue
+        tm = mapping.tables.get(name) if mapping is not None else None
+        if tm is None and _other_billing_mapped(name, mapping):
+            continue  # a raw file called subscriptions is not the contract's when contracts are mapped
+        if name == "usage" and (lazy or since is not None):
+            from churnml.sources.usage import open_usage
+
+            found = open_usage(src, tm, mapping, since,
+                               lambda raw=None, tm=tm: _parsed(src, "usage", tm, mapping, raw))
+            if found is not None and not lazy and not isinstance(found, pd.DataFrame):
+                found = found.to_pandas()
+        else:
+            found = _parsed(src, name, tm, mapping)
+        if found is not None:
+            out[name] = found
+    return out
+
+
+def _finish(out: dict, wanted, validate: bool) -> dict:
+    if "contacts" in out and "accounts" in out:
+        from churnml.data.contacts import match_contacts
+
+        out["contacts"] = match_contacts(out["contacts"], out["accounts"])
+    from churnml.data.subscriptions import with_renewal_terms
+
+    out = with_renewal_terms(out)  # subscriptions -> renewal terms, once for every entry point
+    if validate:
+        from churnml.data.validate import DataQualityError
+        from churnml.data.validate import validate as run_validation
+
+        report = run_validation(out, raise_on_fatal=False)
+        asked = report["table"].str.split("|").map(lambda names: any(n in wanted for n in names))
+        unasked = (report["check"] == "missing_table") & ~asked.astype(bool)
+        report = report[~unasked].reset_index(drop=True)
+        if (report["severity"] == "fatal").any():
+            raise DataQualityError(report)
+    return out
+
+
+def _load(source, mapping, *, tables, validate, lazy, since) -> dict:
+    source, mapping = _resolve(source, mapping)
+    wanted = list(tables) if tables is not None else list(TABLES)
+    src = _Source(source)
+    try:
+        out = _read_all(src, mapping, wanted, lazy=lazy, since=since)
+        out = _finish(out, wanted, validate)
+    except BaseException:
+        src.close()
+        raise
+    from churnml.sources.lazy import is_lazy
+
+    if not any(is_lazy(frame) for frame in out.values()):
+        src.close()  # nothing reads the source any more; a lazy table closes it itself
+    return out
+
+
+def open_tables(source=None, mapping=None, *, tables=None, validate=True, since=None) -> dict:
+    """The tables as :func:`load_tables` returns them, with usage kept in DuckDB where it can be.
+
+    The internal entry point of the CLI, ``train`` and ``score``: usage is a
+    :class:`~churnml.sources.lazy.LazyTable` (the feature engine and the validation read it in
+    SQL; :func:`churnml.sources.lazy.as_dated` gives its dated rows), the other tables are
+    pandas frames. ``since`` reads only usage rows at or after it (scoring: the longest
+    indicator look-back before ``as_of``), pushed down to the Parquet scan or the database.
+    Close the lazy table (``tables["usage"].close()``) when done, or let it be collected.
+    """
+    return _load(source, mapping, tables=tables, validate=validate, lazy=True,
+                 since=None if since is None else pd.Timestamp(since))
+
+
 def load_tables(
     source=None, mapping=None, *, tables=None, validate=True
 ) -> dict[str, pd.DataFrame]:
@@ -236,8 +391,9 @@ def load_tables(
     Parameters
     ----------
     source : str, Path or dict, optional
-        Folder of Parquet/CSV files (file stem = table name), a DuckDB database file, or a dict
-        of DataFrames. Defaults to the mapping's ``source``.
+        Folder of Parquet/CSV files (file stem = table name), a DuckDB database file, a database
+        URL (``postgresql://user@host/db``, any SQLAlchemy URL; see :mod:`churnml.sources.urls`
+        for credentials), or a dict of DataFrames. Defaults to the mapping's ``source``.
     mapping : str, Path or Mapping, optional
         Mapping YAML (or a :class:`~churnml.data.mapping.Mapping`) onto the contract.
     tables : list of str, optional
@@ -259,65 +415,7 @@ def load_tables(
     >>> sorted(tables)  # doctest: +SKIP
     ['accounts', 'contracts', 'usage']
     """
-    from churnml.data.mapping import Mapping
-
-    if mapping is not None and not isinstance(mapping, Mapping):
-        mapping = read_mapping(mapping)
-    if source is None:
-        if mapping is None or mapping.source is None:
-            raise ValueError(
-                "load_tables: give a source (folder, DuckDB file or dict) or a mapping with source:"
-            )
-        source = mapping.source
-    wanted = list(tables) if tables is not None else list(TABLES)
-    out: dict[str, pd.DataFrame] = {}
-    with _open(source) as src:
-        for name in wanted:
-            if name not in CONTRACT:
-                frame = src.read(name, f"table {name}")
-                if frame is not None:
-                    out[name] = frame
-                continue
-            tm = mapping.tables.get(name) if mapping is not None else None
-            if tm is None and _other_billing_mapped(name, mapping):
-                continue  # a raw file called subscriptions is not the contract's when contracts are mapped
-            raw = _fetch(src, name, tm)
-            if raw is None:
-                continue
-            text = (
-                tm is None
-                and src.is_text(name)
-                or (
-                    tm is not None
-                    and tm.origin[0] == "file"
-                    and Path(tm.file).suffix.lower() in (".csv", ".tsv")
-                )
-            )
-            out[name] = parse_table(
-                name,
-                raw,
-                timezone=mapping.timezone_for(name) if mapping is not None else None,
-                formats=tm.formats if tm is not None else None,
-                infer_extras=text,
-            )
-    if "contacts" in out and "accounts" in out:
-        from churnml.data.contacts import match_contacts
-
-        out["contacts"] = match_contacts(out["contacts"], out["accounts"])
-    from churnml.data.subscriptions import with_renewal_terms
-
-    out = with_renewal_terms(out)  # subscriptions -> renewal terms, once for every entry point
-    if validate:
-        from churnml.data.validate import DataQualityError
-        from churnml.data.validate import validate as run_validation
-
-        report = run_validation(out, raise_on_fatal=False)
-        asked = report["table"].str.split("|").map(lambda names: any(n in wanted for n in names))
-        unasked = (report["check"] == "missing_table") & ~asked.astype(bool)
-        report = report[~unasked].reset_index(drop=True)
-        if (report["severity"] == "fatal").any():
-            raise DataQualityError(report)
-    return out
+    return _load(source, mapping, tables=tables, validate=validate, lazy=False, since=None)
 
 
 def write_tables(tables: dict[str, pd.DataFrame], folder) -> dict[str, Path]:

@@ -144,7 +144,7 @@ class TableMapping:
 class Mapping:
     """A whole mapping: optional source, default time zone, and per-table mappings."""
 
-    source: Path | None = None
+    source: Path | str | None = field(default=None, repr=False)  # a URL may hold a password
     timezone: str | None = None
     tables: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
@@ -184,10 +184,14 @@ def mapping_from_dict(spec: dict, base: str | Path | None = None) -> Mapping:
             )
         parsed[name] = TableMapping(name=name, **settings)
     source = spec.get("source")
-    if source is not None:
+    from churnml.sources.urls import is_database_url
+
+    if source is not None and not is_database_url(str(source)):
         source = Path(source)
         if base is not None and not source.is_absolute():
             source = Path(base) / source
+    elif source is not None:
+        source = str(source).strip()
     return Mapping(source=source, timezone=spec.get("timezone"), tables=parsed)
 
 

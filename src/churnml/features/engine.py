@@ -18,14 +18,12 @@ import pandas as pd
 
 from churnml.features import shapes, sources
 from churnml.features.catalog import load_catalog
+from churnml.sources.lazy import is_lazy
 
 log = logging.getLogger(__name__)
 SPINE_COLUMNS = ("account_id", "as_of")
 CATEGORICAL = ("segment", "touch_model", "lifecycle_stage")
 SHORT = 90
-#: DuckDB settings: beyond MEMORY_LIMIT, joins and aggregates spill to a temporary folder
-THREADS = 2
-MEMORY_LIMIT = "1200MB"
 
 
 def feature_columns(frame: pd.DataFrame, catalog=None) -> list[str]:
@@ -133,14 +131,39 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     from churnml.data.subscriptions import with_renewal_terms
 
     tables = with_renewal_terms(tables)  # the same terms as load_tables and make_spine
+    usage = tables.get("usage")
+    if is_lazy(usage):  # read in place, on the source's own (confined) connection
+        return _on_source(usage.con, tables, spine, catalog, progress)
+    from churnml.sources.resources import duckdb_settings
+
+    size = 0 if usage is None else int(usage.memory_usage(index=False, deep=False).sum())
     with tempfile.TemporaryDirectory(prefix="churnml-duckdb-") as spill:
-        con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
-                                     "temp_directory": spill})
+        con = duckdb.connect(config=duckdb_settings(size, spill))
         try:
+            con.execute("SET enable_progress_bar = false")
+            con.execute("SET preserve_insertion_order = false")  # results carry _row; saves memory
             frame = _build(con, tables, spine, catalog, progress)
         finally:
             con.close()
     return frame
+
+
+def _on_source(con, tables, spine, catalog, progress):
+    """Build on a lazy table's connection, dropping every temporary relation made for it."""
+    listing = ("SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+               "SELECT view_name FROM duckdb_views() WHERE temporary")
+    before = {r[0] for r in con.execute(listing).fetchall()}
+    try:
+        return _build(con, tables, spine, catalog, progress)
+    finally:
+        for (name,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
+            if name not in before:
+                con.execute(f"DROP TABLE IF EXISTS {shapes.q(name)}")
+        for (name,) in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE temporary").fetchall():
+            if name not in before:
+                con.execute(f"DROP VIEW IF EXISTS {shapes.q(name)}")
 
 
 def _with_matched_contacts(tables: dict) -> dict:
@@ -159,8 +182,6 @@ def _with_matched_contacts(tables: dict) -> dict:
 
 
 def _build(con, tables, spine, catalog, progress):
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET preserve_insertion_order = false")  # results carry _row; saves memory
     missing = sources.register(con, tables, spine.reset_index(drop=True), grains=_grains(catalog))
     _, _, derived, skipped = plan(catalog, tables, missing)
     work = queries(catalog, tables, missing)

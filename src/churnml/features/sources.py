@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.features.shapes import q
+from churnml.sources.lazy import is_lazy
 
 TIME_COLUMNS = {
     "accounts": ("created_at",),
@@ -109,6 +110,8 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
     if usage is None:
         for relation in USAGE_GRAINS.values():
             missing[relation] = "no usage table"
+    elif is_lazy(usage):
+        users = _register_lazy_usage(con, usage, accounts, grains)
     else:
         users = _register_usage(con, usage, accounts, grains)
     if "nps" not in missing:
@@ -179,18 +182,59 @@ def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.
                       for k, v in cols.items()})
     del cols
     con.register("usage_frame", frame)
-    built = []  # finest first; a coarser grain is summed from the smallest finer one built
+    _reduce_usage(con, "usage_frame", frame.column_names, grains)
+    con.unregister("usage_frame")
+    return users
+
+
+def _register_lazy_usage(con, usage, accounts: pd.Index, grains) -> pd.Index | None:
+    """Reduce a lazy usage table in SQL on its own connection: the same integer relations as
+    :func:`_register_usage`, without a pandas copy of the rows."""
+    con.register("usage_accounts", pd.DataFrame({
+        "name": pd.Series(accounts, dtype="string").astype(object),
+        "code": np.arange(len(accounts), dtype="int32")}))
+    cols = ['a."code" AS "account_id"',
+            "CAST(CAST(u.\"ts\" AS DATE) - DATE '1970-01-01' AS INTEGER) AS \"t_ts\""]
+    joins = []
+    users = None
+    for column in ("user_id", "event"):
+        if column not in usage.columns:
+            continue
+        codes, alias = q(f"usage_{column}_codes"), q(f"{column}_code")
+        con.execute(f'CREATE TEMP TABLE {codes} AS SELECT "name", CAST(ROW_NUMBER() OVER '
+                    f'(ORDER BY "name") - 1 AS INTEGER) AS "code" FROM (SELECT DISTINCT '
+                    f'{q(column)} AS "name" FROM ({usage.select}) WHERE {q(column)} IS NOT NULL)')
+        joins.append(f'LEFT JOIN {codes} {alias} ON {alias}."name" = u.{q(column)}')
+        cols.append(f'{alias}."code" AS {q(column)}')
+        if column == "user_id":
+            users = pd.Index(con.execute(f'SELECT "name" FROM {codes} ORDER BY "code"')
+                             .df()["name"].astype(str))
+    quantity = ('CAST(COALESCE(u."quantity", 1.0) AS FLOAT)' if "quantity" in usage.columns
+                else "CAST(1.0 AS FLOAT)")
+    cols.append(f'{quantity} AS "quantity"')
+    con.execute(f'CREATE TEMP TABLE "usage_frame" AS SELECT {", ".join(cols)} FROM '
+                f'({usage.select}) u JOIN "usage_accounts" a ON a."name" = u."account_id" '
+                f'{" ".join(joins)} WHERE u."ts" IS NOT NULL')
+    con.unregister("usage_accounts")
+    _reduce_usage(con, "usage_frame", [c for c in ("user_id", "event") if c in usage.columns],
+                  grains)
+    for name in ("usage_frame", "usage_user_id_codes", "usage_event_codes"):
+        con.execute(f"DROP TABLE IF EXISTS {q(name)}")
+    return users
+
+
+def _reduce_usage(con, frame: str, present, grains) -> None:
+    """The usage grains the catalog needs, finest first, each from the smallest finer one."""
+    built = []
     for relation in sorted(set(grains), key=lambda r: -len(USAGE_DIMS[r])):
         dims = USAGE_DIMS[relation]
-        if any(d not in frame.column_names for d in dims):
+        if any(d not in present for d in dims):
             continue
-        source = next((b for b in reversed(built) if dims <= USAGE_DIMS[b]), "usage_frame")
+        source = next((b for b in reversed(built) if dims <= USAGE_DIMS[b]), frame)
         keys = ", ".join(['"account_id"', *(q(d) for d in sorted(dims)), '"t_ts"'])
         con.execute(f'CREATE TEMP TABLE {q(relation)} AS SELECT {keys}, CAST(SUM("quantity") AS '
                     f'DOUBLE) AS "quantity" FROM {q(source)} GROUP BY {keys}')
         built.append(relation)
-    con.unregister("usage_frame")
-    return users
 
 
 def _register_champion_usage(con, contacts: pd.DataFrame, users: pd.Index) -> None:

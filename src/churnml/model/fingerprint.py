@@ -57,9 +57,14 @@ def fingerprint(tables: dict) -> pd.DataFrame:
     """
     from churnml.data.contract import CONTRACT
 
+    from churnml.sources.lazy import fingerprint_row, is_lazy
+
     rows = []
     for name in sorted(tables):
         frame = tables[name]
+        if is_lazy(frame):  # in SQL, where it lies (see churnml.sources.lazy.fingerprint_row)
+            rows.append(fingerprint_row(frame))
+            continue
         columns = _hash_columns(frame, name)
         spec = CONTRACT.get(name)
         event = spec.event_time if spec is not None else None
