@@ -73,11 +73,11 @@ def _data_or_mapping(args):
 
 
 def _cmd_validate(args) -> int:
-    from churnml.data.load import load_tables
+    from churnml.data.load import open_tables
     from churnml.data.validate import format_report, validate
     from churnml.label_report import audit_tables
 
-    tables = load_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
+    tables = open_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
     report = validate(tables, raise_on_fatal=False)
     fatal = bool((report["severity"] == "fatal").any())
     audit = None if fatal else audit_tables(tables)
@@ -111,14 +111,14 @@ def _cmd_features(args) -> int:
     import pandas as pd
 
     from churnml.data.atomic import write_parquet
-    from churnml.data.load import load_tables
+    from churnml.data.load import open_tables
     from churnml.features.engine import build_features, feature_columns
     from churnml.features.report import indicator_report
     from churnml.snapshots import make_spine
 
     if not (args.as_of or args.start):
         raise UsageError("features: give --as-of DATE (one snapshot) or --start and --as-of (a cadence)")
-    tables = load_tables(_data_or_mapping(args), mapping=args.mapping)
+    tables = open_tables(_data_or_mapping(args), mapping=args.mapping)
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
         tables, as_of=None if args.start else pd.Timestamp(args.as_of),

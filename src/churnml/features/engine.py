@@ -277,3 +277,29 @@ def _progress(items, requested):
     if not enabled(requested):
         return items
     return bar(items, desc="indicator families", unit="family")
+
+
+#: the usage relations (grains and the champions' usage) an indicator may read
+_USAGE_READERS = {"usage", "champion_usage"}
+
+
+def usage_since(catalog, as_of, *, months_before: int = 0):
+    """The earliest usage time any indicator of ``catalog`` reads for snapshots at ``as_of`` and
+    up to ``months_before`` months earlier: ``as_of`` minus the longest usage look-back. None
+    when an indicator reads all usage history (nothing can be left at the source).
+
+    Examples
+    --------
+    >>> from churnml.features.catalog import load_catalog
+    >>> usage_since(load_catalog(), "2026-07-01")
+    Timestamp('2025-07-01 00:00:00')
+    """
+    catalog = catalog or load_catalog()
+    days = [shapes.lookback(i) for i in catalog
+            if i.table in _USAGE_READERS and i.shape in shapes.SQL_SHAPES]
+    if not days:
+        return None
+    if any(d is None for d in days):
+        return None
+    first = pd.Timestamp(as_of).normalize() - pd.DateOffset(months=months_before)
+    return first - pd.Timedelta(days=max(days))

@@ -78,7 +78,7 @@ class LazyTable:
             if self.summary is not None:
                 self._rows = int(self.summary["rows"].sum())
             else:
-                self._rows = int(self.con.execute(f"SELECT COUNT(*) FROM ({self.select})").fetchone()[0])
+                self._rows = int(self.con.execute(f"SELECT COUNT(*) FROM ({self.select})").fetchall()[0][0])
         return self._rows
 
     def to_pandas(self) -> pd.DataFrame:
@@ -191,7 +191,7 @@ def fingerprint_row(table: LazyTable) -> dict:
     hashed = f"SUM(HASH({', '.join(chr(34) + k + chr(34) for k in keys)}))" if keys else "0"
     span = 'MIN("ts"), MAX("ts")' if "ts" in table.columns else "NULL, NULL"
     rows, first, last, total = table.con.execute(
-        f"SELECT COUNT(*), {span}, {hashed} FROM ({table.select})").fetchone()
+        f"SELECT COUNT(*), {span}, {hashed} FROM ({table.select})").fetchall()[0]
     digest = hashlib.sha256(f"{total}:{rows}:{','.join(keys)}".encode()).hexdigest()[:16]
     return {"table": table.name, "rows": int(rows), "columns": len(table.columns),
             "hashed_columns": ",".join(keys),
