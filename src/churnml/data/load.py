@@ -306,8 +306,49 @@ def _resolve(source, mapping):
     return source, mapping
 
 
+def _read_keymap(src: _Source, keys) -> pd.DataFrame:
+    """The key map (system, external_id, account_id as text) of a mapping's ``keys:``."""
+    kind, value = keys.origin
+    where = f"mapping keys.{kind}"
+    if kind == "sql":
+        frame = src.sql(value, where)
+    elif kind == "file":
+        frame = src.read_path(value, where)
+    else:
+        frame = src.read(value, where)
+        if frame is None:
+            raise ChurnmlError(f"{where}: source table {value!r} not found in {src.label}; "
+                               f"available: {sorted(src.names())}")
+    names = {c: keys.columns.get(c, c) for c in ("system", "external_id", "account_id")}
+    missing = [user for user in names.values() if user not in frame.columns]
+    if missing:
+        raise ChurnmlError(f"mapping keys.columns: columns {missing} not in the key map; it has "
+                           f"{list(frame.columns)}",
+                           hint="name them with columns: {system: ..., external_id: ..., "
+                           "account_id: ...}")
+    return pd.DataFrame({c: frame[user].astype("string").str.strip() for c, user in names.items()})
+
+
+def _keyed(frame, tm, keymap, accounts):
+    """``frame`` with its ``account_key`` applied (or only recorded, for a plain column)."""
+    from churnml.data.keys import ATTRS_KEY, resolve_keys
+
+    key = None if tm is None else tm.account_key
+    if key is None or frame is None:
+        return frame
+    if key.system is None and key.email is None:
+        frame.attrs[ATTRS_KEY] = {"how": key.how, "column": key.source_column}
+        return frame
+    if key.source_column not in frame.columns:
+        raise ChurnmlError(f"mapping tables.{tm.name}.account_key: column "
+                           f"{key.source_column!r} not in the source table; it has "
+                           f"{list(frame.columns)}")
+    return resolve_keys(frame, key, keymap, accounts)
+
+
 def _read_all(src: _Source, mapping, wanted, *, lazy: bool, since) -> dict:
     out: dict = {}
+    keymap = None if mapping is None or mapping.keys is None else _read_keymap(src, mapping.keys)
     for name in wanted:
         if name not in CONTRACT:
             frame = src.read(name, f"table {name}")
@@ -317,17 +358,29 @@ def _read_all(src: _Source, mapping, wanted, *, lazy: bool, since) -> dict:
         tm = mapping.tables.get(name) if mapping is not None else None
         if tm is None and _other_billing_mapped(name, mapping):
             continue  # a raw file called subscriptions is not the contract's when contracts are mapped
-        if name == "usage" and (lazy or since is not None):
+        emailed = tm is not None and tm.account_key is not None and tm.account_key.email
+        if name == "usage" and (lazy or since is not None) and not emailed:
             from churnml.sources.usage import open_usage
 
             found = open_usage(src, tm, mapping, since,
-                               lambda raw=None, tm=tm: _parsed(src, "usage", tm, mapping, raw))
+                               lambda raw=None, tm=tm: _keyed(
+                                   _parsed(src, "usage", tm, mapping, raw), tm, keymap, None),
+                               keymap=keymap)
             if found is not None and not lazy and not isinstance(found, pd.DataFrame):
                 found = found.to_pandas()
         else:
             found = _parsed(src, name, tm, mapping)
+            if not emailed:
+                found = _keyed(found, tm, keymap, None)
         if found is not None:
             out[name] = found
+    for name, frame in list(out.items()):  # by email domain: once the accounts are known
+        tm = mapping.tables.get(name) if mapping is not None else None
+        if tm is not None and tm.account_key is not None and tm.account_key.email:
+            if "accounts" not in out:
+                raise ChurnmlError(f"mapping tables.{name}.account_key: matching by email needs "
+                                   "the accounts table (with email_domain)")
+            out[name] = _keyed(frame, tm, keymap, out["accounts"])
     return out
 
 

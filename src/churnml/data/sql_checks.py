@@ -83,3 +83,21 @@ def _duplicates(table) -> list[dict]:
     return [finding(table.name, ",".join(cols), "duplicate_rows", "warning", int(n), examples,
                     f"{int(n)} {table.name} rows repeat an earlier row exactly; they are counted "
                     "twice")]
+
+
+def key_reach(table, known: pd.Index) -> tuple[int, int, list[str]]:
+    """(rows, rows whose account_id is a known account, examples of raw keys that are not)."""
+    con = table.con
+    con.register("churnml_known_accounts", pd.DataFrame({"name": known.astype(object)}))
+    try:
+        missed = ('"account_id" IS NULL OR "account_id" NOT IN '
+                  '(SELECT "name" FROM "churnml_known_accounts")')
+        total = int(con.execute(f"SELECT COUNT(*) FROM ({table.select})").fetchall()[0][0])
+        n = _count(con, table.select, missed)
+        raw = "churnml_key" if "churnml_key" in table.select else "account_id"
+        rows = con.execute(f'SELECT DISTINCT {q(raw)} FROM ({table.select}) WHERE {missed} '
+                           f"LIMIT {N_EXAMPLES}").fetchall()
+    finally:
+        con.unregister("churnml_known_accounts")
+    column = table.attrs.get("churnml_account_key", {}).get("column", raw)
+    return total, total - n, [f"{column}={r[0]}" for r in rows]

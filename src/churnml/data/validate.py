@@ -111,6 +111,9 @@ def validate(tables, *, raise_on_fatal: bool = True, now=None) -> pd.DataFrame:
     found += checks.curated_columns(parsed)
     found += checks.duplicated_usage(parsed)
     found += checks.contact_matching(parsed)
+    from churnml.data.keys import key_findings
+
+    found += key_findings({**parsed, **lazy})
     found += checks.skipped_indicators({**parsed, **lazy})
     report = pd.DataFrame(found, columns=list(REPORT_COLUMNS))
     report["count"] = report["count"].astype("int64")

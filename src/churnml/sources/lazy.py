@@ -150,6 +150,8 @@ def parsed_select(relation: str, renames: dict[str, str], types: dict[str, str],
     from churnml.features.shapes import q
 
     parts = []
+    if "churnml_key" in renames:  # the raw key of a key-map table, for validation's examples
+        parts.append(f'CAST({q(renames["churnml_key"])} AS VARCHAR) AS "churnml_key"')
     for column in ("account_id", "user_id", "ts", "event", "quantity"):
         if column not in renames:
             continue

@@ -51,7 +51,27 @@ def _folder_relation(src, kind: str, value: str, where: str) -> str | None:
     return None
 
 
-def _database_relation(src, tm, kind: str, value: str, since, where: str):
+def _key_column(tm):
+    """The source column of a key-map ``account_key`` (None otherwise)."""
+    key = None if tm is None else tm.account_key
+    return key.column if key is not None and key.system is not None else None
+
+
+def _with_keymap(src, relation: str, tm, keymap, renames: dict) -> str:
+    """``relation`` joined to the key map of its system: ``account_id`` from the map."""
+    from churnml.data.keys import key_lookup
+
+    lookup = key_lookup(keymap, tm.account_key.system)
+    src.con.register("churnml_usage_keys", pd.DataFrame(
+        {"external_id": lookup.index.astype(object), "account_id": lookup.to_numpy(dtype=object)}))
+    renames["account_id"] = "churnml_account_id"
+    renames["churnml_key"] = tm.account_key.column
+    return (f'(SELECT r.*, k."account_id" AS "churnml_account_id" FROM {relation} r LEFT JOIN '
+            f'"churnml_usage_keys" k ON k."external_id" = CAST(r.{q(tm.account_key.column)} '
+            f'AS VARCHAR)) AS {q("churnml_keyed")}')
+
+
+def _database_relation(src, tm, kind: str, value: str, since, where: str, keymap=None):
     """Fetch the usage columns (bounded by ``since``) into Arrow; (relation, summary) or None."""
     import pyarrow as pa
 
@@ -65,21 +85,32 @@ def _database_relation(src, tm, kind: str, value: str, since, where: str):
     mapped = dict(tm.columns) if tm is not None else {}
     _missing(f"mapping tables.usage.columns", mapped, schema.names)
     renames = {c: mapped.get(c, c) for c in COLUMNS if mapped.get(c, c) in schema.names}
+    if _key_column(tm) is not None:
+        _missing(f"mapping tables.usage.account_key", {"k": _key_column(tm)}, schema.names)
+        renames["churnml_key"] = _key_column(tm)
     time = renames.get("ts")
     typed = time is not None and (pa.types.is_timestamp(schema.field(time).type)
                                   or pa.types.is_date(schema.field(time).type))
     bound = since - MARGIN if since is not None and typed else None
     table = db.read(base, list(renames.values()), where, time=time if typed else None, since=bound)
     summary = None
-    if bound is not None and "account_id" in renames:
-        summary = summary_frame(db.summary(base, renames["account_id"], time, where))
+    key = renames.get("churnml_key") or renames.get("account_id")
+    if bound is not None and key is not None:
+        summary = summary_frame(db.summary(base, key, time, where))
+        if "churnml_key" in renames:  # per external id: to accounts through the key map
+            from churnml.data.keys import key_lookup
+
+            summary["account_id"] = summary["account_id"].map(
+                key_lookup(keymap, tm.account_key.system))
+            summary = (summary.dropna(subset=["account_id"]).groupby("account_id", as_index=False)
+                       .agg(first=("first", "min"), last=("last", "max"), rows=("rows", "sum")))
     src.arrow["churnml_usage"] = table
     if src._con is not None:
         src.con.register("churnml_usage", table)
     return q("churnml_usage"), summary, renames
 
 
-def open_usage(src, tm, mapping, since, materialise):
+def open_usage(src, tm, mapping, since, materialise, *, keymap=None):
     """Usage as a LazyTable, a bounded pandas frame (fallback), or None when absent.
 
     Parameters
@@ -97,7 +128,7 @@ def open_usage(src, tm, mapping, since, materialise):
     where = f"mapping tables.usage.{kind}" if tm is not None else "table usage"
     summary = None
     if src.database is not None:
-        found = _database_relation(src, tm, kind, value, since, where)
+        found = _database_relation(src, tm, kind, value, since, where, keymap)
         if found is None:
             return None
         relation, summary, renames = found
@@ -114,7 +145,12 @@ def open_usage(src, tm, mapping, since, materialise):
         mapped = dict(tm.columns) if tm is not None else {}
         _missing("mapping tables.usage.columns", mapped, names)
         renames = {c: mapped.get(c, c) for c in COLUMNS if mapped.get(c, c) in names}
+        if _key_column(tm) is not None:
+            _missing("mapping tables.usage.account_key", {"k": _key_column(tm)}, names)
         read = materialise
+    if _key_column(tm) is not None:
+        renames.pop("churnml_key", None)
+        relation = _with_keymap(src, relation, tm, keymap, renames)
     described = src.con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     raw_types = {r[0]: str(r[1]) for r in described}
     types = {c: raw_types[user] for c, user in renames.items()}
@@ -129,8 +165,13 @@ def open_usage(src, tm, mapping, since, materialise):
             f'SELECT "account_id", MIN("ts") AS "first", MAX("ts") AS "last", COUNT(*) AS "rows" '
             f'FROM ({whole}) GROUP BY "account_id"').df()
         summary["account_id"] = summary["account_id"].astype("string")
-    return LazyTable("usage", src, select, columns, lambda: read(), since=since, summary=summary,
-                     label=src.label)
+    table = LazyTable("usage", src, select, columns, lambda: read(), since=since,
+                      summary=summary, label=src.label)
+    if tm is not None and tm.account_key is not None:
+        from churnml.data.keys import ATTRS_KEY
+
+        table.attrs[ATTRS_KEY] = {"how": tm.account_key.how, "column": tm.account_key.column}
+    return table
 
 
 def _bounded(frame, since):
