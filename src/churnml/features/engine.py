@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from churnml.features import shapes, sources
+from churnml.features import shapes, sources, usage_grains
 from churnml.features.catalog import load_catalog
 from churnml.sources.lazy import is_lazy
 
@@ -49,7 +49,7 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
         if ind.id in skipped:
             continue
         if ind.table == "usage":  # read the coarsest pre-aggregated grain that holds its columns
-            ind = dataclasses.replace(ind, table=sources.grain(ind))
+            ind = dataclasses.replace(ind, table=usage_grains.block_grain(ind) or sources.grain(ind))
         if ind.shape in shapes.AGGREGATE_SHAPES | shapes.KEYED_SHAPES:
             days = shapes.lookback(ind)
             # windows up to SHORT days share one pass; longer look-backs get their own
@@ -76,8 +76,12 @@ def queries(catalog, tables: dict, missing: dict):
         # state shapes (open tickets, active contacts) look at all history before as_of
         time = time or shapes.STATE_TIME[inds[0].shape]
         lookback = max((shapes.lookback(i) or 0) for i in inds) if days is not None else None
-        sql = (shapes.keyed_query(inds, table, keyed, time, lookback) if keyed
-               else shapes.grouped_query(inds, table, time, lookback))
+        if table in usage_grains.BLOCK_KEY:  # active-day bitmasks per block
+            sql = shapes.block_query(inds, table, keyed, lookback, usage_grains.BLOCK_DAYS)
+        elif keyed:
+            sql = shapes.keyed_query(inds, table, keyed, time, lookback)
+        else:
+            sql = shapes.grouped_query(inds, table, time, lookback)
         out.append((family, [i.id for i in inds], sql))
     for ind in singles:
         out.append((ind.family, [ind.id], shapes.query(ind)))
@@ -231,9 +235,9 @@ def _log_skips(catalog, tables: dict, missing: dict) -> None:
 
 def _grains(catalog) -> list[str]:
     """The usage relations the catalog reads (champion usage reads user-days)."""
-    out = {sources.grain(i) for i in catalog if i.table == "usage"}
+    out = {usage_grains.block_grain(i) or sources.grain(i) for i in catalog if i.table == "usage"}
     if any(i.table == "champion_usage" for i in catalog):
-        out.add("usage_users")
+        out.add("champion_users")  # the champions' user-days
     return sorted(out)
 
 

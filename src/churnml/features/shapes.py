@@ -259,3 +259,36 @@ def query(ind) -> Sql:
                     f'(SELECT s."_row", w."k" FROM "spine" s CROSS JOIN ({grid}) w) g LEFT JOIN (')
                 + per_week + Sql(') p ON p."_row" = g."_row" AND p."k" = g."k" GROUP BY g."_row"'))
     raise ValueError(f"indicator {ind.id}: unknown query shape {ind.shape!r}")
+
+
+def _bits(lo: str, hi: str, block: int) -> str:
+    """Bitmask selecting days [lo, hi) of block ``e."b"`` (bit k = day ``block * b + k``)."""
+    a = f'GREATEST({lo} - {block} * e."b", 0)'
+    c = f'LEAST({hi} - {block} * e."b", {block})'
+    full = (1 << block) - 1
+    return (f"(CASE WHEN {c} > {a} THEN ({full} >> CAST({block} - ({c} - {a}) AS INTEGER)) "
+            f"<< CAST({a} AS INTEGER) ELSE 0 END)")
+
+
+def block_query(inds, table: str, key: str, days: int, block: int) -> Sql:
+    """Keyed shapes over active-day bitmasks (``table``: account, key, block ``b``, ``mask``).
+
+    Per (spine row, key) the days active in each indicator's window are the bit counts of the
+    blocks it overlaps; ``distinct_window`` counts keys with one or more, ``power_users`` keys
+    with at least ``min_days``. The same values as :func:`keyed_query` over the day grain.
+    """
+    k = q(key)
+    inner, outer, params = Sql(f'SELECT s."_row", e.{k}'), Sql('SELECT k."_row"'), ()
+    for n, ind in enumerate(inds):
+        off = int(ind.params.get("offset_days", 0))
+        lo, hi = f'(s."as_of_day" - {int(ind.window_days) + off})', f'(s."as_of_day" - {off})'
+        inner = inner + Sql(f', SUM(BIT_COUNT(e."mask" & {_bits(lo, hi, block)})) AS "c{n}"')
+        least = 1 if ind.shape == "distinct_window" else int(ind.params.get("min_days", 8))
+        outer = outer + Sql(f', SUM(CASE WHEN k."c{n}" >= ? THEN 1 ELSE 0 END) AS {q(ind.id)}',
+                            (least,))
+    first = f'FLOOR((s."as_of_day" - ?) / {block})'
+    last = f'FLOOR((s."as_of_day" - 1) / {block})'
+    inner = inner + Sql(
+        f' FROM "spine" s JOIN {q(table)} e ON e."account_id" = s."account_id" AND e."b" >= {first}'
+        f' AND e."b" <= {last} GROUP BY s."_row", e.{k}', (int(days),))
+    return outer + Sql(" FROM (") + inner + Sql(') k GROUP BY k."_row"') + Sql("", params)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["LazyTable", "as_dated", "is_lazy", "row_count"]
+__all__ = ["LazyTable", "as_dated", "as_span", "is_lazy", "row_count"]
 
 
 class LazyTable:
@@ -58,6 +58,7 @@ class LazyTable:
         self.summary = summary
         self.label = label
         self._dated = None
+        self._span = None
         self._rows = None
         self.attrs: dict = {}
 
@@ -105,6 +106,18 @@ class LazyTable:
             self._dated = days
         return self._dated
 
+    def span(self) -> pd.DataFrame:
+        """``ts``: the first and the last time of the whole table (two rows; a bounded table's
+        first comes from its summary) — all that the data period and its end need."""
+        if self._span is None:
+            first, last = self.con.execute(
+                f'SELECT MIN("ts"), MAX("ts") FROM ({self.select})').fetchall()[0]
+            if self.summary is not None and len(self.summary):
+                first = self.summary["first"].min()
+            self._span = pd.DataFrame({"ts": pd.to_datetime(pd.Series([first, last])).astype(
+                "datetime64[us]")})
+        return self._span
+
     def close(self):
         self.source.close()
 
@@ -117,6 +130,11 @@ def as_dated(frame):
     """A pandas frame to read dates and accounts from: ``frame`` itself, or a lazy table's
     :meth:`~LazyTable.dated` rows."""
     return frame.dated() if isinstance(frame, LazyTable) else frame
+
+
+def as_span(frame):
+    """``frame`` itself, or a lazy table's :meth:`~LazyTable.span` (its first and last time)."""
+    return frame.span() if isinstance(frame, LazyTable) else frame
 
 
 def row_count(frame) -> int:
