@@ -35,8 +35,8 @@ def folder(tmp_path_factory, world):
 def pg(world, folder):
     """The server's URL (``postgresql+psycopg://``), with the world's tables loaded by ADBC."""
     pytest.importorskip("adbc_driver_postgresql")
-    import adbc_driver_postgresql.dbapi as dbapi
     import pyarrow as pa
+    from adbc_driver_postgresql import dbapi
 
     with postgres_server() as url:
         with dbapi.connect(url.replace("postgresql+psycopg", "postgresql")) as con:
@@ -52,7 +52,7 @@ def pg(world, folder):
 
 
 def _execute(url, sql):
-    import adbc_driver_postgresql.dbapi as dbapi
+    from adbc_driver_postgresql import dbapi
 
     with dbapi.connect(url.replace("postgresql+psycopg", "postgresql")) as con:
         con.cursor().execute(sql)

@@ -74,7 +74,7 @@ class DatabaseSource:
                 cur.execute(text, parameters=params or None)
                 table = cur.fetch_arrow_table()
                 con.rollback()
-        except Exception as exc:  # the driver's errors: DatabaseError, OperationalError, ...
+        except Exception as exc:  # noqa: BLE001 - any driver error becomes one clear line
             raise self._fail(exc, where) from None
         return table.replace_schema_metadata(None)
 

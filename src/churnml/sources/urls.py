@@ -23,7 +23,7 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: ``user:password@`` in the authority part of a URL
 _PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://[^/@:]*):[^@/]*@")
 #: query parameters that carry secrets (``?password=...``)
-_SECRET_PARAMS = re.compile(r"([?&](?:password|passwd|pwd|secret|token|sslpassword)=)[^&]*", re.I)
+_SECRET_PARAMS = re.compile(r"([?&](?:password|passwd|pwd|secret|token|sslpassword)=)[^&]*", re.IGNORECASE)
 
 
 def is_database_url(source) -> bool:

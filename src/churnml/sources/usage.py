@@ -83,10 +83,10 @@ def _database_relation(src, tm, kind: str, value: str, since, where: str, keymap
     base = db.base(kind, check_select(value, where) if kind == "sql" else value)
     schema = db.schema(base, where)
     mapped = dict(tm.columns) if tm is not None else {}
-    _missing(f"mapping tables.usage.columns", mapped, schema.names)
+    _missing("mapping tables.usage.columns", mapped, schema.names)
     renames = {c: mapped.get(c, c) for c in COLUMNS if mapped.get(c, c) in schema.names}
     if _key_column(tm) is not None:
-        _missing(f"mapping tables.usage.account_key", {"k": _key_column(tm)}, schema.names)
+        _missing("mapping tables.usage.account_key", {"k": _key_column(tm)}, schema.names)
         renames["churnml_key"] = _key_column(tm)
     time = renames.get("ts")
     typed = time is not None and (pa.types.is_timestamp(schema.field(time).type)
@@ -133,7 +133,7 @@ def open_usage(src, tm, mapping, since, materialise, *, keymap=None):
             return None
         relation, summary, renames = found
         arrow = src.arrow["churnml_usage"]
-        read = lambda: materialise(arrow.to_pandas())  # noqa: E731 - the fetched rows, parsed
+        read = lambda: materialise(arrow.to_pandas())
     else:
         if src.root is None and src.db is None:  # a dict of frames: already pandas
             return _bounded(materialise(), since)
