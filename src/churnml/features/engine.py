@@ -233,12 +233,23 @@ def _log_skips(catalog, tables: dict, missing: dict) -> None:
         log.warning("%s", line)
 
 
-def _grains(catalog) -> list[str]:
-    """The usage relations the catalog reads (champion usage reads user-days)."""
-    out = {usage_grains.block_grain(i) or sources.grain(i) for i in catalog if i.table == "usage"}
-    if any(i.table == "champion_usage" for i in catalog):
-        out.add("champion_users")  # the champions' user-days
-    return sorted(out)
+def _grains(catalog) -> dict[str, int | None]:
+    """The usage relations the catalog reads (``champion_users``: the champions' user-days),
+    each with the longest look-back of its readers (None: all history)."""
+    out: dict[str, int | None] = {}
+    for ind in catalog:
+        if ind.table == "usage":
+            relation = usage_grains.block_grain(ind) or sources.grain(ind)
+        elif ind.table == "champion_usage":
+            relation = "champion_users"
+        else:
+            continue
+        days = shapes.lookback(ind) if ind.shape in shapes.SQL_SHAPES else 0
+        if relation in out and (out[relation] is None or days is None):
+            out[relation] = None
+        else:
+            out[relation] = None if days is None else max(days, out.get(relation) or 0)
+    return out
 
 
 def _derive(frame: pd.DataFrame, catalog, derived, tables) -> None:

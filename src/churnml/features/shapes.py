@@ -286,9 +286,12 @@ def block_query(inds, table: str, key: str, days: int, block: int) -> Sql:
         least = 1 if ind.shape == "distinct_window" else int(ind.params.get("min_days", 8))
         outer = outer + Sql(f', SUM(CASE WHEN k."c{n}" >= ? THEN 1 ELSE 0 END) AS {q(ind.id)}',
                             (least,))
-    first = f'FLOOR((s."as_of_day" - ?) / {block})'
-    last = f'FLOOR((s."as_of_day" - 1) / {block})'
+    # each spine row with the blocks its windows reach: an equality join, no range filter
+    first = f'CAST(FLOOR(("as_of_day" - ?) / {block}) AS BIGINT)'
+    last = f'CAST(FLOOR(("as_of_day" - 1) / {block}) AS BIGINT)'
+    blocks = (f'(SELECT "_row", "account_id", "as_of_day", UNNEST(RANGE({first}, {last} + 1)) '
+              f'AS "b" FROM "spine")')
     inner = inner + Sql(
-        f' FROM "spine" s JOIN {q(table)} e ON e."account_id" = s."account_id" AND e."b" >= {first}'
-        f' AND e."b" <= {last} GROUP BY s."_row", e.{k}', (int(days),))
+        f' FROM {blocks} s JOIN {q(table)} e ON e."account_id" = s."account_id" AND e."b" = s."b"'
+        f' GROUP BY s."_row", e.{k}', (int(days),))
     return outer + Sql(" FROM (") + inner + Sql(') k GROUP BY k."_row"') + Sql("", params)

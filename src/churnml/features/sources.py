@@ -100,7 +100,8 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
         for relation in USAGE_GRAINS.values():
             missing[relation] = "no usage table"
     else:
-        users = register_usage(con, usage, accounts, grains,
+        days = spine_frame_days(con)
+        users = register_usage(con, usage, accounts, grains, days=days,
                                champions=_champion_codes(contacts) if champions else None)
     if "nps" not in missing:
         contacts = tables.get("contacts")
@@ -122,6 +123,12 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
             'JOIN "champion_users" c ON c."user_id" = u."user_id"'
         )
     return missing
+
+
+def spine_frame_days(con) -> tuple[int, int] | None:
+    """The spine's first and last ``as_of`` day (None for an empty spine)."""
+    first, last = con.execute('SELECT MIN("as_of_day"), MAX("as_of_day") FROM "spine"').fetchall()[0]
+    return None if first is None else (int(first), int(last))
 
 
 def _champion_codes(contacts: pd.DataFrame):

@@ -57,33 +57,52 @@ def block_grain(ind) -> str | None:
     return relation if relation and BLOCK_KEY[relation] == shapes.key_of(ind) else None
 
 
-def register_usage(con, usage, accounts: pd.Index, grains, *, champions=None):
+def register_usage(con, usage, accounts: pd.Index, grains, *, champions=None, days=None):
     """Build ``usage_frame``, reduce it to ``grains``, drop it; return the users' Index (codes
     are positions in it) or None. ``champions(users)``: the champions' user codes and the day
-    they became one (registered as ``champion_users``)."""
+    they became one (registered as ``champion_users``).
+
+    ``grains`` may map each relation to the longest look-back of its readers, and ``days`` be
+    the spine's first and last ``as_of`` day: a relation then keeps only the days some window
+    can read, ``[first - look-back, last)``."""
     from churnml.sources.lazy import is_lazy
 
-    if is_lazy(usage):
-        users, present = _lazy_frame(con, usage, accounts)
+    lookbacks = dict(grains) if isinstance(grains, dict) else dict.fromkeys(grains)
+    ranges = {g: _day_range(days_back, days) for g, days_back in lookbacks.items()}
+    if champions is not None and "champion_users" in ranges:  # they read user-days
+        ranges["usage_users_champions"] = ranges["champion_users"]
+        if "usage_users" in ranges:
+            ranges["usage_users"] = _widest(ranges["usage_users"], ranges["champion_users"])
+    spans = list(ranges.values())
+    whole = None if not spans or any(s is None for s in spans) else (
+        min(s[0] for s in spans), max(s[1] for s in spans))
+    lazy = is_lazy(usage)
+    if lazy:
+        users, present = _lazy_frame(con, usage, accounts, whole)
     else:
         users, present = _pandas_frame(con, usage, accounts)
     only_champions = None
-    if champions is not None and users is not None:
-        con.register("champion_frame", champions(users))
-        con.execute('CREATE TEMP TABLE "champion_users" AS SELECT "user_id", MIN("t_known_from") '
-                    'AS "t_known_from" FROM "champion_frame" GROUP BY "user_id"')
-        con.unregister("champion_frame")
-        if "usage_users" not in _day_grains_needed(grains):
-            only_champions = '"user_id" IN (SELECT "user_id" FROM "champion_users")'
     try:
-        _reduce(con, present, set(grains) | ({"usage_users"} if champions else set()),
-                only_champions)
+        if champions is not None and users is not None:
+            con.register("champion_frame", champions(users))
+            con.execute('CREATE TEMP TABLE "champion_users" AS SELECT "user_id", '
+                        'MIN("t_known_from") AS "t_known_from" FROM "champion_frame" '
+                        'GROUP BY "user_id"')
+            con.unregister("champion_frame")
+            if "usage_users" not in lookbacks:
+                only_champions = '"user_id" IN (SELECT "user_id" FROM "champion_users")'
+        _reduce(con, present, set(lookbacks) | ({"usage_users"} if champions else set()),
+                only_champions, ranges)
     finally:
-        if is_lazy(usage):
+        if lazy:
             con.execute('DROP TABLE IF EXISTS "usage_frame"')
         else:
             con.unregister("usage_frame")
     return users
+
+
+def _widest(a, b):
+    return None if a is None or b is None else (min(a[0], b[0]), max(a[1], b[1]))
 
 
 def _day_grains_needed(grains) -> set:
@@ -91,28 +110,63 @@ def _day_grains_needed(grains) -> set:
     return {g for g in grains if g in USAGE_DIMS}
 
 
-def _reduce(con, present, grains, only_champions) -> None:
-    """Day grains finest first (each from the smallest finer one), then the block grains."""
+def _day_range(lookback, days) -> tuple[int, int] | None:
+    """The days ``[lo, hi)`` a reader with ``lookback`` can see, or None (all)."""
+    if lookback is None or days is None:
+        return None
+    first, last = days
+    return int(first) - int(lookback), int(last)
+
+
+def _condition(span) -> str | None:
+    return None if span is None else f'"t_ts" >= {span[0]} AND "t_ts" < {span[1]}'
+
+
+def _reduce(con, present, grains, only_champions, ranges=None) -> None:
+    """Day grains finest first (each from the smallest finer one), then the block grains;
+    each keeps only the days its readers see (``ranges``: relation -> ``(lo, hi)`` or None)."""
+    ranges = ranges or {}
     built = []
     for relation in sorted(_day_grains_needed(grains), key=lambda r: -len(USAGE_DIMS[r])):
         dims = USAGE_DIMS[relation]
         if any(d not in present for d in dims):
             continue
-        source = next((b for b in reversed(built) if dims <= USAGE_DIMS[b]), "usage_frame")
+        champions_only = relation == "usage_users" and only_champions
+        span = ranges.get("usage_users_champions" if champions_only else relation)
+        # a coarser grain is summed from a finer one only when that one kept every day it needs
+        source = next((b for b in reversed(built) if dims <= USAGE_DIMS[b]
+                       and _covers(ranges.get(b), span)), "usage_frame")
         keys = ", ".join(['"account_id"', *(q(d) for d in sorted(dims)), '"t_ts"'])
-        where = f" WHERE {only_champions}" if relation == "usage_users" and only_champions else ""
+        conds = [c for c in (only_champions if champions_only else None, _condition(span)) if c]
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
         con.execute(f'CREATE TEMP TABLE {q(relation)} AS SELECT {keys}, CAST(SUM("quantity") AS '
                     f'DOUBLE) AS "quantity" FROM {q(source)}{where} GROUP BY {keys}')
-        if not where:  # the champions' user-days hold too few rows to sum coarser grains from
+        if not champions_only:  # the champions' user-days cannot be summed into coarser grains
             built.append(relation)
     for relation, key in BLOCK_KEY.items():
         if relation not in grains or key not in present:
             continue
         block = f'CAST(FLOOR("t_ts" / {BLOCK_DAYS}) AS INTEGER)'
         bit = f'CAST("t_ts" - {BLOCK_DAYS} * FLOOR("t_ts" / {BLOCK_DAYS}) AS INTEGER)'
+        span = f" AND {_condition(ranges[relation])}" if ranges.get(relation) else ""
         con.execute(f'CREATE TEMP TABLE {q(relation)} AS SELECT "account_id", {q(key)}, {block} '
                     f'AS "b", BIT_OR(CAST(1 AS BIGINT) << {bit}) AS "mask" FROM "usage_frame" '
-                    f'WHERE {q(key)} IS NOT NULL GROUP BY ALL')
+                    f'WHERE {q(key)} IS NOT NULL{span} GROUP BY ALL')
+
+
+def _ts_range(span) -> str:
+    """`` AND`` condition on a lazy table's ``ts`` for the days ``[lo, hi)``."""
+    if span is None:
+        return ""
+    lo, hi = (np.datetime64(int(d), "D") for d in span)
+    return f""" AND u."ts" >= TIMESTAMP '{lo}' AND u."ts" < TIMESTAMP '{hi}'"""
+
+
+def _covers(outer, inner) -> bool:
+    """Whether a relation kept over days ``outer`` holds every day of ``inner`` (None: all)."""
+    if outer is None:
+        return True
+    return inner is not None and outer[0] <= inner[0] and outer[1] >= inner[1]
 
 
 def _null_mask(codes: np.ndarray) -> np.ndarray | None:
@@ -168,8 +222,9 @@ def _pandas_frame(con, usage: pd.DataFrame, accounts: pd.Index):
     return users, frame.column_names
 
 
-def _lazy_frame(con, usage, accounts: pd.Index):
-    """``usage_frame`` from a lazy usage table, in SQL on its connection."""
+def _lazy_frame(con, usage, accounts: pd.Index, span=None):
+    """``usage_frame`` from a lazy usage table, in SQL on its connection (only the days in
+    ``span`` when given: no reader sees the others)."""
     con.register("usage_accounts", pd.DataFrame({
         "name": pd.Series(accounts, dtype="string").astype(object),
         "code": np.arange(len(accounts), dtype="int32")}))
@@ -194,7 +249,7 @@ def _lazy_frame(con, usage, accounts: pd.Index):
     try:
         con.execute(f'CREATE TEMP TABLE "usage_frame" AS SELECT {", ".join(cols)} FROM '
                     f'({usage.select}) u JOIN "usage_accounts" a ON a."name" = u."account_id" '
-                    f'{" ".join(joins)} WHERE u."ts" IS NOT NULL')
+                    f'{" ".join(joins)} WHERE u."ts" IS NOT NULL{_ts_range(span)}')
     finally:
         con.unregister("usage_accounts")
         for column in ("user_id", "event"):
