@@ -92,7 +92,7 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
         con.execute(f"CREATE TEMP TABLE {q(name)} AS SELECT * FROM {q(name + '_frame')}")
         con.unregister(f"{name}_frame")
     usage = tables.get("usage")
-    users = None
+    has_users = False
     contacts = tables.get("contacts")
     champions = (usage is not None and contacts is not None and "user_id" in usage.columns
                  and {"user_id", "role"} <= set(contacts.columns) and "champion_users" in grains)
@@ -101,7 +101,7 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
             missing[relation] = "no usage table"
     else:
         days = spine_frame_days(con)
-        users = register_usage(con, usage, accounts, grains, days=days,
+        has_users = register_usage(con, usage, accounts, grains, days=days,
                                champions=_champion_codes(contacts) if champions else None)
     if "nps" not in missing:
         contacts = tables.get("contacts")
@@ -114,7 +114,7 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
         con.execute(f'CREATE TEMP VIEW "nps_with_role" AS SELECT n.*, {role} AS "role" FROM "nps" n {join}')
     else:
         missing["nps_with_role"] = "no nps table"
-    if users is None or not champions:
+    if not has_users or not champions:
         missing["champion_usage"] = "needs usage with user_id and contacts with user_id and role"
     else:
         # usage counts as a champion's only from the day the user became champion (t_known_from)
@@ -137,10 +137,14 @@ def _champion_codes(contacts: pd.DataFrame):
     champions = contacts[contacts["role"].astype("string").eq("champion").fillna(False)
                          & contacts["user_id"].notna()]
 
-    def codes(users: pd.Index) -> pd.DataFrame:
-        code = users.get_indexer(champions["user_id"].astype("string"))
+    def codes(users: pd.Index | None) -> pd.DataFrame:
+        """``users=None``: the ids as text (a lazy usage table hashes them)."""
         started = (_days(champions["started_at"]) if "started_at" in champions
                    else np.full(len(champions), np.nan))
+        if users is None:
+            return pd.DataFrame({"user_id": champions["user_id"].astype(str).to_numpy(
+                dtype=object), "t_known_from": started})
+        code = users.get_indexer(champions["user_id"].astype("string"))
         return pd.DataFrame({"user_id": code, "t_known_from": started})[code >= 0]
 
     return codes

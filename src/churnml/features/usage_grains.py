@@ -58,9 +58,10 @@ def block_grain(ind) -> str | None:
 
 
 def register_usage(con, usage, accounts: pd.Index, grains, *, champions=None, days=None):
-    """Build ``usage_frame``, reduce it to ``grains``, drop it; return the users' Index (codes
-    are positions in it) or None. ``champions(users)``: the champions' user codes and the day
-    they became one (registered as ``champion_users``).
+    """Build ``usage_frame``, reduce it to ``grains``, drop it; return whether usage has users.
+    ``champions(users)``: the champions' user codes (positions in ``users``) and the day they
+    became one, registered as ``champion_users``; ``champions(None)``: their user ids as text
+    (a lazy table keys users by a hash of the id, :func:`_lazy_frame`).
 
     ``grains`` may map each relation to the longest look-back of its readers, and ``days`` be
     the spine's first and last ``as_of`` day: a relation then keeps only the days some window
@@ -83,11 +84,12 @@ def register_usage(con, usage, accounts: pd.Index, grains, *, champions=None, da
         users, present = _pandas_frame(con, usage, accounts)
     only_champions = None
     try:
-        if champions is not None and users is not None:
-            con.register("champion_frame", champions(users))
-            con.execute('CREATE TEMP TABLE "champion_users" AS SELECT "user_id", '
+        if champions is not None and "user_id" in present:
+            con.register("champion_frame", champions(None if lazy else users))
+            key = _USER_HASH.format(column="user_id") if lazy else '"user_id"'
+            con.execute(f'CREATE TEMP TABLE "champion_users" AS SELECT {key} AS "user_id", '
                         'MIN("t_known_from") AS "t_known_from" FROM "champion_frame" '
-                        'GROUP BY "user_id"')
+                        'GROUP BY 1')
             con.unregister("champion_frame")
             if "usage_users" not in lookbacks:
                 only_champions = '"user_id" IN (SELECT "user_id" FROM "champion_users")'
@@ -98,7 +100,7 @@ def register_usage(con, usage, accounts: pd.Index, grains, *, champions=None, da
             con.execute('DROP TABLE IF EXISTS "usage_frame"')
         else:
             con.unregister("usage_frame")
-    return users
+    return "user_id" in present
 
 
 def _widest(a, b):
@@ -222,6 +224,11 @@ def _pandas_frame(con, usage: pd.DataFrame, accounts: pd.Index):
     return users, frame.column_names
 
 
+#: a lazy table's user key: a 64-bit hash of the id (no dictionary of every user to build and
+#: probe; two ids of one account share a hash with odds of about 1e-17)
+_USER_HASH = "CASE WHEN {column} IS NOT NULL THEN HASH(CAST({column} AS VARCHAR)) END"  # noqa: E501
+
+
 def _lazy_frame(con, usage, accounts: pd.Index, span=None):
     """``usage_frame`` from a lazy usage table, in SQL on its connection (only the days in
     ``span`` when given: no reader sees the others)."""
@@ -230,19 +237,15 @@ def _lazy_frame(con, usage, accounts: pd.Index, span=None):
         "code": np.arange(len(accounts), dtype="int32")}))
     cols = ['a."code" AS "account_id"',
             "CAST(CAST(u.\"ts\" AS DATE) - DATE '1970-01-01' AS INTEGER) AS \"t_ts\""]
-    joins, users = [], None
-    for column in ("user_id", "event"):
-        if column not in usage.columns:
-            continue
-        codes, alias = q(f"usage_{column}_codes"), q(f"{column}_code")
-        con.execute(f'CREATE TEMP TABLE {codes} AS SELECT "name", CAST(ROW_NUMBER() OVER '
-                    f'(ORDER BY "name") - 1 AS INTEGER) AS "code" FROM (SELECT DISTINCT '
-                    f'{q(column)} AS "name" FROM ({usage.select}) WHERE {q(column)} IS NOT NULL)')
-        joins.append(f'LEFT JOIN {codes} {alias} ON {alias}."name" = u.{q(column)}')
-        cols.append(f'{alias}."code" AS {q(column)}')
-        if column == "user_id":
-            users = pd.Index(con.execute(f'SELECT "name" FROM {codes} ORDER BY "code"')
-                             .df()["name"].astype(str))
+    joins = []
+    if "user_id" in usage.columns:
+        cols.append(f'{_USER_HASH.format(column="u.user_id")} AS "user_id"')
+    if "event" in usage.columns:  # a handful of features: a small dictionary
+        con.execute('CREATE TEMP TABLE "usage_event_codes" AS SELECT "name", CAST(ROW_NUMBER() '
+                    'OVER (ORDER BY "name") - 1 AS INTEGER) AS "code" FROM (SELECT DISTINCT '
+                    f'"event" AS "name" FROM ({usage.select}) WHERE "event" IS NOT NULL)')
+        joins.append('LEFT JOIN "usage_event_codes" "event_code" ON "event_code"."name" = u."event"')
+        cols.append('"event_code"."code" AS "event"')
     quantity = ('CAST(COALESCE(u."quantity", 1.0) AS FLOAT)' if "quantity" in usage.columns
                 else "CAST(1.0 AS FLOAT)")
     cols.append(f'{quantity} AS "quantity"')
@@ -255,4 +258,4 @@ def _lazy_frame(con, usage, accounts: pd.Index, span=None):
         for column in ("user_id", "event"):
             con.execute(f'DROP TABLE IF EXISTS {q(f"usage_{column}_codes")}')
     present = ["account_id", "t_ts", *(c for c in ("user_id", "event") if c in usage.columns)]
-    return users, present
+    return None, present
