@@ -160,7 +160,7 @@ def child(step: str, folder: str, out: str) -> None:
     seconds = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     peak_mb = _rss_mb("VmHWM")
-    if step.startswith("usage") or step.startswith("catalog"):
+    if step.startswith(("usage", "catalog")):
         ids = USAGE_IDS if step.startswith("usage") else [c for c in result.columns
                                                           if c not in ("label",)]
         result[["account_id", "as_of", *[c for c in ids if c not in ("account_id", "as_of")]]

@@ -94,7 +94,7 @@ def test_keys_through_a_key_map_and_email_give_the_native_indicators(tmp_path, w
 
 
 def test_rows_that_reach_no_account_are_counted_with_examples(tmp_path, world):
-    native, raw = world
+    _, raw = world
     tracks = raw["tracks"].copy()
     tracks.loc[tracks.index[:7], "group_id"] = "grp-nobody"
     tickets = raw["zendesk_tickets"].copy()

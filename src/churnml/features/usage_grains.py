@@ -226,7 +226,7 @@ def _pandas_frame(con, usage: pd.DataFrame, accounts: pd.Index):
 
 #: a lazy table's user key: a 64-bit hash of the id (no dictionary of every user to build and
 #: probe; two ids of one account share a hash with odds of about 1e-17)
-_USER_HASH = "CASE WHEN {column} IS NOT NULL THEN HASH(CAST({column} AS VARCHAR)) END"  # noqa: E501
+_USER_HASH = "CASE WHEN {column} IS NOT NULL THEN HASH(CAST({column} AS VARCHAR)) END"
 
 
 def _lazy_frame(con, usage, accounts: pd.Index, span=None):
