@@ -139,6 +139,11 @@ def test_scoring_reads_usage_only_from_the_longest_lookback(folder, spine_small)
         rows = bounded["usage"].con.execute(
             f'SELECT COUNT(*), MIN("ts") FROM ({bounded["usage"].select})').fetchall()[0]
         assert rows[0] < len(whole["usage"]) and rows[1] >= since
+        # the bound reaches the Parquet scan itself (row groups before it are skipped)
+        plan = bounded["usage"].con.execute(
+            f'EXPLAIN SELECT * FROM ({bounded["usage"].select})').fetchall()[0][1]
+        scan = plan[plan.index("PARQUET_SCAN"):]
+        assert "Filters" in scan and "ts >=" in scan
         # what needs the whole history comes from the per-account summary
         assert len(bounded["usage"]) == len(whole["usage"])
         assert data_period(bounded) == data_period(whole)

@@ -184,7 +184,12 @@ def parsed_select(relation: str, renames: dict[str, str], types: dict[str, str],
         parts.append(f"{expr} AS {q(column)}")
     sql = f"SELECT {', '.join(parts)} FROM {relation}"
     if since is not None:
-        sql = f'SELECT * FROM ({sql}) WHERE "ts" >= TIMESTAMP \'{pd.Timestamp(since):%Y-%m-%d %H:%M:%S}\''
+        # on the raw column in its own type (so DuckDB pushes it into the Parquet scan), then
+        # exactly on the parsed time
+        bound = f"TIMESTAMP '{pd.Timestamp(since):%Y-%m-%d %H:%M:%S}'"
+        raw_type = types["ts"] if not types["ts"].startswith("TIMESTAMP WITH") else "TIMESTAMPTZ"
+        sql += f" WHERE {q(renames['ts'])} >= CAST({bound} AS {raw_type})"
+        sql = f'SELECT * FROM ({sql}) WHERE "ts" >= {bound}'
     return sql, [c for c in ("account_id", "user_id", "ts", "event", "quantity") if c in renames]
 
 
