@@ -169,3 +169,29 @@ def test_sqlalchemy_fallback_reads_sqlite(tmp_path, saas_small):
     assert got["account_id"].astype(str).tolist() == want["account_id"].astype(str).tolist()
     assert (got["ts"].to_numpy() == want["ts"].to_numpy()).all()
     assert got["quantity"].tolist() == want["quantity"].astype(float).tolist()
+
+
+def test_scoring_a_folder_reads_a_bounded_usage_and_scores_as_the_pandas_tables(
+        folder, features_small, tmp_path):
+    """``run_score`` on a folder (usage lazy, read from the look-back on) writes the scores and
+    reasons that ``score`` computes from every table in pandas."""
+    from churnml.features.catalog import load_catalog
+    from churnml.features.engine import feature_columns
+    from churnml.model.config import load_config
+    from churnml.model.estimator import ChurnModel
+    from churnml.scoring.run import run_score
+    from churnml.scoring.score import score
+
+    train = features_small[features_small["label"].notna()]
+    model = ChurnModel(n_estimators=30, feature_columns=feature_columns(train),
+                       time_column="as_of").fit(train)
+    model.config_ = load_config(tiers={"red": 0.3, "amber": 0.15})
+    model.catalog_ = load_catalog()
+    model.model_name_, model.model_version_ = "churnml", "1"
+    as_of = pd.Timestamp(features_small["as_of"].max())
+    expected = score(model, load_tables(folder), as_of).sort_values("account_id", ignore_index=True)
+    run_score(model, folder, as_of, tmp_path / "scores.parquet", progress=False)
+    got = pd.read_parquet(tmp_path / "scores.parquet").sort_values("account_id", ignore_index=True)
+    assert len(got) == len(expected) > 0
+    for column in ("account_id", "probability", "score", "tier", "top_reasons"):
+        assert got[column].astype(str).tolist() == expected[column].astype(str).tolist(), column
