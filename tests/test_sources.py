@@ -195,3 +195,16 @@ def test_scoring_a_folder_reads_a_bounded_usage_and_scores_as_the_pandas_tables(
     assert len(got) == len(expected) > 0
     for column in ("account_id", "probability", "score", "tier", "top_reasons"):
         assert got[column].astype(str).tolist() == expected[column].astype(str).tolist(), column
+
+
+def test_text_usage_is_read_through_pandas_and_bounded(tmp_path, saas_small):
+    """CSV timestamps parse in pandas (formats, mixed zones): usage is then a pandas frame,
+    still cut at ``since``."""
+    data = tmp_path / "csv"
+    data.mkdir()
+    for name in ("accounts", "contracts", "usage"):
+        saas_small[name].head(3000).to_csv(data / f"{name}.csv", index=False)
+    since = pd.Timestamp(saas_small["usage"]["ts"].head(3000).median()).normalize()
+    tables = open_tables(data, validate=False, since=since)
+    assert isinstance(tables["usage"], pd.DataFrame)
+    assert len(tables["usage"]) and tables["usage"]["ts"].min() >= since

@@ -116,10 +116,13 @@ def mapping_digest(mapping) -> str | None:
             sorted(dict(spec.columns).items()),
             sorted(dict(spec.formats).items()),
             spec.timezone,
+            # keys across systems, only when given (older mappings keep their digest)
+            *([repr(spec.account_key)] if getattr(spec, "account_key", None) else []),
         )
         for name, spec in mapping.tables.items()
     )
-    text = repr((mapping.timezone, tables))
+    keys = getattr(mapping, "keys", None)
+    text = repr((mapping.timezone, tables, *([repr(keys)] if keys is not None else [])))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
