@@ -40,7 +40,8 @@ def _fetch(src: Source, name: str, tm, raw=None):
         return src.read(name, f"table {name}")
     else:
         kind, value = tm.origin
-        where = f"mapping tables.{name}.{kind}"
+        preset = getattr(tm, "preset", None)  # a packaged preset's table (main's presets)
+        where = f"mapping tables.{name}" + (f" (preset {preset})" if preset else f".{kind}")
         if kind == "sql":
             frame = src.sql(value, where)
         elif kind == "file":

@@ -84,6 +84,7 @@ class Source:
             for f in sorted(path.iterdir()):
                 if f.suffix.lower() in FILE_SUFFIXES and not f.name.startswith("."):
                     self.files.setdefault(f.stem, f)
+            self.files.update(_schema_files(path))
         elif path.is_file() and path.suffix.lower() in DUCKDB_SUFFIXES:
             self.db = path
             self.root = path.resolve().parent
@@ -134,6 +135,8 @@ class Source:
                 self._con.register(name, frame)
             for name, table in self.arrow.items():
                 self._con.register(name, table)
+            _schema_views(self._con, [n for n in [*self.files, *self.frames] if "." in n
+                                      and n not in self.outside])
         return self._con
 
     def names(self) -> list[str]:
@@ -217,3 +220,27 @@ class Source:
             self.database.close()
 
 
+
+
+def _schema_files(folder: Path) -> dict[str, Path]:
+    """Files of the sub-folders of a source folder as ``schema.table`` (a sub-folder is a schema,
+    as each ingestion tool lands its tables in a schema of its own)."""
+    found = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(sub.iterdir()):
+            if f.suffix.lower() in FILE_SUFFIXES and not f.name.startswith("."):
+                found.setdefault(f"{sub.name}.{f.stem}", f)
+    return found
+
+
+def _schema_views(con, names: list[str]) -> None:
+    """``"schema"."table"`` views over the views named ``schema.table`` (files of sub-folders,
+    dict keys with a dot), so mapping SQL reads them by their qualified names."""
+    for name in names:
+        schema, table = (_quoted(part) for part in name.split(".", 1))
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.execute(f"CREATE VIEW {schema}.{table} AS SELECT * FROM {_quoted(name)}")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
