@@ -34,7 +34,7 @@ def _missing(where: str, renames: dict, present) -> None:
 
 def _folder_relation(src, kind: str, value: str, where: str) -> str | None:
     """The quoted relation of a folder / DuckDB-file origin, or None (read through pandas)."""
-    from churnml.data.load import FILE_SUFFIXES
+    from churnml.sources.files import FILE_SUFFIXES
 
     if kind == "sql":
         return f"({check_select(value, where).strip().rstrip(';')}) AS {q('churnml_src')}"
@@ -115,7 +115,7 @@ def open_usage(src, tm, mapping, since, materialise, *, keymap=None):
 
     Parameters
     ----------
-    src : churnml.data.load._Source
+    src : churnml.sources.files.Source
     tm : TableMapping or None
     mapping : Mapping or None
     since : Timestamp or None
@@ -133,7 +133,7 @@ def open_usage(src, tm, mapping, since, materialise, *, keymap=None):
             return None
         relation, summary, renames = found
         arrow = src.arrow["churnml_usage"]
-        read = lambda: materialise(arrow.to_pandas())
+        read = lambda: materialise(arrow.to_pandas())  # the fetched rows, parsed
     else:
         if src.root is None and src.db is None:  # a dict of frames: already pandas
             return _bounded(materialise(), since)
