@@ -12,6 +12,9 @@ shows up with the bad value before any data is read::
           SELECT sub_id AS contract_id, cust_id AS account_id, ... FROM subscriptions
       usage: {file: events.parquet, columns: {ts: event_time}, formats: {ts: "%d/%m/%Y %H:%M"}}
 
+``source`` may also be a database URL (:mod:`churnml.sources.urls`; ``${NAME}`` is filled from
+the environment when the source is opened). ``account_key`` says how a table's own customer key
+reaches ``account_id`` and ``keys`` names the key map (:mod:`churnml.data.keys`).
 ``columns`` maps contract names to the user's names. Each table is read from exactly one of
 ``file`` (a file of the source folder), ``table`` (a table of a DuckDB file, a file stem, or a key
 of a dict of frames) or ``sql`` (a DuckDB ``SELECT`` in which every source table is a view).
