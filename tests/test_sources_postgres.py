@@ -34,7 +34,6 @@ def folder(tmp_path_factory, world):
 @pytest.fixture(scope="module")
 def pg(world, folder):
     """The server's URL (``postgresql+psycopg://``), with the world's tables loaded by ADBC."""
-    pytest.importorskip("adbc_driver_postgresql")
     import pyarrow as pa
     from adbc_driver_postgresql import dbapi
 
