@@ -255,8 +255,14 @@ def query(ind) -> Sql:
         per_week = (Sql(f'SELECT s."_row", CAST(FLOOR((s."as_of_day" - {t} - 1e-9) / 7) AS INTEGER) AS "k", '
                         f'SUM(e.{col}) AS "y" FROM "spine" s JOIN {table} e ON e."account_id" = s."account_id" AND ')
                     + w + Sql(' GROUP BY 1, 2'))
-        return (Sql(f'SELECT g."_row", REGR_SLOPE(COALESCE(p."y", 0), -g."k") AS {q(ind.id)} FROM '
-                    f'(SELECT s."_row", w."k" FROM "spine" s CROSS JOIN ({grid}) w) g LEFT JOIN (')
+        # least squares of y on x = -k over the fixed grid of weeks: sum((mean_k - k) * y) /
+        # sum((k - mean_k)^2), with weights that are exact in binary (halves), so the result does
+        # not depend on the order DuckDB's threads hand the weeks over (REGR_SLOPE's does)
+        centre = (weeks - 1) / 2
+        spread = sum((k - centre) ** 2 for k in range(weeks))
+        return (Sql(f'SELECT g."_row", SUM((? - g."k") * COALESCE(p."y", 0)) / ? AS {q(ind.id)} '
+                    f'FROM (SELECT s."_row", w."k" FROM "spine" s CROSS JOIN ({grid}) w) g LEFT '
+                    'JOIN (', (centre, spread))
                 + per_week + Sql(') p ON p."_row" = g."_row" AND p."k" = g."k" GROUP BY g."_row"'))
     raise ValueError(f"indicator {ind.id}: unknown query shape {ind.shape!r}")
 
