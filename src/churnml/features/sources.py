@@ -2,13 +2,14 @@
 
 Keys become integers before DuckDB sees them: ``account_id`` is the position of the account in
 the spine's own list of accounts (rows of accounts outside the spine can never reach a feature and
-are dropped), usage ``user_id`` a code of the usage table's users. Every time column gets a
-``t_<column>`` twin in days since 1970-01-01, so the point-in-time rule is one numeric comparison.
+are dropped), usage ``user_id`` a code of the usage table's users (a hash of the id when usage
+is a lazy table). Every time column gets a ``t_<column>`` twin in days since 1970-01-01, so the
+point-in-time rule is one numeric comparison.
 
-Usage, the only large table, is reduced once per grain an indicator needs and never re-scanned:
-``usage`` (account-day), ``usage_users`` (user-day), ``usage_events`` (event-day) and
-``usage_user_events`` (user-event-day); each holds ``quantity`` summed over the day. Two derived
-sources join contacts: NPS responses with the respondent's role, and the champions' own usage.
+Usage, the only large table, is reduced once to the grains the catalog needs and never re-scanned
+(:mod:`churnml.features.usage_grains`: account-day sums, per-block active-day bitmasks of users
+and features, the champions' user-days), in SQL when it is a lazy table. Two derived sources join
+contacts: NPS responses with the respondent's role, and the champions' own usage.
 """
 
 from __future__ import annotations
