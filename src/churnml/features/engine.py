@@ -97,7 +97,8 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
         The contract tables (only accounts and contracts or subscriptions are required; a family
         whose table is absent, or an indicator whose column is, is skipped and the reason kept in
         ``attrs["skipped"]``), or a folder of Parquet /
-        CSV files or a DuckDB database file, read with :func:`churnml.data.load.load_tables`.
+        CSV files, a DuckDB database file or a database URL, read with
+        :func:`churnml.data.load.open_tables` (usage stays in DuckDB).
     spine : DataFrame
         Output of :func:`churnml.make_spine` (at least account_id and as_of; dates at midnight).
     catalog : Catalog, optional
@@ -127,10 +128,15 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     if missing_cols:
         raise ValueError(f"spine is missing column(s) {missing_cols}; build it with churnml.make_spine")
     catalog = catalog or load_catalog()
-    if isinstance(tables, (str, os.PathLike)):
-        from churnml.data.load import load_tables
+    if isinstance(tables, (str, os.PathLike)):  # usage read in place, closed once built
+        from churnml.data.load import open_tables
 
-        tables = load_tables(tables, validate=False)
+        opened = open_tables(tables, validate=False)
+        try:
+            return build_features(opened, spine, catalog, progress=progress)
+        finally:
+            if is_lazy(opened.get("usage")):
+                opened["usage"].close()
     tables = _with_matched_contacts(tables)
     from churnml.data.subscriptions import with_renewal_terms
 
