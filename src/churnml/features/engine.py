@@ -55,6 +55,8 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
             # windows up to SHORT days share one pass; longer look-backs get their own
             bucket = None if days is None or ind.shape in shapes.STATE_TIME else (
                 max(SHORT, days))
+            if bucket is not None and ind.table in usage_grains.USAGE_DIMS:
+                bucket = "day grain"  # usage's day grains join the spine once, for every window
             time = None if ind.shape in shapes.STATE_TIME else shapes.time_of(ind)
             keyed = shapes.key_of(ind) if ind.shape in shapes.KEYED_SHAPES else None
             key = (ind.family, ind.table, time, bucket, keyed)

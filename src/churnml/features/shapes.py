@@ -15,9 +15,9 @@ AGGREGATE_SHAPES = {
     "count_window", "sum_window", "mean_window", "share_window", "any_window",
     "nps_window", "mean_duration", "days_since_last", "active_count", "none_active", "open_count",
     "open_oldest_days", "goals_achieved_share", "goal_progress", "goals_overdue", "goals_open",
-    "days_to_first_value", "tenure_days", "prior_terms", "past_downgrades",
+    "days_to_first_value", "tenure_days", "prior_terms", "past_downgrades", "weekly_slope",
 }
-QUERY_SHAPES = {"latest_value", "weekly_slope"}
+QUERY_SHAPES = {"latest_value"}
 #: shapes that count keys (users, features): an inner pass per (spine row, key), then a sum
 KEYED_SHAPES = {"distinct_window", "power_users"}
 SQL_SHAPES = AGGREGATE_SHAPES | QUERY_SHAPES | KEYED_SHAPES
@@ -27,7 +27,7 @@ DERIVED_SHAPES = {"change", "ratio", "difference", "lifecycle", "spine", "accoun
 #: value for an account × as_of with no rows: counts are 0, everything else stays NULL
 ZERO_WHEN_EMPTY = {"count_window", "distinct_window", "sum_window", "any_window", "active_count",
                    "open_count", "goals_overdue", "goals_open", "prior_terms", "past_downgrades",
-                   "power_users"}
+                   "power_users", "weekly_slope"}
 ONE_WHEN_EMPTY = {"none_active"}
 #: default time column per table (the column that dates a row)
 EVENT_TIME = {"usage": "ts", "champion_usage": "ts", "tickets": "opened_at", "nps": "responded_at",
@@ -147,6 +147,18 @@ def aggregate(ind) -> Sql:
                 + w + Sql(" THEN 1 ELSE 0 END), 0)"))
     if shape == "mean_duration":
         return Sql("AVG(CASE WHEN ") + w + Sql(' THEN e."t_closed_at" - e."t_opened_at" END)')
+    if shape == "weekly_slope":
+        # least squares of the weekly sums on x = -week over the window's weeks (empty weeks are
+        # 0): sum((mean_week - week) * y) / sum((week - mean_week)^2), summed row by row (a week's
+        # rows share its weight); weights are halves, exact in binary, so the value does not
+        # depend on the order rows arrive in
+        weeks = -(-int(ind.window_days) // 7)
+        centre = (weeks - 1) / 2
+        spread = sum((k - centre) ** 2 for k in range(weeks))
+        t = f'e.{q("t_" + time_of(ind))}'
+        week = f'FLOOR(({asof} - {t} - 1e-9) / 7)'
+        return (Sql("SUM(CASE WHEN ") + w
+                + Sql(f" THEN (? - {week}) * e.{q(col)} ELSE 0 END) / ?", (centre, spread)))
     if shape == "days_since_last":
         t = f'e.{q("t_" + time_of(ind))}'
         return Sql(f"{asof} - MAX(CASE WHEN ") + w + Sql(f" THEN {t} END)")
@@ -247,23 +259,6 @@ def query(ind) -> Sql:
             f') r GROUP BY r."_row"',
             (nth,),
         )
-    w = window(ind)
-    if ind.shape == "weekly_slope":
-        col = q(ind.params["column"])
-        weeks = -(-int(ind.window_days) // 7)
-        grid = " UNION ALL ".join(f"SELECT {k} AS \"k\"" for k in range(weeks))
-        per_week = (Sql(f'SELECT s."_row", CAST(FLOOR((s."as_of_day" - {t} - 1e-9) / 7) AS INTEGER) AS "k", '
-                        f'SUM(e.{col}) AS "y" FROM "spine" s JOIN {table} e ON e."account_id" = s."account_id" AND ')
-                    + w + Sql(' GROUP BY 1, 2'))
-        # least squares of y on x = -k over the fixed grid of weeks: sum((mean_k - k) * y) /
-        # sum((k - mean_k)^2), with weights that are exact in binary (halves), so the result does
-        # not depend on the order DuckDB's threads hand the weeks over (REGR_SLOPE's does)
-        centre = (weeks - 1) / 2
-        spread = sum((k - centre) ** 2 for k in range(weeks))
-        return (Sql(f'SELECT g."_row", SUM((? - g."k") * COALESCE(p."y", 0)) / ? AS {q(ind.id)} '
-                    f'FROM (SELECT s."_row", w."k" FROM "spine" s CROSS JOIN ({grid}) w) g LEFT '
-                    'JOIN (', (centre, spread))
-                + per_week + Sql(') p ON p."_row" = g."_row" AND p."k" = g."k" GROUP BY g."_row"'))
     raise ValueError(f"indicator {ind.id}: unknown query shape {ind.shape!r}")
 
 
