@@ -108,11 +108,11 @@ def _data_or_mapping(args):
 
 
 def _cmd_validate(args) -> int:
-    from churnml.data.load import load_tables
+    from churnml.data.load import open_tables
     from churnml.data.validate import format_report, validate
     from churnml.label_report import audit_tables
 
-    tables = load_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
+    tables = open_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
     if args.preview and not args.json:
         from churnml.data.mapping import read_mapping
         from churnml.sources.preview import preview_tables
@@ -177,7 +177,7 @@ def _cmd_features(args) -> int:
     import pandas as pd
 
     from churnml.data.atomic import write_parquet
-    from churnml.data.load import load_tables
+    from churnml.data.load import open_tables
     from churnml.features.engine import build_features, feature_columns
     from churnml.features.report import indicator_report
     from churnml.snapshots import make_spine
@@ -189,7 +189,7 @@ def _cmd_features(args) -> int:
         from churnml.spark import commands
 
         return commands.features(args)
-    tables = load_tables(_data_or_mapping(args), mapping=args.mapping)
+    tables = open_tables(_data_or_mapping(args), mapping=args.mapping)
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
         tables, as_of=None if args.start else pd.Timestamp(args.as_of),

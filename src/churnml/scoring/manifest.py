@@ -44,7 +44,10 @@ def data_fingerprints(tables: dict) -> list[dict]:
     except ImportError:  # pragma: no cover - fallback before the model package had it
         fingerprint = None
     if fingerprint is not None:
-        frame = fingerprint({k: v for k, v in tables.items() if isinstance(v, pd.DataFrame)})
+        from churnml.sources.lazy import is_lazy
+
+        frame = fingerprint({k: v for k, v in tables.items()
+                             if isinstance(v, pd.DataFrame) or is_lazy(v)})
         return [
             {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
             for row in frame.to_dict("records")

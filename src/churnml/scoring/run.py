@@ -121,10 +121,13 @@ def _scoring_overrides(config) -> dict:
     return scoring_overrides(config)
 
 
-def _load_tables(data, mapping):
-    from churnml.data.load import load_tables
+def _load_tables(data, mapping, model=None, as_of=None):
+    """The tables, usage kept in DuckDB and read only from the longest look-back before as_of."""
+    from churnml.data.load import open_tables
+    from churnml.scoring.indicator_history import usage_read_since
 
-    return load_tables(data, mapping)
+    since = None if as_of is None else usage_read_since(getattr(model, "catalog_", None), as_of)
+    return open_tables(data, mapping, since=since)
 
 
 class _Steps:
@@ -364,7 +367,7 @@ def run_score(
         model = _load_model(model_uri)
     steps.advance("model loaded")
     with timer("load_data"):
-        tables = _load_tables(data, mapping)
+        tables = _load_tables(data, mapping, model, as_of)
     as_of = data_period(tables)[1] if as_of is None else pd.Timestamp(as_of)
     steps.advance("data loaded")
     with timer("score"):
