@@ -21,13 +21,14 @@ services:
 
 # The demo's data end on 2026-07-01: features over a year of monthly snapshots, a small tuning
 # budget, then scoring with the @champion model: the month before (so the trend and the report's
-# movers have a previous run) and the latest snapshot.
+# movers have a previous run) and the latest snapshot; then the vendor-style health score the
+# generator wrote is audited against the model, and the report shows both.
 AS_OF      ?= 2026-07-01
 PREV_AS_OF ?= 2026-06-01
 TRIALS     ?= 25
 
 demo: $(STAMP)
-	$(BIN)/churnml generate --accounts 2000 --months 24 --seed 7 --out $(DEMO)/data
+	$(BIN)/churnml generate --accounts 2000 --months 24 --seed 7 --health-score --out $(DEMO)/data
 	$(BIN)/churnml validate $(DEMO)/data
 	$(BIN)/churnml features --data $(DEMO)/data --start 2025-07-01 --as-of $(AS_OF) --out $(DEMO)/features.parquet
 	$(BIN)/churnml train --data $(DEMO)/data --trials $(TRIALS)
@@ -36,7 +37,10 @@ demo: $(STAMP)
 	$(BIN)/churnml score --model models:/churnml@champion --data $(DEMO)/data --as-of $(AS_OF) \
 	    --out $(DEMO)/scores.parquet --crm-preset salesforce --crm-out $(DEMO)/crm_salesforce.csv \
 	    --db sqlite:///$(DEMO)/crm.db
-	$(BIN)/churnml report --scores $(DEMO)/scores.parquet --data $(DEMO)/data --out $(DEMO)/red_accounts.html
+	$(BIN)/churnml audit --model models:/churnml@champion --data $(DEMO)/data \
+	    --health-score $(DEMO)/data/health_scores.parquet --out $(DEMO)/audit.json
+	$(BIN)/churnml report --scores $(DEMO)/scores.parquet --data $(DEMO)/data \
+	    --audit $(DEMO)/audit.json --out $(DEMO)/red_accounts.html
 
 test: $(STAMP) services
 	$(PY) -m pytest

@@ -229,9 +229,10 @@ def test_sentences_families_and_waterfall_of_a_blended_model():
     )
     html = render_report(s, ex, families=result.families)
     red = set(s.loc[s["tier"] == "red", "account_id"])
-    explained = red & set(ex["account_id"])  # a card draws its waterfall from its reasons
+    explained = red & set(ex["account_id"])  # a card draws its waterfalls from its reasons
     assert len(explained) > 0.9 * len(red) > 0
-    assert html.count('class="chart waterfall"') == len(explained)
+    # each card: the waterfall by area, and the indicator view one click away
+    assert html.count('class="chart waterfall"') == 2 * len(explained)
 
 
 def test_training_tracks_registers_and_reloads_a_blended_model(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnml.scoring.crm import key_fields, load_presets, to_crm, write_crm
+from churnml.scoring.crm import get_preset, key_fields, load_presets, to_crm, write_crm
 from churnml.scoring.score import SCORE_COLUMNS
 
 COVERED = [
@@ -20,9 +20,16 @@ COVERED = [
     "reason_code_2",
     "reason_code_3",
     "play",
+    "play_owner",
+    "risk_areas",
     "trend",
     "previous_score",
+    "change_summary",
+    "decision_maker_health",
+    "influencer_health",
+    "user_health",
     "arr_at_risk",
+    "csm_rank",
     "model_name",
     "model_version",
     "scored_at",
@@ -67,7 +74,20 @@ def make_scores(n=6, as_of="2025-06-01", scored_at="2025-06-02 08:00", seed=0) -
             "reason_code_2": pd.array(["tickets_90d"] * n, dtype="string"),
             "reason_code_3": pd.array([None] * n, dtype="string"),
             "play": pd.array(["Adoption workshop for inactive seats"] * n, dtype="string"),
+            "play_owner": pd.array(["Product specialist"] * n, dtype="string"),
             "plays": pd.array(["Adoption workshop for inactive seats"] * n, dtype="string"),
+            "play_owners": pd.array(["Product specialist"] * n, dtype="string"),
+            "expected_arr_at_risk": p * arr,
+            "csm_rank": pd.array(np.arange(1, n + 1), dtype="Int32"),
+            "csm_focus": np.arange(1, n + 1) <= 5,
+            "score_change": pd.array([None] * n, dtype="Int16"),
+            "changed_since": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
+            "change_summary": pd.array([None] * n, dtype="string"),
+            "risk_areas": pd.array(["Adoption 70%"] * n, dtype="string"),
+            "top_family": pd.array(["usage"] * n, dtype="string"),
+            "decision_maker_health": pd.array(["healthy"] * n, dtype="string"),
+            "influencer_health": pd.array(["watch"] * n, dtype="string"),
+            "user_health": pd.array(["at risk"] * n, dtype="string"),
             "model_name": pd.array(["churnml"] * n, dtype="string"),
             "model_version": pd.array(["3"] * n, dtype="string"),
             "scored_at": pd.Timestamp(scored_at),
@@ -226,8 +246,10 @@ def test_another_presets_table_is_refused_naming_missing_and_extra_columns(tmp_p
 
     url = f"sqlite:///{tmp_path}/crm.db"
     write_crm(make_scores(), db=url, preset="generic")
+    n = len(load_presets()["salesforce"]["fields"])
     for dry_run in (True, False):
-        with pytest.raises(ChurnmlError, match=r"16 missing \['Account_External_Id__c'") as caught:
+        missing = rf"{n} missing \['Account_External_Id__c'"
+        with pytest.raises(ChurnmlError, match=missing) as caught:
             write_crm(make_scores(), db=url, preset="salesforce", dry_run=dry_run)
         assert "extra ['account_id', 'as_of'" in str(caught.value)
         assert "--db-table" in caught.value.hint
@@ -235,6 +257,28 @@ def test_another_presets_table_is_refused_naming_missing_and_extra_columns(tmp_p
         assert conn.execute(sa.text("select count(*) from churn_risk")).scalar() == 6
     other = write_crm(make_scores(), db=url, preset="salesforce", table="churn_risk_salesforce")
     assert other.inserted == 6
+
+
+def test_a_table_written_before_the_preset_gained_fields_gets_the_new_columns(tmp_path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path}/crm.db"
+    fields = load_presets()["salesforce"]["fields"]
+    older = {**get_preset("salesforce"),
+             "fields": {k: v for k, v in fields.items() if k not in ("csm_rank", "risk_areas")}}
+    write_crm(make_scores(), db=url, preset=older)
+    dry = write_crm(make_scores(), db=url, preset="salesforce", dry_run=True)
+    assert dry.updated == 6  # the new fields are compared as changed, nothing is written
+    with sa.create_engine(url).connect() as conn:
+        columns = [c["name"] for c in sa.inspect(conn).get_columns("churn_risk")]
+    assert "Churn_CSM_Rank__c" not in columns
+    written = write_crm(make_scores(), db=url, preset="salesforce")
+    assert written.updated == 6 and written.inserted == 0
+    with sa.create_engine(url).connect() as conn:
+        rows = pd.read_sql("select * from churn_risk order by Churn_CSM_Rank__c", conn)
+    assert rows["Churn_CSM_Rank__c"].tolist() == list(range(1, 7))
+    assert rows["Churn_Risk_Areas__c"].eq("Adoption 70%").all()
+    assert set(rows.columns) == set(fields.values())
 
 
 CREATOR = """

@@ -88,3 +88,24 @@ def test_database_without_its_driver_is_a_clear_error(monkeypatch):
         engine_for("postgresql+psycopg://scorer:secret@127.0.0.1:5432/crm")
     assert "churnml[postgres]" in caught.value.hint
     assert "secret" not in str(caught.value)
+
+
+def test_a_table_of_a_preset_that_gained_fields_gets_its_new_columns(db_url, request):
+    from churnml.scoring.crm import get_preset, load_presets
+
+    table = f"churn_gained_{request.node.callspec.id}"
+    fields = load_presets()["hubspot"]["fields"]
+    gained = ("csm_rank", "change_summary")
+    older = {**get_preset("hubspot"),
+             "fields": {k: v for k, v in fields.items() if k not in gained}}  # fmt: skip
+    may = make_scores(n=5, as_of="2025-05-01", scored_at="2025-05-02 06:00", seed=1)
+    write_crm(may, db=db_url, preset=older, table=table)
+    june = make_scores(n=5, as_of="2025-06-01", scored_at="2025-06-02 06:00", seed=2)
+    june["change_summary"] = pd.array(["Risk up 3 points since 1 May 2025"] * 5, dtype="string")
+    written = write_crm(june, db=db_url, preset="hubspot", table=table)
+    assert (written.inserted, written.updated) == (5, 0)
+    stored = read_back(db_url, table)
+    assert set(stored.columns) == set(fields.values())
+    assert stored["churn_csm_rank"].isna().tolist() == [True] * 5 + [False] * 5
+    assert stored["churn_csm_rank"].iloc[5:].tolist() == [1, 2, 3, 4, 5]
+    assert stored["churn_risk_change"].iloc[5:].eq("Risk up 3 points since 1 May 2025").all()

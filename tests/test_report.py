@@ -235,17 +235,28 @@ def full_html(frames):
     return render(frames)
 
 
+def focus_amber(scores: pd.DataFrame) -> pd.DataFrame:
+    """Amber accounts among the first five of their CSM's book, by ARR at risk."""
+    from churnml.report.books import ranked
+
+    ranked_scores = ranked(scores)
+    amber = ranked_scores[(ranked_scores["tier"] == "amber") & ranked_scores["csm_focus"]]
+    return amber.sort_values("arr_at_risk", ascending=False)
+
+
 # --- structure --------------------------------------------------------------------------------
-def test_one_card_per_red_account_labelled_by_its_name_in_arr_at_risk_order(frames, full_html):
+def test_one_card_per_red_account_then_amber_accounts_a_csm_discusses_first(frames, full_html):
     root = parse(full_html)
     ids = by_id(root)
     cards = cards_of(root)
     red = frames["scores"][frames["scores"]["tier"] == "red"].sort_values(
         "arr_at_risk", ascending=False
     )
-    assert len(cards) == len(red) == 6
+    amber = focus_amber(frames["scores"])
+    assert len(red) == 6 and len(amber) > 0
+    assert len(cards) == len(red) + len(amber)
     names = [ids[c.attrs["aria-labelledby"]].text() for c in cards]
-    assert names == red["name"].tolist()
+    assert names == red["name"].tolist() + amber["name"].tolist()
     for card, (_, row) in zip(cards, red.iterrows()):
         assert "RED" in card.text() and str(row["score"]) in card.text()
         assert card.attrs["data-csm"] == row["csm"]
@@ -317,7 +328,8 @@ def test_waterfall_other_bar_is_the_difference_of_given_numbers(frames, full_htm
     scores = frames["scores"].set_index("name")
     card = cards_of(parse(full_html))[0]
     name = card.children[0].children[0].children[0].text()
-    svg = next(s for s in card.iter("svg") if "waterfall" in s.attrs["class"])
+    by_indicator = next(d for d in card.iter("details") if "by-indicator" in d.attrs["class"])
+    svg = next(s for s in by_indicator.iter("svg") if "waterfall" in s.attrs["class"])
     label = svg.attrs["aria-label"]
     row = scores.loc[name]
     expl = frames["explanations"]
@@ -362,7 +374,7 @@ def test_scores_only_renders_with_not_available_sections(frames):
     html = render_report(frames["scores"])
     root = parse(html)
     cards = cards_of(root)
-    assert len(cards) == 6
+    assert len(cards) == 6 + len(focus_amber(frames["scores"]))
     text = cards[0].text()
     assert "Contribution chart not available" in text
     assert "Monthly history not available" in text

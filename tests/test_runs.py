@@ -26,7 +26,9 @@ from churnml.report.load import read_scores_bundle
 from churnml.scoring.commit import pending_journal, recover, run_id_of
 
 AS_OF_A, AS_OF_B, AS_OF_C = "2025-04-01", "2025-05-01", "2025-06-01"
-STAGED = ["explanations", "history", "families", "scores", "runs"]
+STAGED = [
+    "explanations", "history", "families", "personas", "changes", "scores", "runs", "contributions"
+]
 #: every step of a run's writes, in order, as named by CHURNML_KILL_AT
 STEPS = [
     *(f"stage:{k}" for k in STAGED),

@@ -107,3 +107,60 @@ def test_data_or_a_mapping_is_required(tmp_path):
         args = build_parser().parse_args(argv)
         with pytest.raises(UsageError, match="--mapping with a source"):
             args.handler(args)
+
+
+def test_plays_file_and_capacity_per_csm_from_the_command_line(project, capsys):
+    from churnml.cli import main
+
+    plays = project / "plays.yaml"
+    plays.write_text(
+        "owners: {csm: CSM, am: Account manager}\n"
+        "families: {usage: {play: Usage call with the account manager, owner: am}}\n"
+    )
+    scores, manifest = _score(project, "--plays", str(plays), "--capacity-per-csm", "2",
+                              out="plays.parquet")  # fmt: skip
+    usage = scores[scores["top_family"] == "usage"]
+    assert len(usage) and (usage["play"] == "Usage call with the account manager").all()
+    assert (usage["play_owner"] == "Account manager").all()
+    assert scores.groupby("csm")["csm_focus"].sum().max() == 2
+    assert manifest["books"]["capacity_per_csm"] == 2
+    plays.write_text("families: {usage: {play: X, owner: cfo}}\n")
+    argv = ["score", "--model", str(project / "model"), "--mapping", str(project / "mapping.yaml"),
+            "--as-of", AS_OF, "--out", str(project / "bad.parquet"), "--plays", str(plays)]  # fmt: skip
+    assert main(argv) == 2
+    assert "--plays" in capsys.readouterr().err and not (project / "bad.parquet").exists()
+
+
+def test_audit_on_the_command_line_and_in_the_report(project, saas_small, capsys):
+    from churnml.cli import main
+    from churnml.data.synthetic.health_score import vendor_health_scores
+
+    health = project / "health.csv"
+    vendor_health_scores(saas_small, seed=3).to_csv(health, index=False)
+    out = project / "audit.json"
+    audit_argv = ["audit", "--model", str(project / "model"),
+                  "--mapping", str(project / "mapping.yaml"), "--capacity", "10"]  # fmt: skip
+    assert main([*audit_argv, "--health-score", str(health), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "ROC-AUC" in printed and "deployed model" in printed and f"wrote {out}" in printed
+    audit = json.loads(out.read_text())
+    assert audit["summary"]["capacity"] == 10 and len(audit["metrics"]) == 6
+    _score(project, out="audited.parquet")
+    html = project / "audited.html"
+    argv = ["report", "--scores", str(project / "audited.parquet"), "--audit", str(out),
+            "--out", str(html)]  # fmt: skip
+    assert main(argv) == 0
+    assert "The existing health score beside the model" in html.read_text()
+    health.write_text("account_id,date,health_score\nA1,2026-01-01,140\n")
+    assert main([*audit_argv, "--health-score", str(health)]) == 1
+    assert "1 of 1 rows are not numbers from 0 to 100" in capsys.readouterr().err
+
+
+def test_generate_writes_the_vendor_health_score(tmp_path, capsys):
+    from churnml.cli import main
+
+    assert main(["generate", "--accounts", "30", "--months", "4", "--seed", "2",
+                 "--health-score", "--out", str(tmp_path)]) == 0  # fmt: skip
+    health = pd.read_parquet(tmp_path / "health_scores.parquet")
+    assert {"account_id", "date", "health_score", "health"} <= set(health.columns)
+    assert "health_scores" in capsys.readouterr().out

@@ -107,11 +107,15 @@ def test_reasons_match_explanations(model, features):
     for account, group in list(drivers.groupby("account_id"))[:20]:
         row = s.loc[account]
         assert row["top_reasons"] == "\n".join(group["sentence"])
-        assert row["reason_code_1"] == group["indicator"].iloc[0]
-        codes = [row[f"reason_code_{k}"] for k in (1, 2, 3)]
-        assert [c for c in codes if not pd.isna(c)] == list(group["indicator"])
-        if group["play"].notna().any():
-            assert row["play"] == group["play"].dropna().iloc[0]
+        codes = [None if pd.isna(row[f"reason_code_{k}"]) else row[f"reason_code_{k}"]
+                 for k in (1, 2, 3)]  # fmt: skip
+        assert codes[: len(group)] == [None if pd.isna(i) else i for i in group["indicator"][:3]]
+        # family-first: the first sentence belongs to the leading area
+        if not pd.isna(row["top_family"]):
+            assert group["family"].iloc[0] == row["top_family"]
+            assert group["area_rank"].iloc[0] == 1
+        plays = row["plays"].split("\n")
+        assert row["play"] == plays[0] and row["play_owner"] == row["play_owners"].split("\n")[0]
     no_driver = ~s.index.isin(drivers["account_id"])
     assert s.loc[no_driver, "top_reasons"].isna().all()
     # the usage driver's sentence uses the account's own numbers
@@ -245,3 +249,53 @@ def test_score_from_tables(trained, saas_small):
     assert set(scores.attrs["explanations"]["account_id"]) <= set(scores["account_id"])
     with pytest.raises(ValueError, match="no account has a term active"):
         score(trained, tables, "2010-01-01")
+
+
+def test_a_second_run_says_what_changed_and_ranks_each_csm_book(trained, saas_small, tmp_path):
+    from churnml.scoring.commit import run_id_of
+    from churnml.scoring.run import run_score
+
+    tables = {k: v for k, v in saas_small.items() if k != "oracle"}
+    out, crm = tmp_path / "scores.parquet", tmp_path / "crm.csv"
+    run_score(trained, tables, "2025-10-01", out, crm_out=crm, progress=False)
+    first = pd.read_parquet(out)
+    assert first["score_change"].isna().all() and first["change_summary"].isna().all()
+    manifest = run_score(trained, tables, "2025-11-01", out, crm_out=crm, progress=False,
+                         capacity_per_csm=2)  # fmt: skip
+    scores = pd.read_parquet(out)
+    both = scores.merge(first[["account_id", "score"]], on="account_id", suffixes=("", "_before"))
+    assert len(both) > 20
+    assert (both["score_change"] == both["score"] - both["score_before"]).all()
+    assert both["changed_since"].eq(pd.Timestamp("2025-10-01")).all()
+    assert both["change_summary"].str.contains("since 1 Oct 2025").all()
+    newcomers = scores[~scores["account_id"].isin(first["account_id"])]
+    assert newcomers["score_change"].isna().all()
+    # the movers' sentences are in each account's summary, strongest first
+    movers = pd.read_parquet(tmp_path / "scores_changes.parquet")
+    assert len(movers) and set(movers["account_id"]) <= set(both["account_id"])
+    summary = scores.set_index("account_id")["change_summary"]
+    for account, group in movers.groupby("account_id"):
+        text = summary[account]
+        positions = [text.index(sentence) for sentence in group.sort_values("rank")["sentence"]]
+        assert positions == sorted(positions)
+    history = pd.read_parquet(tmp_path / "scores_runs_contributions.parquet")
+    assert set(history["as_of"]) == {pd.Timestamp("2025-10-01"), pd.Timestamp("2025-11-01")}
+    # persona health: the sidecar and the scores frame agree
+    personas = pd.read_parquet(tmp_path / "scores_personas.parquet")
+    wide = personas.pivot(index="account_id", columns="persona", values="health")
+    for persona in ("decision_maker", "influencer", "user"):
+        own = scores.set_index("account_id")[f"{persona}_health"]
+        assert (wide.loc[own.index, persona] == own).all()
+    # each CSM's book: ranks 1..n by expected ARR at risk, the first two in focus
+    for _, book in scores.groupby("csm"):
+        book = book.sort_values("csm_rank")
+        assert book["csm_rank"].tolist() == list(range(1, len(book) + 1))
+        assert (np.diff(book["expected_arr_at_risk"].to_numpy()) <= 1e-9).all()
+        assert book["csm_focus"].tolist() == [r <= 2 for r in book["csm_rank"]]
+    assert manifest["books"] == {"capacity_per_csm": 2, "saveability": {}}
+    fields = pd.read_csv(crm)
+    assert {"churn_csm_rank", "churn_risk_change", "churn_risk_areas", "churn_play_owner"} <= set(
+        fields.columns
+    )
+    for name in ("scores_changes", "scores_personas"):
+        assert run_id_of(tmp_path / f"{name}.parquet") == manifest["run_id"]

@@ -72,7 +72,7 @@ def test_history_needs_its_columns():
         apply_trend(run_frame(0), run_frame(1).drop(columns="tier"))
 
 
-def test_a_new_red_account_is_acute_only_when_its_usage_just_collapsed():
+def test_a_new_red_account_is_acute_only_after_a_sudden_move():
     from churnml.scoring.trend import history_pattern
 
     as_of = pd.Timestamp("2025-06-01")
@@ -82,20 +82,39 @@ def test_a_new_red_account_is_acute_only_when_its_usage_just_collapsed():
         "slow": [60, 70, 80, 90, 100, 110],     # a slow decline: no sudden rise in risk
         "amber_drop": [10, 100, 100, 100, 100, 100],  # not red: no pattern
         "old": [10, 100, 100, 100, 100, 100],   # red with a previous run: its own pattern kept
+        "storm": [100] * 6,
+        "busy": [100] * 6,
+        "left": [100] * 6,
     }
-    history = pd.DataFrame(
-        [(acc, m, "events_30d", float(v)) for acc, vals in usage.items() for m, v in zip(months, vals)]
-        + [("drop", m, "tickets_30d", 1.0) for m in months],
-        columns=["account_id", "as_of", "indicator", "value"],
-    ).sample(frac=1, random_state=0)  # order must not matter
+    tickets = {  # tickets_30d, latest month first
+        "storm": [9, 2, 3, 2, 2, 2],     # three times the median and 6 more: an escalation storm
+        "busy": [12, 10, 11, 9, 10, 9],  # always busy: not sudden
+        "slow": [4, 1, 1, 0, 1, 1],      # 4x the median but only 3 more: a storm
+    }
+    departures = {"left": [1, 0, 0, 0, 0, 0], "slow": [0, 1, 1, 0, 0, 0]}  # champion_left_30d
+    rows = [
+        (acc, m, name, float(v))
+        for name, table in (("events_30d", usage), ("tickets_30d", tickets),
+                            ("champion_left_30d", departures))
+        for acc, vals in table.items()
+        for m, v in zip(months, vals)
+    ]  # fmt: skip
+    history = pd.DataFrame(rows, columns=["account_id", "as_of", "indicator", "value"])
+    history = history.sample(frac=1, random_state=0)  # order must not matter
+    accounts = ["drop", "slow", "amber_drop", "old", "no_history", "storm", "busy", "left"]
     scores = pd.DataFrame(
         {
-            "account_id": ["drop", "slow", "amber_drop", "old", "no_history"],
-            "tier": ["red", "red", "amber", "red", "red"],
-            "trend": ["new", "new", "new", "steady", "new"],
-            "pattern": pd.array([None, None, None, "chronic", None], dtype="string"),
+            "account_id": accounts,
+            "tier": ["red", "red", "amber", "red", "red", "red", "red", "red"],
+            "trend": ["new", "new", "new", "steady", "new", "new", "new", "new"],
+            "pattern": pd.array([None, None, None, "chronic", None, None, None, None],
+                                dtype="string"),
         }
     )
     out = history_pattern(scores, history)
-    assert list(out["pattern"].fillna("-")) == ["acute", "-", "-", "chronic", "-"]
+    expected = ["acute", "acute", "-", "chronic", "-", "acute", "-", "acute"]
+    assert list(out["pattern"].fillna("-")) == expected
+    # without its ticket surge the slowly declining account is not acute
+    calm = history[~((history["account_id"] == "slow") & (history["indicator"] == "tickets_30d"))]
+    assert history_pattern(scores, calm)["pattern"].fillna("-").tolist()[1] == "-"
     assert history_pattern(scores, None) is scores

@@ -87,8 +87,6 @@ def test_the_presets_run_in_postgresql_and_give_back_the_world(world, database):
                          churnml.build_features(expected, churnml.make_spine(expected, **spine)))
 
 
-@pytest.mark.xfail(strict=True, reason="database-URL sources arrive with the sources branch: "
-                   "load_tables(url, mapping) then reads the presets' tables from PostgreSQL")
 def test_a_mapping_reads_the_presets_from_a_database_url(world, database):
     spec = yaml.safe_load(MAPPING.read_text())
     got = load_tables(database, mapping=mapping_from_dict(spec))

@@ -50,6 +50,23 @@ def test_waterfall_goes_from_the_base_rate_to_the_account_through_its_drivers():
     assert bars[-1].get_width() == pytest.approx(0.9)  # this account's log-odds
     with pytest.raises(KeyError, match="B9"):
         plot_account_waterfall(scores, explanations, "B9")
+    # a leading area without an indicator sentence (no indicator) is not an indicator bar
+    generic = pd.DataFrame({"account_id": ["A1"], "indicator": [None], "contribution": [2.0]})
+    again = plot_account_waterfall(scores, pd.concat([explanations, generic]), "A1")
+    assert [t.get_text() for t in again.axes[0].get_yticklabels()] == labels
+
+
+def test_area_waterfall_steps_through_the_families():
+    scores = pd.DataFrame({"account_id": ["A1"], "score": [71], "tier": ["red"],
+                           "base_value": [-1.5], "log_odds": [0.9]})  # fmt: skip
+    families = pd.DataFrame({"account_id": "A1", "family": ["usage", "champion", "contract"],
+                             "contribution": [0.9, 1.8, -0.3]})  # fmt: skip
+    fig = plot_account_waterfall(scores, None, "A1", families=families)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["average account", "Relationship", "Adoption", "Contract",
+                      "not in any area", "this account"]  # fmt: skip
+    assert [b.get_width() for b in ax.patches[1:-1]] == pytest.approx([1.8, 0.9, -0.3, 0.0])
 
 
 def test_shap_summary_shows_the_strongest_indicator_on_top():

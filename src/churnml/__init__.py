@@ -32,12 +32,13 @@ _EXPORTS = {
     "write_crm": "churnml.scoring.crm",
     "render_report": "churnml.report.render",
     "write_report": "churnml.report.render",
+    "audit_health_score": "churnml.audit",
 }
 
 #: sub-modules reachable as attributes (``churnml.viz.plot_leading_indicators``) without importing
 #: them eagerly
 _SUBMODULES = (
-    "data", "datasets", "explain", "features", "model", "report", "scoring", "snapshots",
+    "audit", "data", "datasets", "explain", "features", "model", "report", "scoring", "snapshots",
     "sources", "spark", "viz",
 )
 

@@ -48,6 +48,8 @@ def _add_generate(sub):
                    "with its mapping.yaml), or a vendor set: salesforce / hubspot with stripe, "
                    "zendesk, segment and delighted, one sub-folder per system (map it with init; "
                    "--out may be a postgresql:// URL: one schema per system)")
+    p.add_argument("--health-score", action="store_true", help="also write health_scores.parquet: a "
+                   "vendor-style health score per account and month (for churnml audit)")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(handler=_cmd_generate)
 
@@ -58,6 +60,10 @@ def _cmd_generate(args) -> int:
 
     kwargs = {} if args.churn_rate is None else {"churn_rate": args.churn_rate}
     tables = make_saas(n_accounts=args.accounts, months=args.months, seed=args.seed, **kwargs)
+    if args.health_score:
+        from churnml.data.synthetic.health_score import vendor_health_scores
+
+        tables["health_scores"] = vendor_health_scores(tables, seed=args.seed)
     if args.export in ("salesforce", "hubspot"):
         from churnml.data.synthetic.vendors.write import write_vendor_set
 
@@ -102,11 +108,11 @@ def _data_or_mapping(args):
 
 
 def _cmd_validate(args) -> int:
-    from churnml.data.load import load_tables
+    from churnml.data.load import open_tables
     from churnml.data.validate import format_report, validate
     from churnml.label_report import audit_tables
 
-    tables = load_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
+    tables = open_tables(_data_or_mapping(args), mapping=args.mapping, validate=False)
     if args.preview and not args.json:
         from churnml.data.mapping import read_mapping
         from churnml.sources.preview import preview_tables
@@ -171,7 +177,7 @@ def _cmd_features(args) -> int:
     import pandas as pd
 
     from churnml.data.atomic import write_parquet
-    from churnml.data.load import load_tables
+    from churnml.data.load import open_tables
     from churnml.features.engine import build_features, feature_columns
     from churnml.features.report import indicator_report
     from churnml.snapshots import make_spine
@@ -183,7 +189,7 @@ def _cmd_features(args) -> int:
         from churnml.spark import commands
 
         return commands.features(args)
-    tables = load_tables(_data_or_mapping(args), mapping=args.mapping)
+    tables = open_tables(_data_or_mapping(args), mapping=args.mapping)
     when = {"start": args.start, "end": args.as_of, "cadence": args.cadence} if args.start else {}
     spine = make_spine(
         tables, as_of=None if args.start else pd.Timestamp(args.as_of),
@@ -327,7 +333,11 @@ def _add_score(sub):
     p.add_argument("--capacity", type=_positive_int, help="mark the N riskiest accounts red (per "
                    "as_of) instead of the tier thresholds")
     p.add_argument("--config", type=_existing_file, help="model config YAML whose scoring keys "
-                   "(tiers, explanation_backend) override the model's")
+                   "(tiers, explanation_backend, capacity_per_csm, saveability) override the model's")
+    p.add_argument("--plays", type=_existing_file, help="plays YAML: plays and their owners by "
+                   "risk area, pair of areas and indicator (default: the packaged plays.yaml)")
+    p.add_argument("--capacity-per-csm", type=_positive_int, help="accounts each CSM discusses "
+                   "first, ranked by expected ARR at risk (default: the config's, 5)")
     p.add_argument("--force", action="store_true",
                    help="score even when the data differ from the training data in a refused way")
     p.add_argument("--lock-timeout", type=_seconds, default=600.0,
@@ -351,14 +361,49 @@ def _cmd_score(args) -> int:
         args.model, _data_or_mapping(args), args.as_of, args.out, mapping=args.mapping,
         crm_preset=args.crm_preset, crm_out=args.crm_out, db=args.db, dry_run=args.dry_run,
         table=args.db_table, force=args.force, lock_timeout=args.lock_timeout,
-        capacity=args.capacity, config=args.config,
-        progress=not args.json,
+        capacity=args.capacity, config=args.config, plays=args.plays,
+        capacity_per_csm=args.capacity_per_csm, progress=not args.json,
     )
     if args.json:
         return _json(manifest)
     if not args.dry_run:
         _say()
         _say(red_digest(pd.read_parquet(args.out), warnings=manifest["warnings"]))
+    return 0
+
+
+# --- audit an existing health score (issue 16) ----------------------------------------------
+def _add_audit(sub):
+    p = sub.add_parser("audit", help="compare an existing health score with the model on the "
+                       "model's out-of-time snapshots")
+    p.add_argument("--health-score", required=True, type=_existing_file, help="the existing score: "
+                   "CSV or Parquet with account_id, date and health_score (0-100) or health (red / "
+                   "yellow / green)")
+    p.add_argument("--model", default="models:/churnml@champion", type=_model_uri, help="model URI")
+    p.add_argument("--data", type=_source, help="the data the model was trained on (default: the "
+                   "mapping's source)")
+    p.add_argument("--mapping", type=_existing_file, help="YAML mapping onto the contract")
+    p.add_argument("--capacity", type=_positive_int, help="accounts the team works per scoring "
+                   "date (default: the model config's capacity)")
+    p.add_argument("--max-age-days", type=_positive_int, default=45, help="a health score older "
+                   "than this at a snapshot counts as missing (default 45)")
+    p.add_argument("--out", type=_output_file, help="write the audit as JSON (for churnml report "
+                   "--audit)")
+    p.set_defaults(handler=_cmd_audit)
+
+
+def _cmd_audit(args) -> int:
+    from churnml.audit import audit_health_score, write_audit
+
+    audit = audit_health_score(args.health_score, _data_or_mapping(args), model=args.model,
+                               mapping=args.mapping, capacity=args.capacity,
+                               max_age_days=args.max_age_days)  # fmt: skip
+    path = write_audit(audit, args.out) if args.out else None
+    if args.json:
+        return _json(audit.to_dict())
+    _say(audit.format())
+    if path is not None:
+        _say(f"\nwrote {path}")
     return 0
 
 
@@ -372,6 +417,10 @@ def _add_report(sub):
                    help="YAML mapping onto the contract (reads contacts and CSMs)")
     p.add_argument("--out", required=True, type=_output_file, help="output HTML file")
     p.add_argument("--include-amber", action="store_true", help="add cards for amber accounts")
+    p.add_argument("--audit", type=_existing_file, help="audit JSON written by churnml audit --out: "
+                   "adds the existing health score beside the model")
+    p.add_argument("--capacity-per-csm", type=_positive_int, help="rank each CSM's book again with "
+                   "this capacity (default: the scoring run's)")
     p.set_defaults(handler=_cmd_report)
 
 
@@ -384,17 +433,32 @@ def _cmd_report(args) -> int:
     bundle = read_scores_bundle(args.scores)
     people = read_people(args.data, args.mapping) if args.data or args.mapping else {}
     notices = run_warnings((bundle["manifest"] or {}).get("warnings"))
+    scores = add_account_details(bundle["scores"], people.get("accounts"))
+    if people.get("accounts") is not None or args.capacity_per_csm:  # the CSMs may have changed
+        from churnml.report.books import ranked
+
+        books = (bundle["manifest"] or {}).get("books") or {}
+        scores = ranked(scores, args.capacity_per_csm or books.get("capacity_per_csm") or 5)
+    audit = None
+    if args.audit:
+        from churnml.audit import read_audit
+
+        audit = read_audit(args.audit)
     html = render_report(
-        add_account_details(bundle["scores"], people.get("accounts")),
+        scores,
         bundle["explanations"],
         bundle["history"],
         bundle["families"],
         contacts=people.get("contacts"),
         include_amber=args.include_amber,
         notices=notices,
+        personas=bundle["personas"],
+        changes=bundle["changes"],
+        audit=audit,
     )
     path = write_report(args.out, html)
-    missing = [kind for kind in ("explanations", "history", "families") if bundle[kind] is None]
+    missing = [kind for kind in ("explanations", "history", "families", "personas", "changes")
+               if bundle[kind] is None]  # fmt: skip
     if args.json:
         return _json({"path": str(path), "bytes": len(html.encode()), "missing_sidecars": missing,
                       "warnings": notices})
@@ -565,7 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser = add_parser
     for add in (_add_generate, _add_validate, _add_features, _add_train, _add_tune, _add_score,
-                _add_report, _add_init):  # fmt: skip
+                _add_audit, _add_report, _add_init):  # fmt: skip
         add(sub)
     return parser
 

@@ -324,9 +324,11 @@ def data_period(tables: dict, *, warmup_days: int = 90) -> tuple[pd.Timestamp, p
     """
     from churnml.data.contract import CONTRACT
 
+    from churnml.sources.lazy import as_span
+
     firsts, lasts = [], []
     for name, spec in CONTRACT.items():
-        frame = tables.get(name)
+        frame = as_span(tables.get(name))  # a lazy usage table: its first and last time
         if frame is None or not spec.event_time or spec.event_time not in frame:
             continue
         times = pd.to_datetime(frame[spec.event_time]).dropna()
@@ -345,7 +347,7 @@ def data_period(tables: dict, *, warmup_days: int = 90) -> tuple[pd.Timestamp, p
     # product usage is the densest feed and the one most indicators read: when it is there, the
     # period ends with it, so a tickets or NPS export that runs a few days longer does not leave
     # every usage window short of data
-    usage = tables.get("usage")
+    usage = as_span(tables.get("usage"))
     if usage is not None and "ts" in usage and usage["ts"].notna().any():
         lasts = [pd.to_datetime(usage["ts"]).max()]
     end = max(lasts).normalize() + pd.Timedelta(days=1)

@@ -90,7 +90,7 @@ def _kind(statement) -> str:
     return str(statement.type.name).upper()
 
 
-def confined_connection(folder=None, *, database=None):
+def confined_connection(folder=None, *, database=None, settings=None):
     """A DuckDB connection that reads files only inside ``folder``.
 
     Parameters
@@ -100,6 +100,9 @@ def confined_connection(folder=None, *, database=None):
         (symbolic links and ``..`` resolved). None: no file at all (a dict of frames).
     database : str or Path, optional
         A DuckDB database file, opened read-only (its views run under the same confinement).
+    settings : dict, optional
+        More DuckDB settings given at open (threads, memory_limit, temp_directory: see
+        :func:`churnml.sources.resources.duckdb_settings`); locked with the rest.
 
     Returns
     -------
@@ -118,7 +121,8 @@ def confined_connection(folder=None, *, database=None):
     import duckdb
 
     target = ":memory:" if database is None else str(database)
-    con = duckdb.connect(target, read_only=database is not None, config=dict(_OPEN_SETTINGS))
+    config = {**_OPEN_SETTINGS, **(settings or {})}
+    con = duckdb.connect(target, read_only=database is not None, config=config)
     try:
         try:
             con.execute("SET TimeZone = 'UTC'")

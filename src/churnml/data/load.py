@@ -1,7 +1,8 @@
 """Load customer tables onto the Customer 360 contract, and write them back as Parquet.
 
 A source is a folder of Parquet/CSV files (file stem = table name), a DuckDB database file
-(table names), or a dict of DataFrames. A mapping file (see :mod:`churnml.data.mapping`) renames
+(table names), a database URL (:mod:`churnml.sources.database`), or a dict of DataFrames
+(:class:`churnml.sources.files.Source`). A mapping file (see :mod:`churnml.data.mapping`) renames
 tables and columns, gives timestamp formats and time zones, or selects a table with SQL: one
 ``SELECT`` that reads nothing outside the source folder (:mod:`churnml.data.confine`).
 
@@ -10,20 +11,16 @@ Every contract column is parsed to its kind by :func:`churnml.data.parse.parse_t
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
-from churnml.data.confine import check_select, resolve_inside
 from churnml.data.contract import CONTRACT, TABLES
 from churnml.data.parse import parse_table
 from churnml.errors import ChurnmlError
+from churnml.sources.files import DUCKDB_SUFFIXES, FILE_SUFFIXES, Source, file_kind  # noqa: F401
 
-__all__ = ["load_tables", "parse_table", "read_mapping", "write_tables"]
-
-FILE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}
-DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+__all__ = ["load_tables", "open_tables", "parse_table", "read_mapping", "write_tables"]
 
 
 def read_mapping(path):
@@ -33,210 +30,31 @@ def read_mapping(path):
     return _read(path)
 
 
-# --- sources ------------------------------------------------------------------------------
-def file_kind(path, where: str) -> str:
-    """``"parquet"``, ``"csv"`` or ``"tsv"`` from the suffix of ``path``; a clear refusal naming
-    ``where`` (e.g. ``"mapping tables.accounts.file"``) and the supported suffixes otherwise."""
-    path = Path(path)
-    kind = FILE_SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        found = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
-        raise ChurnmlError(
-            f"{where}: {path.name} has {found}; supported are {', '.join(FILE_SUFFIXES)}",
-            hint="export the table as Parquet or CSV, or select it from a DuckDB file with sql:",
-        )
-    return kind
 
-
-def _read_file(path: Path, where: str) -> pd.DataFrame:
-    kind = file_kind(path, where)
-    if kind == "parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, sep="\t" if kind == "tsv" else ",")
-
-
-class _Source:
-    """Uniform access to a folder, a DuckDB file or a dict of frames: names, read, sql.
-
-    Everything is read from inside ``root`` (the folder, or the DuckDB file's folder): files
-    that resolve outside it (symbolic links) are refused by name and get no SQL view, and SQL
-    runs on a :func:`~churnml.data.confine.confined_connection`.
-    """
-
-    def __init__(self, source):
-        self._con = None
-        self.files: dict[str, Path] = {}
-        self.frames: dict[str, pd.DataFrame] = {}
-        self.db: Path | None = None
-        self.root: Path | None = None
-        self.outside: dict[str, Path] = {}
-        if isinstance(source, dict):
-            self.frames = dict(source)
-            self.label = "dict of DataFrames"
-            return
-        path = Path(source)
-        self.label = str(path)
-        if path.is_dir():
-            self.root = path.resolve()
-            for f in sorted(path.iterdir()):
-                if f.suffix.lower() in FILE_SUFFIXES and not f.name.startswith("."):
-                    self.files.setdefault(f.stem, f)
-            self.files.update(_schema_files(path))
-        elif path.is_file() and path.suffix.lower() in DUCKDB_SUFFIXES:
-            self.db = path
-            self.root = path.resolve().parent
-        elif path.is_file() and path.suffix.lower() in FILE_SUFFIXES:
-            raise ValueError(
-                f"source {path} is a single file; give the folder holding one file per table"
-            )
-        elif not path.exists():
-            raise FileNotFoundError(f"data source not found: {path}")
-        else:
-            raise ValueError(
-                f"source {path}: expected a folder, a DuckDB file {DUCKDB_SUFFIXES} or a dict"
-            )
-        self.outside = {
-            stem: f for stem, f in self.files.items() if not f.resolve().is_relative_to(self.root)
-        }
-
-    @property
-    def con(self):
-        if self._con is None:
-            from churnml.data.confine import confined_connection
-
-            self._con = confined_connection(self.root, database=self.db)
-            for stem, f in self.files.items():
-                if stem in self.outside:
-                    continue
-                full = str(f.resolve())
-                kind = FILE_SUFFIXES[f.suffix.lower()]
-                rel = (
-                    self._con.read_parquet(full) if kind == "parquet" else self._con.read_csv(full)
-                )
-                rel.create_view(stem)
-            for name, frame in self.frames.items():
-                self._con.register(name, frame)
-            _schema_views(self._con, [n for n in [*self.files, *self.frames] if "." in n
-                                      and n not in self.outside])
-        return self._con
-
-    def names(self) -> list[str]:
-        if self.db is not None:
-            return [
-                r[0]
-                for r in self.con.execute(
-                    "SELECT table_name FROM information_schema.tables"
-                ).fetchall()
-            ]
-        return [*self.files, *self.frames]
-
-    def is_text(self, name: str) -> bool:
-        f = self.files.get(name)
-        return f is not None and FILE_SUFFIXES[f.suffix.lower()] in ("csv", "tsv")
-
-    def read(self, name: str, where: str) -> pd.DataFrame | None:
-        if name in self.frames:
-            return self.frames[name]
-        if name in self.files:
-            return _read_file(resolve_inside(self.root, self.files[name].name, where), where)
-        if self.db is not None and name in self.names():
-            with self._refusals(where):
-                return self.con.table(name).df()
-        return None
-
-    def read_path(self, file: str, where: str) -> pd.DataFrame:
-        if self.root is None:
-            raise ChurnmlError(
-                f"{where}: a dict of DataFrames has no files",
-                hint="name one of its keys with table: instead of file:",
-            )
-        path = resolve_inside(self.root, file, where)
-        if not path.is_file():
-            raise ChurnmlError(f"{where}: {file} not found in the source folder {self.root}")
-        return _read_file(path, where)
-
-    def sql(self, query: str, where: str) -> pd.DataFrame:
-        statement = check_select(query, where)
-        with self._refusals(where):
-            return self.con.execute(statement).df()
-
-    @contextmanager
-    def _refusals(self, where: str):
-        """DuckDB's refusals and errors as one-line ChurnmlErrors naming ``where``."""
-        import duckdb
-
-        try:
-            yield
-        except duckdb.PermissionException as exc:
-            reached = str(exc).splitlines()[0].removeprefix("Permission Error: ")
-            raise ChurnmlError(
-                f"{where}: refused, the SQL reaches outside the source folder "
-                f"{self.root or '(a dict of DataFrames has none)'}: {reached}",
-                hint="read the source's files through their views (file stem) or by a path "
-                "inside the source folder; extensions and other files are not available",
-            ) from None
-        except duckdb.Error as exc:
-            message = " ".join(str(exc).split("\n\n")[0].split())
-            left = (
-                f" (left out, outside the folder: {sorted(self.outside)})" if self.outside else ""
-            )
-            raise ChurnmlError(f"{where}: the SQL failed in DuckDB: {message}{left}") from None
-
-    def close(self):
-        if self._con is not None:
-            self._con.close()
-
-
-def _schema_files(folder: Path) -> dict[str, Path]:
-    """Files of the sub-folders of a source folder as ``schema.table`` (a sub-folder is a schema,
-    as each ingestion tool lands its tables in a schema of its own)."""
-    found = {}
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for f in sorted(sub.iterdir()):
-            if f.suffix.lower() in FILE_SUFFIXES and not f.name.startswith("."):
-                found.setdefault(f"{sub.name}.{f.stem}", f)
-    return found
-
-
-def _schema_views(con, names: list[str]) -> None:
-    """``"schema"."table"`` views over the views named ``schema.table`` (files of sub-folders,
-    dict keys with a dot), so mapping SQL reads them by their qualified names."""
-    for name in names:
-        schema, table = (_quoted(part) for part in name.split(".", 1))
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        con.execute(f"CREATE VIEW {schema}.{table} AS SELECT * FROM {_quoted(name)}")
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-@contextmanager
-def _open(source):
-    src = _Source(source)
-    try:
-        yield src
-    finally:
-        src.close()
-
-
-def _fetch(src: _Source, name: str, tm):
-    """Raw frame of contract table ``name`` (contract column names), or None when absent."""
-    if tm is None:
+def _fetch(src: Source, name: str, tm, raw=None):
+    """Raw frame of contract table ``name`` (contract column names), or None when absent.
+    ``raw``: the source's rows already fetched (with the source's column names)."""
+    if raw is not None:
+        frame = raw
+    elif tm is None:
         return src.read(name, f"table {name}")
-    kind, value = tm.origin
-    where = f"mapping tables.{name}" + (f" (preset {tm.preset})" if tm.preset else f".{kind}")
-    if kind == "sql":
-        frame = src.sql(value, where)
-    elif kind == "file":
-        frame = src.read_path(value, where)
     else:
-        frame = src.read(value, where)
-        if frame is None:
-            raise ChurnmlError(
-                f"{where}: source table {value!r} not found in {src.label}; "
-                f"available: {sorted(src.names())}"
-            )
+        kind, value = tm.origin
+        preset = getattr(tm, "preset", None)  # a packaged preset's table (main's presets)
+        where = f"mapping tables.{name}" + (f" (preset {preset})" if preset else f".{kind}")
+        if kind == "sql":
+            frame = src.sql(value, where)
+        elif kind == "file":
+            frame = src.read_path(value, where)
+        else:
+            frame = src.read(value, where)
+            if frame is None:
+                raise ChurnmlError(
+                    f"{where}: source table {value!r} not found in {src.label}; "
+                    f"available: {sorted(src.names())}"
+                )
+    if tm is None:
+        return frame
     missing = [user for user in tm.columns.values() if user not in frame.columns]
     if missing:
         raise ChurnmlError(
@@ -255,6 +73,174 @@ def _other_billing_mapped(name: str, mapping) -> bool:
     return any(other in mapping.tables for other in BILLING_TABLES if other != name)
 
 
+def _parsed(src: Source, name: str, tm, mapping, raw=None):
+    """Contract table ``name`` read and parsed, or None when the source has none."""
+    frame = _fetch(src, name, tm, raw)
+    if frame is None:
+        return None
+    text = (
+        tm is None
+        and src.is_text(name)
+        or (
+            tm is not None
+            and tm.origin[0] == "file"
+            and Path(tm.file).suffix.lower() in (".csv", ".tsv")
+        )
+    )
+    return parse_table(
+        name,
+        frame,
+        timezone=mapping.timezone_for(name) if mapping is not None else None,
+        formats=tm.formats if tm is not None else None,
+        infer_extras=text,
+    )
+
+
+def _resolve(source, mapping):
+    from churnml.data.mapping import Mapping
+
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = read_mapping(mapping)
+    if source is None:
+        if mapping is None or mapping.source is None:
+            raise ValueError(
+                "load_tables: give a source (folder, DuckDB file, database URL or dict) or a "
+                "mapping with source:"
+            )
+        source = mapping.source
+    return source, mapping
+
+
+def _read_keymap(src: Source, keys) -> pd.DataFrame:
+    """The key map (system, external_id, account_id as text) of a mapping's ``keys:``."""
+    kind, value = keys.origin
+    where = f"mapping keys.{kind}"
+    if kind == "sql":
+        frame = src.sql(value, where)
+    elif kind == "file":
+        frame = src.read_path(value, where)
+    else:
+        frame = src.read(value, where)
+        if frame is None:
+            raise ChurnmlError(f"{where}: source table {value!r} not found in {src.label}; "
+                               f"available: {sorted(src.names())}")
+    names = {c: keys.columns.get(c, c) for c in ("system", "external_id", "account_id")}
+    missing = [user for user in names.values() if user not in frame.columns]
+    if missing:
+        raise ChurnmlError(f"mapping keys.columns: columns {missing} not in the key map; it has "
+                           f"{list(frame.columns)}",
+                           hint="name them with columns: {system: ..., external_id: ..., "
+                           "account_id: ...}")
+    return pd.DataFrame({c: frame[user].astype("string").str.strip() for c, user in names.items()})
+
+
+def _keyed(frame, tm, keymap, accounts):
+    """``frame`` with its ``account_key`` applied (or only recorded, for a plain column)."""
+    from churnml.data.keys import ATTRS_KEY, resolve_keys
+
+    key = None if tm is None else tm.account_key
+    if key is None or frame is None:
+        return frame
+    if key.system is None and key.email is None:
+        frame.attrs[ATTRS_KEY] = {"how": key.how, "column": key.source_column}
+        return frame
+    if key.source_column not in frame.columns:
+        raise ChurnmlError(f"mapping tables.{tm.name}.account_key: column "
+                           f"{key.source_column!r} not in the source table; it has "
+                           f"{list(frame.columns)}")
+    return resolve_keys(frame, key, keymap, accounts)
+
+
+def _read_all(src: Source, mapping, wanted, *, lazy: bool, since) -> dict:
+    out: dict = {}
+    keymap = None if mapping is None or mapping.keys is None else _read_keymap(src, mapping.keys)
+    for name in wanted:
+        if name not in CONTRACT:
+            frame = src.read(name, f"table {name}")
+            if frame is not None:
+                out[name] = frame
+            continue
+        tm = mapping.tables.get(name) if mapping is not None else None
+        if tm is None and _other_billing_mapped(name, mapping):
+            continue  # a raw file called subscriptions is not the contract's when contracts are mapped
+        emailed = tm is not None and tm.account_key is not None and tm.account_key.email
+        if name == "usage" and (lazy or since is not None) and not emailed:
+            from churnml.sources.usage import open_usage
+
+            found = open_usage(src, tm, mapping, since,
+                               lambda raw=None, tm=tm: _keyed(
+                                   _parsed(src, "usage", tm, mapping, raw), tm, keymap, None),
+                               keymap=keymap)
+            if found is not None and not lazy and not isinstance(found, pd.DataFrame):
+                found = found.to_pandas()
+        else:
+            found = _parsed(src, name, tm, mapping)
+            if not emailed:
+                found = _keyed(found, tm, keymap, None)
+        if found is not None:
+            out[name] = found
+    for name, frame in list(out.items()):  # by email domain: once the accounts are known
+        tm = mapping.tables.get(name) if mapping is not None else None
+        if tm is not None and tm.account_key is not None and tm.account_key.email:
+            if "accounts" not in out:
+                raise ChurnmlError(f"mapping tables.{name}.account_key: matching by email needs "
+                                   "the accounts table (with email_domain)")
+            out[name] = _keyed(frame, tm, keymap, out["accounts"])
+    return out
+
+
+def _finish(out: dict, wanted, validate: bool) -> dict:
+    if "contacts" in out and "accounts" in out:
+        from churnml.data.contacts import match_contacts
+
+        out["contacts"] = match_contacts(out["contacts"], out["accounts"])
+    from churnml.data.subscriptions import with_renewal_terms
+
+    out = with_renewal_terms(out)  # subscriptions -> renewal terms, once for every entry point
+    if validate:
+        from churnml.data.validate import DataQualityError
+        from churnml.data.validate import validate as run_validation
+
+        report = run_validation(out, raise_on_fatal=False)
+        asked = report["table"].str.split("|").map(lambda names: any(n in wanted for n in names))
+        unasked = (report["check"] == "missing_table") & ~asked.astype(bool)
+        report = report[~unasked].reset_index(drop=True)
+        if (report["severity"] == "fatal").any():
+            raise DataQualityError(report)
+    return out
+
+
+def _load(source, mapping, *, tables, validate, lazy, since) -> dict:
+    source, mapping = _resolve(source, mapping)
+    wanted = list(tables) if tables is not None else list(TABLES)
+    src = Source(source)
+    try:
+        out = _read_all(src, mapping, wanted, lazy=lazy, since=since)
+        out = _finish(out, wanted, validate)
+    except BaseException:
+        src.close()
+        raise
+    from churnml.sources.lazy import is_lazy
+
+    if not any(is_lazy(frame) for frame in out.values()):
+        src.close()  # nothing reads the source any more; a lazy table closes it itself
+    return out
+
+
+def open_tables(source=None, mapping=None, *, tables=None, validate=True, since=None) -> dict:
+    """The tables as :func:`load_tables` returns them, with usage kept in DuckDB where it can be.
+
+    The internal entry point of the CLI, ``train`` and ``score``: usage is a
+    :class:`~churnml.sources.lazy.LazyTable` (the feature engine and the validation read it in
+    SQL; :func:`churnml.sources.lazy.as_dated` gives its dated rows), the other tables are
+    pandas frames. ``since`` reads only usage rows at or after it (scoring: the longest
+    indicator look-back before ``as_of``), pushed down to the Parquet scan or the database.
+    Close the lazy table (``tables["usage"].close()``) when done, or let it be collected.
+    """
+    return _load(source, mapping, tables=tables, validate=validate, lazy=True,
+                 since=None if since is None else pd.Timestamp(since))
+
+
 def load_tables(
     source=None, mapping=None, *, tables=None, validate=True
 ) -> dict[str, pd.DataFrame]:
@@ -263,8 +249,9 @@ def load_tables(
     Parameters
     ----------
     source : str, Path or dict, optional
-        Folder of Parquet/CSV files (file stem = table name), a DuckDB database file, or a dict
-        of DataFrames. Defaults to the mapping's ``source``.
+        Folder of Parquet/CSV files (file stem = table name), a DuckDB database file, a database
+        URL (``postgresql://user@host/db``, any SQLAlchemy URL; see :mod:`churnml.sources.urls`
+        for credentials), or a dict of DataFrames. Defaults to the mapping's ``source``.
     mapping : str, Path or Mapping, optional
         Mapping YAML (or a :class:`~churnml.data.mapping.Mapping`) onto the contract.
     tables : list of str, optional
@@ -286,65 +273,7 @@ def load_tables(
     >>> sorted(tables)  # doctest: +SKIP
     ['accounts', 'contracts', 'usage']
     """
-    from churnml.data.mapping import Mapping
-
-    if mapping is not None and not isinstance(mapping, Mapping):
-        mapping = read_mapping(mapping)
-    if source is None:
-        if mapping is None or mapping.source is None:
-            raise ValueError(
-                "load_tables: give a source (folder, DuckDB file or dict) or a mapping with source:"
-            )
-        source = mapping.source
-    wanted = list(tables) if tables is not None else list(TABLES)
-    out: dict[str, pd.DataFrame] = {}
-    with _open(source) as src:
-        for name in wanted:
-            if name not in CONTRACT:
-                frame = src.read(name, f"table {name}")
-                if frame is not None:
-                    out[name] = frame
-                continue
-            tm = mapping.tables.get(name) if mapping is not None else None
-            if tm is None and _other_billing_mapped(name, mapping):
-                continue  # a raw file called subscriptions is not the contract's when contracts are mapped
-            raw = _fetch(src, name, tm)
-            if raw is None:
-                continue
-            text = (
-                tm is None
-                and src.is_text(name)
-                or (
-                    tm is not None
-                    and tm.origin[0] == "file"
-                    and Path(tm.file).suffix.lower() in (".csv", ".tsv")
-                )
-            )
-            out[name] = parse_table(
-                name,
-                raw,
-                timezone=mapping.timezone_for(name) if mapping is not None else None,
-                formats=tm.formats if tm is not None else None,
-                infer_extras=text,
-            )
-    if "contacts" in out and "accounts" in out:
-        from churnml.data.contacts import match_contacts
-
-        out["contacts"] = match_contacts(out["contacts"], out["accounts"])
-    from churnml.data.subscriptions import with_renewal_terms
-
-    out = with_renewal_terms(out)  # subscriptions -> renewal terms, once for every entry point
-    if validate:
-        from churnml.data.validate import DataQualityError
-        from churnml.data.validate import validate as run_validation
-
-        report = run_validation(out, raise_on_fatal=False)
-        asked = report["table"].str.split("|").map(lambda names: any(n in wanted for n in names))
-        unasked = (report["check"] == "missing_table") & ~asked.astype(bool)
-        report = report[~unasked].reset_index(drop=True)
-        if (report["severity"] == "fatal").any():
-            raise DataQualityError(report)
-    return out
+    return _load(source, mapping, tables=tables, validate=validate, lazy=False, since=None)
 
 
 def write_tables(tables: dict[str, pd.DataFrame], folder) -> dict[str, Path]:

@@ -13,8 +13,11 @@ shows up with the bad value before any data is read::
       usage: {file: events.parquet, columns: {ts: event_time}, formats: {ts: "%d/%m/%Y %H:%M"}}
 
 ``preset: salesforce`` (with optional ``options``, ``columns`` overrides and the ``schema`` of the
-raw tables) selects a table from a standard warehouse schema instead (:mod:`churnml.sources`). ``columns`` maps contract
-names to the user's names. Each table is read from exactly one of
+raw tables) selects a table from a standard warehouse schema instead (:mod:`churnml.sources`).
+``source`` may also be a database URL (:mod:`churnml.sources.urls`; ``${NAME}`` is filled from
+the environment when the source is opened). ``account_key`` says how a table's own customer key
+reaches ``account_id`` and ``keys`` names the key map (:mod:`churnml.data.keys`).
+``columns`` maps contract names to the user's names. Each table is read from exactly one of
 ``file`` (a file of the source folder), ``table`` (a table of a DuckDB file, a file stem, or a key
 of a dict of frames) or ``sql`` (a DuckDB ``SELECT`` in which every source table is a view).
 A mapping is often copied from elsewhere and run by a scheduler, so ``sql`` must be a single
@@ -33,9 +36,9 @@ from churnml.errors import ChurnmlError
 
 __all__ = ["Mapping", "TableMapping", "mapping_from_dict", "read_mapping"]
 
-_TABLE_KEYS = ("file", "table", "sql", "columns", "formats", "timezone", "preset", "options",
-               "schema")
-_TOP_KEYS = ("source", "timezone", "tables")
+_TABLE_KEYS = ("file", "table", "sql", "columns", "formats", "timezone", "account_key", "preset",
+               "options", "schema")
+_TOP_KEYS = ("source", "timezone", "tables", "keys")
 
 
 def _check_timezone(tz, where: str):
@@ -87,6 +90,8 @@ class TableMapping:
         Contract timestamp column -> ``strftime`` format of its raw text.
     timezone : str, optional
         Time zone of naive timestamps in this table (overrides the mapping-wide one).
+    account_key : AccountKey or dict, optional
+        How the table's customer key reaches ``account_id`` (:mod:`churnml.data.keys`).
     preset : str, optional
         The source preset the ``sql`` was composed from (:mod:`churnml.sources`).
     """
@@ -98,6 +103,7 @@ class TableMapping:
     columns: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     formats: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     timezone: str | None = None
+    account_key: object = None
     preset: str | None = None
 
     def __post_init__(self):
@@ -116,6 +122,7 @@ class TableMapping:
                 )
         object.__setattr__(self, "columns", _str_dict(self.columns, where, "columns"))
         object.__setattr__(self, "formats", _str_dict(self.formats, where, "formats"))
+        self._set_account_key(where)
         known = CONTRACT[self.name].columns
         unknown = [c for c in self.columns if c not in known]
         if unknown:
@@ -137,6 +144,28 @@ class TableMapping:
 
             file_kind(self.file, f"mapping tables.{self.name}.file")
 
+    def _set_account_key(self, where: str) -> None:
+        from churnml.data.keys import AccountKey
+
+        key = self.account_key
+        if key is None or isinstance(key, AccountKey):
+            return
+        if not isinstance(key, dict):
+            raise ValueError(  # noqa: TRY004 - a bad config value, not a bad argument type
+                f"{where}: account_key must be a mapping such as {{column: customer_id, system: "
+                f"stripe}}, but got {key!r}")
+        bad = [k for k in key if k not in ("column", "system", "email")]
+        if bad:
+            raise ValueError(f"{where}: account_key keys are column, system and email, but got {bad}")
+        key = AccountKey(table=self.name, **key)
+        if "account_id" in self.columns:
+            raise ValueError(f"{where}: give account_id either in columns or as account_key, "
+                             "not both")
+        if key.system is None and key.column is not None:  # the column holds the account id
+            object.__setattr__(self, "columns",
+                               MappingProxyType({**self.columns, "account_id": key.column}))
+        object.__setattr__(self, "account_key", key)
+
     @property
     def origin(self) -> tuple[str, str]:
         """``(kind, value)``: ``("file", ...)``, ``("table", ...)`` or ``("sql", ...)``."""
@@ -150,13 +179,30 @@ class TableMapping:
 class Mapping:
     """A whole mapping: optional source, default time zone, and per-table mappings."""
 
-    source: Path | None = None
+    source: Path | str | None = field(default=None, repr=False)  # a URL may hold a password
     timezone: str | None = None
     tables: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    keys: object = None
 
     def __post_init__(self):
+        from churnml.data.keys import KeyMap
+
         _check_timezone(self.timezone, "mapping")
         object.__setattr__(self, "tables", MappingProxyType(dict(self.tables)))
+        if isinstance(self.keys, dict):
+            bad = [k for k in self.keys if k not in ("file", "table", "sql", "columns")]
+            if bad:
+                raise ValueError(f"mapping keys: unknown keys {bad}; allowed are file, table, "
+                                 "sql, columns")
+            object.__setattr__(self, "keys", KeyMap(**self.keys))
+        elif self.keys is not None and not isinstance(self.keys, KeyMap):
+            raise ValueError(f"mapping keys: expected file/table/sql and columns, but got "
+                             f"{self.keys!r}")
+        needs = [n for n, tm in self.tables.items()
+                 if tm.account_key is not None and tm.account_key.system is not None]
+        if needs and self.keys is None:
+            raise ValueError(f"mapping: tables {needs} reach accounts through the key map "
+                             "(account_key with system), but the mapping has no keys: section")
 
     def timezone_for(self, name: str) -> str | None:
         """Time zone of naive timestamps in table ``name``."""
@@ -197,11 +243,16 @@ def mapping_from_dict(spec: dict, base: str | Path | None = None) -> Mapping:
                              "table only")
         parsed[name] = TableMapping(name=name, **settings)
     source = spec.get("source")
-    if source is not None:
+    from churnml.sources.urls import is_database_url
+
+    if source is not None and not is_database_url(str(source)):
         source = Path(source)
         if base is not None and not source.is_absolute():
             source = Path(base) / source
-    return Mapping(source=source, timezone=spec.get("timezone"), tables=parsed)
+    elif source is not None:
+        source = str(source).strip()
+    return Mapping(source=source, timezone=spec.get("timezone"), tables=parsed,
+                   keys=spec.get("keys"))
 
 
 def read_mapping(path: str | Path) -> Mapping:

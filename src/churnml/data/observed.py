@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from churnml.data.subscriptions import is_derived
+from churnml.sources.lazy import as_span
 
 #: columns that date something that happened (future-dated columns such as a scheduled
 #: ``end_date`` or a goal's ``due_at`` are left out; contract starts only as a last resort)
@@ -43,7 +44,7 @@ def observed_until(tables: dict) -> pd.Timestamp:
     """
     latest = []
     for name, columns in HAPPENED.items():
-        frame = tables.get(name)
+        frame = as_span(tables.get(name))  # a lazy usage table: its first and last time
         if frame is None or (name == "contracts" and is_derived(frame)):
             continue  # terms cut from subscriptions: their dates come from the data, not to it
         for column in columns:

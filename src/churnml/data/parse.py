@@ -119,8 +119,14 @@ _PARSERS = {"string": _parse_string, "float": _parse_float, "int": _parse_int, "
 
 def _normalise_words(values: pd.Series, vocabulary) -> pd.Series:
     """Map case/space/hyphen variants of the contract's words onto them; other values are kept."""
-    words = values.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
-    return words.where(words.isin(vocabulary), values)
+    distinct = pd.Series(values.dropna().unique())  # a few words, however long the column
+    words = distinct.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    known = words.isin(vocabulary)
+    lookup = pd.Series(words[known].to_numpy(), index=distinct[known].to_numpy())
+    if not len(lookup) or (lookup.index == lookup.to_numpy()).all():
+        return values
+    mapped = values.map(lookup)
+    return mapped.where(mapped.notna(), values).astype(values.dtype)
 
 
 def _examples(frame: pd.DataFrame, mask: pd.Series, column: str, key: tuple[str, ...]) -> list[str]:

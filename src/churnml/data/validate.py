@@ -76,7 +76,11 @@ def validate(tables, *, raise_on_fatal: bool = True, now=None) -> pd.DataFrame:
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     if now.tzinfo is not None:
         now = now.tz_convert("UTC").tz_localize(None)
-    parsed = {name: _parsed(name, frame) for name, frame in tables.items() if name in CONTRACT}
+    from churnml.sources.lazy import is_lazy
+
+    lazy = {name: frame for name, frame in tables.items() if is_lazy(frame)}
+    parsed = {name: _parsed(name, frame) for name, frame in tables.items()
+              if name in CONTRACT and name not in lazy}
     contacts = parsed.get("contacts")
     if (
         contacts is not None
@@ -86,7 +90,12 @@ def validate(tables, *, raise_on_fatal: bool = True, now=None) -> pd.DataFrame:
         from churnml.data.contacts import match_contacts
 
         parsed["contacts"] = match_contacts(contacts, parsed["accounts"])
-    found = checks.missing_tables(parsed)
+    found = checks.missing_tables({**parsed, **lazy})
+    for name, frame in lazy.items():  # large tables: checked in SQL where they lie
+        found += checks.missing_columns(name, frame)
+        from churnml.data.sql_checks import lazy_checks
+
+        found += lazy_checks(frame, parsed.get("accounts"), now)
     for name, frame in parsed.items():
         found += checks.missing_columns(name, frame)
         found += checks.unparseable(name, frame)
@@ -102,7 +111,10 @@ def validate(tables, *, raise_on_fatal: bool = True, now=None) -> pd.DataFrame:
     found += checks.curated_columns(parsed)
     found += checks.duplicated_usage(parsed)
     found += checks.contact_matching(parsed)
-    found += checks.skipped_indicators(parsed)
+    from churnml.data.keys import key_findings
+
+    found += key_findings({**parsed, **lazy})
+    found += checks.skipped_indicators({**parsed, **lazy})
     report = pd.DataFrame(found, columns=list(REPORT_COLUMNS))
     report["count"] = report["count"].astype("int64")
     order = report["severity"].map(_SEVERITY_ORDER)

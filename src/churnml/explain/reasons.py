@@ -200,3 +200,46 @@ def render_sentences(
         row["typical"] = (typical or {}).get(ind)
         out.append(render_sentence(catalog[ind], kind, row))
     return out
+
+
+def join_per_row(n: int, rows, texts, sep: str = "\n") -> pd.Series:
+    """``texts`` joined by ``sep`` per row position (0..n-1), in the given order; missing where a
+    row has none. One vectorised concatenation per position within a row, no loop over rows.
+
+    Examples
+    --------
+    >>> join_per_row(3, [2, 0, 2], ["b", "a", "c"], sep=", ").tolist()
+    ['a', <NA>, 'b, c']
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    texts = np.asarray(list(texts), dtype=object)
+    keep = ~pd.isna(texts)
+    rows, texts = rows[keep], texts[keep]
+    order = np.argsort(rows, kind="stable")
+    rows, texts = rows[order], texts[order].astype(str).astype(object)
+    starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1] if len(rows) else np.empty(0, int)
+    first = np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    position = np.arange(len(rows)) - first
+    out = np.full(n, None, dtype=object)
+    for k in range(int(position.max()) + 1 if len(position) else 0):
+        at = position == k
+        out[rows[at]] = texts[at] if k == 0 else out[rows[at]] + sep + texts[at]
+    return pd.Series(pd.array(out, dtype="string"))
+
+
+def row_positions(reasons: pd.DataFrame, account, as_of) -> np.ndarray:
+    """Position in the feature frame (``account``, ``as_of``: its keys per row) of each row of
+    ``reasons`` (by account_id and as_of; the first feature row when keys repeat)."""
+    keys = pd.DataFrame(
+        {
+            "account_id": pd.array(account, dtype="string"),
+            "as_of": as_of,
+            "_row": np.arange(len(account)),
+        }
+    ).drop_duplicates(["account_id", "as_of"])
+    left = reasons[["account_id", "as_of"]].assign(
+        account_id=reasons["account_id"].astype("string"),
+        as_of=pd.to_datetime(reasons["as_of"]).astype("datetime64[ns]"),
+    )
+    keys["as_of"] = pd.to_datetime(keys["as_of"]).astype("datetime64[ns]")
+    return left.merge(keys, on=["account_id", "as_of"], how="left")["_row"].to_numpy()

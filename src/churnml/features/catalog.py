@@ -1,7 +1,9 @@
 """The indicator catalog: declarative YAML entries under the top-level ``features/`` folder.
 
-Each entry names its shape, window, unit, risk direction and the sentences a CSM reads. Adding an
-indicator of an existing shape is adding an entry; the engine turns shapes into SQL.
+Each entry names its shape, window, unit, risk direction, the sentences a CSM reads and, where it
+measures one, the persona (:data:`PERSONAS`). Adding an indicator of an existing shape is adding
+an entry; the engine turns shapes into SQL. A family is read on a card as a risk area
+(:data:`AREA_LABELS`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FAMILIES = ("usage", "support", "nps", "champion", "value", "contract")
+#: family -> the risk area a CSM reads on a card
+AREA_LABELS = {
+    "usage": "Adoption",
+    "support": "Support friction",
+    "nps": "Sentiment (NPS)",
+    "champion": "Relationship",
+    "value": "Value realisation",
+    "contract": "Contract",
+    "other": "Other",
+}
 DIRECTIONS = ("up", "down", "none")
+#: whose relationship an indicator measures (catalog key ``persona``): decision makers and
+#: executive sponsors, influencing users (champions, power users), day-to-day users
+PERSONAS = ("decision_maker", "influencer", "user")
 KNOWN_KEYS = {
     "id", "shape", "family", "table", "time", "column", "window_days", "offset_days", "where",
     "share_where", "of", "nth", "min_days", "unit", "direction", "description", "risk",
-    "protective", "reads",
+    "protective", "reads", "persona",
 }
 DEFAULT_PATH = Path(__file__).with_name("catalog_yaml")
+
+
+def area_label(family) -> str:
+    """The risk area a CSM reads for ``family`` ("champion" -> "Relationship")."""
+    return AREA_LABELS.get(str(family), str(family).replace("_", " ").capitalize())
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,7 @@ class Indicator:
     protective_sentence: str | None
     direction: str
     params: dict = field(default_factory=dict, compare=False, hash=False)
+    persona: str | None = None
 
     @property
     def reads(self) -> tuple[tuple[str, str], ...]:
@@ -150,6 +171,7 @@ class Catalog:
              "window_days": i.window_days, "unit": i.unit, "direction": i.direction,
              "description": i.description, "risk_sentence": i.risk_sentence,
              "protective_sentence": i.protective_sentence,
+             "persona": getattr(i, "persona", None),
              "reads": ", ".join(f"{t}.{c}" for t, c in i.reads)}
             for i in self
         ])
@@ -210,6 +232,9 @@ def _entry(entry: dict, doc: dict, file: Path) -> Indicator:
     direction = entry.get("direction", "none")
     if direction not in DIRECTIONS:
         raise ValueError(f"{where}: direction must be one of {DIRECTIONS}, but got {direction!r}")
+    persona = entry.get("persona")
+    if persona is not None and persona not in PERSONAS:
+        raise ValueError(f"{where}: persona must be one of {PERSONAS}, but got persona={persona!r}")
     params = {k: entry[k] for k in ("time", "column", "offset_days", "where", "share_where", "of",
                                     "nth", "min_days", "reads") if k in entry}
     reads = params.get("reads", [])
@@ -228,4 +253,5 @@ def _entry(entry: dict, doc: dict, file: Path) -> Indicator:
         protective_sentence=entry.get("protective"),
         direction=direction,
         params=params,
+        persona=persona,
     )

@@ -16,16 +16,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from churnml.features import shapes, sources
+from churnml.features import shapes, sources, usage_grains
 from churnml.features.catalog import load_catalog
+from churnml.sources.lazy import is_lazy
 
 log = logging.getLogger(__name__)
 SPINE_COLUMNS = ("account_id", "as_of")
 CATEGORICAL = ("segment", "touch_model", "lifecycle_stage")
 SHORT = 90
-#: DuckDB settings: beyond MEMORY_LIMIT, joins and aggregates spill to a temporary folder
-THREADS = 2
-MEMORY_LIMIT = "1200MB"
 
 
 def feature_columns(frame: pd.DataFrame, catalog=None) -> list[str]:
@@ -51,12 +49,14 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
         if ind.id in skipped:
             continue
         if ind.table == "usage":  # read the coarsest pre-aggregated grain that holds its columns
-            ind = dataclasses.replace(ind, table=sources.grain(ind))
+            ind = dataclasses.replace(ind, table=usage_grains.block_grain(ind) or sources.grain(ind))
         if ind.shape in shapes.AGGREGATE_SHAPES | shapes.KEYED_SHAPES:
             days = shapes.lookback(ind)
             # windows up to SHORT days share one pass; longer look-backs get their own
             bucket = None if days is None or ind.shape in shapes.STATE_TIME else (
                 max(SHORT, days))
+            if bucket is not None and ind.table in usage_grains.USAGE_DIMS:
+                bucket = "day grain"  # usage's day grains join the spine once, for every window
             time = None if ind.shape in shapes.STATE_TIME else shapes.time_of(ind)
             keyed = shapes.key_of(ind) if ind.shape in shapes.KEYED_SHAPES else None
             key = (ind.family, ind.table, time, bucket, keyed)
@@ -78,8 +78,12 @@ def queries(catalog, tables: dict, missing: dict):
         # state shapes (open tickets, active contacts) look at all history before as_of
         time = time or shapes.STATE_TIME[inds[0].shape]
         lookback = max((shapes.lookback(i) or 0) for i in inds) if days is not None else None
-        sql = (shapes.keyed_query(inds, table, keyed, time, lookback) if keyed
-               else shapes.grouped_query(inds, table, time, lookback))
+        if table in usage_grains.BLOCK_KEY:  # active-day bitmasks per block
+            sql = shapes.block_query(inds, table, keyed, lookback, usage_grains.BLOCK_DAYS)
+        elif keyed:
+            sql = shapes.keyed_query(inds, table, keyed, time, lookback)
+        else:
+            sql = shapes.grouped_query(inds, table, time, lookback)
         out.append((family, [i.id for i in inds], sql))
     for ind in singles:
         out.append((ind.family, [ind.id], shapes.query(ind)))
@@ -96,7 +100,8 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
         The contract tables (only accounts and contracts or subscriptions are required; a family
         whose table is absent, or an indicator whose column is, is skipped and the reason kept in
         ``attrs["skipped"]``), or a folder of Parquet /
-        CSV files or a DuckDB database file, read with :func:`churnml.data.load.load_tables`.
+        CSV files, a DuckDB database file or a database URL, read with
+        :func:`churnml.data.load.open_tables` (usage stays in DuckDB).
     spine : DataFrame
         Output of :func:`churnml.make_spine` (at least account_id and as_of; dates at midnight).
     catalog : Catalog, optional
@@ -144,22 +149,52 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     if missing_cols:
         raise ValueError(f"spine is missing column(s) {missing_cols}; build it with churnml.make_spine")
     catalog = catalog or load_catalog()
-    if isinstance(tables, (str, os.PathLike)):
-        from churnml.data.load import load_tables
+    if isinstance(tables, (str, os.PathLike)):  # usage read in place, closed once built
+        from churnml.data.load import open_tables
 
-        tables = load_tables(tables, validate=False)
+        opened = open_tables(tables, validate=False)
+        try:
+            return build_features(opened, spine, catalog, progress=progress)
+        finally:
+            if is_lazy(opened.get("usage")):
+                opened["usage"].close()
     tables = _with_matched_contacts(tables)
     from churnml.data.subscriptions import with_renewal_terms
 
     tables = with_renewal_terms(tables)  # the same terms as load_tables and make_spine
+    usage = tables.get("usage")
+    if is_lazy(usage):  # read in place, on the source's own (confined) connection
+        return _on_source(usage.con, tables, spine, catalog, progress)
+    from churnml.sources.resources import duckdb_settings
+
+    size = 0 if usage is None else int(usage.memory_usage(index=False, deep=False).sum())
     with tempfile.TemporaryDirectory(prefix="churnml-duckdb-") as spill:
-        con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
-                                     "temp_directory": spill})
+        con = duckdb.connect(config=duckdb_settings(size, spill))
         try:
+            con.execute("SET enable_progress_bar = false")
+            con.execute("SET preserve_insertion_order = false")  # results carry _row; saves memory
             frame = _build(con, tables, spine, catalog, progress)
         finally:
             con.close()
     return frame
+
+
+def _on_source(con, tables, spine, catalog, progress):
+    """Build on a lazy table's connection, dropping every temporary relation made for it."""
+    listing = ("SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+               "SELECT view_name FROM duckdb_views() WHERE temporary")
+    before = {r[0] for r in con.execute(listing).fetchall()}
+    try:
+        return _build(con, tables, spine, catalog, progress)
+    finally:
+        for (name,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
+            if name not in before:
+                con.execute(f"DROP TABLE IF EXISTS {shapes.q(name)}")
+        for (name,) in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE temporary").fetchall():
+            if name not in before:
+                con.execute(f"DROP VIEW IF EXISTS {shapes.q(name)}")
 
 
 def _with_matched_contacts(tables: dict) -> dict:
@@ -178,8 +213,6 @@ def _with_matched_contacts(tables: dict) -> dict:
 
 
 def _build(con, tables, spine, catalog, progress):
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET preserve_insertion_order = false")  # results carry _row; saves memory
     missing = sources.register(con, tables, spine.reset_index(drop=True), grains=_grains(catalog))
     _, _, derived, skipped = plan(catalog, tables, missing)
     work = queries(catalog, tables, missing)
@@ -227,12 +260,23 @@ def _log_skips(catalog, tables: dict, missing: dict) -> None:
         log.warning("%s", line)
 
 
-def _grains(catalog) -> list[str]:
-    """The usage relations the catalog reads (champion usage reads user-days)."""
-    out = {sources.grain(i) for i in catalog if i.table == "usage"}
-    if any(i.table == "champion_usage" for i in catalog):
-        out.add("usage_users")
-    return sorted(out)
+def _grains(catalog) -> dict[str, int | None]:
+    """The usage relations the catalog reads (``champion_users``: the champions' user-days),
+    each with the longest look-back of its readers (None: all history)."""
+    out: dict[str, int | None] = {}
+    for ind in catalog:
+        if ind.table == "usage":
+            relation = usage_grains.block_grain(ind) or sources.grain(ind)
+        elif ind.table == "champion_usage":
+            relation = "champion_users"
+        else:
+            continue
+        days = shapes.lookback(ind) if ind.shape in shapes.SQL_SHAPES else 0
+        if relation in out and (out[relation] is None or days is None):
+            out[relation] = None
+        else:
+            out[relation] = None if days is None else max(days, out.get(relation) or 0)
+    return out
 
 
 def _derive(frame: pd.DataFrame, catalog, derived, tables) -> None:
@@ -275,3 +319,29 @@ def _progress(items, requested):
     if not enabled(requested):
         return items
     return bar(items, desc="indicator families", unit="family")
+
+
+#: the usage relations (grains and the champions' usage) an indicator may read
+_USAGE_READERS = {"usage", "champion_usage"}
+
+
+def usage_since(catalog, as_of, *, months_before: int = 0):
+    """The earliest usage time any indicator of ``catalog`` reads for snapshots at ``as_of`` and
+    up to ``months_before`` months earlier: ``as_of`` minus the longest usage look-back. None
+    when an indicator reads all usage history (nothing can be left at the source).
+
+    Examples
+    --------
+    >>> from churnml.features.catalog import load_catalog
+    >>> usage_since(load_catalog(), "2026-07-01")
+    Timestamp('2025-07-01 00:00:00')
+    """
+    catalog = catalog or load_catalog()
+    days = [shapes.lookback(i) for i in catalog
+            if i.table in _USAGE_READERS and i.shape in shapes.SQL_SHAPES]
+    if not days:
+        return None
+    if any(d is None for d in days):
+        return None
+    first = pd.Timestamp(as_of).normalize() - pd.DateOffset(months=months_before)
+    return first - pd.Timedelta(days=max(days))

@@ -15,9 +15,9 @@ AGGREGATE_SHAPES = {
     "count_window", "sum_window", "mean_window", "share_window", "any_window",
     "nps_window", "mean_duration", "days_since_last", "active_count", "none_active", "open_count",
     "open_oldest_days", "goals_achieved_share", "goal_progress", "goals_overdue", "goals_open",
-    "days_to_first_value", "tenure_days", "prior_terms", "past_downgrades",
+    "days_to_first_value", "tenure_days", "prior_terms", "past_downgrades", "weekly_slope",
 }
-QUERY_SHAPES = {"latest_value", "weekly_slope"}
+QUERY_SHAPES = {"latest_value"}
 #: shapes that count keys (users, features): an inner pass per (spine row, key), then a sum
 KEYED_SHAPES = {"distinct_window", "power_users"}
 SQL_SHAPES = AGGREGATE_SHAPES | QUERY_SHAPES | KEYED_SHAPES
@@ -27,7 +27,7 @@ DERIVED_SHAPES = {"change", "ratio", "difference", "lifecycle", "spine", "accoun
 #: value for an account × as_of with no rows: counts are 0, everything else stays NULL
 ZERO_WHEN_EMPTY = {"count_window", "distinct_window", "sum_window", "any_window", "active_count",
                    "open_count", "goals_overdue", "goals_open", "prior_terms", "past_downgrades",
-                   "power_users"}
+                   "power_users", "weekly_slope"}
 ONE_WHEN_EMPTY = {"none_active"}
 #: default time column per table (the column that dates a row)
 EVENT_TIME = {"usage": "ts", "champion_usage": "ts", "tickets": "opened_at", "nps": "responded_at",
@@ -147,6 +147,18 @@ def aggregate(ind) -> Sql:
                 + w + Sql(" THEN 1 ELSE 0 END), 0)"))
     if shape == "mean_duration":
         return Sql("AVG(CASE WHEN ") + w + Sql(' THEN e."t_closed_at" - e."t_opened_at" END)')
+    if shape == "weekly_slope":
+        # least squares of the weekly sums on x = -week over the window's weeks (empty weeks are
+        # 0): sum((mean_week - week) * y) / sum((week - mean_week)^2), summed row by row (a week's
+        # rows share its weight); weights are halves, exact in binary, so the value does not
+        # depend on the order rows arrive in
+        weeks = -(-int(ind.window_days) // 7)
+        centre = (weeks - 1) / 2
+        spread = sum((k - centre) ** 2 for k in range(weeks))
+        t = f'e.{q("t_" + time_of(ind))}'
+        week = f'FLOOR(({asof} - {t} - 1e-9) / 7)'
+        return (Sql("SUM(CASE WHEN ") + w
+                + Sql(f" THEN (? - {week}) * e.{q(col)} ELSE 0 END) / ?", (centre, spread)))
     if shape == "days_since_last":
         t = f'e.{q("t_" + time_of(ind))}'
         return Sql(f"{asof} - MAX(CASE WHEN ") + w + Sql(f" THEN {t} END)")
@@ -247,15 +259,40 @@ def query(ind) -> Sql:
             f') r GROUP BY r."_row"',
             (nth,),
         )
-    w = window(ind)
-    if ind.shape == "weekly_slope":
-        col = q(ind.params["column"])
-        weeks = -(-int(ind.window_days) // 7)
-        grid = " UNION ALL ".join(f"SELECT {k} AS \"k\"" for k in range(weeks))
-        per_week = (Sql(f'SELECT s."_row", CAST(FLOOR((s."as_of_day" - {t} - 1e-9) / 7) AS INTEGER) AS "k", '
-                        f'SUM(e.{col}) AS "y" FROM "spine" s JOIN {table} e ON e."account_id" = s."account_id" AND ')
-                    + w + Sql(' GROUP BY 1, 2'))
-        return (Sql(f'SELECT g."_row", REGR_SLOPE(COALESCE(p."y", 0), -g."k") AS {q(ind.id)} FROM '
-                    f'(SELECT s."_row", w."k" FROM "spine" s CROSS JOIN ({grid}) w) g LEFT JOIN (')
-                + per_week + Sql(') p ON p."_row" = g."_row" AND p."k" = g."k" GROUP BY g."_row"'))
     raise ValueError(f"indicator {ind.id}: unknown query shape {ind.shape!r}")
+
+
+def _bits(lo: str, hi: str, block: int) -> str:
+    """Bitmask selecting days [lo, hi) of block ``e."b"`` (bit k = day ``block * b + k``)."""
+    a = f'GREATEST({lo} - {block} * e."b", 0)'
+    c = f'LEAST({hi} - {block} * e."b", {block})'
+    full = (1 << block) - 1
+    return (f"(CASE WHEN {c} > {a} THEN ({full} >> CAST({block} - ({c} - {a}) AS INTEGER)) "
+            f"<< CAST({a} AS INTEGER) ELSE 0 END)")
+
+
+def block_query(inds, table: str, key: str, days: int, block: int) -> Sql:
+    """Keyed shapes over active-day bitmasks (``table``: account, key, block ``b``, ``mask``).
+
+    Per (spine row, key) the days active in each indicator's window are the bit counts of the
+    blocks it overlaps; ``distinct_window`` counts keys with one or more, ``power_users`` keys
+    with at least ``min_days``. The same values as :func:`keyed_query` over the day grain.
+    """
+    k = q(key)
+    inner, outer, params = Sql(f'SELECT s."_row", e.{k}'), Sql('SELECT k."_row"'), ()
+    for n, ind in enumerate(inds):
+        off = int(ind.params.get("offset_days", 0))
+        lo, hi = f'(s."as_of_day" - {int(ind.window_days) + off})', f'(s."as_of_day" - {off})'
+        inner = inner + Sql(f', SUM(BIT_COUNT(e."mask" & {_bits(lo, hi, block)})) AS "c{n}"')
+        least = 1 if ind.shape == "distinct_window" else int(ind.params.get("min_days", 8))
+        outer = outer + Sql(f', SUM(CASE WHEN k."c{n}" >= ? THEN 1 ELSE 0 END) AS {q(ind.id)}',
+                            (least,))
+    # each spine row with the blocks its windows reach: an equality join, no range filter
+    first = f'CAST(FLOOR(("as_of_day" - ?) / {block}) AS BIGINT)'
+    last = f'CAST(FLOOR(("as_of_day" - 1) / {block}) AS BIGINT)'
+    blocks = (f'(SELECT "_row", "account_id", "as_of_day", UNNEST(RANGE({first}, {last} + 1)) '
+              f'AS "b" FROM "spine")')
+    inner = inner + Sql(
+        f' FROM {blocks} s JOIN {q(table)} e ON e."account_id" = s."account_id" AND e."b" = s."b"'
+        f' GROUP BY s."_row", e.{k}', (int(days),))
+    return outer + Sql(" FROM (") + inner + Sql(') k GROUP BY k."_row"') + Sql("", params)

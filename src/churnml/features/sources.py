@@ -2,13 +2,14 @@
 
 Keys become integers before DuckDB sees them: ``account_id`` is the position of the account in
 the spine's own list of accounts (rows of accounts outside the spine can never reach a feature and
-are dropped), usage ``user_id`` a code of the usage table's users. Every time column gets a
-``t_<column>`` twin in days since 1970-01-01, so the point-in-time rule is one numeric comparison.
+are dropped), usage ``user_id`` a code of the usage table's users (a hash of the id when usage
+is a lazy table). Every time column gets a ``t_<column>`` twin in days since 1970-01-01, so the
+point-in-time rule is one numeric comparison.
 
-Usage, the only large table, is reduced once per grain an indicator needs and never re-scanned:
-``usage`` (account-day), ``usage_users`` (user-day), ``usage_events`` (event-day) and
-``usage_user_events`` (user-event-day); each holds ``quantity`` summed over the day. Two derived
-sources join contacts: NPS responses with the respondent's role, and the champions' own usage.
+Usage, the only large table, is reduced once to the grains the catalog needs and never re-scanned
+(:mod:`churnml.features.usage_grains`: account-day sums, per-block active-day bitmasks of users
+and features, the champions' user-days), in SQL when it is a lazy table. Two derived sources join
+contacts: NPS responses with the respondent's role, and the champions' own usage.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ import numpy as np
 import pandas as pd
 
 from churnml.features.shapes import q
+from churnml.features.usage_grains import (  # noqa: F401 - re-exported: the usage grains
+    SHAPE_DIMS,
+    USAGE_DIMS,
+    USAGE_GRAINS,
+    grain,
+    register_usage,
+)
 
 TIME_COLUMNS = {
     "accounts": ("created_at",),
@@ -27,15 +35,6 @@ TIME_COLUMNS = {
     "goals": ("created_at", "due_at", "achieved_at"),
 }
 EPOCH = np.datetime64("1970-01-01", "ns")
-#: usage grains: the usage columns an indicator reads -> the relation that holds that grain
-USAGE_GRAINS = {
-    frozenset(): "usage",
-    frozenset({"user_id"}): "usage_users",
-    frozenset({"event"}): "usage_events",
-    frozenset({"user_id", "event"}): "usage_user_events",
-}
-
-
 def _days(series: pd.Series) -> np.ndarray:
     """Fractional days since 1970-01-01 (NaN for missing)."""
     values = pd.to_datetime(series).to_numpy(dtype="datetime64[ns]")
@@ -58,22 +57,11 @@ def account_codes(series: pd.Series, accounts: pd.Index) -> np.ndarray:
     return accounts.get_indexer(series.astype("string")).astype("int32")
 
 
-USAGE_DIMS = {relation: set(dims) for dims, relation in USAGE_GRAINS.items()}
-#: shapes that read a usage column without naming it
-SHAPE_DIMS = {"power_users": {"user_id"}}
-
-
-def grain(ind) -> str:
-    """The usage relation an indicator reads: the coarsest grain holding its columns."""
-    cols = {ind.params.get("column")} | set(ind.params.get("where") or {}) | set(
-        ind.params.get("share_where") or {}) | SHAPE_DIMS.get(ind.shape, set())
-    return USAGE_GRAINS[frozenset(cols & {"user_id", "event"})]
-
-
 def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[str, str]:
     """Register the spine and every present table; return {source: reason} for missing sources.
 
-    ``grains`` names the usage relations to build (see :data:`USAGE_GRAINS`).
+    ``grains`` names the usage relations to build (:mod:`churnml.features.usage_grains`), and
+    ``champion_users`` when the champions' own usage is read.
     """
     as_of = pd.to_datetime(spine["as_of"])
     midnight = as_of == as_of.dt.normalize()
@@ -105,12 +93,17 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
         con.execute(f"CREATE TEMP TABLE {q(name)} AS SELECT * FROM {q(name + '_frame')}")
         con.unregister(f"{name}_frame")
     usage = tables.get("usage")
-    users = None
+    has_users = False
+    contacts = tables.get("contacts")
+    champions = (usage is not None and contacts is not None and "user_id" in usage.columns
+                 and {"user_id", "role"} <= set(contacts.columns) and "champion_users" in grains)
     if usage is None:
         for relation in USAGE_GRAINS.values():
             missing[relation] = "no usage table"
     else:
-        users = _register_usage(con, usage, accounts, grains)
+        days = spine_frame_days(con)
+        has_users = register_usage(con, usage, accounts, grains, days=days,
+                               champions=_champion_codes(contacts) if champions else None)
     if "nps" not in missing:
         contacts = tables.get("contacts")
         # the respondent's role, when the tables can tell it (else NULL; indicators reading it
@@ -122,90 +115,37 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
         con.execute(f'CREATE TEMP VIEW "nps_with_role" AS SELECT n.*, {role} AS "role" FROM "nps" n {join}')
     else:
         missing["nps_with_role"] = "no nps table"
-    contacts = tables.get("contacts")
-    if (users is None or contacts is None or not {"user_id", "role"} <= set(contacts.columns)
-            or "usage_users" not in grains):
+    if not has_users or not champions:
         missing["champion_usage"] = "needs usage with user_id and contacts with user_id and role"
     else:
-        _register_champion_usage(con, contacts, users)
+        # usage counts as a champion's only from the day the user became champion (t_known_from)
+        con.execute(
+            'CREATE TEMP VIEW "champion_usage" AS SELECT u.*, c."t_known_from" FROM "usage_users" u '
+            'JOIN "champion_users" c ON c."user_id" = u."user_id"'
+        )
     return missing
 
 
-def _null_mask(codes: np.ndarray) -> np.ndarray | None:
-    """Arrow validity mask of categorical codes (-1 = missing), or None when nothing is missing."""
-    mask = codes < 0
-    return mask if mask.any() else None
+def spine_frame_days(con) -> tuple[int, int] | None:
+    """The spine's first and last ``as_of`` day (None for an empty spine)."""
+    first, last = con.execute('SELECT MIN("as_of_day"), MAX("as_of_day") FROM "spine"').fetchall()[0]
+    return None if first is None else (int(first), int(last))
 
 
-def _register_usage(con, usage: pd.DataFrame, accounts: pd.Index, grains) -> pd.Index | None:
-    """Reduce usage to the grains the catalog needs, in one pass each over integer columns."""
-    account = account_codes(usage["account_id"], accounts)
-    keep = account >= 0
-    if keep.all():  # the usual case: no filtered copies
-        keep = slice(None)
-    cols = {"account_id": account[keep], "t_ts": _whole_days(usage["ts"])[keep]}
-    del account
-    users = None
-    if "user_id" in usage:
-        user = usage["user_id"]
-        if not isinstance(user.dtype, pd.CategoricalDtype):
-            user = user.astype("string").astype("category")
-        users = pd.Index(user.cat.categories.astype(str))
-        codes = user.cat.codes.to_numpy()[keep].astype("int32")
-        cols["user_id"] = (codes, _null_mask(codes))
-    if "event" in usage:
-        event = usage["event"]
-        if not isinstance(event.dtype, pd.CategoricalDtype):
-            event = event.astype("string").astype("category")
-        # integer codes: DuckDB groups numbers far faster than strings or enums; the narrowest
-        # integer that holds them (a product has tens of features, not millions)
-        width = "int16" if len(event.cat.categories) < np.iinfo("int16").max else "int32"
-        codes = event.cat.codes.to_numpy()[keep].astype(width)
-        cols["event"] = (codes, _null_mask(codes))
-    if "quantity" in usage:
-        quantity = usage["quantity"].to_numpy(dtype="float32", na_value=np.nan)[keep]
-        missing = np.isnan(quantity)
-        if missing.any():  # a row without a quantity counts once; otherwise no copy at all
-            quantity = np.where(missing, np.float32(1.0), quantity)
-        del missing
-    else:
-        quantity = np.ones(len(cols["t_ts"]), dtype="float32")
-    cols["quantity"] = quantity
-    del quantity
-    import pyarrow as pa
-
-    # an Arrow table over the numpy buffers: no copy into pandas blocks before DuckDB reads it
-    frame = pa.table({k: pa.array(v[0], mask=v[1]) if isinstance(v, tuple) else pa.array(v)
-                      for k, v in cols.items()})
-    del cols
-    con.register("usage_frame", frame)
-    built = []  # finest first; a coarser grain is summed from the smallest finer one built
-    for relation in sorted(set(grains), key=lambda r: -len(USAGE_DIMS[r])):
-        dims = USAGE_DIMS[relation]
-        if any(d not in frame.column_names for d in dims):
-            continue
-        source = next((b for b in reversed(built) if dims <= USAGE_DIMS[b]), "usage_frame")
-        keys = ", ".join(['"account_id"', *(q(d) for d in sorted(dims)), '"t_ts"'])
-        con.execute(f'CREATE TEMP TABLE {q(relation)} AS SELECT {keys}, CAST(SUM("quantity") AS '
-                    f'DOUBLE) AS "quantity" FROM {q(source)} GROUP BY {keys}')
-        built.append(relation)
-    con.unregister("usage_frame")
-    return users
-
-
-def _register_champion_usage(con, contacts: pd.DataFrame, users: pd.Index) -> None:
-    """User-day usage of users who are champions, with the day they became one."""
+def _champion_codes(contacts: pd.DataFrame):
+    """``champion_codes(users)``: the champions' (user code, day they became champion), given
+    the usage table's users (see :func:`churnml.features.usage_grains.register_usage`)."""
     champions = contacts[contacts["role"].astype("string").eq("champion").fillna(False)
                          & contacts["user_id"].notna()]
-    code = users.get_indexer(champions["user_id"].astype("string"))
-    started = (_days(champions["started_at"]) if "started_at" in champions
-               else np.full(len(champions), np.nan))
-    con.register("champion_frame", pd.DataFrame({"user_id": code, "t_known_from": started})[code >= 0])
-    con.execute('CREATE TEMP TABLE "champion_users" AS SELECT "user_id", MIN("t_known_from") AS '
-                '"t_known_from" FROM "champion_frame" GROUP BY "user_id"')
-    con.unregister("champion_frame")
-    # usage counts as a champion's only from the day the user became champion (t_known_from)
-    con.execute(
-        'CREATE TEMP VIEW "champion_usage" AS SELECT u.*, c."t_known_from" FROM "usage_users" u '
-        'JOIN "champion_users" c ON c."user_id" = u."user_id"'
-    )
+
+    def codes(users: pd.Index | None) -> pd.DataFrame:
+        """``users=None``: the ids as text (a lazy usage table hashes them)."""
+        started = (_days(champions["started_at"]) if "started_at" in champions
+                   else np.full(len(champions), np.nan))
+        if users is None:
+            return pd.DataFrame({"user_id": champions["user_id"].astype(str).to_numpy(
+                dtype=object), "t_known_from": started})
+        code = users.get_indexer(champions["user_id"].astype("string"))
+        return pd.DataFrame({"user_id": code, "t_known_from": started})[code >= 0]
+
+    return codes

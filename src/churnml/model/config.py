@@ -198,6 +198,8 @@ class ModelConfig:
     search_space: SearchSpace = field(default_factory=SearchSpace)
     tiers: Tiers = field(default_factory=Tiers)
     capacity: int = 50
+    capacity_per_csm: int = 5
+    saveability: dict = field(default_factory=dict)
     explanation_backend: str = "auto"
     seed: int = 0
     registered_model_name: str = "churnml"
@@ -230,6 +232,8 @@ class ModelConfig:
         if not (self.blend == "auto" or isinstance(self.blend, bool)):
             _fail("blend", "one of 'auto', true or false", self.blend)
         _check_int("capacity", self.capacity, 1)
+        _check_int("capacity_per_csm", self.capacity_per_csm, 1)
+        _check_saveability(self.saveability)
         _check_choice("explanation_backend", self.explanation_backend, BACKENDS)
         _check_int("seed", self.seed, 0)
         if not isinstance(self.registered_model_name, str) or not self.registered_model_name:
@@ -246,6 +250,18 @@ class ModelConfig:
         out = dataclasses.asdict(self)
         out["search_space"] = {k: list(v) for k, v in out["search_space"].items()}
         return out
+
+
+def _check_saveability(value):
+    """Family -> share of its at-risk ARR a CSM can save, each in [0, 1]."""
+    from churnml.features.catalog import FAMILIES
+
+    if not isinstance(value, dict):
+        _fail("saveability", "a mapping of family to a number in [0, 1]", value)
+    for family, factor in value.items():
+        if family not in FAMILIES:
+            _fail(f"saveability.{family}", f"a family of {FAMILIES!r}", family)
+        _check_real(f"saveability.{family}", factor, 0.0, 1.0)
 
 
 def _build(cls, values: dict, where: str):
@@ -308,7 +324,7 @@ def load_config(path=None, **overrides) -> ModelConfig:
 
 
 #: config keys that scoring reads (``churnml score --config`` overrides the model's with them)
-SCORING_KEYS = ("tiers", "explanation_backend")
+SCORING_KEYS = ("tiers", "explanation_backend", "capacity_per_csm", "saveability")
 
 
 def scoring_overrides(path) -> dict:

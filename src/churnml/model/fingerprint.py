@@ -57,9 +57,14 @@ def fingerprint(tables: dict) -> pd.DataFrame:
     """
     from churnml.data.contract import CONTRACT
 
+    from churnml.sources.lazy import fingerprint_row, is_lazy
+
     rows = []
     for name in sorted(tables):
         frame = tables[name]
+        if is_lazy(frame):  # in SQL, where it lies (see churnml.sources.lazy.fingerprint_row)
+            rows.append(fingerprint_row(frame))
+            continue
         columns = _hash_columns(frame, name)
         spec = CONTRACT.get(name)
         event = spec.event_time if spec is not None else None
@@ -111,10 +116,13 @@ def mapping_digest(mapping) -> str | None:
             sorted(dict(spec.columns).items()),
             sorted(dict(spec.formats).items()),
             spec.timezone,
+            # keys across systems, only when given (older mappings keep their digest)
+            *([repr(spec.account_key)] if getattr(spec, "account_key", None) else []),
         )
         for name, spec in mapping.tables.items()
     )
-    text = repr((mapping.timezone, tables))
+    keys = getattr(mapping, "keys", None)
+    text = repr((mapping.timezone, tables, *([repr(keys)] if keys is not None else [])))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

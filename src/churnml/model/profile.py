@@ -104,6 +104,9 @@ def table_measures(frame: pd.DataFrame | None, table: str, spine: pd.DataFrame) 
 
 def last_before(frame: pd.DataFrame | None, table: str, as_of) -> str | None:
     """The date of the table's latest dated row before ``as_of`` (ISO), or None."""
+    from churnml.sources.lazy import as_dated
+
+    frame = as_dated(frame)
     if frame is None or len(frame) == 0:
         return None
     limit = pd.Timestamp(as_of).to_datetime64().astype("datetime64[D]").astype(np.int64)
@@ -126,9 +129,12 @@ def measure(tables: dict, spine: pd.DataFrame, families: dict[str, str]) -> dict
     """
     from churnml.data.contract import CONTRACT
 
-    present = {k: v for k, v in tables.items() if k in CONTRACT and isinstance(v, pd.DataFrame)}
+    from churnml.sources.lazy import as_dated, is_lazy
+
+    present = {k: v for k, v in tables.items()
+               if k in CONTRACT and (isinstance(v, pd.DataFrame) or is_lazy(v))}
     needed = {*families.values(), *(t for t in ACTIVITY_TABLES if t in present)}
-    found = {t: table_measures(present.get(t), t, spine) for t in sorted(needed)}
+    found = {t: table_measures(as_dated(present.get(t)), t, spine) for t in sorted(needed)}
     return {
         "rows": len(spine),
         "tables": {name: len(frame) for name, frame in sorted(present.items())},

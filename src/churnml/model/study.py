@@ -228,9 +228,9 @@ def tune_worker(
     if features is None:
         tables = data
         if not isinstance(data, dict):
-            from churnml.data.load import load_tables
+            from churnml.data.load import open_tables
 
-            tables = load_tables(data, mapping)
+            tables = open_tables(data, mapping)  # usage stays in DuckDB
         features = build_training_frame(tables, config, catalog, progress=progress)
     frame = features.reset_index(drop=True)
     tags = {"optuna.study": study_name, "optuna.storage": redacted(storage),

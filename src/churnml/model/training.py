@@ -358,9 +358,9 @@ def train(
         if isinstance(data, dict):
             tables = data
         else:
-            from churnml.data.load import load_tables
+            from churnml.data.load import load_tables, open_tables
 
-            tables = load_tables(data, mapping)
+            tables = open_tables(data, mapping)  # usage stays in DuckDB
             # synthetic data carry the true churn probability: the evaluation adds the oracle
             oracles = ["oracle", "oracle_terms"]
             tables.update(load_tables(data, mapping, tables=oracles, validate=False))

@@ -22,12 +22,17 @@ def red_digest(scores: pd.DataFrame, n: int = 5, *, warnings=None) -> str:
     --------
     >>> scores = pd.DataFrame({"account_id": ["A1"], "name": ["Acme"], "tier": ["red"],
     ...     "score": [81], "arr": [120000.0], "arr_at_risk": [97200.0], "days_to_renewal": [40],
-    ...     "trend": ["rising"], "top_reasons": ["No executive sponsor"], "play": ["Find a sponsor"]})
+    ...     "trend": ["rising"], "risk_areas": ["Relationship 70%"],
+    ...     "change_summary": ["Risk up 12 points since 1 Jun 2026: No executive sponsor (+9)"],
+    ...     "top_reasons": ["No executive sponsor"], "play": ["Find a sponsor"],
+    ...     "play_owner": ["Executive sponsor"]})
     >>> print(red_digest(scores))
     1 red account; the 1 with the most ARR at risk:
     1. Acme (A1): score 81, rising; ARR 120,000, 97,200 at risk; renewal in 40 days
+       Risk up 12 points since 1 Jun 2026: No executive sponsor (+9)
+       risk by area: Relationship 70%
        - No executive sponsor
-       play: Find a sponsor
+       play: Find a sponsor (owner: Executive sponsor)
     """
     notes = [f"warning: {message}" for message in run_warnings(warnings)]
     red = scores[scores["tier"].astype("string") == "red"]
@@ -44,8 +49,12 @@ def red_digest(scores: pd.DataFrame, n: int = 5, *, warnings=None) -> str:
             f"ARR {row['arr']:,.0f}, {row['arr_at_risk']:,.0f} at risk; "
             f"renewal in {row['days_to_renewal']} days"
         )
+        for column, prefix in (("change_summary", ""), ("risk_areas", "risk by area: ")):
+            if pd.notna(row.get(column)):
+                lines.append(f"   {prefix}{row[column]}")
         reasons = str(row.get("top_reasons") or "").splitlines()
         lines.extend(f"   - {reason}" for reason in reasons if reason.strip())
         if pd.notna(row.get("play")):
-            lines.append(f"   play: {row['play']}")
+            owner = f" (owner: {row['play_owner']})" if pd.notna(row.get("play_owner")) else ""
+            lines.append(f"   play: {row['play']}{owner}")
     return "\n".join(lines)

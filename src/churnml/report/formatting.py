@@ -7,6 +7,8 @@ import re
 
 import pandas as pd
 
+from churnml.features.catalog import area_label
+
 TREND_TEXT = {
     "new": "New",
     "rising": "↑ Rising",
@@ -16,14 +18,6 @@ TREND_TEXT = {
 PATTERN_TEXT = {
     "acute": "Acute — risk rose suddenly",
     "chronic": "Chronic — at risk for several runs",
-}
-FAMILY_TEXT = {
-    "usage": "Usage",
-    "support": "Support",
-    "nps": "NPS / sentiment",
-    "champion": "Champions & sponsors",
-    "value": "Value realisation",
-    "contract": "Contract",
 }
 ROLE_TEXT = {
     "champion": "Champion",
@@ -109,8 +103,9 @@ def text(value, default: str = "—") -> str:
 
 
 def pretty_indicator(indicator: str) -> str:
-    """``active_users_change_30d`` -> ``Active users change 30d``."""
-    words = re.sub(r"\bnps\b", "NPS", str(indicator).replace("_", " ").strip())
+    """``active_users_change_30d`` -> ``Active users change 30d``; ``arr`` -> ``ARR``."""
+    words = str(indicator).replace("_", " ").strip()
+    words = re.sub(r"\b(nps|arr|csat)\b", lambda m: m.group(1).upper(), words)
     return words[:1].upper() + words[1:]
 
 
@@ -124,6 +119,6 @@ FILTERS = {
     "text": text,
     "trend": lambda v: TREND_TEXT.get(text(v, ""), text(v)),
     "pattern": lambda v: PATTERN_TEXT.get(text(v, ""), ""),
-    "family": lambda v: FAMILY_TEXT.get(text(v, ""), text(v).replace("_", " ").capitalize()),
+    "family": lambda v: area_label(text(v, "")) if text(v, "") else "—",
     "role": lambda v: ROLE_TEXT.get(text(v, ""), text(v).replace("_", " ").capitalize()),
 }

@@ -2,7 +2,8 @@
 plus contacts and accounts (CSMs) through the same loader as every other command.
 
 ``scores.parquet`` is mandatory; the sidecars ``scores_explanations.parquet``,
-``scores_history.parquet`` and ``scores_families.parquet`` are optional — a missing one is
+``scores_history.parquet``, ``scores_families.parquet``, ``scores_personas.parquet`` and
+``scores_changes.parquet`` are optional — a missing one is
 returned as ``None`` and the report says "not available" for the sections that need it. The run
 manifest ``scores_manifest.json`` is optional too; its warnings (no signal, an ``as_of`` outside
 the data) are shown at the top of the report.
@@ -28,6 +29,8 @@ SIDECARS: dict[str, tuple[str, ...]] = {
     "explanations": ("account_id", "indicator", "contribution", "kind", "rank", "sentence"),
     "history": ("account_id", "as_of", "indicator", "value"),
     "families": ("account_id", "family", "contribution"),
+    "personas": ("account_id", "persona", "health"),
+    "changes": ("account_id", "indicator", "points", "sentence"),
 }
 SCORES_REQUIRED = ("account_id", "score", "tier")
 
@@ -146,8 +149,8 @@ def read_scores_bundle(scores_path: str | Path) -> dict[str, pd.DataFrame | None
     Returns
     -------
     dict
-        Keys ``scores``, ``explanations``, ``history``, ``families`` (a missing sidecar is
-        ``None``) and ``manifest`` (the run manifest dict, ``None`` when absent).
+        Keys ``scores``, ``explanations``, ``history``, ``families``, ``personas``, ``changes``
+        (a missing sidecar is ``None``) and ``manifest`` (the run manifest dict, ``None`` when absent).
 
     Raises
     ------

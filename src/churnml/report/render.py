@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from churnml.data.atomic import write_text
-from churnml.report import charts, view
+from churnml.report import audit_view, books, charts, view
 from churnml.report.formatting import FILTERS, money
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -45,6 +45,9 @@ def render_report(
     include_amber: bool = False,
     title: str | None = None,
     notices=None,
+    personas: pd.DataFrame | None = None,
+    changes: pd.DataFrame | None = None,
+    audit=None,
 ) -> str:
     """Render the red-account meeting pack as one self-contained HTML document.
 
@@ -66,6 +69,12 @@ def render_report(
     notices : list of str, optional
         Warnings about the scoring run shown above the overview (e.g. the model shows no signal,
         or ``as_of`` lies past the end of the data; see ``churnml.report.digest.run_warnings``).
+    personas, changes : DataFrame, optional
+        The persona-health and what-changed sidecars of ``churnml score``; without them the
+        cards show the scores' own persona health and change summary.
+    audit : HealthScoreAudit, optional
+        An existing health score beside the model (:func:`churnml.audit.audit_health_score`),
+        shown as a section of the overview.
 
     Returns
     -------
@@ -81,7 +90,8 @@ def render_report(
     True
     """
     for name, frame in (("scores", scores), ("explanations", explanations),
-                        ("history", history), ("families", families)):  # fmt: skip
+                        ("history", history), ("families", families),
+                        ("personas", personas), ("changes", changes)):  # fmt: skip
         if frame is not None and "account_id" not in frame.columns:
             raise ValueError(
                 f"{name} frame needs an 'account_id' column; it has {list(frame.columns)}"
@@ -90,11 +100,12 @@ def render_report(
         if col not in scores.columns:
             raise ValueError(f"scores frame needs a '{col}' column; it has {list(scores.columns)}")
 
-    frame = view.normalise_scores(scores)
+    frame = view.normalise_scores(books.ranked(scores))
     summary = view.overview(frame)
     card_list = view.cards(
-        frame, explanations, history, families, contacts, include_amber=include_amber
-    )
+        frame, explanations, history, families, contacts, include_amber=include_amber,
+        personas=personas, changes=changes,
+    )  # fmt: skip
     tier_svg = charts.tier_bar_svg(
         [
             (t["tier"], t["count"], f"{t['count']} {t['tier']} · ARR {money(t['arr'])}")
@@ -115,6 +126,8 @@ def render_report(
         tier_svg=Markup(tier_svg),
         include_amber=include_amber,
         notices=list(notices or []),
+        books=books.books(frame),
+        audit=None if audit is None else audit_view.audit_section(audit),
         has_contacts=contacts is not None,
         css=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
         script=Markup(script),

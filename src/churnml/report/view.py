@@ -12,15 +12,17 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from churnml.report import charts
+from churnml.report import card_parts, charts
 from churnml.report.formatting import ROLE_TEXT, is_missing, month, number, pretty_indicator
 
 SCORE_COLUMNS = (
     "account_id", "name", "segment", "csm", "as_of", "contract_id", "renewal_date",
     "days_to_renewal", "arr", "probability", "score", "tier", "rank", "arr_at_risk",
-    "base_value", "log_odds", "previous_score", "previous_tier", "trend", "pattern",
-    "top_reasons", "protective_reasons", "play", "plays", "model_name", "model_version",
-    "scored_at",
+    "expected_arr_at_risk", "csm_rank", "csm_focus", "base_value", "log_odds", "previous_score",
+    "previous_tier", "trend", "pattern", "score_change", "changed_since", "change_summary",
+    "risk_areas", "top_family", "top_reasons", "protective_reasons", "decision_maker_health",
+    "influencer_health", "user_health", "play", "play_owner", "plays", "play_owners",
+    "model_name", "model_version", "scored_at",
 )  # fmt: skip
 TIERS = ("red", "amber", "green")
 #: history indicator -> (heading, digits) in the order the sparklines are shown
@@ -118,6 +120,7 @@ def _first(column: pd.Series):
 
 
 def _waterfall(row: dict, explanations: list[dict]) -> str | None:
+    explanations = [e for e in explanations if not is_missing(e.get("indicator"))]
     if is_missing(row.get("base_value")) or is_missing(row.get("log_odds")) or not explanations:
         return None
     shown = sorted(explanations, key=lambda e: -abs(float(e["contribution"])))[:WATERFALL_STEPS]
@@ -187,6 +190,30 @@ def _people(contacts: list[dict], as_of) -> list[dict]:
     return people
 
 
+def _chosen(scores: pd.DataFrame, include_amber: bool) -> pd.DataFrame:
+    """The carded accounts: red (then amber when asked) by ARR at risk, then the other amber
+    accounts a CSM's focus list names (a green account there gets no card)."""
+    wanted = ["red", "amber"] if include_amber else ["red"]
+    focus = scores["csm_focus"].fillna(False).astype(bool) if "csm_focus" in scores else False
+    focus = focus & scores["tier"].isin(["red", "amber"])
+    chosen = scores[scores["tier"].isin(wanted) | focus]
+    order = chosen["tier"].map({t: i for i, t in enumerate(wanted)}).fillna(len(wanted))
+    chosen = chosen.assign(_tier_order=order.to_numpy())
+    return chosen.sort_values(
+        ["_tier_order", "arr_at_risk", "score"], ascending=[True, False, False], na_position="last"
+    )
+
+
+def _matching(frame: pd.DataFrame | None, chosen: pd.DataFrame) -> pd.DataFrame | None:
+    """``frame``'s rows of the chosen accounts at their own ``as_of`` (when both have one)."""
+    if frame is None or "as_of" not in frame or not chosen["as_of"].notna().any():
+        return frame
+    keys = chosen[["account_id", "as_of"]].assign(as_of=lambda f: pd.to_datetime(f["as_of"]))
+    return frame.assign(
+        account_id=frame["account_id"].astype(str), as_of=pd.to_datetime(frame["as_of"])
+    ).merge(keys, on=["account_id", "as_of"])
+
+
 def cards(
     scores: pd.DataFrame,
     explanations: pd.DataFrame | None,
@@ -195,25 +222,18 @@ def cards(
     contacts: pd.DataFrame | None,
     *,
     include_amber: bool,
+    personas: pd.DataFrame | None = None,
+    changes: pd.DataFrame | None = None,
 ) -> list[dict]:
-    """One dict per account card: red accounts (and amber ones when asked) by ARR at risk."""
-    wanted = ["red", "amber"] if include_amber else ["red"]
-    chosen = scores[scores["tier"].isin(wanted)].assign(
-        _tier_order=lambda f: f["tier"].map({t: i for i, t in enumerate(wanted)})
-    )
-    chosen = chosen.sort_values(
-        ["_tier_order", "arr_at_risk", "score"], ascending=[True, False, False], na_position="last"
-    )
+    """One dict per account card: red accounts (and amber ones when asked) by ARR at risk, then
+    the other accounts a CSM's focus list names."""
+    chosen = _chosen(scores, include_amber)
     ids = chosen["account_id"].tolist()
-    if explanations is not None and "as_of" in explanations and chosen["as_of"].notna().any():
-        keys = chosen[["account_id", "as_of"]].assign(as_of=lambda f: pd.to_datetime(f["as_of"]))
-        explanations = explanations.assign(
-            account_id=explanations["account_id"].astype(str),
-            as_of=pd.to_datetime(explanations["as_of"]),
-        ).merge(keys, on=["account_id", "as_of"])
-    expl = _records_by_account(explanations, ids)
+    expl = _records_by_account(_matching(explanations, chosen), ids)
     hist = _records_by_account(_recent_history(history), ids)
-    fams = _records_by_account(families, ids)
+    fams = _records_by_account(_matching(families, chosen), ids)
+    pers = _records_by_account(_matching(personas, chosen), ids)
+    moved = _records_by_account(_matching(changes, chosen), ids)
     people = None
     if contacts is not None and "account_id" in contacts and "role" in contacts:
         key_contacts = contacts[contacts["role"].astype("string").isin(list(ROLE_TEXT))]
@@ -224,26 +244,21 @@ def cards(
         aid = row["account_id"]
         rows = expl.get(aid, [])
         fam = sorted(fams.get(aid, []), key=lambda f: -float(f["contribution"]))
-        scale = max((abs(float(f["contribution"])) for f in fam), default=0.0) or 1.0
-        plays = _split_lines(row.get("plays")) or _split_lines(row.get("play"))
-        if not plays:
-            plays = list(dict.fromkeys(e["play"] for e in rows if not is_missing(e.get("play"))))
         out.append(
             {
                 **row,
                 "anchor": f"account-{i + 1}",
-                "drivers": _reasons(rows, "driver", row.get("top_reasons")),
+                "areas": card_parts.risk_areas(fam, rows, row.get("top_reasons")),
                 "protective": _reasons(rows, "protective", row.get("protective_reasons")),
                 "waterfall": _waterfall(row, rows),
+                "family_waterfall": card_parts.family_waterfall(row, fam),
                 "has_explanations": explanations is not None,
                 "sparklines": _sparklines(hist.get(aid, [])) if history is not None else None,
-                "families": [
-                    {**f, "width": round(100 * abs(float(f["contribution"])) / scale)} for f in fam
-                ]
-                if families is not None
-                else None,
+                "has_families": families is not None,
                 "people": None if people is None else _people(people.get(aid, []), row["as_of"]),
-                "plays": plays,
+                "personas": card_parts.personas(row, pers.get(aid)),
+                "change": card_parts.change(row, moved.get(aid)),
+                "plays": card_parts.plays(row, rows),
             }
         )
     return out

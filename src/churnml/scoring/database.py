@@ -10,7 +10,9 @@ rows read, compared and written in it, so concurrent writers take turns instead 
 SQLite the transaction starts with ``BEGIN IMMEDIATE`` (the second writer waits up to
 :data:`SQLITE_TIMEOUT` seconds); on PostgreSQL with a transaction-level advisory lock on the
 table name. A table created by another CRM preset (other column names) is refused with an error
-naming the missing and extra columns; write each preset to its own table.
+naming the missing and extra columns; write each preset to its own table. A table of the same
+preset written before the preset gained fields gets the new columns (``ALTER TABLE ... ADD
+COLUMN``, in the upsert's transaction; its older rows hold NULL there).
 """
 
 from __future__ import annotations
@@ -128,8 +130,11 @@ def _reflect(conn, table: str):
     return sa.Table(table, sa.MetaData(), autoload_with=conn)
 
 
-def check_table_columns(tbl, frame: pd.DataFrame) -> None:
+def check_table_columns(tbl, frame: pd.DataFrame, *, allow_new: bool = False) -> list[str]:
     """Refuse a table whose columns are not exactly ``frame``'s (another CRM preset's table).
+
+    With ``allow_new``, a table that lacks some of ``frame``'s columns but has no other ones
+    (the same preset before it gained fields) passes, and the missing columns are returned.
 
     Raises
     ------
@@ -139,8 +144,8 @@ def check_table_columns(tbl, frame: pd.DataFrame) -> None:
     have = [c.name for c in tbl.columns]
     missing = [c for c in frame.columns if c not in have]
     extra = [c for c in have if c not in frame.columns]
-    if not (missing or extra):
-        return
+    if not extra and (allow_new or not missing):
+        return missing
     raise ChurnmlError(
         f"database table {tbl.name!r} does not hold these CRM fields: {len(missing)} missing "
         f"{missing[:6]}{' ...' if len(missing) > 6 else ''}, {len(extra)} extra "
@@ -287,13 +292,21 @@ def _transaction(engine, table: str):
 
 
 def _create_or_reflect(conn, table: str, frame: pd.DataFrame, key: list[str]):
-    """``table`` as it is in the database, created for ``frame`` when missing."""
+    """``table`` as it is in the database, created for ``frame`` when missing; the preset's
+    fields it lacks (a preset that gained fields since the table was created) are added, in the
+    same transaction."""
     import sqlalchemy as sa
     from sqlalchemy.schema import CreateTable
 
     conn.execute(CreateTable(table_for(frame, table, key, sa.MetaData()), if_not_exists=True))
     tbl = _reflect(conn, table)
-    check_table_columns(tbl, frame)
+    new = check_table_columns(tbl, frame, allow_new=True)
+    if new:
+        quote = conn.dialect.identifier_preparer.quote
+        for c in new:
+            kind = _sql_type(frame[c], False).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(c)} {kind}"))
+        tbl = _reflect(conn, table)
     return tbl
 
 
@@ -412,7 +425,7 @@ def upsert(
         with engine.connect() as conn:
             tbl = _reflect(conn, table)
             if tbl is not None:
-                check_table_columns(tbl, frame)
+                check_table_columns(tbl, frame, allow_new=True)
             existing = None if tbl is None else _read(conn, tbl, frame, key)
         return compare(frame, existing, key, ignore=ignore)
     with _transaction(engine, table) as conn:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-HISTORY_INDICATORS = ("active_users_30d", "events_30d", "tickets_30d", "nps_latest_score")
+HISTORY_INDICATORS = (
+    "active_users_30d", "events_30d", "tickets_30d", "nps_latest_score", "champion_left_30d"
+)
 HISTORY_MONTHS = 12
 HISTORY_TIERS = ("red", "amber")
 
@@ -84,3 +86,19 @@ def indicator_history(
     return long.sort_values(["account_id", "indicator", "as_of"], kind="stable").reset_index(
         drop=True
     )
+
+
+def usage_read_since(catalog, as_of, *, months: int = HISTORY_MONTHS,
+                     indicators=HISTORY_INDICATORS):
+    """The earliest usage a scoring run at ``as_of`` reads: the longest look-back of the model's
+    catalog before ``as_of``, and of the history indicators before each earlier month; None
+    when some indicator reads all history."""
+    from churnml.features.catalog import load_catalog
+    from churnml.features.engine import usage_since
+
+    catalog = catalog or load_catalog()
+    bounds = [usage_since(catalog, as_of),
+              usage_since(_sub_catalog(catalog, indicators), as_of, months_before=months - 1)]
+    if any(b is None for b in bounds):
+        return None
+    return min(bounds)

@@ -44,7 +44,10 @@ def data_fingerprints(tables: dict) -> list[dict]:
     except ImportError:  # pragma: no cover - fallback before the model package had it
         fingerprint = None
     if fingerprint is not None:
-        frame = fingerprint({k: v for k, v in tables.items() if isinstance(v, pd.DataFrame)})
+        from churnml.sources.lazy import is_lazy
+
+        frame = fingerprint({k: v for k, v in tables.items()
+                             if isinstance(v, pd.DataFrame) or is_lazy(v)})
         return [
             {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
             for row in frame.to_dict("records")
@@ -85,6 +88,7 @@ def build_manifest(
     dry_run: bool = False,
     run_id: str | None = None,
     tiering: dict | None = None,
+    books: dict | None = None,
 ) -> dict:
     """The manifest dict of one scoring run (JSON-ready values).
 
@@ -114,6 +118,8 @@ def build_manifest(
         The run id shared by the run's files.
     tiering : dict, optional
         The tier thresholds applied (:func:`churnml.scoring.tiers.tier_scores`).
+    books : dict, optional
+        Each CSM's capacity and the saveability applied (:mod:`churnml.scoring.capacity`).
 
     Returns
     -------
@@ -135,6 +141,7 @@ def build_manifest(
         "rows": len(scores),
         "rows_by_tier": {t: int(tiers.get(t, 0)) for t in ("red", "amber", "green")},
         "tiers": _plain(tiering or {}),
+        "books": dict(books or {}),
         "arr_at_risk": float(np.nansum(scores["arr_at_risk"].to_numpy(dtype=np.float64))),
         "data": data_fingerprints(tables),
         "warnings": warnings,

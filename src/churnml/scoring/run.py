@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnml.explain.changes import contributions_path, read_contributions, update_contributions
 from churnml.scoring.atomic import check_frame_suffix, frame_to, json_to, parquet_to
 from churnml.scoring.commit import RUN_ID_KEY, Staging, checkpoint, new_run_id, recover
 from churnml.scoring.indicator_history import indicator_history
@@ -47,7 +48,7 @@ def sidecar(out, kind: str) -> Path:
     return out.with_name(f"{out.stem}_{kind}.parquet")
 
 
-SIDECARS = ("explanations", "history", "families")
+SIDECARS = ("explanations", "history", "families", "personas", "changes")
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class Targets:
 def output_files(out, crm_out=None) -> list[Path]:
     """Every file a run with these outputs replaces: scores, sidecars, history, manifest, CRM."""
     out = Path(out)
-    names = [out, *(sidecar(out, k) for k in SIDECARS), runs_path(out), manifest_path(out)]
+    names = [out, *(sidecar(out, k) for k in SIDECARS), runs_path(out), contributions_path(out),
+             manifest_path(out)]  # fmt: skip
     return [*names, *([Path(crm_out)] if crm_out is not None else [])]
 
 
@@ -92,6 +94,17 @@ def _check_arguments(out, crm_out, crm_preset, db, table) -> Targets:
     return Targets(out, None if crm_out is None else Path(crm_out), db, crm_preset, table)
 
 
+def _check_plays(plays):
+    """The plays to apply, read and checked before anything slow."""
+    from churnml.errors import UsageError
+    from churnml.explain.plays import as_plays
+
+    try:
+        return as_plays(plays)
+    except (OSError, TypeError, ValueError) as error:
+        raise UsageError(f"--plays: {error}") from None
+
+
 def _load_model(model_uri):
     if isinstance(model_uri, (str, Path)):
         from churnml.model.registry import load_model
@@ -108,10 +121,13 @@ def _scoring_overrides(config) -> dict:
     return scoring_overrides(config)
 
 
-def _load_tables(data, mapping):
-    from churnml.data.load import load_tables
+def _load_tables(data, mapping, model=None, as_of=None):
+    """The tables, usage kept in DuckDB and read only from the longest look-back before as_of."""
+    from churnml.data.load import open_tables
+    from churnml.scoring.indicator_history import usage_read_since
 
-    return load_tables(data, mapping)
+    since = None if as_of is None else usage_read_since(getattr(model, "catalog_", None), as_of)
+    return open_tables(data, mapping, since=since)
 
 
 class _Steps:
@@ -174,9 +190,10 @@ def _crm(scores, targets: Targets, *, dry_run: bool, progress: bool, writer=None
 def _stage_frames(staging, out: Path, frames: dict) -> dict:
     """Stage the scores file, its sidecars and the history, each tagged with the run id."""
     metadata = {RUN_ID_KEY: staging.run_id}
-    targets = {"scores": out, "runs": runs_path(out), **{k: sidecar(out, k) for k in SIDECARS}}
+    targets = {"scores": out, "runs": runs_path(out), "contributions": contributions_path(out),
+               **{k: sidecar(out, k) for k in SIDECARS}}  # fmt: skip
     outputs = {}
-    for kind in ("explanations", "history", "families", "scores", "runs"):
+    for kind in (*SIDECARS, "scores", "runs", "contributions"):
         frame = frames[kind]
         outputs[kind] = staging.stage(
             kind, targets[kind], lambda tmp, f=frame: parquet_to(f, tmp, metadata)
@@ -199,22 +216,40 @@ def _manifest(context: dict, scores, outputs: dict, crm: dict, *, dry_run: bool,
         dry_run=dry_run,
         run_id=run_id,
         tiering=context.get("tiering"),
+        books=context.get("books"),
     )
 
 
-def _write_run(result, history, targets: Targets, context: dict) -> dict:
-    """Under the output lock: trend from the history, stage every file, upsert, commit."""
-    timer = context["timer"]
-    recovered = recover(targets.out, targets.files())
-    runs = read_runs(runs_path(targets.out))
+def _with_history(result, history, out, model) -> tuple:
+    """The scores with trend, pattern and what changed since the previous run (from the run
+    history beside ``out``), and every frame a run writes."""
+    from churnml.explain.changes import with_changes
+
+    runs = read_runs(runs_path(out))
+    contributions = read_contributions(contributions_path(out))
     scores = history_pattern(apply_trend(result.scores, runs), history)
+    scores, changes = with_changes(
+        scores, result.features, result.contributions, contributions, runs, model
+    )
     frames = {
         "scores": scores,
         "explanations": result.explanations,
         "history": history,
         "families": result.families,
+        "personas": result.personas,
+        "changes": changes,
         "runs": update_runs(runs, scores),
+        "contributions": update_contributions(contributions, result.contributions),
     }
+    return scores, frames
+
+
+def _write_run(result, history, targets: Targets, context: dict) -> dict:
+    """Under the output lock: trend and changes from the history, stage every file, upsert,
+    commit."""
+    timer = context["timer"]
+    recovered = recover(targets.out, targets.files())
+    scores, frames = _with_history(result, history, targets.out, context["model"])
     with Staging(targets.out, new_run_id()) as staging:
         with timer("write"):
             outputs = _stage_frames(staging, targets.out, frames)
@@ -239,8 +274,7 @@ def _write_run(result, history, targets: Targets, context: dict) -> dict:
 
 def _dry_run(result, history, targets: Targets, context: dict) -> dict:
     """Compare with the CRM target and print what would change; write nothing."""
-    scores = apply_trend(result.scores, read_runs(runs_path(targets.out)))
-    scores = history_pattern(scores, history)
+    scores, _ = _with_history(result, history, targets.out, context["model"])
     crm, _ = _crm(scores, targets, dry_run=True, progress=context["progress"])
     return _manifest(context, scores, {}, crm, dry_run=True)
 
@@ -263,6 +297,8 @@ def run_score(
     force: bool = False,
     lock_timeout: float = DEFAULT_TIMEOUT,
     config=None,
+    plays=None,
+    capacity_per_csm: int | None = None,
 ) -> dict:
     """Score the accounts at ``as_of`` and write scores, sidecars, CRM fields and the manifest.
 
@@ -301,8 +337,13 @@ def run_score(
     lock_timeout : float
         Seconds to wait for another run writing the same output.
     config : str or Path, optional
-        A model config file whose scoring keys (``tiers``, ``explanation_backend``) override the
-        model's (:func:`churnml.model.config.scoring_overrides`).
+        A model config file whose scoring keys (``tiers``, ``explanation_backend``,
+        ``capacity_per_csm``, ``saveability``) override the model's
+        (:func:`churnml.model.config.scoring_overrides`).
+    plays : str, Path or Plays, optional
+        The plays file (default the packaged ``plays.yaml``, :mod:`churnml.explain.plays`).
+    capacity_per_csm : int, optional
+        Accounts each CSM discusses first (default the config's ``capacity_per_csm``, 5).
 
     Returns
     -------
@@ -319,13 +360,14 @@ def run_score(
     from churnml.scoring.score import build_population, score_result
 
     targets = _check_arguments(out, crm_out, crm_preset, db, table)
+    plays = _check_plays(plays)
     overrides = _scoring_overrides(config)
     timer, steps = Timer(), _Steps(progress)
     with timer("load_model"):
         model = _load_model(model_uri)
     steps.advance("model loaded")
     with timer("load_data"):
-        tables = _load_tables(data, mapping)
+        tables = _load_tables(data, mapping, model, as_of)
     as_of = data_period(tables)[1] if as_of is None else pd.Timestamp(as_of)
     steps.advance("data loaded")
     with timer("score"):
@@ -339,6 +381,9 @@ def run_score(
             capacity=capacity,
             explain_backend=_backend(model, explain_backend or overrides.get("explanation_backend")),
             tiers=overrides.get("tiers"),
+            plays=plays,
+            capacity_per_csm=capacity_per_csm or overrides.get("capacity_per_csm"),
+            saveability=overrides.get("saveability"),
         )
     steps.advance("scored")
     with timer("indicator_history"):
@@ -353,6 +398,7 @@ def run_score(
         "timer": timer,
         "progress": progress,
         "tiering": result.tiering,
+        "books": result.books,
     }
     if dry_run:
         manifest = _dry_run(result, history, targets, context)

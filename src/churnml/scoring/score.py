@@ -31,19 +31,32 @@ SCORE_COLUMNS = [
     "tier",
     "rank",
     "arr_at_risk",
+    "expected_arr_at_risk",
+    "csm_rank",
+    "csm_focus",
     "base_value",
     "log_odds",
     "previous_score",
     "previous_tier",
     "trend",
     "pattern",
+    "score_change",
+    "changed_since",
+    "change_summary",
+    "risk_areas",
+    "top_family",
     "top_reasons",
     "protective_reasons",
     "reason_code_1",
     "reason_code_2",
     "reason_code_3",
+    "decision_maker_health",
+    "influencer_health",
+    "user_health",
     "play",
+    "play_owner",
     "plays",
+    "play_owners",
     "model_name",
     "model_version",
     "scored_at",
@@ -60,14 +73,27 @@ class ScoringResult:
     scores : DataFrame
         One row per account (columns :data:`SCORE_COLUMNS`), ordered by rank.
     explanations : DataFrame
-        The long explain frame (drivers and protective factors with sentences and plays).
+        The long family-first reasons (:mod:`churnml.explain.areas`): the sentences carrying
+        each leading risk area, then protective factors, with plays.
     families : DataFrame
-        Per-family contribution sums: account_id, as_of, family, contribution.
+        Per-family (area) sums: account_id, as_of, family, contribution, share, rank, leading.
     warnings : list of dict
         Problems found at scoring time (``kind``, ``indicator``, ``count``, ``message``): data
         problems, ``no_signal`` (:mod:`churnml.scoring.signal`), an ``as_of`` outside the data.
     tiering : dict
         The tier thresholds applied (as given and as probabilities), the base rate, capacity.
+    personas : DataFrame
+        Persona health per account (:mod:`churnml.explain.personas`).
+    changes : DataFrame
+        The indicators that moved each account's score since its previous run
+        (:mod:`churnml.explain.changes`); empty without a previous run.
+    contributions : DataFrame
+        This run's contribution rows for the run history
+        (:func:`churnml.explain.changes.contribution_rows`).
+    features : DataFrame
+        The scored feature frame.
+    books : dict
+        ``capacity_per_csm`` and ``saveability`` applied (:mod:`churnml.scoring.capacity`).
     """
 
     scores: pd.DataFrame
@@ -75,6 +101,11 @@ class ScoringResult:
     families: pd.DataFrame
     warnings: list = field(default_factory=list)
     tiering: dict = field(default_factory=dict)
+    personas: pd.DataFrame | None = None
+    changes: pd.DataFrame | None = None
+    contributions: pd.DataFrame | None = None
+    features: pd.DataFrame | None = None
+    books: dict = field(default_factory=dict)
 
 
 def check_features(model, features: pd.DataFrame) -> list[dict]:
@@ -154,55 +185,6 @@ def check_features(model, features: pd.DataFrame) -> list[dict]:
     return problems
 
 
-def _joined(reasons: pd.DataFrame, keys: pd.DataFrame, kind: str, column: str) -> np.ndarray:
-    """Newline-joined ``column`` of the ``kind`` reasons per key row (None when there are none).
-
-    Vectorised: one concatenation pass per rank position (at most ``top_risk`` passes).
-    """
-    part = reasons.loc[reasons["kind"] == kind, ["_row", "rank", column]].dropna(subset=[column])
-    if column == "play":
-        part = part.drop_duplicates(["_row", "play"])
-    part = part.sort_values(["_row", "rank"], kind="stable")
-    position = part.groupby("_row", sort=False).cumcount().to_numpy()
-    rows = part["_row"].to_numpy(dtype=np.int64)
-    text = part[column].to_numpy(dtype=object)
-    out = np.full(len(keys), None, dtype=object)
-    for k in range(int(position.max()) + 1 if len(position) else 0):
-        at = position == k
-        out[rows[at]] = text[at] if k == 0 else out[rows[at]] + "\n" + text[at]
-    return out
-
-
-def _reason_columns(reasons: pd.DataFrame, features: pd.DataFrame) -> dict:
-    """top_reasons, protective_reasons, reason_code_1..3, play, plays aligned to ``features``."""
-    keys = pd.DataFrame(
-        {
-            "account_id": pd.array(features["account_id"], dtype="string"),
-            "as_of": pd.to_datetime(features["as_of"]).astype("datetime64[ns]").to_numpy(),
-            "_row": np.arange(len(features)),
-        }
-    )
-    reasons = reasons.assign(as_of=pd.to_datetime(reasons["as_of"]).astype("datetime64[ns]"))
-    reasons = reasons.merge(keys, on=["account_id", "as_of"], how="inner")
-    out = {
-        "top_reasons": _joined(reasons, keys, "driver", "sentence"),
-        "protective_reasons": _joined(reasons, keys, "protective", "sentence"),
-        "plays": _joined(reasons, keys, "driver", "play"),
-    }
-    drivers = reasons.loc[reasons["kind"] == "driver"]
-    for k in range(1, N_REASON_CODES + 1):
-        at = drivers.loc[drivers["rank"] == k]
-        codes = np.full(len(keys), None, dtype=object)
-        codes[at["_row"].to_numpy(dtype=np.int64)] = at["indicator"].to_numpy(dtype=object)
-        out[f"reason_code_{k}"] = codes
-    first = drivers.loc[drivers["play"].notna()].sort_values(["_row", "rank"], kind="stable")
-    first = first.drop_duplicates("_row")
-    play = np.full(len(keys), None, dtype=object)
-    play[first["_row"].to_numpy(dtype=np.int64)] = first["play"].to_numpy(dtype=object)
-    out["play"] = play
-    return {k: pd.array(v, dtype="string") for k, v in out.items()}
-
-
 def _column(features: pd.DataFrame, name: str, dtype=None):
     if name in features.columns:
         return features[name].to_numpy() if dtype is None else features[name].astype(dtype)
@@ -218,8 +200,18 @@ def score_frame(
     capacity: int | None = None,
     explain_backend: str = "auto",
     scored_at: pd.Timestamp | None = None,
+    plays=None,
+    previous_contributions: pd.DataFrame | None = None,
+    capacity_per_csm: int | None = None,
+    saveability=None,
 ) -> ScoringResult:
     """Score precomputed features: one row per account with reasons, plays and trend.
+
+    Reasons are family-first (:mod:`churnml.explain.areas`): risk by area, the sentences that
+    carry each leading area, plays chosen from the areas with their owners; besides them the
+    health of each persona (:mod:`churnml.explain.personas`), what changed since the previous
+    run (:mod:`churnml.explain.changes`, when ``previous`` and ``previous_contributions`` are
+    given) and each CSM's book ranked by expected ARR at risk (:mod:`churnml.scoring.capacity`).
 
     Parameters
     ----------
@@ -240,6 +232,12 @@ def score_frame(
         Contribution backend (see :func:`churnml.explain.backends.contributions`).
     scored_at : Timestamp, optional
         Time stamp of the run (tz-naive UTC); default now.
+    plays : Plays, path or mapping, optional
+        Suggested plays and owners (default the packaged ``plays.yaml``).
+    previous_contributions : DataFrame, optional
+        Earlier runs' contribution rows (:func:`churnml.explain.changes.read_contributions`).
+    capacity_per_csm, saveability : optional
+        Each CSM's focus list size and the saveability per family; default the model config's.
 
     Returns
     -------
@@ -250,7 +248,11 @@ def score_frame(
     ValueError
         When indicators the model uses are missing from ``features``.
     """
+    from churnml.explain.areas import family_first
+    from churnml.explain.changes import contribution_rows, with_changes
     from churnml.explain.contributions import explain_all
+    from churnml.explain.personas import persona_health
+    from churnml.scoring.capacity import books_settings, rank_books
 
     for col in ("account_id", "as_of"):
         if col not in features.columns:
@@ -265,6 +267,8 @@ def score_frame(
     features = features.reset_index(drop=True).assign(**dict.fromkeys(skipped, np.nan))
     probability = model.predict_proba(features)[:, 1]
     explanation = explain_all(model, features, backend=explain_backend)
+    areas = family_first(model, features, explanation, plays=plays)
+    personas = persona_health(model, features, explanation)
     arr = (
         pd.to_numeric(features["arr"]).to_numpy(dtype=np.float64, na_value=np.nan)
         if "arr" in features
@@ -301,8 +305,13 @@ def score_frame(
         .astype(np.int32)
     )
     scores = apply_trend(scores, previous)
-    for name, values in _reason_columns(explanation.reasons, features).items():
-        scores[name] = values
+    for name, values in [*areas.summary.items(), *personas.columns.items()]:
+        scores[name] = values.to_numpy()
+    contributions = contribution_rows(features, explanation.contributions)
+    scores, changes = with_changes(scores, features, contributions, previous_contributions,
+                                   previous, model)  # fmt: skip
+    books = books_settings(model, capacity_per_csm, saveability)
+    scores = rank_books(scores, **books)
     scores["model_name"] = pd.array(
         [getattr(model, "model_name_", None)] * len(scores), dtype="string"
     )
@@ -318,10 +327,15 @@ def score_frame(
     scores = scores[SCORE_COLUMNS].sort_values(["as_of", "rank"], kind="stable")
     return ScoringResult(
         scores=scores.reset_index(drop=True),
-        explanations=explanation.reasons,
-        families=explanation.families,
+        explanations=areas.reasons,
+        families=areas.families,
         warnings=problems + notes,
         tiering=tiering,
+        personas=personas.personas,
+        changes=changes,
+        contributions=contributions,
+        features=features,
+        books=books,
     )
 
 
@@ -340,6 +354,7 @@ def score(
     capacity: int | None = None,
     progress: bool = False,
     explain_backend: str = "auto",
+    **options,
 ) -> pd.DataFrame:
     """Score every account renewing within the model's horizon at ``as_of``.
 
@@ -361,11 +376,15 @@ def score(
         See :func:`score_frame`.
     progress : bool
         Show feature-building progress.
+    **options
+        ``plays``, ``previous_contributions`` (what changed since the runs in ``history``),
+        ``capacity_per_csm``, ``saveability``: see :func:`score_frame`.
 
     Returns
     -------
     DataFrame
-        The scores frame; ``attrs`` holds ``explanations``, ``families`` and ``warnings``.
+        The scores frame; ``attrs`` holds ``explanations``, ``families``, ``personas``,
+        ``changes`` and ``warnings``.
     """
     result = score_result(
         model,
@@ -376,11 +395,13 @@ def score(
         capacity=capacity,
         progress=progress,
         explain_backend=explain_backend,
+        **options,
     )
     scores = result.scores
     scores.attrs.update(
-        explanations=result.explanations, families=result.families, warnings=result.warnings
-    )
+        explanations=result.explanations, families=result.families, warnings=result.warnings,
+        personas=result.personas, changes=result.changes,
+    )  # fmt: skip
     return scores
 
 
@@ -439,9 +460,16 @@ def score_result(
     explain_backend="auto",
     features: pd.DataFrame | None = None,
     scored_at=None,
+    **options,
 ) -> ScoringResult:
     """Like :func:`score` but returns the whole :class:`ScoringResult` (used by ``run_score``);
-    its warnings also say when ``as_of`` lies outside the data (:mod:`churnml.scoring.coverage`)."""
+    its warnings also say when ``as_of`` lies outside the data (:mod:`churnml.scoring.coverage`).
+    ``options`` (plays, previous_contributions, capacity_per_csm, saveability) go to
+    :func:`score_frame`; each CSM's book is ranked again once the accounts table named the
+    CSMs."""
+    from dataclasses import replace
+
+    from churnml.scoring.capacity import rank_books
     from churnml.scoring.coverage import as_of_warnings
 
     coverage = as_of_warnings(tables, as_of)
@@ -456,8 +484,7 @@ def score_result(
         capacity=capacity,
         explain_backend=explain_backend,
         scored_at=scored_at,
+        **options,
     )
-    scores = add_account_details(result.scores, tables.get("accounts"))
-    return ScoringResult(
-        scores, result.explanations, result.families, coverage + result.warnings, result.tiering
-    )
+    scores = rank_books(add_account_details(result.scores, tables.get("accounts")), **result.books)
+    return replace(result, scores=scores, warnings=coverage + result.warnings)

@@ -10,8 +10,9 @@ newly scored row the previous run is the latest one with an earlier ``as_of`` (`
   consecutive red runs), else ``acute`` when it has a previous run and is newly red (not red in
   that run) or has risen by :data:`ACUTE_POINTS` or more; ``None`` otherwise. An account with no
   previous run (trend ``new``) has no pattern until its indicator history shows one
-  (:func:`history_pattern`: a red account whose product usage collapsed in the latest month is
-  ``acute``); ``chronic`` always needs red runs.
+  (:func:`history_pattern`: a red account whose product usage collapsed in the latest month,
+  whose support tickets surged or whose champion just left is ``acute``); ``chronic`` always
+  needs red runs.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ RUNS_SUFFIX = "_runs"
 DROP_INDICATOR = "events_30d"
 DROP_SHARE = 0.5
 DROP_MONTHS = 3
+#: ... or when tickets in the latest month reach :data:`SURGE_FACTOR` times that median and at
+#: least :data:`SURGE_MORE` more tickets (an escalation storm)
+SURGE_INDICATOR = "tickets_30d"
+SURGE_FACTOR = 2.0
+SURGE_MORE = 3
+#: ... or when a champion left in the last 30 days
+DEPARTURE_INDICATOR = "champion_left_30d"
 
 
 def runs_path(out) -> Path:
@@ -176,9 +184,11 @@ def apply_trend(scores: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Da
 
 def history_pattern(scores: pd.DataFrame, history: pd.DataFrame | None) -> pd.DataFrame:
     """``scores`` with ``pattern`` set to ``acute`` for new red accounts whose indicator history
-    shows a sudden drop: product usage (:data:`DROP_INDICATOR`) in the latest month at most
+    shows a sudden move in the latest month: product usage (:data:`DROP_INDICATOR`) at most
     :data:`DROP_SHARE` of its median over the :data:`DROP_MONTHS` months before (and that median
-    above 0). Other rows are unchanged.
+    above 0); support tickets (:data:`SURGE_INDICATOR`) at least :data:`SURGE_FACTOR` times that
+    median and :data:`SURGE_MORE` more; or a champion departure in the last 30 days
+    (:data:`DEPARTURE_INDICATOR`). Other rows are unchanged.
 
     Parameters
     ----------
@@ -190,25 +200,48 @@ def history_pattern(scores: pd.DataFrame, history: pd.DataFrame | None) -> pd.Da
     """
     if history is None or history.empty:
         return scores
-    usage = history[history["indicator"].astype("string") == DROP_INDICATOR]
-    usage = usage.sort_values(["account_id", "as_of"], ascending=[True, False], kind="stable")
-    months_back = usage.groupby("account_id", sort=False).cumcount().to_numpy()
-    long = pd.DataFrame(
-        {
-            "account_id": usage["account_id"].astype("string").to_numpy(),
-            "k": months_back,
-            "value": usage["value"].to_numpy(dtype=np.float64),
-        }
-    )
-    wide = long.pivot_table(index="account_id", columns="k", values="value", aggfunc="first")
-    if 0 not in wide.columns or len(wide.columns) < 2:
+    moves = []  # one boolean Series per kind of sudden move, indexed by account_id
+    usage = _months_back(history, DROP_INDICATOR)
+    if usage is not None:
+        before = _median_before(usage)
+        moves.append((before > 0) & (usage[0] <= DROP_SHARE * before))
+    tickets = _months_back(history, SURGE_INDICATOR)
+    if tickets is not None:
+        before = _median_before(tickets).fillna(0.0)
+        moves.append(tickets[0] >= np.maximum(SURGE_FACTOR * before, before + SURGE_MORE))
+    left = _months_back(history, DEPARTURE_INDICATOR, min_months=1)
+    if left is not None:
+        moves.append(left[0] > 0)
+    if not moves:
         return scores
-    before = wide.loc[:, [k for k in range(1, DROP_MONTHS + 1) if k in wide.columns]].median(axis=1)
-    dropped = (before > 0) & (wide[0] <= DROP_SHARE * before)
+    sudden = pd.concat(moves, axis=1).fillna(False).astype(bool).any(axis=1)
     key = scores["account_id"].astype("string")
-    hit = key.map(dropped).fillna(False).astype(bool).to_numpy()
+    hit = key.map(sudden).fillna(False).astype(bool).to_numpy()
     new = scores["trend"].astype("string").eq("new").fillna(False).to_numpy()
     new_red = new & scores["tier"].astype("string").eq("red").fillna(False).to_numpy()
     out = scores.copy()
     out.loc[new_red & hit, "pattern"] = "acute"
     return out
+
+
+def _months_back(history: pd.DataFrame, indicator: str, *, min_months: int = 2):
+    """One indicator's history as a wide frame: account_id x months back (0 = the latest), or
+    None when it has fewer than ``min_months`` months."""
+    rows = history[history["indicator"].astype("string") == indicator]
+    rows = rows.sort_values(["account_id", "as_of"], ascending=[True, False], kind="stable")
+    long = pd.DataFrame(
+        {
+            "account_id": rows["account_id"].astype("string").to_numpy(),
+            "k": rows.groupby("account_id", sort=False).cumcount().to_numpy(),
+            "value": rows["value"].to_numpy(dtype=np.float64),
+        }
+    )
+    wide = long.pivot_table(index="account_id", columns="k", values="value", aggfunc="first")
+    if 0 not in wide.columns or len(wide.columns) < min_months:
+        return None
+    return wide
+
+
+def _median_before(wide: pd.DataFrame) -> pd.Series:
+    """Median of the :data:`DROP_MONTHS` months before the latest."""
+    return wide.loc[:, [k for k in range(1, DROP_MONTHS + 1) if k in wide.columns]].median(axis=1)

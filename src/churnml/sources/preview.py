@@ -25,8 +25,9 @@ def preview_tables(tables: dict, mapping=None, *, rows: int = 5, width: int = 12
 
     Parameters
     ----------
-    tables : dict of DataFrame
-        Loaded contract tables (:func:`churnml.load_tables`).
+    tables : dict of DataFrame or LazyTable
+        Loaded contract tables (:func:`churnml.load_tables` or ``open_tables``: a lazy usage
+        table shows its first rows without reading the rest).
     mapping : Mapping, optional
         The mapping they were loaded with (names each table's origin).
     rows : int
@@ -51,8 +52,9 @@ def preview_tables(tables: dict, mapping=None, *, rows: int = 5, width: int = 12
         frame = tables.get(name)
         if frame is None:
             continue
-        shown = frame.drop(columns=[c for c in ("account_match",) if c in frame.columns])
-        text = shown.head(rows).to_string(index=False, max_colwidth=28, line_width=width)
+        shown = frame.head(rows)
+        shown = shown.drop(columns=[c for c in ("account_match",) if c in shown.columns])
+        text = shown.to_string(index=False, max_colwidth=28, line_width=width)
         plural = "row" if len(frame) == 1 else "rows"
         blocks.append(f"{name}: {len(frame):,} {plural} ({_origin(name, frame, mapping)})\n"
                       + "\n".join("  " + line for line in text.splitlines()))

@@ -135,6 +135,25 @@ def _ranked(scores):
     return scores.withColumn("rank", F.row_number().over(order).cast("int"))
 
 
+def _ranked_books(scores, capacity_per_csm: int):
+    """Each CSM's book ranked over all buckets, as :func:`churnml.scoring.capacity.rank_books`
+    ranks it locally (a bucket holds only part of a CSM's accounts)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from churnml.scoring.capacity import NO_CSM
+
+    def known(name):  # NaN and null both rank last, as -inf does locally
+        column = F.col(name)
+        return F.when(F.isnan(column), F.lit(None)).otherwise(column).desc_nulls_last()
+
+    book = Window.partitionBy("as_of", F.coalesce(F.col("csm"), F.lit(NO_CSM))).orderBy(
+        known("expected_arr_at_risk"), known("probability"), F.col("account_id").asc())
+    rank = F.row_number().over(book)
+    return (scores.withColumn("csm_rank", rank.cast("int"))
+            .withColumn("csm_focus", F.col("csm_rank") <= F.lit(int(capacity_per_csm))))
+
+
 def _crm(scores, preset: str, sample: pd.DataFrame):
     from churnml.scoring.crm import to_crm
 
@@ -202,10 +221,13 @@ def _book_tiers(model, scores):
 
 
 def _outputs(model, result, kinds: dict, structs: dict, preset: str, sample_scores: pd.DataFrame):
+    from churnml.scoring.capacity import books_settings
+
     frames = {kind: result.mapInArrow(_unpacker(kind, kinds[kind]), structs[kind])
               for kind in kinds}
     scores, tiering, notes = _book_tiers(model, frames["scores"])
-    scores = _ranked(scores).drop(ROW).persist()
+    capacity = books_settings(model)["capacity_per_csm"]
+    scores = _ranked_books(_ranked(scores), capacity).drop(ROW).persist()
     frames["scores"] = scores
     frames["crm"] = _crm(scores, preset, sample_scores.drop(columns=[ROW]))
     return frames, tiering, notes

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pandas as pd
 
 
-def plot_account_waterfall(scores: pd.DataFrame, explanations: pd.DataFrame, account_id: str):
-    """Horizontal waterfall of one account's shown drivers and protective factors (log-odds).
+def plot_account_waterfall(
+    scores: pd.DataFrame,
+    explanations: pd.DataFrame,
+    account_id: str,
+    *,
+    families: pd.DataFrame | None = None,
+):
+    """Horizontal waterfall of one account's shown drivers and protective factors (log-odds),
+    or of its risk areas (every family's summed contribution) when ``families`` is given.
 
     Parameters
     ----------
@@ -16,6 +23,9 @@ def plot_account_waterfall(scores: pd.DataFrame, explanations: pd.DataFrame, acc
         The long frame from :func:`churnml.explain` (``indicator``, ``contribution``, ``sentence``).
     account_id : str
         The account to draw.
+    families : DataFrame, optional
+        The per-family sums (``ScoringResult.families``): draw the account's areas instead of
+        its indicators; they add up to its log-odds exactly.
 
     Returns
     -------
@@ -27,13 +37,22 @@ def plot_account_waterfall(scores: pd.DataFrame, explanations: pd.DataFrame, acc
     if row.empty:
         raise KeyError(f"account_id {account_id!r} is not in the scores frame ({len(scores)} rows)")
     row = row.iloc[0]
-    shown = explanations[explanations["account_id"].astype(str) == str(account_id)]
-    shown = shown.reindex(shown["contribution"].abs().sort_values(ascending=False).index)
+    if families is not None:
+        from churnml.features.catalog import area_label
+
+        shown = families[families["account_id"].astype(str) == str(account_id)]
+        names = [area_label(f) for f in shown["family"]]
+    else:  # indicator rows only (a leading area without one has a generic sentence row)
+        shown = explanations[explanations["account_id"].astype(str) == str(account_id)]
+        shown = shown[shown["indicator"].notna()]
+        names = list(shown["indicator"].astype(str))
+    order = shown["contribution"].abs().to_numpy().argsort(kind="stable")[::-1]
+    shown, names = shown.iloc[order], [names[i] for i in order]
     base, final = float(row["base_value"]), float(row["log_odds"])
     rest = final - base - float(shown["contribution"].sum())
     # read top to bottom: from the average account, strongest driver first, to this account
-    labels = ["average account", *shown["indicator"].astype(str), "all other indicators",
-              "this account"]
+    other = "not in any area" if families is not None else "all other indicators"
+    labels = ["average account", *names, other, "this account"]
     steps = [*shown["contribution"].astype(float), rest]
     fig, ax = plt.subplots(figsize=(8, 0.42 * len(labels) + 1.4))
     ax.barh(0, base, color="#8a949c")

@@ -1,0 +1,103 @@
+"""The data-quality checks of a lazy (large) table, run in SQL where the table lies.
+
+The same findings as :mod:`churnml.data.checks` makes for a pandas usage table — rows without an
+account, orphan accounts, rows dated in the future, exact duplicate rows — each one grouped
+query on the table's DuckDB connection, with a count and a few example rows. Values that do not
+parse cannot occur: a table stays lazy only when its columns have types SQL parses exactly
+(:func:`churnml.sources.lazy.usage_types_ok`); otherwise it is read through pandas and checked
+there.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from churnml.data.checks import N_EXAMPLES, finding
+from churnml.features.shapes import q
+
+__all__ = ["lazy_checks"]
+
+
+def _examples(con, select: str, where: str, columns, params=()) -> list[str]:
+    shown = [c for c in columns]
+    rows = con.execute(f"SELECT {', '.join(q(c) for c in shown)} FROM ({select}) WHERE {where} "
+                       f"LIMIT {N_EXAMPLES}", list(params)).fetchall()
+    return [", ".join(f"{c}={v}" for c, v in zip(shown, row)) for row in rows]
+
+
+def _count(con, select: str, where: str, params=()) -> int:
+    return int(con.execute(f"SELECT COUNT(*) FROM ({select}) WHERE {where}",
+                           list(params)).fetchall()[0][0])
+
+
+def lazy_checks(table, accounts: pd.DataFrame | None, now: pd.Timestamp) -> list[dict]:
+    """Findings for one :class:`~churnml.sources.lazy.LazyTable` (see the module docstring)."""
+    con, select, name, cols = table.con, table.select, table.name, list(table.columns)
+    shown = [c for c in ("account_id", "user_id", "ts", "event") if c in cols]
+    out = []
+    if "account_id" in cols:
+        n = _count(con, select, '"account_id" IS NULL')
+        if n:
+            out.append(finding(name, "account_id", "missing_value", "warning", n,
+                               _examples(con, select, '"account_id" IS NULL', shown),
+                               f"{n} rows of {name} have no account_id; they are ignored"))
+        if accounts is not None and "account_id" in accounts.columns:
+            known = pd.DataFrame({"name": accounts["account_id"].dropna().astype(str).unique()})
+            con.register("churnml_known_accounts", known)
+            try:
+                orphan = ('"account_id" IS NOT NULL AND "account_id" NOT IN '
+                          '(SELECT "name" FROM "churnml_known_accounts")')
+                n = _count(con, select, orphan)
+                if n:
+                    out.append(finding(name, "account_id", "orphan_key", "warning", n,
+                                       _examples(con, select, orphan, shown),
+                                       f"{n} rows of {name} name an account_id not in accounts"))
+            finally:
+                con.unregister("churnml_known_accounts")
+    if "ts" in cols:
+        future = '"ts" > ?'
+        n = _count(con, select, future, (now.to_pydatetime(),))
+        if n:
+            out.append(finding(name, "ts", "future_date", "warning", n,
+                               _examples(con, select, future, shown, (now.to_pydatetime(),)),
+                               f"{n} rows of {name} have ts after {now:%Y-%m-%d %H:%M}"))
+    out += _duplicates(table)
+    return out
+
+
+def _duplicates(table) -> list[dict]:
+    """Rows that repeat an earlier row exactly (all contract columns), counted by grouping."""
+    cols = [c for c in ("account_id", "user_id", "ts", "event", "quantity") if c in table.columns]
+    if not cols:
+        return []
+    keys = ", ".join(q(c) for c in cols)
+    grouped = (f"SELECT {keys}, COUNT(*) AS \"n\" FROM ({table.select}) GROUP BY ALL "
+               f"HAVING COUNT(*) > 1")
+    n, = table.con.execute(f'SELECT COALESCE(SUM("n" - 1), 0) FROM ({grouped})').fetchall()[0]
+    if not n:
+        return []
+    shown = [c for c in ("account_id", "user_id", "ts", "event") if c in cols]
+    rows = table.con.execute(f"SELECT {', '.join(q(c) for c in shown)} FROM ({grouped}) "
+                             f"LIMIT {N_EXAMPLES}").fetchall()
+    examples = [", ".join(f"{c}={v}" for c, v in zip(shown, row)) for row in rows]
+    return [finding(table.name, ",".join(cols), "duplicate_rows", "warning", int(n), examples,
+                    f"{int(n)} {table.name} rows repeat an earlier row exactly; they are counted "
+                    "twice")]
+
+
+def key_reach(table, known: pd.Index) -> tuple[int, int, list[str]]:
+    """(rows, rows whose account_id is a known account, examples of raw keys that are not)."""
+    con = table.con
+    con.register("churnml_known_accounts", pd.DataFrame({"name": known.astype(object)}))
+    try:
+        missed = ('"account_id" IS NULL OR "account_id" NOT IN '
+                  '(SELECT "name" FROM "churnml_known_accounts")')
+        total = int(con.execute(f"SELECT COUNT(*) FROM ({table.select})").fetchall()[0][0])
+        n = _count(con, table.select, missed)
+        raw = "churnml_key" if "churnml_key" in table.select else "account_id"
+        rows = con.execute(f'SELECT DISTINCT {q(raw)} FROM ({table.select}) WHERE {missed} '
+                           f"LIMIT {N_EXAMPLES}").fetchall()
+    finally:
+        con.unregister("churnml_known_accounts")
+    column = table.attrs.get("churnml_account_key", {}).get("column", raw)
+    return total, total - n, [f"{column}={r[0]}" for r in rows]

@@ -1,0 +1,380 @@
+"""What changed since the last score: the change in score and the indicators that moved it.
+
+Every scoring run keeps its per-indicator contributions (:func:`contribution_rows`; ``churnml
+score`` appends them to ``<out>_runs_contributions.parquet``, the run history beside ``--out``).
+For an account scored before, the *previous run* is its latest run at an earlier ``as_of`` in
+the score history. Between the two, each indicator's contribution moved by ``Δc`` (log-odds; an
+indicator absent from a run counts as 0), and the score by ``Δscore`` points. The points an
+indicator moved are ``slope × Δc``, where ``slope`` (points per log-odds) is
+``Δscore / Δlog-odds`` when the log-odds moved by at least :data:`MIN_LOGIT_MOVE` in the score's
+direction (at most :data:`MAX_SLOPE` points per unit: a step of the calibration can move the
+score more than the log-odds alone would), else ``100 × p̄ (1 - p̄)`` at the mean of the two
+probabilities — so when the score moved, the indicators' points add up to the score change.
+
+The *movers* are the (at most :data:`MOVERS`) indicators that moved the score most in the
+direction it changed, by at least one point each, among those whose own value changed (an
+indicator whose value stayed the same moved only through its interplay with others). Each is stated by its risk sentence (when it
+raised the risk and the sentence applies to today's value), its protective sentence (when it
+lowered it and that applies), else as "<indicator>: <before> → <now>". The account's text reads
+"Risk up 18 points since 1 Jun 2026: The champion left 20 days ago (+11); 6 support tickets in
+the last 30 days (+5)".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MOVERS = 2
+MIN_LOGIT_MOVE = 0.05
+MAX_SLOPE = 100.0
+#: contributions smaller than this are not kept in the run history (a mover moves the score by a
+#: point or more: about 0.04 log-odds at the steepest)
+KEEP_CONTRIBUTION = 0.005
+#: scoring dates kept in the contribution history: the latest and the one before it (enough to
+#: score the next date, or the latest again); about 60 rows per account and date
+KEEP_RUNS = 2
+CONTRIBUTION_COLUMNS = ["account_id", "as_of", "indicator", "value", "contribution"]
+CHANGE_COLUMNS = [
+    "account_id", "as_of", "previous_as_of", "indicator", "family", "contribution_change",
+    "points", "value", "previous_value", "sentence", "rank",
+]  # fmt: skip
+SCORE_CHANGE_COLUMNS = ["score_change", "changed_since", "change_summary"]
+RUNS_SUFFIX = "_runs_contributions"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed since each account's previous run.
+
+    Attributes
+    ----------
+    columns : DataFrame
+        One row per scored row (same order): ``score_change`` (Int16 points, missing without a
+        previous run), ``changed_since`` (the previous run's as_of) and ``change_summary``.
+    movers : DataFrame
+        The stated movers, columns :data:`CHANGE_COLUMNS` (``rank`` 1 = moved the score most).
+    """
+
+    columns: pd.DataFrame
+    movers: pd.DataFrame
+
+
+def contributions_path(out) -> Path:
+    """``scores.parquet`` -> ``scores_runs_contributions.parquet`` in the same folder."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}{RUNS_SUFFIX}.parquet")
+
+
+def empty_contributions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": pd.Series(dtype="string"),
+            "as_of": pd.Series(dtype="datetime64[ns]"),
+            "indicator": pd.Series(dtype="string"),
+            "value": pd.Series(dtype="float32"),
+            "contribution": pd.Series(dtype="float32"),
+        }
+    )
+
+
+def contribution_rows(features: pd.DataFrame, contributions: pd.DataFrame) -> pd.DataFrame:
+    """The long history rows of one run: every (account, indicator) whose contribution is at
+    least :data:`KEEP_CONTRIBUTION` in size, with the indicator's value (NaN for categories).
+
+    Parameters
+    ----------
+    features : DataFrame
+        The scored feature frame (account_id, as_of, indicators).
+    contributions : DataFrame
+        The (n × p) contribution matrix of the same rows (``Explanation.contributions``).
+    """
+    from churnml.explain.contributions import _feature_values
+
+    names = list(contributions.columns)
+    values = contributions.to_numpy(dtype=np.float64)
+    rows, cols = np.nonzero(np.abs(values) >= KEEP_CONTRIBUTION)
+    shown = _feature_values(features.reset_index(drop=True), names)
+    return pd.DataFrame(
+        {
+            "account_id": pd.array(features["account_id"].to_numpy()[rows], dtype="string"),
+            "as_of": pd.to_datetime(features["as_of"]).to_numpy()[rows].astype("datetime64[ns]"),
+            "indicator": pd.array(np.asarray(names, dtype=object)[cols], dtype="string"),
+            "value": shown[rows, cols].astype(np.float32),
+            "contribution": values[rows, cols].astype(np.float32),
+        }
+    )
+
+
+def read_contributions(path) -> pd.DataFrame:
+    """The contribution history at ``path``, or an empty one when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return empty_contributions()
+    frame = pd.read_parquet(path)
+    return frame.astype({"account_id": "string", "indicator": "string"})[CONTRIBUTION_COLUMNS]
+
+
+def update_contributions(history: pd.DataFrame | None, current: pd.DataFrame) -> pd.DataFrame:
+    """History plus this run: a re-scored (account, as_of) replaces its older rows; only the
+    latest :data:`KEEP_RUNS` scoring dates are kept."""
+    history = empty_contributions() if history is None else history
+    keys = current[["account_id", "as_of"]].drop_duplicates().assign(_replaced=True)
+    old = history.merge(keys, on=["account_id", "as_of"], how="left")
+    old = old[old["_replaced"].isna()].drop(columns="_replaced")
+    both = pd.concat([old, current], ignore_index=True)[CONTRIBUTION_COLUMNS]
+    dates = np.sort(both["as_of"].dropna().unique())[-KEEP_RUNS:]
+    both = both[both["as_of"].isin(dates)]
+    both = both.astype({"account_id": "string", "indicator": "string", "value": "float32",
+                        "contribution": "float32"})  # fmt: skip
+    return both.sort_values(["as_of", "account_id", "indicator"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _previous_runs(scores: pd.DataFrame, runs: pd.DataFrame | None) -> pd.DataFrame:
+    """Per scored row (same order): the previous run's as_of and score (NaT / NaN when none)."""
+    left = pd.DataFrame(
+        {
+            "account_id": pd.array(scores["account_id"], dtype="string"),
+            "as_of": pd.to_datetime(scores["as_of"]).astype("datetime64[ns]").to_numpy(),
+            "_row": np.arange(len(scores)),
+        }
+    ).sort_values("as_of", kind="stable")
+    right = pd.DataFrame(
+        {
+            "account_id": pd.Series(dtype="string"),
+            "as_of": pd.Series(dtype="datetime64[ns]"),
+            "previous_score": pd.Series(dtype="float64"),
+        }
+    )
+    if runs is not None and len(runs):
+        right = pd.DataFrame(
+            {
+                "account_id": pd.array(runs["account_id"], dtype="string"),
+                "as_of": pd.to_datetime(runs["as_of"]).astype("datetime64[ns]").to_numpy(),
+                "previous_score": pd.to_numeric(runs["score"]).astype("float64").to_numpy(),
+            }
+        ).drop_duplicates(["account_id", "as_of"], keep="last")
+    right = right.assign(previous_as_of=right["as_of"]).sort_values("as_of", kind="stable")
+    matched = pd.merge_asof(left, right, on="as_of", by="account_id",
+                            allow_exact_matches=False, direction="backward")  # fmt: skip
+    return matched.sort_values("_row").reset_index(drop=True)
+
+
+def _moves(keys: pd.DataFrame, current: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """(row, indicator) pairs with the contribution and value now and in the previous run."""
+    now = keys[["_row", "account_id", "as_of"]].merge(current, on=["account_id", "as_of"])
+    before = keys[["_row", "account_id", "previous_as_of"]].merge(
+        history.rename(columns={"as_of": "previous_as_of"}), on=["account_id", "previous_as_of"]
+    )
+    both = now[["_row", "indicator", "value", "contribution"]].merge(
+        before[["_row", "indicator", "value", "contribution"]],
+        on=["_row", "indicator"], how="outer", suffixes=("", "_before"),
+    )  # fmt: skip
+    both["change"] = both["contribution"].fillna(0.0).astype("float64") - both[
+        "contribution_before"
+    ].fillna(0.0).astype("float64")
+    return both
+
+
+def _slope(score_change, logit_change, probability, previous_probability) -> np.ndarray:
+    """Points of score per unit of log-odds for each row (see the module docstring)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = score_change / logit_change
+    mean = (probability + previous_probability) / 2
+    local = 100.0 * mean * (1.0 - mean)
+    usable = (np.abs(logit_change) >= MIN_LOGIT_MOVE) & (ratio >= 0) & (ratio <= MAX_SLOPE)
+    return np.where(usable, ratio, local)
+
+
+def what_changed(
+    scores: pd.DataFrame,
+    current: pd.DataFrame,
+    history: pd.DataFrame | None,
+    runs: pd.DataFrame | None,
+    *,
+    features: pd.DataFrame,
+    catalog=None,
+    typical=None,
+) -> Changes:
+    """The change in score since each account's previous run and the indicators that moved it.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        This run: account_id, as_of, score, probability.
+    current : DataFrame
+        This run's contribution rows (:func:`contribution_rows`).
+    history : DataFrame or None
+        Earlier runs' contribution rows (:func:`read_contributions`).
+    runs : DataFrame or None
+        The score history (account_id, as_of, score), which names each account's previous run.
+    features : DataFrame
+        This run's feature frame (the sentences quote its values).
+    catalog : Catalog, optional
+        Sentences; default the packaged catalog.
+    typical : mapping, optional
+        The model's typical values (which sentences apply, ``{typical}`` in templates).
+
+    Returns
+    -------
+    Changes
+    """
+    if catalog is None:
+        from churnml.features.catalog import load_catalog
+
+        catalog = load_catalog()
+    keys = _previous_runs(scores, runs)
+    score = pd.to_numeric(scores["score"]).to_numpy(dtype=np.float64)
+    score_change = score - keys["previous_score"].to_numpy(dtype=np.float64)
+    moves = _moves(keys, current, history if history is not None else empty_contributions())
+    logit_change = moves.groupby("_row")["change"].sum().reindex(range(len(scores)), fill_value=0)
+    probability = pd.to_numeric(scores["probability"]).to_numpy(dtype=np.float64)
+    slope = _slope(score_change, logit_change.to_numpy(), probability,
+                   keys["previous_score"].to_numpy(dtype=np.float64) / 100.0)  # fmt: skip
+    movers = _movers(moves, slope, score_change)
+    movers = _stated(movers, keys, features, catalog, dict(typical or {}))
+    columns = pd.DataFrame(
+        {
+            "score_change": pd.array(
+                np.where(np.isnan(score_change), np.nan, score_change), dtype="Float64"
+            )
+            .round()
+            .astype("Int16"),
+            "changed_since": keys["previous_as_of"].astype("datetime64[ns]").to_numpy(),
+            "change_summary": _summaries(score_change, keys["previous_as_of"], movers),
+        }
+    )
+    return Changes(columns=columns, movers=_movers_frame(movers, keys, catalog))
+
+
+def with_changes(scores, features, contributions, history, runs, model) -> tuple:
+    """``scores`` with score_change, changed_since and change_summary, and the movers frame
+    (:func:`what_changed` with the model's catalog and typical values); the columns stay empty
+    for accounts without a previous run."""
+    changes = what_changed(
+        scores, contributions, history, runs, features=features,
+        catalog=getattr(model, "catalog_", None), typical=getattr(model, "typical_values_", None),
+    )  # fmt: skip
+    out = scores.copy()
+    for name, values in changes.columns.items():
+        out[name] = values.to_numpy()
+    return out, changes.movers
+
+
+def _movers(moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray) -> pd.DataFrame:
+    """The indicators that moved each row's score most in the direction it changed."""
+    rows = moves["_row"].to_numpy(dtype=np.int64)
+    direction = np.sign(np.nan_to_num(score_change))[rows]
+    moves = moves.assign(points=slope[rows] * moves["change"].to_numpy(), _along=direction)
+    moves["_along"] = moves["points"] * moves["_along"]
+    now = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
+    unchanged = np.isclose(now, before, rtol=1e-6, atol=0.0)  # NaN on either side: False
+    moves = moves[(moves["_along"].round() >= 1).to_numpy() & ~unchanged]
+    moves = moves.sort_values(["_row", "_along"], ascending=[True, False], kind="stable")
+    moves = moves.groupby("_row", sort=False).head(MOVERS)
+    moves["rank"] = moves.groupby("_row", sort=False).cumcount() + 1
+    return moves.drop(columns="_along").reset_index(drop=True)
+
+
+def _fmt(value) -> str:
+    """A value for "before → now": whole numbers with separators, others with two decimals."""
+    if value is None or not np.isfinite(value):
+        return "unknown"
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
+
+
+def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
+    """``movers`` with ``sentence``: the risk sentence of a mover that raised the risk (when it
+    applies to today's value), the protective one of a mover that lowered it, else
+    "<indicator>: <before> → <now>"."""
+    from churnml.explain.reasons import has_sentence, render_sentences, sentence_applies
+    from churnml.report.formatting import pretty_indicator
+
+    positions = pd.DataFrame(
+        {
+            "account_id": pd.array(features["account_id"], dtype="string"),
+            "as_of": pd.to_datetime(features["as_of"]).astype("datetime64[ns]").to_numpy(),
+            "_feature_row": np.arange(len(features)),
+        }
+    ).drop_duplicates(["account_id", "as_of"])
+    movers = movers.merge(keys[["_row", "account_id", "as_of"]], on="_row").merge(
+        positions, on=["account_id", "as_of"], how="left"
+    )
+    kind = np.where(movers["change"].to_numpy() > 0, "driver", "protective").astype(object)
+    usable = np.zeros(len(movers), dtype=bool)
+    value = movers["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    ids = set(getattr(catalog, "ids", ()) or ())
+    for name in movers["indicator"].dropna().unique():
+        if name not in ids:
+            continue
+        at = (movers["indicator"] == name).to_numpy(dtype=bool) & movers[
+            "_feature_row"
+        ].notna().to_numpy()
+        for k in ("driver", "protective"):
+            rows = at & (kind == k)
+            if rows.any() and has_sentence(catalog[name], k):
+                usable[rows] = sentence_applies(catalog[name], k, value[rows], typical.get(name))
+    sentence = np.full(len(movers), None, dtype=object)
+    plain = np.flatnonzero(~usable)  # no sentence applies: "<indicator>: <before> → <now>"
+    pretty = {i: pretty_indicator(i) for i in movers["indicator"].iloc[plain].unique()}
+    before = movers["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
+    sentence[plain] = [
+        f"{pretty[i]}: {_fmt(b)} → {_fmt(a)}"
+        for i, b, a in zip(movers["indicator"].iloc[plain], before[plain], value[plain])
+    ]
+    rows = movers["_feature_row"].to_numpy(dtype=np.float64)
+    if usable.any():
+        sentence[usable] = render_sentences(
+            catalog, features.reset_index(drop=True), rows[usable].astype(np.int64),
+            movers["indicator"].to_numpy(dtype=object)[usable], kind[usable], typical,
+        )  # fmt: skip
+    return movers.assign(sentence=sentence)
+
+
+def _summaries(score_change, previous_as_of, movers) -> pd.Series:
+    """ "Risk up 18 points since 1 Jun 2026: <mover> (+11); <mover> (+5)" per row."""
+    n = len(score_change)
+    since = pd.Series(pd.to_datetime(previous_as_of)).dt.strftime("%d %b %Y").str.lstrip("0")
+    change = np.nan_to_num(score_change)
+    size = np.abs(change).astype(np.int64)
+    unit = np.where(size == 1, "point", "points")
+    head = np.where(
+        change > 0,
+        "Risk up " + size.astype(str) + " " + unit,
+        np.where(change < 0, "Risk down " + size.astype(str) + " " + unit, "Risk unchanged"),
+    )
+    text = pd.Series(head, dtype="string") + " since " + since.astype("string")
+    points = movers["points"].round().astype(np.int64).map("{:+d}".format).astype(str)
+    listed = movers["sentence"].astype(str) + " (" + points + ")"
+    from churnml.explain.reasons import join_per_row
+
+    detail = join_per_row(n, movers["_row"].to_numpy(), listed, sep="; ")
+    text = (text + ": " + detail).fillna(text)
+    return text.where(~np.isnan(score_change)).astype("string")
+
+
+def _movers_frame(movers, keys, catalog) -> pd.DataFrame:
+    """The movers as a tidy frame (:data:`CHANGE_COLUMNS`)."""
+    family = movers["indicator"].map(lambda i: getattr(catalog.get(i), "family", None))
+    out = pd.DataFrame(
+        {
+            "account_id": pd.array(movers["account_id"], dtype="string"),
+            "as_of": pd.to_datetime(movers["as_of"]).astype("datetime64[ns]").to_numpy(),
+            "previous_as_of": keys["previous_as_of"].to_numpy()[movers["_row"].to_numpy(np.int64)],
+            "indicator": pd.array(movers["indicator"], dtype="string"),
+            "family": pd.array(family, dtype="string"),
+            "contribution_change": movers["change"].to_numpy(dtype=np.float64),
+            "points": movers["points"].to_numpy(dtype=np.float64),
+            "value": movers["value"].to_numpy(dtype=np.float64, na_value=np.nan),
+            "previous_value": movers["value_before"].to_numpy(dtype=np.float64, na_value=np.nan),
+            "sentence": pd.array(movers["sentence"], dtype="string"),
+            "rank": movers["rank"].to_numpy(dtype=np.int16),
+        }
+    )
+    return out[CHANGE_COLUMNS]

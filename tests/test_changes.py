@@ -1,0 +1,145 @@
+"""What changed since the last score: the change in points, the indicators that moved it, and
+the contribution history kept beside ``--out``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.explain.changes import (
+    CHANGE_COLUMNS,
+    KEEP_CONTRIBUTION,
+    KEEP_RUNS,
+    contribution_rows,
+    read_contributions,
+    update_contributions,
+    what_changed,
+)
+from churnml.features.catalog import load_catalog
+
+BEFORE, NOW = pd.Timestamp("2026-06-01"), pd.Timestamp("2026-07-01")
+TYPICAL = {"tickets_30d": 2.0, "events_per_seat_90d": 80.0}
+
+
+def _rows(as_of, rows):
+    return pd.DataFrame(
+        [(a, as_of, i, v, c) for a, i, v, c in rows],
+        columns=["account_id", "as_of", "indicator", "value", "contribution"],
+    ).astype({"account_id": "string", "indicator": "string"})
+
+
+PREVIOUS = _rows(BEFORE, [
+    ("up", "tickets_30d", 2, 0.1), ("up", "events_per_seat_90d", 80, -0.2),
+    ("steady", "tickets_30d", 1, -0.1),
+    ("down", "events_per_seat_90d", 80, -0.2), ("down", "arr", 5000, 0.1),
+    ("odd", "active_users_prev_30d", 50, 0.0005),  # below what the history keeps: absent
+])  # fmt: skip
+CURRENT = _rows(NOW, [
+    ("up", "champion_left_30d", 1, 0.6), ("up", "tickets_30d", 6, 0.3),
+    ("up", "events_per_seat_90d", 80, -0.2),
+    ("steady", "tickets_30d", 1, -0.1),
+    ("down", "events_per_seat_90d", 150, -0.6),
+    ("down", "arr", 5000, 0.0),  # moved only through the others: its value stayed the same
+    ("odd", "active_users_prev_30d", 20, 0.3),
+    ("new", "tickets_30d", 9, 0.5),
+])  # fmt: skip
+SCORES = {"up": (40, 60), "steady": (20, 20), "down": (30, 20), "odd": (10, 16), "new": (None, 50)}
+
+
+@pytest.fixture(scope="module")
+def changes():
+    accounts = list(SCORES)
+    now = pd.DataFrame(
+        {
+            "account_id": accounts,
+            "as_of": NOW,
+            "score": [s[1] for s in SCORES.values()],
+            "probability": [s[1] / 100 for s in SCORES.values()],
+        }
+    )
+    runs = pd.DataFrame(
+        [(a, BEFORE, s[0]) for a, s in SCORES.items() if s[0] is not None]
+        + [("up", NOW - pd.DateOffset(months=3), 5)],  # an older run is not the previous one
+        columns=["account_id", "as_of", "score"],
+    )
+    features = pd.DataFrame(
+        {"account_id": accounts, "as_of": NOW, "days_since_champion_left": 12.0,
+         "tickets_30d": [6, 1, 1, 1, 9], "events_per_seat_90d": [80, 80, 150, 80, 80],
+         "champion_left_30d": [1, 0, 0, 0, 0], "active_users_prev_30d": [30, 30, 30, 20, 30]}
+    )  # fmt: skip
+    history = PREVIOUS[PREVIOUS["contribution"].abs() >= KEEP_CONTRIBUTION]
+    return what_changed(
+        now, CURRENT, history, runs, features=features, catalog=load_catalog(), typical=TYPICAL
+    )
+
+
+def _column(changes, name):
+    return dict(zip(SCORES, changes.columns[name].tolist()))
+
+
+def test_the_change_in_points_and_the_indicators_that_moved_it(changes):
+    summary = _column(changes, "change_summary")
+    assert summary["up"] == (
+        "Risk up 20 points since 1 Jun 2026: The champion left 12 days ago (+15); "
+        "6 support tickets in the last 30 days (+5)"
+    )
+    assert summary["steady"] == "Risk unchanged since 1 Jun 2026"
+    # risk fell: the mover that lowered it is stated by its protective sentence
+    assert summary["down"] == (
+        "Risk down 10 points since 1 Jun 2026: "
+        "150 product events per licensed seat in the last 90 days (-8)"
+    )
+    # no sentence for this indicator: its values before and now
+    assert summary["odd"] == (
+        "Risk up 6 points since 1 Jun 2026: Active users prev 30d: unknown → 20 (+6)"
+    )
+    assert pd.isna(summary["new"])
+    change = _column(changes, "score_change")
+    assert [change[a] for a in ("up", "steady", "down", "odd")] == [20, 0, -10, 6]
+    assert pd.isna(change["new"])
+    since = _column(changes, "changed_since")
+    assert since["up"] == BEFORE and pd.isna(since["new"])
+
+
+def test_movers_frame_adds_up_to_the_change(changes):
+    movers = changes.movers
+    assert list(movers.columns) == CHANGE_COLUMNS
+    up = movers[movers["account_id"] == "up"]
+    assert up["indicator"].tolist() == ["champion_left_30d", "tickets_30d"]
+    assert up["rank"].tolist() == [1, 2] and up["family"].tolist() == ["champion", "support"]
+    np.testing.assert_allclose(up["points"].sum(), 20.0)
+    np.testing.assert_allclose(up["contribution_change"], [0.6, 0.2], atol=1e-6)
+    assert up["previous_value"].isna().tolist() == [True, False]
+    assert set(movers["account_id"]) == {"up", "down", "odd"}
+
+
+def test_contribution_history_keeps_recent_runs_and_replaces_a_rescored_date(tmp_path):
+    from churnml.explain.changes import contributions_path
+
+    history = None
+    dates = pd.date_range("2025-01-01", periods=KEEP_RUNS + 2, freq="MS")
+    for i, as_of in enumerate(dates):
+        history = update_contributions(history, _rows(as_of, [("a", "tickets_30d", i, 0.1 * i)]))
+    assert sorted(history["as_of"].unique()) == list(dates[-KEEP_RUNS:])
+    again = update_contributions(history, _rows(dates[-1], [("a", "events_30d", 5, 0.2)]))
+    last = again[again["as_of"] == dates[-1]]
+    assert last["indicator"].tolist() == ["events_30d"]  # the older rows of that run are gone
+    path = contributions_path(tmp_path / "scores.parquet")
+    assert path.name == "scores_runs_contributions.parquet"
+    assert read_contributions(path).empty
+    again.to_parquet(path)
+    pd.testing.assert_frame_equal(read_contributions(path), again)
+
+
+def test_contribution_rows_keep_what_matters_with_values():
+    features = pd.DataFrame(
+        {"account_id": ["a", "b"], "as_of": NOW, "tickets_30d": [3.0, 0.0],
+         "segment": pd.Categorical(["smb", "enterprise"])}
+    )  # fmt: skip
+    contributions = pd.DataFrame({"tickets_30d": [0.2, 0.001], "segment": [-0.05, 0.3]})
+    rows = contribution_rows(features, contributions)
+    assert rows[["account_id", "indicator"]].values.tolist() == [
+        ["a", "tickets_30d"], ["a", "segment"], ["b", "segment"],
+    ]  # fmt: skip
+    assert rows["value"].iloc[0] == 3.0 and rows["value"].iloc[1:].isna().all()
