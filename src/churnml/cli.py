@@ -258,7 +258,8 @@ def _cmd_train(args) -> int:
         return _json({"run_id": result.run_id, "model_uri": result.model_uri,
                       "model_version": result.model_version, "promoted": result.promoted,
                       "reason": result.reason, "best_params": result.best_params,
-                      "test": result.table().to_dict("index")})
+                      "test": result.table().to_dict("index"),
+                      "timings": {k: round(v, 3) for k, v in result.timings.items()}})
     _say(result.label_audit.format() + "\n")
     _say(result.summary())
     return 0
