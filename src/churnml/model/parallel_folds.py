@@ -16,6 +16,13 @@ another's prediction would switch to two threads mid-fit and add its sums in ano
 folds run under :func:`one_lightgbm_thread`, which caps every LightGBM call of the process at one
 thread while they run, as ``num_threads=1`` asks.
 
+Threads, not processes: a fit holds the GIL for about a third of its time (LightGBM's Python
+loop over boosting rounds with early stopping, pandas), so two threads use about 1.5 cores, where
+worker processes would use two. But ``spawn`` workers re-import the caller's main module (a
+user's script without an ``if __name__ == "__main__":`` guard would run again in each worker), and
+``fork`` copies a process whose threads (MLflow's trial logger) may hold locks and whose OpenMP
+runtime LightGBM may already have started, which can hang the child.
+
 Why not LightGBM's own threads: on the demo's fits (17k rows, 7-leaf trees) two threads gained
 little over one, and a different thread count can change the floating-point sums of a fit.
 """
