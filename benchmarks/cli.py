@@ -18,7 +18,8 @@ Each figure comes with its reference measured in the same run, as medians of ``-
 
 The load average before and after is printed: the machine is shared.
 
-Run: .venv/bin/python benchmarks/cli.py [--data DIR] [--repeat 3] [--trials 25] [--no-train]
+Run: .venv/bin/python benchmarks/cli.py [--data DIR] [--repeat 3] [--trials 25] [--no-train
+     --store DIR | --no-score]
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def main(argv=None) -> None:
     parser.add_argument("--trials", type=int, default=25)
     parser.add_argument("--no-train", action="store_true", help="score only (needs --store)")
     parser.add_argument("--store", help="folder with an mlflow.db holding churnml@champion")
+    parser.add_argument("--no-score", action="store_true", help="train only")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="churnml-bench-cli-") as tmp:
         tmp = Path(tmp)
@@ -66,7 +68,8 @@ def main(argv=None) -> None:
             store = _train(data, tmp, args)
         if store is None:
             parser.error("--no-train needs --store")
-        _score(data, store, tmp, args)
+        if not args.no_score:
+            _score(data, store, tmp, args)
         print(f"load average after: {_load()}")
 
 

@@ -108,9 +108,15 @@ def test_fold_results_keeps_fold_order_and_stops_when_the_caller_stops():
     assert any(name.startswith("churnml-fold") for _, name in out)
     started.clear()
     for i, _ in fold_results(fit_fold, folds, jobs=2):
-        break  # a pruned trial: only the fold running beside the first had started
+        break  # a trial pruned after its first fold, which ran alone: nothing else started
     time.sleep(0.1)
-    assert sorted(started) == [0, 1]
+    assert started == [0]
+    started.clear()
+    for i, _ in fold_results(fit_fold, folds, jobs=2):
+        if i == 1:
+            break  # pruned after the second fold: only the third, running beside it, started
+    time.sleep(0.1)
+    assert sorted(started) == [0, 1, 2]
     assert fold_jobs(None, 4) >= 1 and fold_jobs(3, 2) == 2 and fold_jobs(0, 4) == 1
 
 

@@ -57,9 +57,11 @@ def fold_results(fit_fold, folds, jobs: int):
     """Yield ``fit_fold(train, valid)`` for each fold, in fold order, with up to ``jobs`` folds
     fitted at once.
 
-    The next fold starts once the caller takes a result and asks for more, so a trial the caller
-    prunes after a fold starts no further fold. When the caller stops iterating, folds not yet
-    started are cancelled; a fold still running finishes in its thread, and its result is dropped.
+    The first fold (the smallest: folds expand) runs alone, because the median pruner stops most
+    pruned trials right after it; then up to ``jobs`` folds run at once. A further fold starts
+    only once the caller takes a result and asks for more, so a trial the caller prunes starts
+    no further fold. When the caller stops iterating, folds not yet started are cancelled; a fold
+    still running finishes in its thread, and its result is dropped.
     """
     folds = list(folds)
     if jobs <= 1 or len(folds) <= 1:
@@ -68,11 +70,10 @@ def fold_results(fit_fold, folds, jobs: int):
         return
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="churnml-fold")
     try:
-        pending = [pool.submit(fit_fold, *fold) for fold in folds[:jobs]]
-        started = len(pending)
+        pending, started = [pool.submit(fit_fold, *folds[0])], 1
         while pending:
             yield pending.pop(0).result()
-            if started < len(folds):
+            while started < len(folds) and len(pending) < jobs:
                 pending.append(pool.submit(fit_fold, *folds[started]))
                 started += 1
     finally:
