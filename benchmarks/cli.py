@@ -86,7 +86,7 @@ def _train(data, tmp: Path, args) -> Path:
             result = json.loads(stdout)
             out[name].append((wall, cpu, result, folder))
             print(f"  train run {k + 1} {name}: {wall:.1f} s wall, {cpu:.1f} s CPU "
-                  f"({cpu / wall:.2f} cores), steps {result['timings']}", flush=True)  # fmt: skip
+                  f"({cpu / wall:.2f} cores), steps {result.get('timings', {})}", flush=True)  # fmt: skip
     print(f"\nchurnml train --trials {args.trials} on the demo (medians of {args.repeat}):")
     print("| run | wall | CPU | cores used | tune | features | evaluate | deploy fit | MLflow |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -94,7 +94,7 @@ def _train(data, tmp: Path, args) -> Path:
     for name, rows in out.items():
         walls[name] = _median(r[0] for r in rows)
         cpu = _median(r[1] for r in rows)
-        steps = {k: _median(r[2]["timings"].get(k, 0) for r in rows) for k in STEPS}
+        steps = {k: _median(r[2].get("timings", {}).get(k, 0) for r in rows) for k in STEPS}
         print(f"| {name} | {walls[name]:.1f} s | {cpu:.1f} s | {cpu / walls[name]:.2f} | "
               + " | ".join(f"{v:.1f} s" for v in steps.values()) + " |")  # fmt: skip
     one, every = walls.values()
