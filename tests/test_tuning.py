@@ -73,6 +73,73 @@ def test_same_seed_same_trials_and_no_pruning_option(frame, config):
     assert (a.trials.state == "complete").all()
 
 
+def test_folds_fitted_side_by_side_give_the_same_study_as_one_core(frame, config):
+    # with pruning: each fold is reported and pruned in fold order whatever finishes first, so
+    # two runs per seed on two cores and one run on one core select the same trial with the
+    # same values, fold AUCs, tree counts and pruning decisions
+    small = load_config(n_estimators=60, n_folds=3)
+    runs = [tune(frame, config=small, n_trials=8, progress=False, n_jobs=jobs) for jobs in (2, 2, 1)]
+    columns = ["number", "state", "value", "n_folds_run", "fold_auc"]
+    for other in runs[1:]:
+        assert other.selected == runs[0].selected
+        assert other.best_params == runs[0].best_params
+        assert other.trials[columns].equals(runs[0].trials[columns])
+        iterations = [t.user_attrs["best_iterations"] for t in other.study.trials]
+        assert iterations == [t.user_attrs["best_iterations"] for t in runs[0].study.trials]
+    assert (runs[0].trials.state == "pruned").any()  # the pruning path ran
+
+
+def test_fold_results_keeps_fold_order_and_stops_when_the_caller_stops():
+    import threading
+    import time
+
+    from churnml.model.parallel_folds import fold_jobs, fold_results
+
+    started = []
+
+    def fit_fold(train, valid):
+        started.append(train)
+        time.sleep(0.05 if train == 0 else 0.0)  # the first fold finishes last
+        return train, threading.current_thread().name
+
+    folds = [(i, None) for i in range(5)]
+    out = list(fold_results(fit_fold, folds, jobs=2))
+    assert [i for i, _ in out] == list(range(5))
+    assert any(name.startswith("churnml-fold") for _, name in out)
+    started.clear()
+    for i, _ in fold_results(fit_fold, folds, jobs=2):
+        break  # a trial pruned after its first fold, which ran alone: nothing else started
+    time.sleep(0.1)
+    assert started == [0]
+    started.clear()
+    for i, _ in fold_results(fit_fold, folds, jobs=2):
+        if i == 1:
+            break  # pruned after the second fold: only the third, running beside it, started
+    time.sleep(0.1)
+    assert sorted(started) == [0, 1, 2]
+    assert fold_jobs(None, 4) >= 1 and fold_jobs(3, 2) == 2 and fold_jobs(0, 4) == 1
+
+
+def test_one_lightgbm_thread_caps_the_process_and_restores_the_cap():
+    import ctypes
+
+    from lightgbm.basic import _LIB
+
+    from churnml.model.parallel_folds import one_lightgbm_thread
+
+    def cap():
+        out = ctypes.c_int(0)
+        _LIB.LGBM_GetMaxThreads(ctypes.byref(out))
+        return out.value
+
+    before = cap()
+    with one_lightgbm_thread():
+        assert cap() == 1
+    assert cap() == before
+    with one_lightgbm_thread(active=False):
+        assert cap() == before
+
+
 def test_sqlite_storage_is_shared_between_workers(frame, config, tmp_path):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     tune(frame, config=config, n_trials=2, storage=url, study_name="shared", progress=False)

@@ -21,7 +21,8 @@ def date(text: str):
         return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-07-01") from None
+            f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-07-01"
+        ) from None
 
 
 def whole(minimum: int):
@@ -34,7 +35,8 @@ def whole(minimum: int):
             value = minimum - 1
         if value < minimum:
             raise argparse.ArgumentTypeError(
-                f"must be a whole number of at least {minimum}, but got {text!r}")
+                f"must be a whole number of at least {minimum}, but got {text!r}"
+            )
         return value
 
     return parse
@@ -49,7 +51,9 @@ def seconds(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds of at least 0, but got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds of at least 0, but got {text!r}"
+        )
     return value
 
 
@@ -58,7 +62,8 @@ def identifier(text: str) -> str:
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a table name (letters, digits and _, starting with a letter)")
+            f"{text!r} is not a table name (letters, digits and _, starting with a letter)"
+        )
     return text
 
 
@@ -74,8 +79,9 @@ def source(text: str) -> str:
     """A folder, a DuckDB file or a database URL."""
     if "://" in text or Path(text).exists():
         return text
-    raise argparse.ArgumentTypeError(f"{text} does not exist (give a folder of files, a DuckDB "
-                                     f"file or a database URL)")
+    raise argparse.ArgumentTypeError(
+        f"{text} does not exist (give a folder of files, a DuckDB file or a database URL)"
+    )
 
 
 def output_file(text: str) -> str:
@@ -103,7 +109,8 @@ def model_uri(text: str) -> str:
         return text
     raise argparse.ArgumentTypeError(
         f"{text!r} is not a model URI: use models:/NAME@ALIAS, models:/NAME/VERSION, "
-        f"runs:/RUN_ID/model or a folder holding a saved model")
+        f"runs:/RUN_ID/model or a folder holding a saved model"
+    )
 
 
 def database_url(text: str) -> str:
@@ -111,7 +118,8 @@ def database_url(text: str) -> str:
     if scheme not in _URL_SCHEMES:
         raise argparse.ArgumentTypeError(
             f"{hide_password(text)!r} is not a database URL such as sqlite:///crm.db or "
-            f"postgresql+psycopg://user@host/db")
+            f"postgresql+psycopg://user@host/db"
+        )
     return text
 
 
@@ -122,21 +130,28 @@ def hide_password(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
-
 # --- options several commands share ----------------------------------------------------------
 def add_engine(p):
-    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
-                   help="duckdb (this machine, default) or spark (account buckets on a cluster)")
-    p.add_argument("--spark-master", help="Spark master URL for --engine spark (default: the "
-                   "spark-submit session, else local[*])")
+    p.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="duckdb (this machine, default) or spark (account buckets on a cluster)",
+    )
+    p.add_argument(
+        "--spark-master",
+        help="Spark master URL for --engine spark (default: the "
+        "spark-submit session, else local[*])",
+    )
 
 
 def local_output_file(args) -> None:
     """The local engine writes one file: ``--out`` must not be a folder (Spark writes a folder)."""
     if args.engine != "spark" and Path(args.out).is_dir():
-        raise UsageError(f"{args.command}: --out {args.out} is a folder; give a file name "
-                         f"(a folder is for --engine spark)")
-
+        raise UsageError(
+            f"{args.command}: --out {args.out} is a folder; give a file name "
+            f"(a folder is for --engine spark)"
+        )
 
 
 def data_or_mapping(args):

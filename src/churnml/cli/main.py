@@ -26,15 +26,22 @@ from churnml.console import printable
 def _common_options(defaults: bool) -> argparse.ArgumentParser:
     """Options accepted before and after the sub-command (``churnml --json score ...`` and
     ``churnml score ... --json``)."""
-    common = argparse.ArgumentParser(add_help=False,
-                                     argument_default=None if defaults else argparse.SUPPRESS)
-    common.add_argument("--debug", action="store_true",
-                        help="show the traceback of an error (also CHURNML_DEBUG=1)")
-    common.add_argument("--json", action="store_true",
-                        help="print a machine-readable summary (JSON) on standard output")
+    common = argparse.ArgumentParser(
+        add_help=False, argument_default=None if defaults else argparse.SUPPRESS
+    )
+    common.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (also CHURNML_DEBUG=1)"
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        help="print a machine-readable summary (JSON) on standard output",
+    )
     loud = common.add_mutually_exclusive_group()
     loud.add_argument("-q", "--quiet", action="store_true", help="only errors on standard error")
-    loud.add_argument("-v", "--verbose", action="store_true", help="more detail, and library warnings")
+    loud.add_argument(
+        "-v", "--verbose", action="store_true", help="more detail, and library warnings"
+    )
     if defaults:
         common.set_defaults(debug=False, json=False, quiet=False, verbose=False)
     return common

@@ -10,12 +10,26 @@ from churnml.errors import UsageError
 
 # --- train (issue 5) ----------------------------------------------------------------------
 def add_train(sub):
-    p = sub.add_parser("train", help="tune, fit, calibrate, evaluate and register the renewal-risk model")
-    p.add_argument("--data", type=arguments.source, help="data folder or DuckDB file (default: the mapping's source)")
+    p = sub.add_parser(
+        "train", help="tune, fit, calibrate, evaluate and register the renewal-risk model"
+    )
+    p.add_argument(
+        "--data",
+        type=arguments.source,
+        help="data folder or DuckDB file (default: the mapping's source)",
+    )
     p.add_argument("--mapping", type=arguments.existing_file, help="YAML mapping onto the contract")
-    p.add_argument("--config", type=arguments.existing_file, help="model config YAML (default: models/default.yaml)")
-    p.add_argument("--trials", type=arguments.count, help="Optuna trial budget (overrides the config); "
-                   "0 with --storage: select among the study's trials without adding any")
+    p.add_argument(
+        "--config",
+        type=arguments.existing_file,
+        help="model config YAML (default: models/default.yaml)",
+    )
+    p.add_argument(
+        "--trials",
+        type=arguments.count,
+        help="Optuna trial budget (overrides the config); "
+        "0 with --storage: select among the study's trials without adding any",
+    )
     _add_study_options(p, required=False)
     add_engine(p)
     p.set_defaults(handler=_cmd_train)
@@ -31,14 +45,29 @@ def _cmd_train(args) -> int:
 
     _check_study_options(args)
     config = load_config(args.config)
-    result = train(data_or_mapping(args), config=config, trials=args.trials, mapping=args.mapping,
-                   storage=args.storage, study_name=args.study_name, worker=args.worker,
-                   progress=not args.json)
+    result = train(
+        data_or_mapping(args),
+        config=config,
+        trials=args.trials,
+        mapping=args.mapping,
+        storage=args.storage,
+        study_name=args.study_name,
+        worker=args.worker,
+        progress=not args.json,
+    )
     if args.json:
-        return print_json({"run_id": result.run_id, "model_uri": result.model_uri,
-                      "model_version": result.model_version, "promoted": result.promoted,
-                      "reason": result.reason, "best_params": result.best_params,
-                      "test": result.table().to_dict("index")})
+        return print_json(
+            {
+                "run_id": result.run_id,
+                "model_uri": result.model_uri,
+                "model_version": result.model_version,
+                "promoted": result.promoted,
+                "reason": result.reason,
+                "best_params": result.best_params,
+                "test": result.table().to_dict("index"),
+                "timings": {k: round(v, 3) for k, v in result.timings.items()},
+            }
+        )
     say(result.label_audit.format() + "\n")
     say(result.summary())
     return 0
@@ -46,11 +75,17 @@ def _cmd_train(args) -> int:
 
 # --- tune: one worker of a shared study (issue 15) -----------------------------------------
 def _add_study_options(p, *, required: bool):
-    p.add_argument("--storage", required=required,
-                   help="Optuna storage shared by the workers: sqlite:///study.db, postgresql://...")
+    p.add_argument(
+        "--storage",
+        required=required,
+        help="Optuna storage shared by the workers: sqlite:///study.db, postgresql://...",
+    )
     p.add_argument("--study-name", required=required, help="name of the shared Optuna study")
-    p.add_argument("--worker", type=arguments.count,
-                   help="worker id, seeds this worker's sampler (default: from host and process id)")
+    p.add_argument(
+        "--worker",
+        type=arguments.count,
+        help="worker id, seeds this worker's sampler (default: from host and process id)",
+    )
 
 
 def _check_study_options(args) -> None:
@@ -64,12 +99,25 @@ def _check_study_options(args) -> None:
 
 
 def add_tune(sub):
-    p = sub.add_parser("tune", help="add tuning trials to a shared Optuna study (one worker); "
-                       "then select, fit and register with train --trials 0")
-    p.add_argument("--data", type=arguments.source, help="data folder or DuckDB file (default: the mapping's source)")
+    p = sub.add_parser(
+        "tune",
+        help="add tuning trials to a shared Optuna study (one worker); "
+        "then select, fit and register with train --trials 0",
+    )
+    p.add_argument(
+        "--data",
+        type=arguments.source,
+        help="data folder or DuckDB file (default: the mapping's source)",
+    )
     p.add_argument("--mapping", type=arguments.existing_file, help="YAML mapping onto the contract")
-    p.add_argument("--config", type=arguments.existing_file, help="model config YAML (default: models/default.yaml)")
-    p.add_argument("--trials", type=arguments.count, help="this worker's trial budget (default: the config's)")
+    p.add_argument(
+        "--config",
+        type=arguments.existing_file,
+        help="model config YAML (default: models/default.yaml)",
+    )
+    p.add_argument(
+        "--trials", type=arguments.count, help="this worker's trial budget (default: the config's)"
+    )
     _add_study_options(p, required=True)
     p.set_defaults(handler=_cmd_tune)
 
@@ -79,16 +127,26 @@ def _cmd_tune(args) -> int:
     from churnml.model.study import redacted, tune_worker
 
     _check_study_options(args)
-    result = tune_worker(data_or_mapping(args), storage=args.storage, study_name=args.study_name,
-                         mapping=args.mapping, config=load_config(args.config),
-                         trials=args.trials, worker=args.worker)
+    result = tune_worker(
+        data_or_mapping(args),
+        storage=args.storage,
+        study_name=args.study_name,
+        mapping=args.mapping,
+        config=load_config(args.config),
+        trials=args.trials,
+        worker=args.worker,
+    )
     trials = result.trials
     mine = trials[trials["worker"] == result.worker]
     done = trials[trials["state"] == "complete"]
     best = done.loc[done["value"].idxmax()]
-    say(f"worker {result.worker}: {len(mine)} trials in study {args.study_name!r} "
-          f"({redacted(args.storage)}); the study has {len(trials)} trials, {len(done)} complete, "
-          f"best fold AUC {best['value']:.4f} (trial {int(best['number'])})")
-    say(f"when every worker is done: churnml train --data {args.data} --storage "
-          f"{redacted(args.storage)} --study-name {args.study_name} --trials 0")
+    say(
+        f"worker {result.worker}: {len(mine)} trials in study {args.study_name!r} "
+        f"({redacted(args.storage)}); the study has {len(trials)} trials, {len(done)} complete, "
+        f"best fold AUC {best['value']:.4f} (trial {int(best['number'])})"
+    )
+    say(
+        f"when every worker is done: churnml train --data {args.data} --storage "
+        f"{redacted(args.storage)} --study-name {args.study_name} --trials 0"
+    )
     return 0

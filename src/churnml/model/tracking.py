@@ -91,6 +91,27 @@ def configure(tracking_uri: str | None = None, experiment: str = EXPERIMENT, cwd
         return client.create_experiment(experiment, artifact_location=location)
 
 
+def warm_store(tracking_uri: str | None = None):
+    """Start :func:`configure` in a background thread and return the thread (join it before the
+    first run is created).
+
+    Importing MLflow and creating a fresh local store (its schema migrations) take seconds; begun
+    while the training frame is built, they cost no wall time. An error is left for the later
+    :func:`configure` call to raise where it belongs.
+    """
+    import threading
+
+    def run():
+        try:
+            configure(tracking_uri)
+        except Exception:  # noqa: BLE001 - raised again, in place, by the caller's configure
+            pass
+
+    thread = threading.Thread(target=run, name="churnml-mlflow-store", daemon=True)
+    thread.start()
+    return thread
+
+
 @contextmanager
 def _local_store_lock(uri: str):
     """Hold ``<store>.lock`` (beside a local SQLite store) while the store and the experiment are

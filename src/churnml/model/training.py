@@ -348,6 +348,10 @@ def train(
 
     timings = {}
     clock = time.perf_counter()
+    if log:  # MLflow imported and its store created while the frame is built
+        from churnml.model.tracking import warm_store
+
+        store = warm_store(tracking_uri)
     config = _config(config)
     catalog = catalog if catalog is not None else load_catalog()
     name = registered_model_name or config.registered_model_name
@@ -396,6 +400,8 @@ def train(
     test_start = pd.to_datetime(test["as_of"]).min()
     from churnml.model.tracking import TrialRuns
 
+    if log:
+        store.join()
     with TrialRuns(tracking_uri, enabled=log) as trial_runs:  # trials logged as they finish
         tuned = tune(
             frame,

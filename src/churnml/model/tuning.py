@@ -10,6 +10,7 @@ trials at the same fold. The final test snapshots are never touched.
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ from churnml.errors import ChurnmlError, UsageError
 from churnml.model.defaults import default_params, size_params
 from churnml.model.estimator import DEFAULT_PARAMS, ChurnModel
 from churnml.model.folds import out_of_time_folds
+from churnml.model.parallel_folds import fold_jobs, fold_results, one_lightgbm_thread
 from churnml.model.search_space import search_space
 from churnml.model.study import folds_digest, open_study, sampler_seed, worker_id
 from churnml.progress import enabled
@@ -87,6 +89,7 @@ def tune(
     label_column: str = "label",
     time_column: str = "as_of",
     renewal_column: str | None = "renewal_date",
+    n_jobs: int | None = None,
 ) -> TuneResult:
     """Tune ChurnModel's LightGBM parameters on expanding-window out-of-time folds.
 
@@ -116,6 +119,9 @@ def tune(
         Median pruning over folds (default ``config.pruning``).
     feature_columns : list of str, optional
         Default: every non-metadata column (see ``ChurnModel``).
+    n_jobs : int, optional
+        Folds of a trial fitted at once (default: every core this process may use; see
+        :mod:`churnml.model.parallel_folds`). The study is the same for any value.
 
     Returns
     -------
@@ -156,12 +162,14 @@ def tune(
     n_rows = int(labels.notna().sum())
     pinned = size_params(n_rows)  # every fold and the final fits use the frame's size defaults
 
+    jobs = fold_jobs(n_jobs, len(folds))
+
     def objective(trial):
         params = {**pinned, **search_space(trial, config.search_space)}
         trial.set_user_attr("params", params)
         trial.set_user_attr("worker", worker)
-        aucs, iterations = [], []
-        for step, (train, valid) in enumerate(folds):
+
+        def fit_fold(train, valid):
             model = ChurnModel(
                 params=params,
                 n_estimators=config.n_estimators,
@@ -174,13 +182,20 @@ def tune(
                 random_state=config.seed,
             ).fit(frame.iloc[train])
             y = labels.iloc[valid].astype(int).to_numpy()
-            aucs.append(float(roc_auc_score(y, model.predict_raw(frame.iloc[valid]))))
-            iterations.append(model.best_iteration_)
-            trial.set_user_attr("fold_auc", aucs)
-            trial.set_user_attr("best_iterations", iterations)
-            trial.report(float(np.mean(aucs)), step)
-            if pruning and trial.should_prune():
-                raise optuna.TrialPruned()
+            auc = float(roc_auc_score(y, model.predict_raw(frame.iloc[valid])))
+            return auc, model.best_iteration_
+
+        aucs, iterations = [], []
+        # folds fitted side by side, reported and pruned in fold order as one core would
+        with closing(fold_results(fit_fold, folds, jobs)) as results:
+            for step, (auc, best_iteration) in enumerate(results):
+                aucs.append(auc)
+                iterations.append(best_iteration)
+                trial.set_user_attr("fold_auc", aucs)
+                trial.set_user_attr("best_iterations", iterations)
+                trial.report(float(np.mean(aucs)), step)
+                if pruning and trial.should_prune():
+                    raise optuna.TrialPruned()
         return float(np.mean(aucs))
 
     # constant liar: trials running in other workers count as bad, so workers spread out
@@ -202,14 +217,15 @@ def tune(
         if created:
             study.enqueue_trial(default_trial_params(config.search_space, n_rows))
         if n_trials:
-            study.optimize(
-                objective,
-                n_trials=n_trials,
-                timeout=timeout,
-                callbacks=list(callbacks),
-                show_progress_bar=enabled(progress),
-                gc_after_trial=False,
-            )
+            with one_lightgbm_thread(jobs > 1):
+                study.optimize(
+                    objective,
+                    n_trials=n_trials,
+                    timeout=timeout,
+                    callbacks=list(callbacks),
+                    show_progress_bar=enabled(progress),
+                    gc_after_trial=False,
+                )
     finally:
         optuna.logging.set_verbosity(level)
     if not any(t.state.name == "COMPLETE" for t in study.trials):
