@@ -24,6 +24,7 @@ from churnml.data.synthetic.causes import DRIVER_FAMILY, DRIVERS
 __all__ = [
     "churned_snapshots",
     "hit_rates",
+    "measure_explanations",
     "model_families",
     "permutation_families",
     "red_list_diversity",
@@ -157,4 +158,67 @@ def red_list_diversity(scores: pd.DataFrame) -> dict:
         counts = red[column].astype("string").value_counts(dropna=True)
         out[f"{column}_top"] = counts.index[0] if len(counts) else None
         out[f"{column}_share"] = float(counts.iloc[0] / len(red)) if len(red) else float("nan")
+    return out
+
+
+def measure_explanations(train_tables: dict, unseen_tables: dict, *, trials=3, dates=6) -> dict:
+    """Train like ``churnml train`` (no MLflow) on one world, judge its explanations on another.
+
+    Parameters
+    ----------
+    train_tables, unseen_tables : dict of DataFrame
+        ``make_saas`` outputs of two seeds; the model never sees ``unseen_tables``.
+    trials : int
+        Tuning trials.
+    dates : int
+        The red list is read over the unseen world's last ``dates`` monthly scoring dates.
+
+    Returns
+    -------
+    dict
+        ``hits`` (DataFrame: model, health_score, permutation × top1, top2, n: rankings of the
+        latest snapshot of each churned term against its true family), ``causes`` (the true family
+        mix of those churns), ``permutation`` (family importances on the unseen world), ``red``
+        (:func:`red_list_diversity` plus the mix and top share of the leading family).
+    """
+    from churnml.model.baselines import HealthScore
+    from churnml.model.training import build_training_frame, train
+
+    result = train(train_tables, trials=trials, log=False, progress=False, figures=False)
+    model, catalog = result.model, result.model.catalog_
+    frame = build_training_frame(unseen_tables, model.config_, catalog)
+    rows = churned_snapshots(frame)
+    truth = true_causes(unseen_tables["oracle"], rows)["true_family"]
+    importance = permutation_families(model, frame[frame["label"].notna()], catalog)
+    rankings = {
+        "model": model_families(model, rows),
+        "health_score": scorecard_families(HealthScore().fit(result.features), rows, catalog),
+        "permutation": pd.DataFrame([importance.to_dict()] * len(rows), index=rows.index),
+    }
+    hits = pd.DataFrame({name: hit_rates(r, truth) for name, r in rankings.items()}).T
+    return {
+        "hits": hits,
+        "causes": truth.value_counts(normalize=True),
+        "permutation": importance,
+        "red": _red_list(model, frame, dates),
+    }
+
+
+def _red_list(model, frame: pd.DataFrame, dates: int) -> dict:
+    """Red-list diversity over the last ``dates`` scoring dates of ``frame``, with the share of
+    the leading family (the family with the largest summed contribution) among red accounts."""
+    from churnml.scoring.score import score_frame
+
+    last = np.sort(frame["as_of"].unique())[-dates:]
+    result = score_frame(model, frame[frame["as_of"].isin(last)].drop(columns=["label"]))
+    top = result.families.sort_values("contribution", ascending=False, kind="stable")
+    top = top.drop_duplicates(["account_id", "as_of"]).set_index(["account_id", "as_of"])["family"]
+    scores = result.scores
+    keys = pd.MultiIndex.from_frame(scores[["account_id", "as_of"]].astype({"account_id": str}))
+    scores = scores.assign(top_family=top.reindex(keys).to_numpy())
+    out = red_list_diversity(scores)
+    red = scores[scores["tier"].astype("string").eq("red").fillna(False).to_numpy(dtype=bool)]
+    families = red["top_family"].astype("string").value_counts(normalize=True)
+    out["top_family_mix"] = {k: round(float(v), 3) for k, v in families.items()}
+    out["top_family_share"] = float(families.iloc[0]) if len(families) else float("nan")
     return out
