@@ -269,8 +269,8 @@ def _signals(tables, terms):
     """Per term, one observable signal per driver, read 2-5 months before the renewal."""
     late = (60, 150)
     usage = _before_end(tables, terms, "usage", "ts", late)
-    defects = _before_end(tables, terms, "tickets", "opened_at", late,
-                          lambda t: t["category"].astype(str).eq("bug") | t["escalated"])
+    tickets = _before_end(tables, terms, "tickets", "opened_at", late)
+    defect = tickets["category"].astype(str).eq("bug") | tickets["escalated"]
     nps = _before_end(tables, terms, "nps", "responded_at", (60, 240))
     goals = _before_end(tables, terms, "goals", "due_at", (60, 420))
     left = _before_end(tables, terms, "contacts", "ended_at", (60, 300),
@@ -279,7 +279,8 @@ def _signals(tables, terms):
     frame = pd.DataFrame(
         {
             "usage_per_seat": usage.groupby("contract_id").size() / seats,
-            "defects_and_escalations": defects.groupby("contract_id").size(),
+            # tickets come from users (more use, more tickets): the defect share is the friction
+            "defect_share": defect.groupby(tickets["contract_id"]).mean(),
             "nps": nps.groupby("contract_id")["score"].mean(),
             "goal_attainment": (goals["achieved"] / goals["target"])
             .groupby(goals["contract_id"])
@@ -288,7 +289,7 @@ def _signals(tables, terms):
         },
         index=terms["contract_id"],
     )
-    counts = ["usage_per_seat", "defects_and_escalations", "departures"]
+    counts = ["usage_per_seat", "departures"]
     return frame.fillna({c: 0.0 for c in counts})
 
 
@@ -320,7 +321,7 @@ def test_each_driver_moves_its_own_signals(demo_size, decided):
     corr = corr.loc[signals.columns, CONTRIBUTIONS]
     own = {
         "usage_per_seat": ("adoption", -1),
-        "defects_and_escalations": ("support", 1),
+        "defect_share": ("support", 1),
         "nps": ("sentiment", -1),
         "goal_attainment": ("value", -1),
         "departures": ("relationship", 1),

@@ -13,6 +13,9 @@ effect to the log-odds of churn, read from its state just before the decision:
 - **commercial** (acute, unseen): budget pressure (which also shows as earlier downgrades) and a
   budget cut or price increase at this renewal, which no table shows.
 
+Each driver's risk starts only beyond a threshold (a sharp but smooth hinge): most accounts
+carry little risk from any one driver, a few carry much, as in real books.
+
 Each effect is centred on its mean over the decided terms, like a SHAP value on the expected
 value, so ``log_odds = base + sum(contributions) + noise`` and a driver's contribution says how
 much it moved this renewal away from a typical one. The largest contribution of a churned term is
@@ -41,16 +44,16 @@ DRIVER_FAMILY = {
     "commercial": "contract",
 }
 #: (log-odds per unit, the state beyond which the risk starts) of each driver's risk signal
-ADOPTION, ADOPTION_FALL = (1.1, 0.0), 0.8  # low adoption; a fall weighs 0.8 of a low level
-RELATIONSHIP = (1.3, 0.0)  # the relationship gap
+ADOPTION, ADOPTION_FALL = (1.6, 0.4), 0.8  # low adoption; a fall weighs 0.8 of a low level
+RELATIONSHIP = (1.4, 0.0)  # the relationship gap
 SUPPORT = (1.4, 0.1)  # defect load
-VALUE = (1.2, 0.0)  # value not realised
-SENTIMENT = (1.0, 0.0)  # sour opinion
+VALUE = (1.8, 0.35)  # value not realised
+SENTIMENT = (1.45, 0.3)  # sour opinion
 BUDGET, SHOCK, SHOCK_SHARE = (1.0, 0.0), 2.4, 0.012  # budget pressure; a cut or price rise
 NOTICE_MONTHS = 2  # the decision reads the drivers up to the months before the notice period
-SHARPNESS = 4.0  # how abruptly risk starts at a driver's threshold (softplus sharpness)
+SHARPNESS = 8.0  # how abruptly risk starts at a driver's threshold (softplus sharpness)
 MONTHLY_OFFSET = -1.6  # month-to-month terms churn far less per term
-NOISE_SD = 0.25  # what no driver explains
+NOISE_SD = 0.1  # what no driver explains
 
 
 def driver_effects(w, acct: np.ndarray, end: np.ndarray, shock: np.ndarray) -> pd.DataFrame:
@@ -70,7 +73,7 @@ def driver_effects(w, acct: np.ndarray, end: np.ndarray, shock: np.ndarray) -> p
     level = window_mean(w.adoption, acct, last, 3)
     before = window_mean(w.adoption, acct, last - 3, 3)
     decided = end.astype("datetime64[D]") - np.timedelta64(int(NOTICE_MONTHS * 30), "D")
-    return pd.DataFrame(
+    effects = pd.DataFrame(
         {
             "adoption": _risk(-level + ADOPTION_FALL * (before - level), *ADOPTION),
             "relationship": _risk(relationship_gap(w, acct, decided), *RELATIONSHIP),
@@ -80,6 +83,7 @@ def driver_effects(w, acct: np.ndarray, end: np.ndarray, shock: np.ndarray) -> p
             "commercial": _risk(w.budget[acct], *BUDGET) + SHOCK * shock,
         }
     )
+    return effects
 
 
 def _risk(signal: np.ndarray, slope: float, start: float) -> np.ndarray:
