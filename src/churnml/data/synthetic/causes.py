@@ -44,12 +44,12 @@ DRIVER_FAMILY = {
     "commercial": "contract",
 }
 #: (log-odds per unit, the state beyond which the risk starts) of each driver's risk signal
-ADOPTION, ADOPTION_FALL = (1.6, 0.4), 0.8  # low adoption; a fall weighs 0.8 of a low level
+ADOPTION, ADOPTION_FALL = (1.7, 0.6), 0.8  # low adoption; a fall weighs 0.8 of a low level
 RELATIONSHIP = (1.4, 0.0)  # the relationship gap
 SUPPORT = (1.4, 0.1)  # defect load
-VALUE = (1.8, 0.35)  # value not realised
-SENTIMENT = (1.45, 0.3)  # sour opinion
-BUDGET, SHOCK, SHOCK_SHARE = (1.0, 0.0), 2.4, 0.012  # budget pressure; a cut or price rise
+VALUE = (1.85, 0.5)  # value not realised
+SENTIMENT = (1.6, 0.45)  # sour opinion
+BUDGET, SHOCK, SHOCK_SHARE = (1.0, 0.0), 2.4, 0.025  # budget pressure; a cut or price rise
 NOTICE_MONTHS = 2  # the decision reads the drivers up to the months before the notice period
 SHARPNESS = 8.0  # how abruptly risk starts at a driver's threshold (softplus sharpness)
 MONTHLY_OFFSET = -1.6  # month-to-month terms churn far less per term
