@@ -100,4 +100,4 @@ def test_demo_data_shows_the_planted_signals_and_no_leakage(features_small):
     gap = (usage["decile_1"] - usage["decile_10"]).max()
     assert gap > 0.1, usage[["auc", "decile_1", "decile_10"]]
     # the usage family as a whole carries signal
-    assert report.loc[report["family"] == "usage", "auc"].max() > 0.65
+    assert report.loc[report["family"] == "usage", "auc"].max() > 0.6  # one driver of six
