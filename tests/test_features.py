@@ -138,7 +138,7 @@ def test_a_missing_table_skips_its_family_with_a_reason(tiny, tiny_spine, caplog
     assert "nps_change_vs_previous" in skipped  # derived from a skipped indicator
     assert "nps_latest_score" not in features and "tickets_90d" in features
     # listed once, in one line per cause
-    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if "(no nps table)" in r.getMessage()]
     assert len(lines) == 1 and lines[0].startswith("skipped 10 indicators (no nps table): ")
     assert lines[0].count("nps_latest_score") == 1
 

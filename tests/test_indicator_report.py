@@ -93,10 +93,11 @@ def test_demo_data_shows_the_planted_signals_and_no_leakage(features_small):
     assert not report["leakage"].any() and (report["coverage"] > 0).all()
     # champion loss: the flagged decile churns more than the overall rate
     champion = report.loc["champion_left_90d"]
-    assert champion["risk_when"] == "high" and champion["decile_10"] > 1.3 * champion["churn_rate"]
+    # (one of six churn drivers in the world, so a milder lift than when one health drove all)
+    assert champion["risk_when"] == "high" and champion["decile_10"] > champion["churn_rate"]
     # usage decline: the lowest decile of the strongest usage change churns far more than the top
     usage = report[(report["family"] == "usage") & report.index.str.contains("change")]
     gap = (usage["decile_1"] - usage["decile_10"]).max()
     assert gap > 0.1, usage[["auc", "decile_1", "decile_10"]]
     # the usage family as a whole carries signal
-    assert report.loc[report["family"] == "usage", "auc"].max() > 0.65
+    assert report.loc[report["family"] == "usage", "auc"].max() > 0.6  # one driver of six

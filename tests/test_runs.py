@@ -56,7 +56,7 @@ def world(tmp_path_factory):
     from churnml.model.profile import data_profile
 
     root = tmp_path_factory.mktemp("runs")
-    tables = make_saas(n_accounts=80, months=12, seed=5)
+    tables = make_saas(n_accounts=150, months=12, seed=5)
     tables = {k: v for k, v in tables.items() if k != "oracle"}
     write_tables(tables, root / "data")
     start = (tables["usage"]["ts"].min() + pd.DateOffset(months=3)).normalize()
@@ -68,7 +68,7 @@ def world(tmp_path_factory):
         n_estimators=60, params={"learning_rate": 0.2}, calibration=None,
         feature_columns=feature_columns(train), time_column="as_of",
     ).fit(train)
-    model.config_ = load_config(tiers={"red": 0.3, "amber": 0.15})
+    model.config_ = load_config(tiers={"red": 0.2, "amber": 0.12})
     model.catalog_ = load_catalog()
     model.model_name_, model.model_version_ = "churnml", "1"
     model.training_info_ = {"data_profile": data_profile(tables, frame, model, model.catalog_)}

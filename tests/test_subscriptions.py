@@ -147,6 +147,12 @@ def test_derived_terms_match_the_worlds_contracts(export_terms, saas_small):
     world = saas_small["contracts"]
     data_end = saas_small["usage"]["ts"].max()
     terms = terms[terms["start_date"] <= data_end]  # not the terms added for scoring after it
+    # the world's monthly terms last 30.44 days, the export's a calendar month: a term ending
+    # within days of the data's end may be decided on one side and open on the other
+    late = data_end - pd.Timedelta(days=3)
+    assert set(terms.loc[terms["end_date"] > late, "account_id"]) == set(
+        world.loc[world["end_date"] > late, "account_id"])
+    terms, world = terms[terms["end_date"] <= late], world[world["end_date"] <= late]
     pair = pd.merge_asof(
         terms.sort_values("end_date").astype({"end_date": "datetime64[ns]"}),
         world[["account_id", "start_date", "end_date", "outcome"]].rename(
@@ -155,9 +161,18 @@ def test_derived_terms_match_the_worlds_contracts(export_terms, saas_small):
         tolerance=pd.Timedelta(days=3))
     assert len(terms) == len(world) and pair["w_end_date"].notna().all()
     assert not pair.duplicated(["account_id", "w_end_date"]).any()
+    # a month-to-month plan changed twice in a row leaves a one-term subscription: the successors
+    # starting within NEAR_DAYS of the first change are summed, so that change reads differently
+    changes = world["outcome"].astype(str).isin(["expanded", "downgraded"])
+    twice = changes & changes.groupby(world["account_id"]).shift(-1, fill_value=False)
+    twice &= (world["end_date"] - world["start_date"]).dt.days <= 31
+    flip = pd.MultiIndex.from_frame(world.loc[twice, ["account_id", "end_date"]])
+    judged = ~pd.MultiIndex.from_frame(pair[["account_id", "w_end_date"]]).isin(flip)
+    assert judged.mean() > 0.99
+    pair = pair[judged]
     assert (pair["outcome"].astype(str) == pair["w_outcome"].astype(str)).all()
     assert (pair["start_date"] - pair["w_start_date"]).abs().max() <= pd.Timedelta(days=3)
-    assert set(pair["outcome"]) == {"renewed", "churned", "expanded", "downgraded", "open"}
+    assert set(pair["outcome"]) == {"renewed", "churned", "expanded", "downgraded"}
 
 
 # --- account churn --------------------------------------------------------------------------

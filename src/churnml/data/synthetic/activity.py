@@ -7,6 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
+from churnml.data.synthetic.drivers import relationship_gap
 from churnml.data.synthetic.world import DAY, World, sigmoid
 
 FEATURES = np.array(
@@ -48,16 +49,23 @@ def user_frame(w: World) -> pd.DataFrame:
             ),
             # the champion (user 0) and power users (1, 2) are the most engaged
             "engagement": w.rng.normal(0.0, 0.8, len(acct))
-            + np.select([idx == 0, idx <= 2], [1.0, 1.3], 0.0),
+            + np.select([idx == 0, idx <= 2], [0.3, 1.3], 0.0),
         }
     )
 
 
+SPILLOVER = 0.05  # adoption lost per unit of relationship gap (colleagues of a departed champion)
+FADING = 0.35  # activity of a champion in the two months before they leave
 CHUNK_ROWS = 4_000_000  # user-days drawn per batch: bounds the temporary arrays
 
 
 def usage_table(w: World, users: pd.DataFrame) -> pd.DataFrame:
-    """User-day rows: active days per user-month from health, then days, features and counts.
+    """User-day rows: active days per user-month from adoption, then days, features and counts.
+
+    Adoption drives how often users come back, how many features they use and how much they do;
+    a departed champion's colleagues come back a little less (``SPILLOVER`` per unit of the
+    relationship gap); a champion about to leave already uses it less in the last two months
+    (``FADING``), and their logins stop when they go.
 
     Users are processed in consecutive batches of about ``CHUNK_ROWS`` active days so the
     temporary arrays stay small at 20,000 accounts; the batches depend only on the data, so
@@ -69,9 +77,16 @@ def usage_table(w: World, users: pd.DataFrame) -> pd.DataFrame:
     since_created = (months[None, :] - w.created_at[acct, None]) / DAY
     ramp = np.clip((since_created + 30) / 90, 0, 1)  # three months of onboarding
     alive = (months[None, :] < w.alive_until[acct, None]) & (since_created > -30)
-    q = sigmoid(-1.1 + 1.1 * w.health[acct] + eng[:, None]) * ramp * alive
+    mid = months + np.timedelta64(15, "D")
+    gap = relationship_gap(w, np.repeat(np.arange(w.n), len(mid)), np.tile(mid, w.n))
+    level = w.adoption - SPILLOVER * gap.reshape(w.n, len(mid))
+    q = sigmoid(-0.7 + 1.1 * level[acct] + eng[:, None]) * ramp * alive
+    leaving = (users["idx"].to_numpy() == 0)[:, None] & (
+        (w.champion_left[acct, None] - months[None, :]) / DAY <= 60
+    )  # NaT compares False: champions who stay
+    q = np.where(leaving, q * FADING, q)
     active_days = rng.binomial(22, np.clip(q * w.usage_scale, 0, 0.97)).astype(np.int32)
-    del since_created, ramp, alive, q
+    del since_created, ramp, alive, q, level, leaving
 
     weights = day_weights(w)
     n_days = len(weights)
@@ -105,7 +120,7 @@ def usage_table(w: World, users: pd.DataFrame) -> pd.DataFrame:
         keep &= ~(is_champion[user_pos] & (day >= left_day[acct_pos]))  # a departed champion stops
         user_pos, acct_pos, day = user_pos[keep], acct_pos[keep], day[keep]
 
-        h = w.health[acct_pos, month_of_day[day]] + eng[user_pos]
+        h = w.adoption[acct_pos, month_of_day[day]] + eng[user_pos]
         breadth = sigmoid(h)
         feature = np.minimum(
             rng.exponential(0.8 + 2.2 * breadth).astype(np.int8), len(FEATURES) - 1

@@ -1,10 +1,12 @@
-"""Accounts, contract terms and renewal outcomes drawn from the latent health."""
+"""Accounts, contract terms and renewal outcomes drawn from the churn drivers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from churnml.data.synthetic import causes
+from churnml.data.synthetic.drivers import window_mean
 from churnml.data.synthetic.world import (
     DAY,
     MONTH_DAYS,
@@ -69,10 +71,6 @@ CSMS = np.array(
         "Hana Sato",
     ]
 )
-CHURN_SLOPE = 1.35  # log-odds of churn per unit of (negative) recent health
-DECLINE_SLOPE = 0.85  # ... and per unit of decline against the three months before
-BUDGET_CUT = 2.2  # log-odds added by a budget cut nobody sees coming
-MONTHLY_OFFSET = -2.3  # month-to-month terms churn far less per term
 
 
 def accounts_table(w: World) -> pd.DataFrame:
@@ -101,8 +99,12 @@ def accounts_table(w: World) -> pd.DataFrame:
     )
 
 
-def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Chained terms per account from creation to the end of the window; outcomes at each end."""
+def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Chained terms per account from creation to the end of the window; outcomes at each end.
+
+    Returns the contracts, the oracle (per contract: true probability, its drivers'
+    contributions, primary driver) and the oracle terms (every term the world drew).
+    """
     rng = w.rng
     span = (w.end - w.created_at) / DAY
     n_terms = np.ceil(span / (w.term_months * MONTH_DAYS)).astype(int)
@@ -115,20 +117,20 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     acct, k, start, end = acct[keep], k[keep], start[keep], end[keep]
 
     in_window = (end >= w.start) & (end < w.end)
-    recent, earlier = _recent_health(w, acct, end, 0), _recent_health(w, acct, end, 3)
     monthly = w.term_months[acct] == 1
-    pressure = (
-        -CHURN_SLOPE * recent
-        - DECLINE_SLOPE * (recent - earlier)
-        + BUDGET_CUT * w.budget_cut[acct]
-        + MONTHLY_OFFSET * monthly
-    )
-    intercept = _intercept(pressure[in_window], churn_rate)
-    p_churn = np.where(in_window, sigmoid(intercept + pressure), 0.0)
-    # seat and price changes are decided about once a year: a monthly term rarely changes ARR
+    effects = causes.driver_effects(w, acct, end, rng.random(len(acct)) < causes.SHOCK_SHARE)
+    contrib = causes.contributions(effects, in_window)
+    noise = rng.normal(0.0, causes.NOISE_SD, len(acct))
+    pressure = contrib.fillna(0.0).sum(axis=1).to_numpy() + noise
+    base = _intercept((pressure + causes.MONTHLY_OFFSET * monthly)[in_window], churn_rate)
+    base = base + causes.MONTHLY_OFFSET * monthly
+    p_churn = np.where(in_window, sigmoid(base + pressure), 0.0)
+    # seat and price changes are decided about once a year: a monthly term rarely changes ARR;
+    # budget pressure shows as downgrades, good adoption as expansions
     years = w.term_months[acct] / 12
-    p_down = sigmoid(-2.3 - 0.8 * recent) * np.minimum(years, 1)
-    p_up = sigmoid(-1.8 + 0.9 * recent) * np.minimum(years, 1)
+    use = window_mean(w.adoption, acct, np.searchsorted(w.month_starts, end) - 2, 3)
+    p_down = sigmoid(-2.6 + 2.0 * w.budget[acct] - 0.5 * use) * np.minimum(years, 1)
+    p_up = sigmoid(-1.5 + 0.8 * use - 0.6 * w.budget[acct]) * np.minimum(years, 1)
     u = rng.random(len(acct))
     outcome = np.select(
         [
@@ -147,6 +149,7 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
     drawn = (acct, start, end, np.where(in_window, p_churn, 0.0), alive)
     acct, k, start, end = acct[alive], k[alive], start[alive], end[alive]
     outcome, p_churn, in_window = outcome[alive], p_churn[alive], in_window[alive]
+    base, noise, contrib = base[alive], noise[alive], contrib[alive].reset_index(drop=True)
 
     step = np.select(
         [outcome == "expanded", outcome == "downgraded"],
@@ -172,15 +175,7 @@ def contract_terms(w: World, churn_rate: float) -> tuple[pd.DataFrame, pd.DataFr
             "renewal_arr": renewal_arr,
         }
     )
-    oracle = pd.DataFrame(
-        {
-            "contract_id": contracts["contract_id"],
-            "account_id": contracts["account_id"],
-            "end_date": contracts["end_date"],
-            "churn_probability": np.where(in_window, p_churn, np.nan),
-            "outcome": outcome,
-        }
-    )
+    oracle = _oracle(contracts, outcome, in_window, p_churn, base, contrib, noise)
     churn_end = pd.Series(np.where(outcome == "churned", end, w.end)).groupby(acct).min()
     w.alive_until = np.full(w.n, w.end)
     w.alive_until[churn_end.index.to_numpy()] = churn_end.to_numpy()
@@ -209,13 +204,25 @@ def _oracle_terms(w: World, drawn, decided: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _recent_health(w: World, acct: np.ndarray, end: np.ndarray, lag: int) -> np.ndarray:
-    """Mean health over the three months ending ``lag`` months before each term's end."""
-    cum = np.concatenate([np.zeros((w.n, 1)), np.cumsum(w.health, axis=1)], axis=1)
-    hi = np.searchsorted(w.month_starts, end.astype("datetime64[D]")) - 1 - lag
-    hi = np.clip(hi, 1, w.months)
-    lo = np.maximum(hi - 3, 0)
-    return (cum[acct, hi] - cum[acct, lo]) / (hi - lo)
+def _oracle(contracts, outcome, in_window, p_churn, base, contrib, noise) -> pd.DataFrame:
+    """Per contract: the true churn probability of a term decided inside the window and how the
+    drivers make it up: ``sigmoid(base + sum of the contribution_* + noise)``; NaN elsewhere."""
+    frame = pd.DataFrame(
+        {
+            "contract_id": contracts["contract_id"],
+            "account_id": contracts["account_id"],
+            "end_date": contracts["end_date"],
+            "churn_probability": np.where(in_window, p_churn, np.nan),
+            "outcome": outcome,
+            "log_odds": np.where(in_window, base + contrib.sum(axis=1).to_numpy() + noise, np.nan),
+            "base_log_odds": np.where(in_window, base, np.nan),
+        }
+    )
+    for name in causes.DRIVERS:
+        frame[f"contribution_{name}"] = contrib[name].to_numpy()
+    frame["noise"] = np.where(in_window, noise, np.nan)
+    frame["primary_driver"] = pd.array(causes.primary_driver(contrib), dtype="string")
+    return frame
 
 
 def _intercept(pressure: np.ndarray, rate: float) -> float:

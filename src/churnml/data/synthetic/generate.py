@@ -26,10 +26,13 @@ def make_saas(
 ) -> dict[str, pd.DataFrame]:
     """Synthetic B2B SaaS customer base: seven contract tables, ``oracle`` and ``oracle_terms``.
 
-    A latent monthly health per account (AR(1) around a baseline, hit by champion and decision
-    maker departures) drives per-user usage, support tickets, NPS responses, goal attainment and
-    the renewal outcome drawn at each term's end, so indicators lead the outcome. Some churn
-    comes without warning (budget cuts the data does not show) and some unhealthy accounts renew.
+    Six separate latent drivers per account (adoption, relationship, support friction, value
+    realisation, sentiment, commercial pressure; :mod:`churnml.data.synthetic.drivers`) each move
+    their own signals (usage, contacts, tickets, goals, NPS, contracts) with their own timing,
+    and the renewal outcome drawn at each term's end adds up their effects plus noise
+    (:mod:`churnml.data.synthetic.causes`), so indicators lead the outcome and the true cause
+    of every churn is known. Some churn comes without warning (budget cuts or price increases
+    the data does not show) and some unhealthy accounts renew.
 
     Parameters
     ----------
@@ -50,7 +53,9 @@ def make_saas(
     -------
     dict of DataFrame
         accounts, contracts, usage, contacts, tickets, nps, goals, oracle (contract_id,
-        account_id, end_date, churn_probability, outcome) and oracle_terms (every term the world
+        account_id, end_date, churn_probability, outcome, log_odds, base_log_odds, one
+        ``contribution_<driver>`` per driver, noise, primary_driver; the numbers are NaN for
+        terms not decided inside the window) and oracle_terms (every term the world
         drew, also those a churn cut off: account_id, start_date, end_date, decided_at,
         churn_probability, reached), from which the true probability of churn within any window
         follows (:func:`churnml.data.synthetic.oracle.window_probability`).

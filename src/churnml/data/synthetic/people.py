@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.data.synthetic.world import DAY, SPONSOR_SHARE, World, serial_ids
+from churnml.data.synthetic.drivers import relationship_gap
+from churnml.data.synthetic.world import DAY, World, serial_ids
 
 FIRST = np.array(
     [
@@ -47,6 +48,8 @@ LAST = np.array(
         "silva",
     ]
 )
+RESPONSE_RATE = 0.35  # share of current contacts answering a survey wave
+NPS_SPILLOVER = 0.1  # NPS points per unit of each other driver
 TITLES = {
     "champion": "Operations Manager",
     "decision_maker": "VP Operations",
@@ -60,7 +63,7 @@ TITLES = {
 def contacts_table(w: World, accounts: pd.DataFrame) -> pd.DataFrame:
     rng = w.rng
     n = w.n
-    has_sponsor = rng.random(n) < SPONSOR_SHARE[w.segment]
+    has_sponsor = w.has_sponsor
     # role slots per account: champion, decision maker, admin, sponsor, power users, users
     slots = [
         ("champion", np.ones(n, bool), 0),
@@ -115,19 +118,15 @@ def contacts_table(w: World, accounts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _successors(w: World) -> list[pd.DataFrame]:
-    """A departed champion is often replaced by promoting power user 1; a decision maker by a hire.
-
-    The successor starts one to four months after the departure (health has already dropped).
-    """
-    rng = w.rng
+    """A departed champion is often replaced by promoting power user 1; a decision maker by a hire
+    (the world draws who and when: one to four months after the departure)."""
     out = []
-    for role, left, share, user_idx in (
-        ("champion", w.champion_left, 0.6, 1),
-        ("decision_maker", w.decider_left, 0.7, -1),
+    for role, back, user_idx in (
+        ("champion", w.champion_back, 1),
+        ("decision_maker", w.decider_back, -1),
     ):
-        acct = np.nonzero(~np.isnat(left))[0]
-        acct = acct[rng.random(len(acct)) < share]
-        start = left[acct] + rng.integers(30, 120, len(acct)) * DAY
+        acct = np.nonzero(~np.isnat(back))[0]
+        start = back[acct]
         keep = (start < w.end) & (start < w.alive_until[acct])
         acct, start = acct[keep], start[keep]
         user_id = (
@@ -162,7 +161,11 @@ def _promotions_end_old_roles(people: pd.DataFrame) -> pd.DataFrame:
 
 
 def nps_table(w: World, contacts: pd.DataFrame) -> pd.DataFrame:
-    """Quarterly survey waves; each current contact answers with some probability."""
+    """Quarterly survey waves; each current contact answers with some probability.
+
+    The score follows the sentiment driver, plus a little of everything else (adoption, value,
+    support friction, a relationship gap), as real answers do.
+    """
     rng = w.rng
     waves = w.month_starts[1:-1:3]
     pos = pd.Index(w.account_id).get_indexer(contacts["account_id"])
@@ -173,11 +176,21 @@ def nps_table(w: World, contacts: pd.DataFrame) -> pd.DataFrame:
     started = contacts["started_at"].to_numpy().astype("datetime64[D]")[c]
     ended = contacts["ended_at"].to_numpy().astype("datetime64[D]")[c]
     current = (started <= answered_at) & (np.isnat(ended) | (answered_at < ended))
-    keep = current & (rng.random(len(c)) < 0.3) & (answered_at < w.alive_until[acct])
+    keep = current & (rng.random(len(c)) < RESPONSE_RATE) & (answered_at < w.alive_until[acct])
     keep &= answered_at < w.end
     c, acct, answered_at = c[keep], acct[keep], answered_at[keep]
-    h = w.health[acct, w.month_of(answered_at)]
-    score = np.clip(np.round(7.3 + 1.7 * h + rng.normal(0, 1.6, len(c))), 0, 10)
+    month = w.month_of(answered_at)
+    mood = (
+        2.0 * w.sentiment[acct, month]
+        + NPS_SPILLOVER
+        * (
+            w.adoption[acct, month]
+            + w.value[acct, month]
+            - w.friction[acct, month]
+            - relationship_gap(w, acct, answered_at)
+        )
+    )
+    score = np.clip(np.round(8.1 + mood + rng.normal(0, 1.1, len(c))), 0, 10)
     return pd.DataFrame(
         {
             "response_id": serial_ids("R", len(c), 7),

@@ -1,8 +1,10 @@
-"""The latent world: accounts, their monthly health, and the departures that move it.
+"""The latent world: accounts, their six churn drivers, and the departures that move them.
 
-Health is an AR(1) process per account around its own baseline, hit by persistent shocks when a
-champion or decision maker leaves. Everything observable (usage, tickets, NPS, goals, renewal
-outcomes) is drawn from it, so the indicators lead the outcome the way they do in real books.
+Every account has separate latent drivers (:mod:`churnml.data.synthetic.drivers`): adoption,
+relationship, support friction, value realisation, sentiment and commercial pressure. Each moves
+its own observable signals (usage, contacts, tickets, goals, NPS, contracts), and the renewal
+decision adds up their effects (:mod:`churnml.data.synthetic.causes`), so the true cause of every
+churn is known.
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-DAY = np.timedelta64(1, "D")
-MONTH_DAYS = 30.4375
+from churnml.data.synthetic import drivers as d
+
+DAY = d.DAY
+MONTH_DAYS = d.MONTH_DAYS
 
 SEGMENTS = np.array(["enterprise", "mid_market", "smb"])
 SEGMENT_SHARE = (0.15, 0.35, 0.50)
 ARR_MEDIAN = np.array([150_000.0, 40_000.0, 8_000.0])
 PRICE_PER_SEAT = np.array([1_200.0, 800.0, 600.0])
-TICKET_RATE = np.array([1.1, 0.6, 0.25])  # tickets per account-month at neutral health
-SPONSOR_SHARE = np.array([0.85, 0.5, 0.15])
-
-PHI = 0.8  # monthly persistence of health
-CHAMPION_SHOCK, DECIDER_SHOCK, SHOCK_DECAY = -1.3, -0.7, 0.88
+TICKET_RATE = np.array([0.65, 0.35, 0.15])  # tickets per account-month at neutral friction
+SPONSOR_SHARE = d.SPONSOR_SHARE
+MONTHLY_SHARE = 0.25  # share of smb accounts billed month to month
+CHAMPION_LEAVES, DECIDER_LEAVES = 0.2, 0.1  # departures per account-year
+CHAMPION_REPLACED, DECIDER_REPLACED = 0.6, 0.7  # share of departures with a successor
 
 
 def sigmoid(x):
@@ -51,10 +55,16 @@ class World:
     arr0: np.ndarray
     term_months: np.ndarray
     n_users: np.ndarray
-    health: np.ndarray  # (n, M)
+    adoption: np.ndarray  # (n, M) higher = more use and breadth
+    friction: np.ndarray  # (n, M) support driver: higher = more defects and escalations
+    value: np.ndarray  # (n, M) higher = goals met
+    sentiment: np.ndarray  # (n, M) higher = happier than the rest explains
+    budget: np.ndarray  # (n,) commercial pressure: higher = more downgrades and churn
+    has_sponsor: np.ndarray  # (n,) bool
     champion_left: np.ndarray  # datetime64[D], NaT when the champion stays
+    champion_back: np.ndarray  # the successor's start, NaT when none
     decider_left: np.ndarray
-    budget_cut: np.ndarray  # bool: churn pressure the data does not show
+    decider_back: np.ndarray
     usage_scale: float
     alive_until: np.ndarray | None = None  # filled by the contracts step
 
@@ -95,23 +105,13 @@ def build_world(n_accounts, months, seed, start, usage_scale) -> World:
     arr0 = np.round(ARR_MEDIAN[segment] * rng.lognormal(0.0, 0.45, n), -2)
     term_months = np.select(
         [segment == 2, segment == 1],
-        [np.where(rng.random(n) < 0.3, 1, 12), np.full(n, 12)],
+        [np.where(rng.random(n) < MONTHLY_SHARE, 1, 12), np.full(n, 12)],
         rng.choice([12, 24, 36], size=n, p=[0.6, 0.25, 0.15]),
     )
     seats = np.maximum(3, np.round(arr0 / PRICE_PER_SEAT[segment]))
     n_users = np.clip(np.round(seats * rng.uniform(0.5, 0.9, n)), 2, 400).astype(np.int32)
 
-    baseline = rng.normal(0.0, 0.8, n)
-    eps = rng.normal(0.0, 0.45, (n, months)) + (1 - PHI) * baseline[:, None]
-    # AR(1) started at the baseline, as one matrix product: ar[t] = sum_s PHI**(t-s) eps[s] + ...
-    lag = np.arange(months)[None, :] - np.arange(months)[:, None]
-    ar = eps @ np.where(lag >= 0, PHI ** np.maximum(lag, 0), 0.0)
-    ar += baseline[:, None] * PHI ** np.arange(1, months + 1)
-
-    champion_left = _departures(rng, n, 0.28, start, window_days, created_at)
-    decider_left = _departures(rng, n, 0.12, start, window_days, created_at)
-    health = ar + _shock(champion_left, month_starts, CHAMPION_SHOCK)
-    health += _shock(decider_left, month_starts, DECIDER_SHOCK)
+    drawn = _draw_drivers(rng, n, months, segment, start, window_days, created_at)
     return World(
         rng=rng,
         start=start,
@@ -123,24 +123,25 @@ def build_world(n_accounts, months, seed, start, usage_scale) -> World:
         arr0=arr0,
         term_months=term_months,
         n_users=n_users,
-        health=health,
-        champion_left=champion_left,
-        decider_left=decider_left,
-        budget_cut=rng.random(n) < 0.04,
+        **drawn,
         usage_scale=usage_scale,
     )
 
 
-def _departures(rng, n, share, start, window_days, created_at):
-    """Departure dates inside the window, at least 90 days after the account started."""
-    when = start + rng.integers(0, window_days, n) * DAY
-    leaves = (rng.random(n) < share) & (when >= created_at + 90 * DAY)
-    return np.where(leaves, when, np.datetime64("NaT"))
-
-
-def _shock(left, month_starts, size):
-    """Persistent, slowly decaying health drop from the month after a departure."""
-    months = month_starts[:-1]
-    since = (months[None, :] - left[:, None]) / DAY / MONTH_DAYS
-    since = np.where(np.isnan(since), -1.0, since)
-    return np.where(since > 0, size * SHOCK_DECAY ** np.maximum(since - 1, 0), 0.0)
+def _draw_drivers(rng, n, months, segment, start, window_days, created_at) -> dict:
+    """The six drivers, drawn independently of each other (see :mod:`.drivers`)."""
+    paths = {name: d.ar1(rng, n, months, *params) for name, params in d.AR_PARAMS.items()}
+    champion_left = d.departures(rng, n, CHAMPION_LEAVES, start, window_days, created_at)
+    decider_left = d.departures(rng, n, DECIDER_LEAVES, start, window_days, created_at)
+    return {
+        "adoption": paths["adoption"] - d.episodes(rng, n, months, *d.ADOPTION_DECLINE),
+        "friction": paths["support"] + d.episodes(rng, n, months, *d.SUPPORT_STORM),
+        "value": paths["value"] - d.episodes(rng, n, months, *d.VALUE_STALL),
+        "sentiment": paths["sentiment"] - d.episodes(rng, n, months, *d.SENTIMENT_SOURING),
+        "budget": rng.normal(0.0, 0.5, n),
+        "has_sponsor": rng.random(n) < SPONSOR_SHARE[segment],
+        "champion_left": champion_left,
+        "champion_back": d.successors(rng, champion_left, CHAMPION_REPLACED),
+        "decider_left": decider_left,
+        "decider_back": d.successors(rng, decider_left, DECIDER_REPLACED),
+    }
