@@ -315,12 +315,8 @@ def test_distinct_patterns_match_factorize():
 
 
 def test_sentences_rendered_once_per_distinct_value_are_the_per_row_sentences(booster, frame):
-    import importlib
-
     from churnml.explain import reasons
 
-    # the module (churnml.explain re-exports a function of the same name)
-    contributions = importlib.import_module("churnml.explain.contributions")
     features = frame.iloc[:500].copy()
     features.loc[features.index[:50], "active_users_change_30d"] = -0.0  # renders "-0%", not "0%"
     calls = []
@@ -340,7 +336,7 @@ def test_sentences_rendered_once_per_distinct_value_are_the_per_row_sentences(bo
     assert r["sentence"].tolist() == per_row
     import unittest.mock
 
-    with unittest.mock.patch.object(contributions, "render_sentences", counting):
+    with unittest.mock.patch.object(reasons, "render_sentences", counting):
         again = explain_all(booster, features, catalog=FakeCatalog(), backend="native")
     assert again.reasons["sentence"].tolist() == per_row
     assert sum(calls) < len(per_row)  # repeated values were rendered once

@@ -44,7 +44,7 @@ from churnml.explain.contributions import (
     _top,
 )
 from churnml.explain.plays import as_plays
-from churnml.explain.reasons import join_per_row, render_sentences, row_positions
+from churnml.explain.reasons import join_per_row, render_distinct, row_positions
 from churnml.features.catalog import area_label
 
 MIN_AREA = 0.05
@@ -231,7 +231,7 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
             for t, o in zip(top.tolist(), ok.tolist())
         ]
     indicator = np.asarray(names, dtype=object)[cols]
-    sentences[stated] = render_sentences(
+    sentences[stated] = render_distinct(
         catalog, features, rows[stated], indicator[stated],
         np.full(int(stated.sum()), "driver", dtype=object), typical,
     )  # fmt: skip

@@ -293,7 +293,7 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
     """``movers`` with ``sentence``: the risk sentence of a mover that raised the risk (when it
     applies to today's value), the protective one of a mover that lowered it, else
     "<indicator>: <before> → <now>"."""
-    from churnml.explain.reasons import has_sentence, render_sentences, sentence_applies
+    from churnml.explain.reasons import has_sentence, render_distinct, sentence_applies
     from churnml.report.formatting import pretty_indicator
 
     positions = pd.DataFrame(
@@ -330,7 +330,7 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
     ]
     rows = movers["_feature_row"].to_numpy(dtype=np.float64)
     if usable.any():
-        sentence[usable] = render_sentences(
+        sentence[usable] = render_distinct(
             catalog, features.reset_index(drop=True), rows[usable].astype(np.int64),
             movers["indicator"].to_numpy(dtype=object)[usable], kind[usable], typical,
         )  # fmt: skip

@@ -15,13 +15,7 @@ import pandas as pd
 
 from churnml.explain.backends import contributions, model_contributions, resolve_backend
 from churnml.explain.plays import as_plays
-from churnml.explain.reasons import (
-    column_values,
-    has_sentence,
-    render_sentences,
-    sentence_applies,
-    template_fields,
-)
+from churnml.explain.reasons import has_sentence, render_distinct, sentence_applies
 
 #: Contributions smaller than this (log-odds) are never shown as a reason: 0.01 moves the odds of
 #: non-renewal by about 1 %, less than anything a CSM should be told "is going well" or "drives risk".
@@ -254,7 +248,7 @@ def explain_all(
     indicator = np.asarray(names, dtype=object)[cols]
     play_of = np.asarray(plays.plays_for(names, family), dtype=object)
     ranks = np.broadcast_to(rank, ok.shape)[ok].astype(np.int16)
-    sentences = _render_distinct(catalog, features, rows, indicator, kinds, typical)
+    sentences = render_distinct(catalog, features, rows, indicator, kinds, typical)
     row_plays = np.where(kinds == "driver", play_of[cols], None)
     reasons = pd.DataFrame(
         {
@@ -281,43 +275,6 @@ def explain_all(
         backend=used,
         shown=(len(features), rows, kinds, ranks, indicator, sentences, row_plays),
     )
-
-
-def _value_codes(values: np.ndarray) -> np.ndarray:
-    """Integer codes equal exactly where ``values`` are the same value (floats by their bits, so
-    0.0 and -0.0, which render differently, get different codes)."""
-    if values.dtype == np.float64:
-        values = values.view(np.int64)
-    return pd.factorize(values, use_na_sentinel=False)[0]
-
-
-def _render_distinct(catalog, features, rows, indicator, kinds, typical) -> list:
-    """:func:`render_sentences` called once per distinct (indicator, kind, values its templates
-    read): a sentence is a function of exactly these (``render_sentences`` passes the template's
-    fields and the typical value), and about half of a batch's shown reasons repeat one."""
-    out = np.empty(len(rows), dtype=object)
-    if not len(rows):
-        return []
-    columns = {}
-    group = pd.factorize(pd.MultiIndex.from_arrays([indicator, kinds]))[0]
-    for g in range(int(group.max()) + 1):
-        at = np.flatnonzero(group == g)
-        name = indicator[at[0]]
-        key = np.zeros(len(at), dtype=np.int64)
-        for col in template_fields(catalog[name]):
-            if col not in features.columns:
-                continue
-            if col not in columns:
-                columns[col] = column_values(features[col])
-            codes = _value_codes(columns[col][rows[at]])
-            key = pd.factorize(key * (int(codes.max()) + 1) + codes)[0]
-        first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
-        shown = render_sentences(
-            catalog, features, rows[at[first]], indicator[at[first]], kinds[at[first]], typical
-        )
-        out[at] = np.asarray(shown, dtype=object)[inverse]
-    return out.tolist()
-
 
 
 def _joined(n: int, rows: np.ndarray, texts: list) -> np.ndarray:

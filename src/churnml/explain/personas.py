@@ -32,7 +32,7 @@ from churnml.explain.contributions import (
     _keys,
     _top,
 )
-from churnml.explain.reasons import render_sentences
+from churnml.explain.reasons import render_distinct
 
 AT_RISK = 0.2
 WATCH = 0.05
@@ -168,7 +168,7 @@ def _persona_rows(persona, account, as_of, total, health, pick, names, catalog, 
     sentence = np.full(len(pick), None, dtype=object)
     rows = np.flatnonzero(stated)
     kinds = np.where(health[rows] == "healthy", "protective", "driver").astype(object)
-    sentence[rows] = render_sentences(catalog, features, rows, indicator[rows], kinds, typical)
+    sentence[rows] = render_distinct(catalog, features, rows, indicator[rows], kinds, typical)
     return pd.DataFrame(
         {
             "account_id": pd.array(account, dtype="string"),

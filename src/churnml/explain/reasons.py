@@ -243,3 +243,39 @@ def row_positions(reasons: pd.DataFrame, account, as_of) -> np.ndarray:
     )
     keys["as_of"] = pd.to_datetime(keys["as_of"]).astype("datetime64[ns]")
     return left.merge(keys, on=["account_id", "as_of"], how="left")["_row"].to_numpy()
+
+
+def _value_codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes equal exactly where ``values`` are the same value (floats by their bits, so
+    0.0 and -0.0, which render differently, get different codes)."""
+    if values.dtype == np.float64:
+        values = values.view(np.int64)
+    return pd.factorize(values, use_na_sentinel=False)[0]
+
+
+def render_distinct(catalog, features, rows, indicator, kinds, typical) -> list:
+    """:func:`render_sentences`'s sentences, rendered once per distinct (indicator, kind, values its templates
+    read): a sentence is a function of exactly these (``render_sentences`` passes the template's
+    fields and the typical value), and about half of a batch's shown reasons repeat one."""
+    out = np.empty(len(rows), dtype=object)
+    if not len(rows):
+        return []
+    columns = {}
+    group = pd.factorize(pd.MultiIndex.from_arrays([indicator, kinds]))[0]
+    for g in range(int(group.max()) + 1):
+        at = np.flatnonzero(group == g)
+        name = indicator[at[0]]
+        key = np.zeros(len(at), dtype=np.int64)
+        for col in template_fields(catalog[name]):
+            if col not in features.columns:
+                continue
+            if col not in columns:
+                columns[col] = column_values(features[col])
+            codes = _value_codes(columns[col][rows[at]])
+            key = pd.factorize(key * (int(codes.max()) + 1) + codes)[0]
+        first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
+        shown = render_sentences(
+            catalog, features, rows[at[first]], indicator[at[first]], kinds[at[first]], typical
+        )
+        out[at] = np.asarray(shown, dtype=object)[inverse]
+    return out.tolist()
