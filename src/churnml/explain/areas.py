@@ -221,15 +221,22 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
     stated = cols >= 0
     sentences = np.full(len(rows), None, dtype=object)
     generic = np.flatnonzero(~stated)
+    kept = np.ones(len(rows), dtype=bool)
     if len(generic):
         in_area = column_family[None, :] == area[generic][:, None]
         raised = values[rows[generic]]
-        top, ok = _top(np.where(in_area & (raised > 0), raised, -np.inf), 3)
-        cols[generic] = top[:, 0]  # a leading area has a positive contribution
+        known = np.column_stack([features[c].notna().to_numpy()[rows[generic]] for c in names])
+        top, ok = _top(np.where(in_area & known & (raised > 0), raised, -np.inf), 3)
+        cols[generic] = top[:, 0]
         sentences[generic] = [
-            generic_sentence([names[j] for j, good in zip(t, o) if good])
+            generic_sentence([names[j] for j, good in zip(t, o) if good]) if o[0] else None
             for t, o in zip(top.tolist(), ok.tolist())
         ]
+        # an area raised only by values the data lacks (an indicator not built, no responses)
+        # states nothing: an unknown value is never given as a reason, as in explain_all
+        kept[generic] = ok[:, 0]
+    rows, cols, area, stated = rows[kept], cols[kept], area[kept], stated[kept]
+    sentences, area_rank = sentences[kept], picked["area_rank"].to_numpy()[kept]
     indicator = np.asarray(names, dtype=object)[cols]
     sentences[stated] = render_distinct(
         catalog, features, rows[stated], indicator[stated],
@@ -248,7 +255,7 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
             "rank": (pd.Series(rows).groupby(rows).cumcount().to_numpy() + 1).astype(np.int16),
             "sentence": pd.array(sentences, dtype="string"),
             "play": pd.array(play, dtype="string"),
-            "area_rank": pd.array(picked["area_rank"].to_numpy(), dtype="Int8"),
+            "area_rank": pd.array(area_rank, dtype="Int8"),
             "_row": rows,
         }
     )
