@@ -79,7 +79,9 @@ def test_the_salesforce_set_gives_back_the_worlds_tables_and_indicators(world, s
     for name in expected:
         assert_same_table(name, got[name], expected[name])
     built = features(got)
-    assert built["label"].eq(1).sum() > 0 and len(built.attrs.get("skipped", {})) == 0
+    # Zendesk has no ticket category (companies keep it in custom fields or tags)
+    assert built["label"].eq(1).sum() > 0 and set(built.attrs.get("skipped", {})) == {
+        "bug_tickets_90d"}
     assert_same_features(built, features(expected))
 
 
