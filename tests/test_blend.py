@@ -249,8 +249,14 @@ def test_training_tracks_registers_and_reloads_a_blended_model(
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     config = load_config(blend=True)
+    # a planted linear signal (churned rows shifted by 1.5 sd): the linear part gets weight
+    shift = 1.5 * features_small["label"].fillna(0).to_numpy()
+    rng = np.random.default_rng(0)
+    planted = features_small.assign(**{
+        c: (rng.normal(0.0, 1.0, len(features_small)) + shift).astype("float32")
+        for c in ("tickets_90d", "events_30d", "nps_latest_score")})
     result = train(
-        saas_small, features=features_small, config=config, trials=1, progress=False, figures=False
+        saas_small, features=planted, config=config, trials=1, progress=False, figures=False
     )
     model = result.model
     assert model.blended_ and result.holdout_model.blended_
@@ -259,7 +265,7 @@ def test_training_tracks_registers_and_reloads_a_blended_model(
     assert run.data.params["blend"] == "blend"
     assert run.data.tags["churnml.blend"] == model.blend_.reason
     assert run.data.metrics["blend.linear_weight"] == pytest.approx(model.blend_.linear)
-    X = features_small.tail(200)
+    X = planted.tail(200)
     loaded = load_model(result.model_uri)  # the pyfunc's own ChurnModel, blend included
     assert loaded.blend_ == model.blend_
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))

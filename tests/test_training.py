@@ -171,18 +171,21 @@ def test_scores_of_a_model_without_signal_say_so_instead_of_a_red_list(shuffled,
 
 def test_model_losing_to_logistic_is_not_promoted_and_says_so(first, saas_small, features_small):
     """A one-split stump has signal (above chance) but loses to the logistic baseline; trained on
-    changed data, the comparison with the champion says the data differ. A planted linear signal
-    (churned rows shifted by 1.5 sd) gives one split about 0.77 ROC-AUC and a linear model 0.86."""
+    changed data, the comparison with the champion says the data differ. Three planted linear
+    signals (churned rows shifted by 1.5 sd): one split reads one of them, the logistic all three."""
     from churnml.model.config import load_config
     from churnml.model.training import train
 
-    stump = load_config(n_estimators=1, search_space={"num_leaves": [2, 2]}, calibration=None)
+    stump = load_config(n_estimators=1, search_space={"num_leaves": [2, 2]}, calibration=None,
+                        blend=False)
     changed = {**saas_small, "nps": saas_small["nps"].iloc[:-5]}
     import numpy as np
 
     shift = 1.5 * features_small["label"].fillna(0).to_numpy()
-    linear = np.random.default_rng(0).normal(0.0, 1.0, len(features_small)) + shift
-    planted = features_small.assign(tickets_90d=linear.astype("float32"))
+    rng = np.random.default_rng(0)
+    planted = features_small.assign(**{  # three linear signals: one split sees one of them
+        c: (rng.normal(0.0, 1.0, len(features_small)) + shift).astype("float32")
+        for c in ("tickets_90d", "events_30d", "nps_latest_score")})
     result = train(changed, features=planted, config=stump, trials=1, progress=False,
                    figures=False)  # fmt: skip
     checks = result.gate.table().set_index("check")["passed"]
