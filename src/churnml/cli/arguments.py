@@ -131,6 +131,16 @@ def hide_password(url: str) -> str:
 
 
 # --- options several commands share ----------------------------------------------------------
+def add_data_source(p):
+    """``--data`` (a folder, DuckDB file or database URL) and ``--mapping``."""
+    p.add_argument(
+        "--data",
+        type=source,
+        help="data folder or DuckDB file (default: the mapping's source)",
+    )
+    p.add_argument("--mapping", type=existing_file, help="YAML mapping onto the contract")
+
+
 def add_engine(p):
     p.add_argument(
         "--engine",

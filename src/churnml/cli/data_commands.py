@@ -163,12 +163,7 @@ def add_features(sub):
     p = sub.add_parser(
         "features", help="build point-in-time indicators for account x as_of snapshots"
     )
-    p.add_argument(
-        "--data",
-        type=arguments.source,
-        help="data folder or DuckDB file (default: the mapping's source)",
-    )
-    p.add_argument("--mapping", type=arguments.existing_file, help="YAML mapping onto the contract")
+    arguments.add_data_source(p)
     p.add_argument(
         "--as-of",
         type=arguments.date,

@@ -13,12 +13,7 @@ def add_train(sub):
     p = sub.add_parser(
         "train", help="tune, fit, calibrate, evaluate and register the renewal-risk model"
     )
-    p.add_argument(
-        "--data",
-        type=arguments.source,
-        help="data folder or DuckDB file (default: the mapping's source)",
-    )
-    p.add_argument("--mapping", type=arguments.existing_file, help="YAML mapping onto the contract")
+    arguments.add_data_source(p)
     p.add_argument(
         "--config",
         type=arguments.existing_file,
@@ -104,12 +99,7 @@ def add_tune(sub):
         help="add tuning trials to a shared Optuna study (one worker); "
         "then select, fit and register with train --trials 0",
     )
-    p.add_argument(
-        "--data",
-        type=arguments.source,
-        help="data folder or DuckDB file (default: the mapping's source)",
-    )
-    p.add_argument("--mapping", type=arguments.existing_file, help="YAML mapping onto the contract")
+    arguments.add_data_source(p)
     p.add_argument(
         "--config",
         type=arguments.existing_file,

@@ -15,12 +15,7 @@ def add_score(sub):
     p.add_argument(
         "--model", default="models:/churnml@champion", type=arguments.model_uri, help="model URI"
     )
-    p.add_argument(
-        "--data",
-        type=arguments.source,
-        help="data folder or DuckDB file (default: the mapping's source)",
-    )
-    p.add_argument("--mapping", type=arguments.existing_file, help="YAML mapping onto the contract")
+    arguments.add_data_source(p)
     p.add_argument("--as-of", required=True, type=arguments.date, help="scoring date (YYYY-MM-DD)")
     p.add_argument(
         "--out",
