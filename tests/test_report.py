@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnml.report.load import read_scores_bundle, sidecar_path
+from churnml.report.load import read_scores_bundle
 from churnml.report.render import render_report, write_report
+from churnml.sidecars import sidecar_path
 
 AS_OF = pd.Timestamp("2026-03-01")
 INDICATORS = [

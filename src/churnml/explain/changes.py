@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churnml.sidecars import sidecar_path
+
 MOVERS = 2
 MIN_LOGIT_MOVE = 0.05
 MAX_SLOPE = 100.0
@@ -43,7 +45,7 @@ CHANGE_COLUMNS = [
     "points", "value", "previous_value", "sentence", "rank",
 ]  # fmt: skip
 SCORE_CHANGE_COLUMNS = ["score_change", "changed_since", "change_summary"]
-RUNS_SUFFIX = "_runs_contributions"
+RUNS_KIND = "runs_contributions"
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,7 @@ class Changes:
 
 def contributions_path(out) -> Path:
     """``scores.parquet`` -> ``scores_runs_contributions.parquet`` in the same folder."""
-    out = Path(out)
-    return out.with_name(f"{out.stem}{RUNS_SUFFIX}.parquet")
+    return sidecar_path(out, RUNS_KIND)
 
 
 def empty_contributions() -> pd.DataFrame:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from churnml.errors import ChurnmlError
 from churnml.scoring.manifest import manifest_path
+from churnml.sidecars import sidecar_path
 
 #: sidecar kind -> required columns (the shared interface written by churnml.scoring)
 SIDECARS: dict[str, tuple[str, ...]] = {
@@ -33,18 +34,6 @@ SIDECARS: dict[str, tuple[str, ...]] = {
     "changes": ("account_id", "indicator", "points", "sentence"),
 }
 SCORES_REQUIRED = ("account_id", "score", "tier")
-
-
-def sidecar_path(scores_path: str | Path, kind: str) -> Path:
-    """Path of a sidecar next to the scores file: ``scores.parquet`` -> ``scores_<kind>.parquet``.
-
-    Examples
-    --------
-    >>> sidecar_path("out/scores.parquet", "history").as_posix()
-    'out/scores_history.parquet'
-    """
-    path = Path(scores_path)
-    return path.with_name(f"{path.stem}_{kind}{path.suffix}")
 
 
 def check_columns(frame: pd.DataFrame, required: tuple[str, ...], what: str) -> None:

@@ -39,14 +39,8 @@ from churnml.scoring.trend import (
     runs_path,
     update_runs,
 )
+from churnml.sidecars import sidecar_path
 from churnml.snapshots import data_period
-
-
-def sidecar(out, kind: str) -> Path:
-    """``scores.parquet`` -> ``scores_<kind>.parquet`` in the same folder."""
-    out = Path(out)
-    return out.with_name(f"{out.stem}_{kind}.parquet")
-
 
 SIDECARS = ("explanations", "history", "families", "personas", "changes")
 
@@ -70,7 +64,7 @@ class Targets:
 def output_files(out, crm_out=None) -> list[Path]:
     """Every file a run with these outputs replaces: scores, sidecars, history, manifest, CRM."""
     out = Path(out)
-    names = [out, *(sidecar(out, k) for k in SIDECARS), runs_path(out), contributions_path(out),
+    names = [out, *(sidecar_path(out, k) for k in SIDECARS), runs_path(out), contributions_path(out),
              manifest_path(out)]  # fmt: skip
     return [*names, *([Path(crm_out)] if crm_out is not None else [])]
 
@@ -191,7 +185,7 @@ def _stage_frames(staging, out: Path, frames: dict) -> dict:
     """Stage the scores file, its sidecars and the history, each tagged with the run id."""
     metadata = {RUN_ID_KEY: staging.run_id}
     targets = {"scores": out, "runs": runs_path(out), "contributions": contributions_path(out),
-               **{k: sidecar(out, k) for k in SIDECARS}}  # fmt: skip
+               **{k: sidecar_path(out, k) for k in SIDECARS}}  # fmt: skip
     outputs = {}
     for kind in (*SIDECARS, "scores", "runs", "contributions"):
         frame = frames[kind]

@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churnml.sidecars import sidecar_path
+
 RUN_COLUMNS = ["account_id", "as_of", "score", "tier", "scored_at"]
 TREND_POINTS = 5
 ACUTE_POINTS = 15
 CHRONIC_RUNS = 3
-RUNS_SUFFIX = "_runs"
+RUNS_KIND = "runs"
 #: a new red account is acute when this indicator's latest monthly value is at most
 #: :data:`DROP_SHARE` of its median over the :data:`DROP_MONTHS` months before
 DROP_INDICATOR = "events_30d"
@@ -43,8 +45,7 @@ DEPARTURE_INDICATOR = "champion_left_30d"
 
 def runs_path(out) -> Path:
     """History file next to the scores output: ``scores.parquet`` -> ``scores_runs.parquet``."""
-    out = Path(out)
-    return out.with_name(f"{out.stem}{RUNS_SUFFIX}.parquet")
+    return sidecar_path(out, RUNS_KIND)
 
 
 def empty_runs() -> pd.DataFrame:
