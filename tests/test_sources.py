@@ -9,7 +9,7 @@ import pytest
 from churnml.data.load import load_tables, open_tables, write_tables
 from churnml.errors import ChurnmlError
 from churnml.features.engine import build_features
-from churnml.sources.lazy import is_lazy
+from churnml.sources.lazy import LazyTable, is_lazy
 from churnml.sources.urls import expand_env, redact
 
 TABLES = ["accounts", "contracts", "usage", "tickets", "nps", "contacts", "goals"]
@@ -208,3 +208,44 @@ def test_text_usage_is_read_through_pandas_and_bounded(tmp_path, saas_small):
     tables = open_tables(data, validate=False, since=since)
     assert isinstance(tables["usage"], pd.DataFrame)
     assert len(tables["usage"]) and tables["usage"]["ts"].min() >= since
+
+
+def test_lazy_duplicate_check_is_exact_on_nulls_zeros_and_near_copies():
+    """Rows repeat when every column is equal as SQL groups them (NULL with NULL, -0.0 with 0.0);
+    a row that differs in one column only is no duplicate, whatever the hashes say."""
+    import duckdb
+
+    from churnml.data.sql_checks import lazy_checks
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE u AS SELECT * FROM (VALUES "
+        "('a1', 'u1', TIMESTAMP '2026-01-01', 'login', 1.0),"
+        "('a1', 'u1', TIMESTAMP '2026-01-01', 'login', 1.0),"  # copy 1
+        "('a1', 'u1', TIMESTAMP '2026-01-01 00:00:01', 'login', 1.0),"  # one second later
+        "('a1', NULL, TIMESTAMP '2026-01-02', 'login', 0.0),"
+        "('a1', NULL, TIMESTAMP '2026-01-02', 'login', -0.0),"  # copy 2
+        "('a2', 'u2', TIMESTAMP '2026-01-03', 'login', 2.0),"
+        "('a2', 'u2', TIMESTAMP '2026-01-03', 'login', 2.0),"  # copy 3
+        "('a2', 'u2', TIMESTAMP '2026-01-03', 'login', 2.0),"  # copy 4
+        "('a2', 'u2', TIMESTAMP '2026-01-03', 'export', 2.0)"  # another event
+        ") AS t(account_id, user_id, ts, event, quantity)")
+
+    class Source:
+        pass
+
+    source = Source()
+    source.con = con
+    table = LazyTable("usage", source, "SELECT * FROM u",
+                      ["account_id", "user_id", "ts", "event", "quantity"], lambda: None)
+    found = {f["check"]: f for f in lazy_checks(table, None, pd.Timestamp("2027-01-01"))}
+    assert found["duplicate_rows"]["count"] == 4
+    assert "account_id=a2, user_id=u2" in found["duplicate_rows"]["examples"]
+    frame = con.execute("SELECT * FROM u").df()
+    assert int(frame.duplicated().sum()) == 4  # what the pandas path counts
+    con.execute("CREATE TABLE v AS SELECT DISTINCT * FROM u")  # the near copies stay
+    assert con.execute("SELECT COUNT(*) FROM v").fetchall()[0][0] == 5
+    table.select = "SELECT * FROM v"
+    assert "duplicate_rows" not in {
+        f["check"] for f in lazy_checks(table, None, pd.Timestamp("2027-01-01"))
+    }

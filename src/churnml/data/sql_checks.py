@@ -10,6 +10,7 @@ there.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from churnml.data.checks import N_EXAMPLES, finding
@@ -66,23 +67,47 @@ def lazy_checks(table, accounts: pd.DataFrame | None, now: pd.Timestamp) -> list
 
 
 def _duplicates(table) -> list[dict]:
-    """Rows that repeat an earlier row exactly (all contract columns), counted by grouping."""
+    """Rows that repeat an earlier row exactly (all contract columns).
+
+    Grouping every row by its five columns cost most of ``churnml score``'s data load on the demo
+    (1.2 s of 1.7 s for 6.9M rows, ``benchmarks/cli.py``). Each row is hashed by DuckDB instead
+    (one 64-bit ``hash`` of the columns: 8 bytes a row reach Python), the hashes are sorted by
+    NumPy, and only the rows whose hash repeats — the duplicates and rare collisions — are grouped
+    by their columns, which decides exactly: the same count and examples in about a third of the
+    time. DuckDB's ``hash`` gives -0.0 and 0.0, and every NaN, one value, as grouping does.
+    """
     cols = [c for c in ("account_id", "user_id", "ts", "event", "quantity") if c in table.columns]
     if not cols:
         return []
     keys = ", ".join(q(c) for c in cols)
-    grouped = (f"SELECT {keys}, COUNT(*) AS \"n\" FROM ({table.select}) GROUP BY ALL "
-               f"HAVING COUNT(*) > 1")
-    n, = table.con.execute(f'SELECT COALESCE(SUM("n" - 1), 0) FROM ({grouped})').fetchall()[0]
+    repeated = _repeated_hashes(table.con, f"SELECT hash({keys}) AS h FROM ({table.select})")
+    if not len(repeated):
+        return []
+    table.con.register("churnml_repeated_hashes", pd.DataFrame({"h": repeated}))
+    try:
+        grouped = (f"SELECT {keys}, COUNT(*) AS \"n\" FROM ({table.select}) "
+                   f"WHERE hash({keys}) IN (SELECT h FROM churnml_repeated_hashes) "
+                   "GROUP BY ALL HAVING COUNT(*) > 1")
+        n, = table.con.execute(f'SELECT COALESCE(SUM("n" - 1), 0) FROM ({grouped})').fetchall()[0]
+        shown = [c for c in ("account_id", "user_id", "ts", "event") if c in cols]
+        rows = table.con.execute(f"SELECT {', '.join(q(c) for c in shown)} FROM ({grouped}) "
+                                 f"LIMIT {N_EXAMPLES}").fetchall() if n else []
+    finally:
+        table.con.unregister("churnml_repeated_hashes")
     if not n:
         return []
-    shown = [c for c in ("account_id", "user_id", "ts", "event") if c in cols]
-    rows = table.con.execute(f"SELECT {', '.join(q(c) for c in shown)} FROM ({grouped}) "
-                             f"LIMIT {N_EXAMPLES}").fetchall()
     examples = [", ".join(f"{c}={v}" for c, v in zip(shown, row)) for row in rows]
     return [finding(table.name, ",".join(cols), "duplicate_rows", "warning", int(n), examples,
                     f"{int(n)} {table.name} rows repeat an earlier row exactly; they are counted "
                     "twice")]
+
+
+def _repeated_hashes(con, select: str) -> np.ndarray:
+    """The distinct values of ``select``'s one column ``h`` that occur more than once."""
+    hashes = con.execute(select).fetchnumpy()["h"]
+    hashes = np.asarray(hashes)  # a masked array only if some hash were NULL: never
+    hashes.sort()
+    return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
 
 
 def key_reach(table, known: pd.Index) -> tuple[int, int, list[str]]:
