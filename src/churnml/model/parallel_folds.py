@@ -1,39 +1,60 @@
-"""Folds of one tuning trial fitted side by side on every core, reported in fold order.
+"""Where the folds of tuning trials are fitted: worker processes on every core.
 
-A trial fits one single-threaded LightGBM model per out-of-time fold. The fits are independent,
-so :func:`fold_results` keeps up to ``jobs`` of them running in threads (LightGBM releases the GIL
-while it trains) and hands their results back in fold order. The caller reports each fold to
-Optuna and asks the pruner exactly as a sequential loop would, so the study — every value,
-pruning decision and the selected trial — is the same as with one core; a pruned trial only
-wastes the fold that was already running beside the one that pruned it.
+A trial fits one single-threaded LightGBM model per out-of-time fold (:func:`fit_fold`); the fits
+are independent, so a :class:`FoldPool` runs up to ``jobs`` of them at once. Which folds run when,
+and how their results reach Optuna so that the study is the same on any number of cores, is
+:mod:`churnml.model.trial_batches`.
 
-Why folds and not parallel trials: TPE samples a trial from the trials finished before it, and
-the median pruner compares with the folds other trials reported so far, so trials run side by
-side depend on which finishes first. Folds of one trial depend on nothing but the trial.
-LightGBM keeps its thread count in one process-wide variable that every call sets from its own
-parameters (a prediction without ``num_threads`` resets it to all cores), so a fit running beside
-another's prediction would switch to two threads mid-fit and add its sums in another order: the
-folds run under :func:`one_lightgbm_thread`, which caps every LightGBM call of the process at one
-thread while they run, as ``num_threads=1`` asks.
+Why processes: a fit holds the GIL for about a quarter of its time (LightGBM's Python loop over
+boosting rounds with early stopping, pandas in ``prepare``), so two threads reached about 1.4
+cores; worker processes use every core. The pool is loky's reusable executor (the process pool
+joblib and scikit-learn use): its workers start by running a fresh interpreter, never by
+``fork`` (which would copy a process whose MLflow logging thread may hold a lock and whose OpenMP
+runtime LightGBM may have started), and unlike :mod:`multiprocessing`'s ``spawn`` they do not
+re-import the caller's main module, so a user's script needs no ``if __name__ == "__main__":``
+guard. The workers stay up between trials and between calls (they exit after
+:data:`IDLE_SECONDS` without work); the training frame reaches each worker once, through a
+temporary pickle file, not with every fold.
 
-Threads, not processes: a fit holds the GIL for about a third of its time (LightGBM's Python
-loop over boosting rounds with early stopping, pandas), so two threads use about 1.5 cores, where
-worker processes would use two. But ``spawn`` workers re-import the caller's main module (a
-user's script without an ``if __name__ == "__main__":`` guard would run again in each worker), and
-``fork`` copies a process whose threads (MLflow's trial logger) may hold locks and whose OpenMP
-runtime LightGBM may already have started, which can hang the child.
-
-Why not LightGBM's own threads: on the demo's fits (17k rows, 7-leaf trees) two threads gained
-little over one, and a different thread count can change the floating-point sums of a fit.
+Every fit — in a worker or, with one job, in this process — runs on one LightGBM thread
+(``OMP_NUM_THREADS=1`` in the workers, :func:`one_lightgbm_thread` here): another thread count
+adds LightGBM's histogram sums in another order and can change a fit in its last bits.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import pickle
+import tempfile
+from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["fold_jobs", "fold_results", "one_lightgbm_thread"]
+__all__ = ["FoldPool", "FoldSpec", "fit_fold", "fold_jobs", "one_lightgbm_thread"]
+
+#: seconds an idle worker process waits for the next fold before it exits
+IDLE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class FoldSpec:
+    """What a fold fit needs besides the frame: the :class:`ChurnModel` arguments of the trial
+    and the label column its validation rows are scored against."""
+
+    model: dict = field(hash=False)
+    label_column: str = "label"
+
+
+def fit_fold(frame, spec: FoldSpec, train, valid) -> tuple[float, int]:
+    """``(ROC-AUC on the valid rows, trees used)`` of a ChurnModel fitted on the train rows."""
+    from sklearn.metrics import roc_auc_score
+
+    from churnml.model.estimator import ChurnModel
+
+    model = ChurnModel(**spec.model).fit(frame.iloc[train])
+    y = frame[spec.label_column].iloc[valid].astype(int).to_numpy()
+    return float(roc_auc_score(y, model.predict_raw(frame.iloc[valid]))), model.best_iteration_
 
 
 def fold_jobs(n_jobs: int | None, n_folds: int) -> int:
@@ -53,31 +74,61 @@ def fold_jobs(n_jobs: int | None, n_folds: int) -> int:
     return max(1, min(int(n_jobs), int(n_folds)))
 
 
-def fold_results(fit_fold, folds, jobs: int):
-    """Yield ``fit_fold(train, valid)`` for each fold, in fold order, with up to ``jobs`` folds
-    fitted at once.
+class FoldPool:
+    """Where fold fits run: ``jobs`` worker processes, or this process for one job.
 
-    The first fold (the smallest: folds expand) runs alone, because the median pruner stops most
-    pruned trials right after it; then up to ``jobs`` folds run at once. A further fold starts
-    only once the caller takes a result and asks for more, so a trial the caller prunes starts
-    no further fold. When the caller stops iterating, folds not yet started are cancelled; a fold
-    still running finishes in its thread, and its result is dropped.
+    Use as a context manager around the trials of one study: ``with FoldPool(frame, jobs) as
+    pool: ... pool.submit(spec, train, valid)`` returns a :class:`concurrent.futures.Future` of
+    :func:`fit_fold`'s result.
     """
-    folds = list(folds)
-    if jobs <= 1 or len(folds) <= 1:
-        for train, valid in folds:
-            yield fit_fold(train, valid)
-        return
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="churnml-fold")
-    try:
-        pending, started = [pool.submit(fit_fold, *folds[0])], 1
-        while pending:
-            yield pending.pop(0).result()
-            while started < len(folds) and len(pending) < jobs:
-                pending.append(pool.submit(fit_fold, *folds[started]))
-                started += 1
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+
+    def __init__(self, frame, jobs: int):
+        self.frame = frame
+        self.jobs = jobs
+        self._folder = None
+        self._path = None
+        self._executor = None
+
+    def __enter__(self):
+        if self.jobs > 1:
+            import loky
+
+            self._folder = tempfile.TemporaryDirectory(prefix="churnml-folds-")
+            self._path = str(Path(self._folder.name) / "frame.pkl")
+            with open(self._path, "wb") as handle:
+                pickle.dump(self.frame, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            self._executor = loky.get_reusable_executor(
+                max_workers=self.jobs, timeout=IDLE_SECONDS, env={"OMP_NUM_THREADS": "1"}
+            )
+        return self
+
+    def __exit__(self, *exc):
+        if self._folder is not None:
+            self._folder.cleanup()  # the workers keep their copy until the next frame
+        return False
+
+    def submit(self, spec: FoldSpec, train, valid) -> Future:
+        if self._executor is not None:
+            return self._executor.submit(_fit_in_worker, self._path, spec, train, valid)
+        done = Future()
+        with one_lightgbm_thread():
+            try:
+                done.set_result(fit_fold(self.frame, spec, train, valid))
+            except BaseException as error:  # noqa: BLE001 - raised again by .result()
+                done.set_exception(error)
+        return done
+
+
+_WORKER_FRAME: dict = {}  # in a worker process: the path of the frame it holds -> the frame
+
+
+def _fit_in_worker(path: str, spec: FoldSpec, train, valid):
+    """:func:`fit_fold` in a worker process, on the frame pickled at ``path`` (read once)."""
+    if path not in _WORKER_FRAME:
+        _WORKER_FRAME.clear()
+        with open(path, "rb") as handle:
+            _WORKER_FRAME[path] = pickle.load(handle)
+    return fit_fold(_WORKER_FRAME[path], spec, train, valid)
 
 
 @contextmanager

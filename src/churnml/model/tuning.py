@@ -4,13 +4,14 @@ Each trial samples LightGBM parameters from :func:`~churnml.model.search_space.s
 an uncalibrated :class:`~churnml.model.estimator.ChurnModel` (its own time-ordered early stopping,
 then the refit on all of the fold's rows, as the deployed model is fitted) on each fold's training
 rows, and scores ROC-AUC on the fold's validation rows. After each fold the
-running mean AUC is reported, so the median pruner stops a trial that trails the median of earlier
-trials at the same fold. The final test snapshots are never touched.
+running mean AUC is reported, so the median rule stops a trial that trails the median of earlier
+trials at the same fold. Trials run two at a time with their folds in worker processes
+(:mod:`churnml.model.trial_batches`, :mod:`churnml.model.parallel_folds`); the study depends on
+the seed only. The final test snapshots are never touched.
 """
 
 from __future__ import annotations
 
-from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,12 +19,13 @@ import pandas as pd
 
 from churnml.errors import ChurnmlError, UsageError
 from churnml.model.defaults import default_params, size_params
-from churnml.model.estimator import DEFAULT_PARAMS, ChurnModel
+from churnml.model.estimator import DEFAULT_PARAMS
 from churnml.model.folds import out_of_time_folds
-from churnml.model.parallel_folds import fold_jobs, fold_results, one_lightgbm_thread
+from churnml.model.parallel_folds import FoldPool, FoldSpec, fold_jobs
 from churnml.model.search_space import search_space
 from churnml.model.study import folds_digest, open_study, sampler_seed, worker_id
-from churnml.progress import enabled
+from churnml.model.trial_batches import run_trials
+from churnml.progress import bar
 
 
 @dataclass
@@ -120,8 +122,9 @@ def tune(
     feature_columns : list of str, optional
         Default: every non-metadata column (see ``ChurnModel``).
     n_jobs : int, optional
-        Folds of a trial fitted at once (default: every core this process may use; see
-        :mod:`churnml.model.parallel_folds`). The study is the same for any value.
+        Folds of a trial fitted at once, in worker processes when more than one (default: every
+        core this process may use; see :mod:`churnml.model.parallel_folds`). The study is the
+        same for any value.
 
     Returns
     -------
@@ -133,8 +136,6 @@ def tune(
     >>> model = ChurnModel(params=result.best_params).fit(features)  # doctest: +SKIP
     """
     import optuna
-    from sklearn.metrics import roc_auc_score
-
     if config is None:
         from churnml.model.config import load_config
 
@@ -158,55 +159,36 @@ def tune(
         gap_days=config.gap_days,
         label_column=label_column,
     )
-    labels = frame[label_column]
-    n_rows = int(labels.notna().sum())
+    n_rows = int(frame[label_column].notna().sum())
     pinned = size_params(n_rows)  # every fold and the final fits use the frame's size defaults
 
     jobs = fold_jobs(n_jobs, len(folds))
 
-    def objective(trial):
+    def make_spec(trial):
         params = {**pinned, **search_space(trial, config.search_space)}
         trial.set_user_attr("params", params)
         trial.set_user_attr("worker", worker)
+        return FoldSpec(
+            model={
+                "params": params,
+                "n_estimators": config.n_estimators,
+                "early_stopping_rounds": config.early_stopping_rounds,
+                "calibration": None,
+                "blend": False,  # trials tune the booster; the blend is chosen when it is fitted
+                "time_column": time_column,
+                "label_column": label_column,
+                "feature_columns": feature_columns,
+                "random_state": config.seed,
+            },
+            label_column=label_column,
+        )
 
-        def fit_fold(train, valid):
-            model = ChurnModel(
-                params=params,
-                n_estimators=config.n_estimators,
-                early_stopping_rounds=config.early_stopping_rounds,
-                calibration=None,
-                blend=False,  # trials tune the booster; the blend is chosen when it is fitted
-                time_column=time_column,
-                label_column=label_column,
-                feature_columns=feature_columns,
-                random_state=config.seed,
-            ).fit(frame.iloc[train])
-            y = labels.iloc[valid].astype(int).to_numpy()
-            auc = float(roc_auc_score(y, model.predict_raw(frame.iloc[valid])))
-            return auc, model.best_iteration_
-
-        aucs, iterations = [], []
-        # folds fitted side by side, reported and pruned in fold order as one core would
-        with closing(fold_results(fit_fold, folds, jobs)) as results:
-            for step, (auc, best_iteration) in enumerate(results):
-                aucs.append(auc)
-                iterations.append(best_iteration)
-                trial.set_user_attr("fold_auc", aucs)
-                trial.set_user_attr("best_iterations", iterations)
-                trial.report(float(np.mean(aucs)), step)
-                if pruning and trial.should_prune():
-                    raise optuna.TrialPruned()
-        return float(np.mean(aucs))
-
-    # constant liar: trials running in other workers count as bad, so workers spread out
+    # constant liar: trials running beside it (its batch, other workers) count as bad, so
+    # trials spread out
     sampler = optuna.samplers.TPESampler(
-        seed=sampler_seed(config.seed, worker), constant_liar=storage is not None
+        seed=sampler_seed(config.seed, worker), constant_liar=True
     )
-    pruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
-        if pruning
-        else optuna.pruners.NopPruner()
-    )
+    pruner = optuna.pruners.NopPruner()  # the median rule of trial_batches.pruned decides
     level = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -217,15 +199,11 @@ def tune(
         if created:
             study.enqueue_trial(default_trial_params(config.search_space, n_rows))
         if n_trials:
-            with one_lightgbm_thread(jobs > 1):
-                study.optimize(
-                    objective,
-                    n_trials=n_trials,
-                    timeout=timeout,
-                    callbacks=list(callbacks),
-                    show_progress_bar=enabled(progress),
-                    gc_after_trial=False,
-                )
+            with FoldPool(frame, jobs) as pool, bar(
+                total=n_trials, requested=progress, desc="tuning", unit="trial"
+            ) as trials_bar:
+                run_trials(study, make_spec, pool, folds, n_trials=n_trials, timeout=timeout,
+                           pruning=pruning, callbacks=callbacks, progress=trials_bar)
     finally:
         optuna.logging.set_verbosity(level)
     if not any(t.state.name == "COMPLETE" for t in study.trials):
