@@ -245,10 +245,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self._fit_calibrator(valid_scores, target[valid])
         if self.refit and len(valid):
             booster, best = self._refit(params, rows, best)
-        # keep only the trees in use, so explanations and saved models see the same model
-        import lightgbm as lgb
+        # keep only the trees in use, so explanations and saved models see the same model (a
+        # refitted booster has no others: it is kept, without its training rows)
+        if booster.current_iteration() == best:
+            self.booster_ = booster.free_dataset()
+        else:
+            import lightgbm as lgb
 
-        self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+            self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         self.booster_.best_iteration = best
         self.best_iteration_ = best
         return self

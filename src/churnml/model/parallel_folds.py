@@ -31,7 +31,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["FoldPool", "FoldSpec", "fit_fold", "fold_jobs", "one_lightgbm_thread"]
+__all__ = [
+    "FoldPool", "FoldSpec", "fit_fold", "fold_jobs", "one_lightgbm_thread", "warm_workers"
+]
 
 #: seconds an idle worker process waits for the next fold before it exits
 IDLE_SECONDS = 60
@@ -91,15 +93,11 @@ class FoldPool:
 
     def __enter__(self):
         if self.jobs > 1:
-            import loky
-
             self._folder = tempfile.TemporaryDirectory(prefix="churnml-folds-")
             self._path = str(Path(self._folder.name) / "frame.pkl")
             with open(self._path, "wb") as handle:
                 pickle.dump(self.frame, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            self._executor = loky.get_reusable_executor(
-                max_workers=self.jobs, timeout=IDLE_SECONDS, env={"OMP_NUM_THREADS": "1"}
-            )
+            self._executor = _executor(self.jobs)
         return self
 
     def __exit__(self, *exc):
@@ -117,6 +115,28 @@ class FoldPool:
             except BaseException as error:  # noqa: BLE001 - raised again by .result()
                 done.set_exception(error)
         return done
+
+
+def _executor(jobs: int):
+    """loky's reusable executor with ``jobs`` single-threaded workers (the same one every time)."""
+    import loky
+
+    return loky.get_reusable_executor(
+        max_workers=jobs, timeout=IDLE_SECONDS, env={"OMP_NUM_THREADS": "1"}
+    )
+
+
+def warm_workers(jobs: int) -> None:
+    """Start the ``jobs`` worker processes and their imports now, in the background (``train``
+    calls it before building the training frame); nothing for one job."""
+    if jobs > 1:
+        executor = _executor(jobs)
+        for _ in range(jobs):
+            executor.submit(_import_fit)
+
+
+def _import_fit() -> None:
+    import churnml.model.estimator  # noqa: F401 - LightGBM, scikit-learn and pandas, once
 
 
 _WORKER_FRAME: dict = {}  # in a worker process: the path of the frame it holds -> the frame

@@ -353,6 +353,10 @@ def train(
 
         store = warm_store(tracking_uri)
     config = _config(config)
+    if config.trials if trials is None else trials:  # tuning workers start while the frame is built
+        from churnml.model.parallel_folds import fold_jobs, warm_workers
+
+        warm_workers(fold_jobs(None, config.n_folds))
     catalog = catalog if catalog is not None else load_catalog()
     name = registered_model_name or config.registered_model_name
     tables = None
