@@ -35,35 +35,44 @@ def lazy_checks(table, accounts: pd.DataFrame | None, now: pd.Timestamp) -> list
     """Findings for one :class:`~churnml.sources.lazy.LazyTable` (see the module docstring)."""
     con, select, name, cols = table.con, table.select, table.name, list(table.columns)
     shown = [c for c in ("account_id", "user_id", "ts", "event") if c in cols]
-    out = []
+    checks = []  # (column, check, where, params, message): counted together in one pass
     if "account_id" in cols:
-        n = _count(con, select, '"account_id" IS NULL')
-        if n:
-            out.append(finding(name, "account_id", "missing_value", "warning", n,
-                               _examples(con, select, '"account_id" IS NULL', shown),
-                               f"{n} rows of {name} have no account_id; they are ignored"))
-        if accounts is not None and "account_id" in accounts.columns:
-            known = pd.DataFrame({"name": accounts["account_id"].dropna().astype(str).unique()})
-            con.register("churnml_known_accounts", known)
-            try:
-                orphan = ('"account_id" IS NOT NULL AND "account_id" NOT IN '
-                          '(SELECT "name" FROM "churnml_known_accounts")')
-                n = _count(con, select, orphan)
-                if n:
-                    out.append(finding(name, "account_id", "orphan_key", "warning", n,
-                                       _examples(con, select, orphan, shown),
-                                       f"{n} rows of {name} name an account_id not in accounts"))
-            finally:
-                con.unregister("churnml_known_accounts")
+        checks.append(("account_id", "missing_value", '"account_id" IS NULL', (),
+                       "rows of {name} have no account_id; they are ignored"))
+    known = None
+    if "account_id" in cols and accounts is not None and "account_id" in accounts.columns:
+        known = pd.DataFrame({"name": accounts["account_id"].dropna().astype(str).unique()})
+        checks.append(("account_id", "orphan_key",
+                       ('"account_id" IS NOT NULL AND "account_id" NOT IN '
+                        '(SELECT "name" FROM "churnml_known_accounts")'), (),
+                       "rows of {name} name an account_id not in accounts"))
     if "ts" in cols:
-        future = '"ts" > ?'
-        n = _count(con, select, future, (now.to_pydatetime(),))
-        if n:
-            out.append(finding(name, "ts", "future_date", "warning", n,
-                               _examples(con, select, future, shown, (now.to_pydatetime(),)),
-                               f"{n} rows of {name} have ts after {now:%Y-%m-%d %H:%M}"))
+        checks.append(("ts", "future_date", '"ts" > ?', (now.to_pydatetime(),),
+                       f"rows of {{name}} have ts after {now:%Y-%m-%d %H:%M}"))
+    out = []
+    if known is not None:
+        con.register("churnml_known_accounts", known)
+    try:
+        counts = _counts(con, select, [(where, params) for _, _, where, params, _ in checks])
+        for (column, check, where, params, message), n in zip(checks, counts):
+            if n:
+                out.append(finding(name, column, check, "warning", n,
+                                   _examples(con, select, where, shown, params),
+                                   f"{n} " + message.format(name=name)))
+    finally:
+        if known is not None:
+            con.unregister("churnml_known_accounts")
     out += _duplicates(table)
     return out
+
+
+def _counts(con, select: str, conditions) -> list[int]:
+    """Rows of ``select`` meeting each ``(where, params)`` condition, in one pass."""
+    if not conditions:
+        return []
+    parts = ", ".join(f"COUNT(*) FILTER (WHERE {where})" for where, _ in conditions)
+    params = [p for _, ps in conditions for p in ps]
+    return [int(n) for n in con.execute(f"SELECT {parts} FROM ({select})", params).fetchall()[0]]
 
 
 def _duplicates(table) -> list[dict]:
@@ -83,19 +92,20 @@ def _duplicates(table) -> list[dict]:
     repeated = _repeated_hashes(table.con, f"SELECT hash({keys}) AS h FROM ({table.select})")
     if not len(repeated):
         return []
+    shown = [c for c in ("account_id", "user_id", "ts", "event") if c in cols]
     table.con.register("churnml_repeated_hashes", pd.DataFrame({"h": repeated}))
-    try:
+    try:  # one pass: the count over every repeated row, beside a few of them
         grouped = (f"SELECT {keys}, COUNT(*) AS \"n\" FROM ({table.select}) "
                    f"WHERE hash({keys}) IN (SELECT h FROM churnml_repeated_hashes) "
                    "GROUP BY ALL HAVING COUNT(*) > 1")
-        n, = table.con.execute(f'SELECT COALESCE(SUM("n" - 1), 0) FROM ({grouped})').fetchall()[0]
-        shown = [c for c in ("account_id", "user_id", "ts", "event") if c in cols]
-        rows = table.con.execute(f"SELECT {', '.join(q(c) for c in shown)} FROM ({grouped}) "
-                                 f"LIMIT {N_EXAMPLES}").fetchall() if n else []
+        rows = table.con.execute(
+            f"SELECT {', '.join(q(c) for c in shown)}, SUM(\"n\" - 1) OVER () FROM ({grouped}) "
+            f"LIMIT {N_EXAMPLES}").fetchall()
     finally:
         table.con.unregister("churnml_repeated_hashes")
-    if not n:
+    if not rows:
         return []
+    n = rows[0][-1]
     examples = [", ".join(f"{c}={v}" for c, v in zip(shown, row)) for row in rows]
     return [finding(table.name, ",".join(cols), "duplicate_rows", "warning", int(n), examples,
                     f"{int(n)} {table.name} rows repeat an earlier row exactly; they are counted "
