@@ -6,8 +6,9 @@ Each figure comes with its reference measured in the same run, as medians of ``-
 
 1. ``churnml train --trials N --json`` in a fresh folder (a new SQLite MLflow store, as the first
    ``make demo`` training): wall time and CPU time (user + system of the child), pinned to one
-   core (``taskset -c 0``: the reference; tuning then fits one fold at a time, as before issue
-   14) and on every core. Both must select the same trial (same ``best_params``).
+   core (``taskset -c 0``: the reference; tuning then runs its batches of two trials one fold at
+   a time in-process) and on every core (folds in worker processes). Both must select the same
+   trial (same ``best_params``).
 2. the import floor (reference): ``python -c "import mlflow, lightgbm, sklearn, pandas, duckdb"``;
 3. ``churnml score`` of the demo's last snapshot with the ``@champion`` of run 1 (Parquet scores,
    Salesforce CSV, SQLite upsert), end to end, its model cache warm; the split from its manifest
@@ -18,8 +19,12 @@ Each figure comes with its reference measured in the same run, as medians of ``-
 
 The load average before and after is printed: the machine is shared.
 
+With ``--baseline-rev REV`` run 1 also trains with the code of git revision ``REV`` (a worktree,
+on ``PYTHONPATH``), on every core: the speed-up over the code before a change, not only over one
+core of the same code.
+
 Run: .venv/bin/python benchmarks/cli.py [--data DIR] [--repeat 3] [--trials 25] [--no-train
-     --store DIR | --no-score]
+     --store DIR | --no-score] [--baseline-rev REV]
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-train", action="store_true", help="score only (needs --store)")
     parser.add_argument("--store", help="folder with an mlflow.db holding churnml@champion")
     parser.add_argument("--no-score", action="store_true", help="train only")
+    parser.add_argument("--baseline-rev", help="also train with the code of this git revision "
+                        "(e.g. ed4e1f6, before tuning used every core), every core")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="churnml-bench-cli-") as tmp:
         tmp = Path(tmp)
@@ -74,15 +81,20 @@ def main(argv=None) -> None:
 
 
 def _train(data, tmp: Path, args) -> Path:
-    runs = {"one core (reference)": ["taskset", "-c", "0"], "every core": []}
+    runs = {"one core (reference)": (["taskset", "-c", "0"], {}), "every core": ([], {})}
+    if args.baseline_rev:  # the same command with the code of another revision
+        source = tmp / "baseline"
+        subprocess.run(["git", "worktree", "add", "-q", "--detach", str(source),
+                        args.baseline_rev], check=True, cwd=Path(__file__).parent)  # fmt: skip
+        runs[f"every core, code of {args.baseline_rev}"] = ([], {"PYTHONPATH": str(source / "src")})
     out = {name: [] for name in runs}
     for k in range(args.repeat):
-        for name, prefix in runs.items():
-            folder = tmp / f"train-{k}-{len(prefix)}"
+        for i, (name, (prefix, env)) in enumerate(runs.items()):
+            folder = tmp / f"train-{k}-{i}"
             folder.mkdir()
-            cmd = [*prefix, str(BIN / "churnml"), "train", "--data", str(data),
+            cmd = [*prefix, sys.executable, "-m", "churnml", "train", "--data", str(data),
                    "--trials", str(args.trials), "--json"]  # fmt: skip
-            wall, cpu, stdout = _run(cmd, cwd=folder)
+            wall, cpu, stdout = _run(cmd, cwd=folder, env=env)
             result = json.loads(stdout)
             out[name].append((wall, cpu, result, folder))
             print(f"  train run {k + 1} {name}: {wall:.1f} s wall, {cpu:.1f} s CPU "
@@ -97,10 +109,16 @@ def _train(data, tmp: Path, args) -> Path:
         steps = {k: _median(r[2].get("timings", {}).get(k, 0) for r in rows) for k in STEPS}
         print(f"| {name} | {walls[name]:.1f} s | {cpu:.1f} s | {cpu / walls[name]:.2f} | "
               + " | ".join(f"{v:.1f} s" for v in steps.values()) + " |")  # fmt: skip
-    one, every = walls.values()
+    one, every, *before = walls.values()
     print(f"ratio one core / every core: {one / every:.2f}x (goal >= 1.7x)")
-    params = [json.dumps(r[2]["best_params"], sort_keys=True) for v in out.values() for r in v]
-    print(f"same selected trial in all {len(params)} runs: {len(set(params)) == 1}")
+    if before:
+        print(f"ratio {list(walls)[2]} / every core: {before[0] / every:.2f}x")
+    params = [json.dumps(r[2]["best_params"], sort_keys=True)
+              for name, v in out.items() for r in v if "code of" not in name]  # fmt: skip
+    print(f"same selected trial in all {len(params)} runs of this code: {len(set(params)) == 1}")
+    if args.baseline_rev:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "baseline")],
+                       cwd=Path(__file__).parent, check=False)  # fmt: skip
     return out["every core"][0][3]
 
 
