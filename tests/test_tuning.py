@@ -74,10 +74,9 @@ def test_same_seed_same_trials_and_no_pruning_option(frame, config):
 
 
 def test_folds_fitted_side_by_side_give_the_same_study_as_one_core(frame, config):
-    # with pruning: two trials at a time, their folds in two worker processes finishing in any
-    # order, or in this process one after another: each fold is reported and pruned in fold
-    # order against the trials done before the batch, so two runs per seed on two cores and one
-    # on one core select the same trial with the same values, fold AUCs, tree counts and pruning
+    # with pruning: folds fitted in two worker processes finish in any order, but each is
+    # reported and pruned in fold order, so two runs per seed on two cores and one run in this
+    # process select the same trial with the same values, fold AUCs, tree counts and pruning
     small = load_config(n_estimators=60, n_folds=3)
     runs = [tune(frame, config=small, n_trials=8, progress=False, n_jobs=jobs) for jobs in (2, 2, 1)]
     columns = ["number", "state", "value", "n_folds_run", "fold_auc"]
@@ -90,81 +89,46 @@ def test_folds_fitted_side_by_side_give_the_same_study_as_one_core(frame, config
     assert (runs[0].trials.state == "pruned").any()  # the pruning path ran
 
 
-def test_median_rule_decides_as_optunas_median_pruner():
-    from churnml.model.trial_batches import STARTUP_TRIALS, pruned
-
-    rng = np.random.default_rng(4)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=0)
-    for case in range(40):
-        study = optuna.create_study(direction="maximize", pruner=pruner)
-        n_done = int(rng.integers(0, 9))
-        for _ in range(n_done):
-            trial = study.ask()
-            steps = int(rng.integers(1, 4))  # some completed trials stop early: fewer steps
-            for step in range(steps):
-                trial.report(float(rng.uniform(0.6, 0.8)), step)
-            study.tell(trial, 0.7)
-        trial = study.ask()
-        means = [float(v) for v in rng.uniform(0.6, 0.8, size=int(rng.integers(1, 4)))]
-        for step, value in enumerate(means):
-            trial.report(value, step)
-        history = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        assert pruned(means, len(means) - 1, history) == trial.should_prune(), case
-
-
-class _OrderedPool:
-    """An in-process pool recording what is submitted; a fold's AUC tells trial and fold apart."""
+class _SleepyPool:
+    """Folds in threads, recording which start; fold 0 finishes after the others."""
 
     def __init__(self, jobs):
-        from concurrent.futures import Future
+        from concurrent.futures import ThreadPoolExecutor
 
-        self.jobs, self.submitted, self._future = jobs, [], Future
+        self.jobs, self.started = jobs, []
+        self._threads = ThreadPoolExecutor(jobs)
 
     def submit(self, spec, train, valid):
-        future = self._future()
-        self.submitted.append((spec, train))
-        future.set_result((0.5 + 0.01 * spec + 0.001 * train, 10 + train))
-        return future
+        import time
+
+        self.started.append(train)
+        return self._threads.submit(lambda: (time.sleep(0.05 if train == 0 else 0.0), train)[1])
 
 
-def test_batches_start_first_folds_first_and_hold_the_rest_until_the_first_is_read():
-    from churnml.model.trial_batches import _fit_batch, _Running
+def test_fold_results_keeps_fold_order_and_stops_when_the_caller_stops():
+    import time
 
-    pool = _OrderedPool(jobs=2)
-    batch = [_Running(trial=_FakeTrial(), spec=k) for k in (1, 2)]
-    _fit_batch(batch, pool, folds=[(k, None) for k in range(3)], history=None)
-    # both first folds before any second fold; each trial's folds in order; nothing twice
-    assert pool.submitted[:2] == [(1, 0), (2, 0)]
-    assert sorted(pool.submitted) == [(s, f) for s in (1, 2) for f in range(3)]
-    for run in batch:
-        assert run.state == "complete" and run.iterations == [10, 11, 12]
-        assert run.trial.reported == [
-            (np.mean(run.aucs[: k + 1]), k) for k in range(3)
-        ]
+    from churnml.model.parallel_folds import fold_jobs, fold_results
 
-
-class _FakeTrial:
-    def __init__(self):
-        self.reported, self.attrs = [], {}
-
-    def report(self, value, step):
-        self.reported.append((value, step))
-
-    def set_user_attr(self, key, value):
-        self.attrs[key] = value
-
-
-def test_a_pruned_trial_starts_no_further_fold():
-    from types import SimpleNamespace
-
-    from churnml.model.trial_batches import _fit_batch, _Running
-
-    pool = _OrderedPool(jobs=1)
-    history = [SimpleNamespace(intermediate_values={0: 0.9}) for _ in range(5)]
-    batch = [_Running(trial=_FakeTrial(), spec=k) for k in (1, 2)]
-    _fit_batch(batch, pool, folds=[(k, None) for k in range(3)], history=history)
-    assert [run.state for run in batch] == ["pruned", "pruned"]
-    assert pool.submitted == [(1, 0), (2, 0)]  # every trial trails 0.9 after its first fold
+    pool, folds = _SleepyPool(jobs=2), [(i, None) for i in range(5)]
+    assert list(fold_results(pool, None, folds)) == list(range(5))
+    pool.started.clear()
+    for _ in fold_results(pool, None, folds):
+        break  # a trial pruned after its first fold, which ran alone: nothing else started
+    time.sleep(0.1)
+    assert pool.started == [0]
+    pool.started.clear()
+    for i in fold_results(pool, None, folds):
+        if i == 1:
+            break  # pruned after the second fold: only the third, running beside it, started
+    time.sleep(0.1)
+    assert sorted(pool.started) == [0, 1, 2]
+    pool.started.clear()
+    for _ in fold_results(pool, None, folds, eager=True):
+        break  # a trial that cannot be pruned starts two folds at once from the first
+    time.sleep(0.1)
+    assert pool.started == [0, 1]
+    assert fold_jobs(None, 4) >= 1 and fold_jobs(3, 2) == 2 and fold_jobs(0, 4) == 1
 
 
 def test_one_lightgbm_thread_caps_the_process_and_restores_the_cap():

@@ -4,14 +4,15 @@ Each trial samples LightGBM parameters from :func:`~churnml.model.search_space.s
 an uncalibrated :class:`~churnml.model.estimator.ChurnModel` (its own time-ordered early stopping,
 then the refit on all of the fold's rows, as the deployed model is fitted) on each fold's training
 rows, and scores ROC-AUC on the fold's validation rows. After each fold the
-running mean AUC is reported, so the median rule stops a trial that trails the median of earlier
-trials at the same fold. Trials run two at a time with their folds in worker processes
-(:mod:`churnml.model.trial_batches`, :mod:`churnml.model.parallel_folds`); the study depends on
-the seed only. The final test snapshots are never touched.
+running mean AUC is reported, so the median pruner stops a trial that trails the median of earlier
+trials at the same fold. A trial's folds are fitted side by side in worker processes
+(:mod:`churnml.model.parallel_folds`) and reported in fold order: the study is the one a single
+core runs. The final test snapshots are never touched.
 """
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,11 +22,10 @@ from churnml.errors import ChurnmlError, UsageError
 from churnml.model.defaults import default_params, size_params
 from churnml.model.estimator import DEFAULT_PARAMS
 from churnml.model.folds import out_of_time_folds
-from churnml.model.parallel_folds import FoldPool, FoldSpec, fold_jobs
+from churnml.model.parallel_folds import FoldPool, FoldSpec, fold_jobs, fold_results
 from churnml.model.search_space import search_space
 from churnml.model.study import folds_digest, open_study, sampler_seed, worker_id
-from churnml.model.trial_batches import run_trials
-from churnml.progress import bar
+from churnml.progress import enabled
 
 
 @dataclass
@@ -61,6 +61,10 @@ class TuneResult:
     selected: int = 0
     selection: str = ""
     worker: int = 0
+
+
+#: complete trials before the median pruner stops any
+STARTUP_TRIALS = 5
 
 
 def default_trial_params(bounds, n_rows=None) -> dict:
@@ -136,6 +140,8 @@ def tune(
     >>> model = ChurnModel(params=result.best_params).fit(features)  # doctest: +SKIP
     """
     import optuna
+    from optuna.trial import TrialState
+
     if config is None:
         from churnml.model.config import load_config
 
@@ -164,11 +170,11 @@ def tune(
 
     jobs = fold_jobs(n_jobs, len(folds))
 
-    def make_spec(trial):
+    def objective(trial, pool):
         params = {**pinned, **search_space(trial, config.search_space)}
         trial.set_user_attr("params", params)
         trial.set_user_attr("worker", worker)
-        return FoldSpec(
+        spec = FoldSpec(
             model={
                 "params": params,
                 "n_estimators": config.n_estimators,
@@ -182,13 +188,31 @@ def tune(
             },
             label_column=label_column,
         )
+        # no trial can be pruned before STARTUP_TRIALS are complete: its folds all start at once
+        done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        eager = not pruning or len(done) < STARTUP_TRIALS
+        aucs, iterations = [], []
+        # folds fitted side by side, reported and pruned in fold order as one core would
+        with closing(fold_results(pool, spec, folds, eager=eager)) as results:
+            for step, (auc, best_iteration) in enumerate(results):
+                aucs.append(auc)
+                iterations.append(best_iteration)
+                trial.set_user_attr("fold_auc", aucs)
+                trial.set_user_attr("best_iterations", iterations)
+                trial.report(float(np.mean(aucs)), step)
+                if pruning and trial.should_prune():
+                    raise optuna.TrialPruned()
+        return float(np.mean(aucs))
 
-    # constant liar: trials running beside it (its batch, other workers) count as bad, so
-    # trials spread out
+    # constant liar: trials running in other workers count as bad, so workers spread out
     sampler = optuna.samplers.TPESampler(
-        seed=sampler_seed(config.seed, worker), constant_liar=True
+        seed=sampler_seed(config.seed, worker), constant_liar=storage is not None
     )
-    pruner = optuna.pruners.NopPruner()  # the median rule of trial_batches.pruned decides
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=0)
+        if pruning
+        else optuna.pruners.NopPruner()
+    )
     level = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -199,11 +223,15 @@ def tune(
         if created:
             study.enqueue_trial(default_trial_params(config.search_space, n_rows))
         if n_trials:
-            with FoldPool(frame, jobs) as pool, bar(
-                total=n_trials, requested=progress, desc="tuning", unit="trial"
-            ) as trials_bar:
-                run_trials(study, make_spec, pool, folds, n_trials=n_trials, timeout=timeout,
-                           pruning=pruning, callbacks=callbacks, progress=trials_bar)
+            with FoldPool(frame, jobs) as pool:
+                study.optimize(
+                    lambda trial: objective(trial, pool),
+                    n_trials=n_trials,
+                    timeout=timeout,
+                    callbacks=list(callbacks),
+                    show_progress_bar=enabled(progress),
+                    gc_after_trial=False,
+                )
     finally:
         optuna.logging.set_verbosity(level)
     if not any(t.state.name == "COMPLETE" for t in study.trials):
