@@ -25,7 +25,7 @@ guard. The workers stay up between trials and between calls (they exit after
 temporary pickle file, not with every fold.
 
 Every fit — in a worker or, with one job, in this process — runs on one LightGBM thread
-(``OMP_NUM_THREADS=1`` in the workers, :func:`one_lightgbm_thread` here): another thread count
+(:func:`one_lightgbm_thread`, and ``OMP_NUM_THREADS=1`` in the workers): another thread count
 adds LightGBM's histogram sums in another order and can change a fit in its last bits.
 """
 
@@ -182,7 +182,8 @@ def _fit_in_worker(path: str, spec: FoldSpec, train, valid):
         _WORKER_FRAME.clear()
         with open(path, "rb") as handle:
             _WORKER_FRAME[path] = pickle.load(handle)
-    return fit_fold(_WORKER_FRAME[path], spec, train, valid)
+    with one_lightgbm_thread():  # also when the trial's parameters ask for more threads
+        return fit_fold(_WORKER_FRAME[path], spec, train, valid)
 
 
 @contextmanager
