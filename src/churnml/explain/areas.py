@@ -228,10 +228,7 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
         known = np.column_stack([features[c].notna().to_numpy()[rows[generic]] for c in names])
         top, ok = _top(np.where(in_area & known & (raised > 0), raised, -np.inf), 3)
         cols[generic] = top[:, 0]
-        sentences[generic] = [
-            generic_sentence([names[j] for j, good in zip(t, o) if good]) if o[0] else None
-            for t, o in zip(top.tolist(), ok.tolist())
-        ]
+        sentences[generic] = _generic_sentences(names, top, ok)
         # an area raised only by values the data lacks (an indicator not built, no responses)
         # states nothing: an unknown value is never given as a reason, as in explain_all
         kept[generic] = ok[:, 0]
@@ -259,6 +256,19 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
             "_row": rows,
         }
     )
+
+
+def _generic_sentences(names, top: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """:func:`generic_sentence` of each row's stateable ``top`` columns (None where the first is
+    not), written once per distinct combination of columns."""
+    named = np.where(ok, top, -1)
+    combos, which = np.unique(named, axis=0, return_inverse=True)
+    text = np.array(
+        [generic_sentence([names[j] for j in c if j >= 0]) if c[0] >= 0 else None
+         for c in combos.tolist()] or [None],
+        dtype=object,
+    )  # fmt: skip
+    return text[which.reshape(-1)]
 
 
 def generic_sentence(indicators) -> str:

@@ -290,6 +290,13 @@ def _fmt(value) -> str:
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
 
 
+def _fmt_all(values: np.ndarray) -> np.ndarray:
+    """:func:`_fmt` of each float, formatted once per distinct value (by its bits: -0.0 too)."""
+    codes, bits = pd.factorize(np.ascontiguousarray(values, dtype=np.float64).view(np.int64))
+    distinct = np.asarray(bits, dtype=np.int64).view(np.float64).tolist()
+    return np.array([_fmt(v) for v in distinct] + [None], dtype=object)[codes]
+
+
 def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
     """``movers`` with ``sentence``: the risk sentence of a mover that raised the risk (when it
     applies to today's value), the protective one of a mover that lowered it, else
@@ -323,12 +330,11 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
                 usable[rows] = sentence_applies(catalog[name], k, value[rows], typical.get(name))
     sentence = np.full(len(movers), None, dtype=object)
     plain = np.flatnonzero(~usable)  # no sentence applies: "<indicator>: <before> → <now>"
-    pretty = {i: pretty_indicator(i) for i in movers["indicator"].iloc[plain].unique()}
+    codes, names = pd.factorize(movers["indicator"].iloc[plain], use_na_sentinel=False)
+    pretty = np.array([pretty_indicator(i) for i in names] + [None], dtype=object)[codes]
     before = movers["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
-    sentence[plain] = [
-        f"{pretty[i]}: {_fmt(b)} → {_fmt(a)}"
-        for i, b, a in zip(movers["indicator"].iloc[plain], before[plain], value[plain])
-    ]
+    shown = _fmt_all(np.concatenate([before[plain], value[plain]]))
+    sentence[plain] = pretty + ": " + shown[: len(plain)] + " → " + shown[len(plain) :]
     rows = movers["_feature_row"].to_numpy(dtype=np.float64)
     if usable.any():
         sentence[usable] = render_distinct(
@@ -341,7 +347,10 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
 def _summaries(score_change, previous_as_of, movers) -> pd.Series:
     """ "Risk up 18 points since 1 Jun 2026: <mover> (+11); <mover> (+5)" per row."""
     n = len(score_change)
-    since = pd.Series(pd.to_datetime(previous_as_of)).dt.strftime("%d %b %Y").str.lstrip("0")
+    when = pd.Series(pd.to_datetime(previous_as_of))
+    codes, dates = pd.factorize(when)  # each distinct date written once; NaT -> -1 -> None
+    shown = pd.Series(dates).dt.strftime("%d %b %Y").str.lstrip("0").tolist() + [None]
+    since = pd.Series(np.array(shown, dtype=object)[codes], index=when.index, dtype=object)
     change = np.nan_to_num(score_change)
     size = np.abs(change).astype(np.int64)
     unit = np.where(size == 1, "point", "points")

@@ -214,7 +214,7 @@ def join_per_row(n: int, rows, texts, sep: str = "\n") -> pd.Series:
     ['a', <NA>, 'b, c']
     """
     rows = np.asarray(rows, dtype=np.int64)
-    texts = np.asarray(list(texts), dtype=object)
+    texts = pd.Series(texts, dtype=object, copy=False).to_numpy(dtype=object)
     keep = ~pd.isna(texts)
     rows, texts = rows[keep], texts[keep]
     order = np.argsort(rows, kind="stable")
