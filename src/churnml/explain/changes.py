@@ -101,9 +101,9 @@ def contribution_rows(features: pd.DataFrame, contributions: pd.DataFrame) -> pd
     shown = _feature_values(features.reset_index(drop=True), names)
     return pd.DataFrame(
         {
-            "account_id": pd.array(features["account_id"].to_numpy()[rows], dtype="string"),
+            "account_id": pd.array(features["account_id"].to_numpy(), dtype="string").take(rows),
             "as_of": pd.to_datetime(features["as_of"]).to_numpy()[rows].astype("datetime64[ns]"),
-            "indicator": pd.array(np.asarray(names, dtype=object)[cols], dtype="string"),
+            "indicator": pd.array(np.asarray(names, dtype=object), dtype="string").take(cols),
             "value": shown[rows, cols].astype(np.float32),
             "contribution": values[rows, cols].astype(np.float32),
         }

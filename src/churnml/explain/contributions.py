@@ -15,7 +15,12 @@ import pandas as pd
 
 from churnml.explain.backends import contributions, model_contributions, resolve_backend
 from churnml.explain.plays import as_plays
-from churnml.explain.reasons import has_sentence, render_distinct, sentence_applies
+from churnml.explain.reasons import (
+    has_sentence,
+    join_per_row,
+    render_distinct,
+    sentence_applies,
+)
 
 #: Contributions smaller than this (log-odds) are never shown as a reason: 0.01 moves the odds of
 #: non-renewal by about 1 %, less than anything a CSM should be told "is going well" or "drives risk".
@@ -277,39 +282,34 @@ def explain_all(
     )
 
 
-def _joined(n: int, rows: np.ndarray, texts: list) -> np.ndarray:
-    """Newline-joined ``texts`` per row position (``rows`` ascending), None where there are none."""
-    out = np.full(n, None, dtype=object)
-    if len(rows):
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        ends = np.r_[starts[1:], len(rows)]
-        out[rows[starts]] = [
-            "\n".join(dict.fromkeys(t for t in texts[a:b] if t is not None)) or None
-            for a, b in zip(starts.tolist(), ends.tolist())
-        ]
-    return out
+def _joined(n: int, rows: np.ndarray, texts) -> np.ndarray:
+    """Newline-joined ``texts`` per row position (``rows`` ascending; a text repeated within a row
+    is kept once), None where there are none."""
+    texts = np.asarray(texts, dtype=object).reshape(-1)
+    keep = np.not_equal(texts, None)
+    rows, texts = np.asarray(rows, dtype=np.int64)[keep], texts[keep]
+    first = ~pd.DataFrame({"row": rows, "text": texts}).duplicated().to_numpy()
+    joined = join_per_row(n, rows[first], texts[first], sep="\n")
+    joined = joined.to_numpy(dtype=object, na_value=None)
+    joined[joined == ""] = None
+    return joined
 
 
 def _summary(n, rows, kinds, ranks, indicator, sentences, row_plays) -> pd.DataFrame:
     """One row per feature row: joined sentences, reason codes and plays (see Explanation)."""
     drivers = kinds == "driver"
-    d_rows, p_rows = rows[drivers], rows[~drivers]
-    d_sent = [s for s, d in zip(sentences, drivers.tolist()) if d]
-    p_sent = [s for s, d in zip(sentences, drivers.tolist()) if not d]
-    d_play = row_plays[drivers].tolist()
+    sentences = np.asarray(sentences, dtype=object).reshape(-1)
     out = {
-        "top_reasons": _joined(n, d_rows, d_sent),
-        "protective_reasons": _joined(n, p_rows, p_sent),
+        "top_reasons": _joined(n, rows[drivers], sentences[drivers]),
+        "protective_reasons": _joined(n, rows[~drivers], sentences[~drivers]),
     }
     for k in (1, 2, 3):
         codes = np.full(n, None, dtype=object)
         at = drivers & (ranks == k)
         codes[rows[at]] = indicator[at]
         out[f"reason_code_{k}"] = codes
-    plays = _joined(n, d_rows, d_play)
-    out["play"] = np.array(
-        [None if p is None else p.split("\n", 1)[0] for p in plays], dtype=object
-    )
+    plays = _joined(n, rows[drivers], row_plays[drivers])
+    out["play"] = pd.Series(plays, dtype="string").str.split("\n", n=1).str[0].array
     out["plays"] = plays
     return pd.DataFrame({k: pd.array(v, dtype="string") for k, v in out.items()})
 

@@ -123,6 +123,8 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
     typical = dict(getattr(model, "typical_values_", None) or {})
     feature_values = _feature_values(features, names)
     known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else None
+    eligible = {kind: known & _eligible(catalog, names, feature_values, kind, typical)
+                for kind in ("driver", "protective")} if names else None  # fmt: skip
     frames, columns = [], pd.DataFrame(index=range(len(features)))
     for p in PERSONAS:
         columns[HEALTH_COLUMNS[p]] = pd.array([None] * len(features), dtype="string")
@@ -131,9 +133,7 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
         total = values[:, mine].sum(axis=1)
         health = health_of(total)
         columns[HEALTH_COLUMNS[p]] = pd.array(health, dtype="string")
-        pick = _sentence_columns(
-            catalog, names, values, feature_values, known, typical, mine, health
-        )
+        pick = _sentence_columns(values, eligible, mine, health)
         frames.append(_persona_rows(p, account, as_of, total, health, pick, names, catalog,
                                     features, typical))  # fmt: skip
     personas = (
@@ -147,12 +147,12 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
     return PersonaHealth(personas=personas.reset_index(drop=True), columns=columns)
 
 
-def _sentence_columns(catalog, names, values, feature_values, known, typical, mine, health):
+def _sentence_columns(values, eligible, mine, health):
     """Column of the persona's strongest stateable sentence per row (-1 when none): a risk
-    sentence when it is at risk or watched, a protective one when healthy."""
+    sentence when it is at risk or watched, a protective one when healthy. ``eligible`` holds
+    the (n × p) masks of known values whose "driver" / "protective" sentence applies."""
     risky = health != "healthy"
-    driver = known & _eligible(catalog, names, feature_values, "driver", typical)
-    protective = known & _eligible(catalog, names, feature_values, "protective", typical)
+    driver, protective = eligible["driver"], eligible["protective"]
     score = np.where(
         risky[:, None],
         np.where(driver & (values > MIN_CONTRIBUTION), values, -np.inf),
