@@ -183,6 +183,8 @@ _PARALLEL_MIN_ROWS = 20_000
 _SPARSE_MIN_DEPTH = 10
 #: decision patterns of at most this many path features are made distinct with a lookup table
 _TABLE_BITS = 16
+#: every pattern of a path is computed when the rows number at least this many per pattern
+_ALL_PATTERNS_ROWS = 8
 _STATE: dict = {}
 
 
@@ -190,6 +192,11 @@ def _distinct(patterns: np.ndarray, width: int):
     """``(inverse, unique)`` of non-negative ``patterns`` below ``2**width``: what
     ``pandas.factorize`` returns, with the unique values ascending instead of in order of first
     appearance (each pattern's values are computed on their own, so the order changes nothing)."""
+    if (1 << width) * _ALL_PATTERNS_ROWS <= len(patterns):
+        # nearly every pattern occurs: compute them all and index by the pattern itself, which
+        # spares two random-access passes over the rows (a pattern's values do not depend on
+        # which other patterns are computed with it)
+        return patterns, np.arange(1 << width, dtype=patterns.dtype)
     if width > _TABLE_BITS:
         import pandas as pd
 
