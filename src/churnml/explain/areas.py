@@ -42,6 +42,7 @@ from churnml.explain.contributions import (
     _feature_values,
     _keys,
     _top,
+    protective_reasons,
 )
 from churnml.explain.plays import as_plays
 from churnml.explain.reasons import join_per_row, render_distinct, row_positions
@@ -131,7 +132,8 @@ def family_first(model, features: pd.DataFrame, explanation, *, catalog=None, pl
         (column_play, family_play),
     )  # fmt: skip
     reasons = _with_fallback(frames, explanation.reasons, features, account, as_of)
-    summary = _summary(reasons, features, explanation.summary, sums, labels, lead, order)
+    protective = protective_reasons(explanation)
+    summary = _summary(reasons, features, protective, sums, labels, lead, order)
     summary = summary.join(
         area_plays(plays, names, (column_play, family_play), labels, (lead, order), picked,
                    reasons, features)
@@ -303,7 +305,7 @@ def _with_fallback(area_rows, reasons, features, account, as_of) -> pd.DataFrame
     return both.drop(columns=["_row", "_kind_order"]).reset_index(drop=True)[AREA_REASON_COLUMNS]
 
 
-def _summary(reasons, features, explained, sums, labels, lead, order) -> pd.DataFrame:
+def _summary(reasons, features, protective, sums, labels, lead, order) -> pd.DataFrame:
     n = len(features)
     account, as_of = _keys(features)
     row = row_positions(reasons, account, as_of)
@@ -311,7 +313,7 @@ def _summary(reasons, features, explained, sums, labels, lead, order) -> pd.Data
     d_rows = row[drivers].astype(np.int64)
     out = pd.DataFrame(index=range(n))
     out["top_reasons"] = join_per_row(n, d_rows, reasons.loc[drivers, "sentence"])
-    out["protective_reasons"] = pd.array(explained["protective_reasons"], dtype="string")
+    out["protective_reasons"] = pd.array(protective, dtype="string")
     rank = reasons.loc[drivers, "rank"].to_numpy()
     indicator = reasons.loc[drivers, "indicator"].to_numpy(dtype=object)
     for k in (1, 2, 3):

@@ -295,6 +295,14 @@ def _joined(n: int, rows: np.ndarray, texts) -> np.ndarray:
     return joined
 
 
+def protective_reasons(explanation: Explanation) -> np.ndarray:
+    """``explanation.summary["protective_reasons"]`` alone (None where none), without joining
+    the other columns of the summary."""
+    n, rows, kinds, _, _, sentences, _ = explanation.shown
+    protective = kinds != "driver"
+    return _joined(n, rows[protective], np.asarray(sentences, dtype=object)[protective])
+
+
 def _summary(n, rows, kinds, ranks, indicator, sentences, row_plays) -> pd.DataFrame:
     """One row per feature row: joined sentences, reason codes and plays (see Explanation)."""
     drivers = kinds == "driver"
