@@ -201,20 +201,24 @@ def _distinct(patterns: np.ndarray, width: int):
         import pandas as pd
 
         return pd.factorize(patterns, sort=True)
-    slots = np.zeros(1 << width, dtype=np.intp)
-    slots[patterns] = 1
-    unique = np.flatnonzero(slots)
+    index = patterns.astype(np.intp)  # converted once for the two passes below
+    seen = np.zeros(1 << width, dtype=bool)
+    seen[index] = True
+    unique = np.flatnonzero(seen)
+    slots = np.empty(1 << width, dtype=np.intp)  # only the slots of occurring patterns are read
     slots[unique] = np.arange(len(unique))
-    return slots[patterns], unique.astype(patterns.dtype)
+    return slots[index], unique.astype(patterns.dtype)
 
 
-def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s) -> None:
+def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s, gathered=None) -> None:
     """Add one tree's SHAP values of every row of ``frame`` to ``sums`` (features × rows, float32).
 
     WOODELF's ``sparse_path_dependent_single_tree``, step for step and in the same order (so the
     float32 sums are the same to the bit), with the distinct patterns of a leaf found by a lookup
-    table instead of a hash table, and the values added into one preallocated matrix.
+    table instead of a hash table, and the values added into one preallocated matrix, each
+    feature's values gathered by ``np.take`` into ``gathered`` (float32, one slot per row).
     """
+    gathered = np.empty(sums.shape[1], dtype=np.float32) if gathered is None else gathered
     from woodelf.core.decision_patterns import decision_patterns_generator, ignore_right_neighbor
     from woodelf.core.utils import get_covers_vector, get_unique_features_in_path
 
@@ -226,9 +230,14 @@ def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s) -> None:
         covers = np.array(get_covers_vector(path + [leaf], features))
         inverse, unique = _distinct(patterns, len(features))
         s_matrix = p2s.get_path_dependent_s_matrix(features, unique, covers, leaf.value, neighbour)
+        inverse = inverse.astype(np.intp, copy=False)  # converted once, not once a feature
         for feature, column in s_matrix.items():
             row = sums[position[feature]]
-            row += np.ascontiguousarray(column)[inverse]
+            column = np.ascontiguousarray(column)
+            if column.dtype == gathered.dtype:
+                np.add(row, np.take(column, inverse, out=gathered), out=row)
+            else:
+                row += column[inverse]
 
 
 def _shap_values(group, frame) -> np.ndarray:
@@ -248,8 +257,9 @@ def _shap_values(group, frame) -> np.ndarray:
     p2s = LTSRecursivePathToSVectors(metric=ShapleyValues(), max_depth=depth)
     position = {name: j for j, name in enumerate(frame.columns)}
     sums = np.zeros((len(position), len(frame)), dtype=np.float32)
+    gathered = np.empty(len(frame), dtype=np.float32)
     for tree in group.trees:
-        _sparse_tree(tree, frame, sums, position, p2s)
+        _sparse_tree(tree, frame, sums, position, p2s, gathered)
     return sums.T.astype(np.float64)
 
 

@@ -369,12 +369,12 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
     usable = np.zeros(len(movers), dtype=bool)
     value = movers["value"].to_numpy(dtype=np.float64, na_value=np.nan)
     ids = set(getattr(catalog, "ids", ()) or ())
-    for name in movers["indicator"].dropna().unique():
+    which, names = pd.factorize(movers["indicator"])  # one pass over the strings, not one a name
+    located = movers["_feature_row"].notna().to_numpy()
+    for j, name in enumerate(names):
         if name not in ids:
             continue
-        at = (movers["indicator"] == name).to_numpy(dtype=bool) & movers[
-            "_feature_row"
-        ].notna().to_numpy()
+        at = (which == j) & located
         for k in ("driver", "protective"):
             rows = at & (kind == k)
             if rows.any() and has_sentence(catalog[name], k):
