@@ -328,9 +328,14 @@ def _movers(moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray) ->
     before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
     unchanged = np.isclose(now, before, rtol=1e-6, atol=0.0)  # NaN on either side: False
     moves = moves[(moves["_along"].round() >= 1).to_numpy() & ~unchanged]
-    moves = moves.sort_values(["_row", "_along"], ascending=[True, False], kind="stable")
-    moves = moves.groupby("_row", sort=False).head(MOVERS)
-    moves["rank"] = moves.groupby("_row", sort=False).cumcount() + 1
+    row = moves["_row"].to_numpy(dtype=np.int64)
+    # by row, then most points along the change first (ties keep their order)
+    order = np.lexsort((-moves["_along"].to_numpy(dtype=np.float64), row))
+    row = row[order]
+    start = np.r_[0, np.flatnonzero(row[1:] != row[:-1]) + 1] if len(row) else row
+    within = np.arange(len(row)) - np.repeat(start, np.diff(np.r_[start, len(row)]))
+    moves = moves.iloc[order[within < MOVERS]]
+    moves = moves.assign(rank=(within[within < MOVERS] + 1).astype(np.int64))
     return moves.drop(columns="_along").reset_index(drop=True)
 
 
