@@ -123,8 +123,8 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
     typical = dict(getattr(model, "typical_values_", None) or {})
     feature_values = _feature_values(features, names)
     known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else None
-    eligible = {kind: known & _eligible(catalog, names, feature_values, kind, typical)
-                for kind in ("driver", "protective")} if names else None  # fmt: skip
+    stateable = _stateable(catalog, names, values, feature_values, known, typical)
+    account = pd.array(account, dtype="string")
     frames, columns = [], pd.DataFrame(index=range(len(features)))
     for p in PERSONAS:
         columns[HEALTH_COLUMNS[p]] = pd.array([None] * len(features), dtype="string")
@@ -133,7 +133,7 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
         total = values[:, mine].sum(axis=1)
         health = health_of(total)
         columns[HEALTH_COLUMNS[p]] = pd.array(health, dtype="string")
-        pick = _sentence_columns(values, eligible, mine, health)
+        pick = _sentence_columns(stateable, mine, health)
         frames.append(_persona_rows(p, account, as_of, total, health, pick, names, catalog,
                                     features, typical))  # fmt: skip
     personas = (
@@ -147,19 +147,29 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
     return PersonaHealth(personas=personas.reset_index(drop=True), columns=columns)
 
 
-def _sentence_columns(values, eligible, mine, health):
-    """Column of the persona's strongest stateable sentence per row (-1 when none): a risk
-    sentence when it is at risk or watched, a protective one when healthy. ``eligible`` holds
-    the (n × p) masks of known values whose "driver" / "protective" sentence applies."""
-    risky = health != "healthy"
-    driver, protective = eligible["driver"], eligible["protective"]
-    score = np.where(
-        risky[:, None],
+def _stateable(catalog, names, values, feature_values, known, typical):
+    """The (n × p) strength of each stateable sentence, -inf where none: the risk sentence's
+    (its contribution) and the protective one's (minus its contribution), each where the value
+    is known, the sentence applies and the contribution is not negligible."""
+    if not names:
+        return None
+    driver = known & _eligible(catalog, names, feature_values, "driver", typical)
+    protective = known & _eligible(catalog, names, feature_values, "protective", typical)
+    return (
         np.where(driver & (values > MIN_CONTRIBUTION), values, -np.inf),
         np.where(protective & (values < -MIN_CONTRIBUTION), -values, -np.inf),
     )
-    cols, ok = _top(np.where(mine[None, :], score, -np.inf), 1)
-    return np.where(ok[:, 0], cols[:, 0], -1) if cols.shape[1] else np.full(len(values), -1)
+
+
+def _sentence_columns(stateable, mine, health):
+    """Column of the persona's strongest stateable sentence per row (-1 when none): a risk
+    sentence when it is at risk or watched, a protective one when healthy."""
+    risky = health != "healthy"
+    driver, protective = stateable
+    score = np.where(risky[:, None], driver, protective)
+    score[:, ~mine] = -np.inf
+    cols, ok = _top(score, 1)
+    return np.where(ok[:, 0], cols[:, 0], -1) if cols.shape[1] else np.full(len(score), -1)
 
 
 def _persona_rows(persona, account, as_of, total, health, pick, names, catalog, features, typical):
