@@ -264,7 +264,10 @@ def render_distinct(catalog, features, rows, indicator, kinds, typical) -> list:
     if not len(rows):
         return []
     columns = {}
-    group = pd.factorize(pd.MultiIndex.from_arrays([indicator, kinds]))[0]
+    # (indicator, kind) pairs numbered in order of first appearance, from each one's codes
+    which = pd.factorize(indicator, use_na_sentinel=False)[0]
+    kind = pd.factorize(kinds, use_na_sentinel=False)[0]
+    group = pd.factorize(which * (int(kind.max()) + 1) + kind)[0]
     for g in range(int(group.max()) + 1):
         at = np.flatnonzero(group == g)
         name = indicator[at[0]]
