@@ -244,10 +244,10 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
     play = np.where(stated, column_play[cols], family_play[area])
     return pd.DataFrame(
         {
-            "account_id": pd.array(account[rows], dtype="string"),
+            "account_id": pd.array(account, dtype="string").take(rows),
             "as_of": as_of[rows],
             "indicator": pd.array(indicator, dtype="string"),
-            "family": pd.array(np.asarray(labels, dtype=object)[area], dtype="string"),
+            "family": pd.array(np.asarray(labels, dtype=object), dtype="string").take(area),
             "value": _feature_values(features, names)[rows, cols] if len(rows) else np.empty(0),
             "contribution": values[rows, cols],
             "kind": pd.array(np.full(len(rows), "driver", dtype=object), dtype="string"),
@@ -358,9 +358,11 @@ def _family_table(account, as_of, labels, sums, lead, order) -> pd.DataFrame:
         leading[np.arange(n)[lead[:, k]], order[lead[:, k], k]] = True
     return pd.DataFrame(
         {
-            "account_id": pd.array(np.repeat(account, f), dtype="string"),
+            "account_id": pd.array(account, dtype="string").take(np.repeat(np.arange(n), f)),
             "as_of": np.repeat(as_of, f),
-            "family": pd.array(np.tile(labels, n), dtype="string"),
+            "family": pd.array(labels.astype(object), dtype="string").take(
+                np.tile(np.arange(f), n)
+            ),
             "contribution": sums.ravel(),
             "share": share.ravel(),
             "rank": rank.ravel().astype(np.int16),

@@ -257,10 +257,10 @@ def explain_all(
     row_plays = np.where(kinds == "driver", play_of[cols], None)
     reasons = pd.DataFrame(
         {
-            "account_id": pd.array(account[rows], dtype="string"),
+            "account_id": pd.array(account, dtype="string").take(rows),
             "as_of": as_of[rows],
-            "indicator": pd.array(indicator, dtype="string"),
-            "family": pd.array(family[cols], dtype="string"),
+            "indicator": pd.array(np.asarray(names, dtype=object), dtype="string").take(cols),
+            "family": pd.array(family, dtype="string").take(cols),
             "value": feat[rows, cols],
             "contribution": values[rows, cols],
             "kind": pd.array(kinds, dtype="string"),
@@ -330,9 +330,11 @@ def _family_frame(account, as_of, family, values) -> pd.DataFrame:
     n, f = sums.shape
     return pd.DataFrame(
         {
-            "account_id": pd.array(np.repeat(account, f), dtype="string"),
+            "account_id": pd.array(account, dtype="string").take(np.repeat(np.arange(n), f)),
             "as_of": np.repeat(as_of, f),
-            "family": pd.array(np.tile(labels, n), dtype="string"),
+            "family": pd.array(labels.astype(object), dtype="string").take(
+                np.tile(np.arange(f), n)
+            ),
             "contribution": sums.ravel(),
         }
     )
