@@ -37,12 +37,11 @@ from churnml.explain.contributions import (
     MIN_CONTRIBUTION,
     REASON_COLUMNS,
     _catalog_for,
-    _eligible,
     _families,
-    _feature_values,
     _keys,
     _top,
     protective_reasons,
+    stating_matrices,
 )
 from churnml.explain.plays import as_plays
 from churnml.explain.reasons import join_per_row, render_distinct, row_positions
@@ -111,7 +110,7 @@ def family_first(model, features: pd.DataFrame, explanation, *, catalog=None, pl
     >>> areas.summary[["risk_areas", "top_reasons", "play", "play_owner"]].head()  # doctest: +SKIP
     """
     features = features.reset_index(drop=True)
-    catalog = _catalog_for(model, catalog)
+    catalog = _catalog_for(model, catalog, explanation)
     plays = as_plays(plays)
     names = list(explanation.contributions.columns)
     values = explanation.contributions.to_numpy(dtype=np.float64)
@@ -122,13 +121,14 @@ def family_first(model, features: pd.DataFrame, explanation, *, catalog=None, pl
     sums = values @ onehot
     lead, order = _leading(sums)
     typical = dict(getattr(model, "typical_values_", None) or {})
-    drivers = _driver_matrix(catalog, names, features, values, typical)
+    stating = stating_matrices(explanation, features, names, catalog, typical)
+    drivers = _driver_matrix(stating, values)
     picked = _pick_sentences(drivers, values, onehot, column_family, lead, order)
     account, as_of = _keys(features)
     column_play = np.asarray(plays.plays_for(names, family) + [None], dtype=object)
     family_play = np.asarray([plays.families.get(f) for f in labels] + [None], dtype=object)
     frames = _area_reasons(
-        picked, (names, labels, column_family), values, features, (catalog, typical),
+        picked, (names, labels, column_family), values, features, (catalog, typical, stating),
         (column_play, family_play),
     )  # fmt: skip
     reasons = _with_fallback(frames, explanation.reasons, features, account, as_of)
@@ -160,15 +160,10 @@ def _leading(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lead, np.concatenate([order[:, :MAX_AREAS], pad], axis=1)
 
 
-def _driver_matrix(catalog, names, features, values, typical) -> np.ndarray:
+def _driver_matrix(stating, values) -> np.ndarray:
     """Contributions where a risk sentence may be stated (known value on its risky side), -inf
-    elsewhere: the same rule as explain_all's drivers."""
-    known = (
-        np.column_stack([features[c].notna().to_numpy() for c in names])
-        if names
-        else np.zeros((len(features), 0), dtype=bool)
-    )
-    eligible = _eligible(catalog, names, _feature_values(features, names), "driver", typical)
+    elsewhere: the same rule as explain_all's drivers (``stating``: :func:`stating_matrices`)."""
+    _, known, eligible, _ = stating
     return np.where(known & eligible & (values > MIN_CONTRIBUTION), values, -np.inf)
 
 
@@ -210,11 +205,11 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
     family's play.
 
     ``columns`` is (model columns, family labels, each column's family position), ``values``
-    the (n × p) contributions, ``sentences_from`` (catalog, typical values), ``plays`` (per
-    model column + None, per family + None).
+    the (n × p) contributions, ``sentences_from`` (catalog, typical values, the matrices of
+    :func:`stating_matrices`), ``plays`` (per model column + None, per family + None).
     """
     names, labels, column_family = columns
-    catalog, typical = sentences_from
+    catalog, typical, (feature_values, known_values, _, _) = sentences_from
     column_play, family_play = plays
     account, as_of = _keys(features)
     rows = picked["row"].to_numpy(dtype=np.int64)
@@ -227,7 +222,7 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
     if len(generic):
         in_area = column_family[None, :] == area[generic][:, None]
         raised = values[rows[generic]]
-        known = np.column_stack([features[c].notna().to_numpy()[rows[generic]] for c in names])
+        known = known_values[rows[generic]]
         top, ok = _top(np.where(in_area & known & (raised > 0), raised, -np.inf), 3)
         cols[generic] = top[:, 0]
         sentences[generic] = _generic_sentences(names, top, ok)
@@ -248,7 +243,7 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
             "as_of": as_of[rows],
             "indicator": pd.array(indicator, dtype="string"),
             "family": pd.array(np.asarray(labels, dtype=object), dtype="string").take(area),
-            "value": _feature_values(features, names)[rows, cols] if len(rows) else np.empty(0),
+            "value": feature_values[rows, cols] if len(rows) else np.empty(0),
             "contribution": values[rows, cols],
             "kind": pd.array(np.full(len(rows), "driver", dtype=object), dtype="string"),
             "rank": (pd.Series(rows).groupby(rows).cumcount().to_numpy() + 1).astype(np.int16),

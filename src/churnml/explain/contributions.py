@@ -76,6 +76,7 @@ class Explanation:
     contributions: pd.DataFrame
     backend: str
     shown: tuple = field(default=(), repr=False, compare=False)
+    stating: tuple = field(default=(), repr=False, compare=False)
 
     @functools.cached_property
     def summary(self) -> pd.DataFrame:
@@ -104,12 +105,16 @@ def _contributions(model, booster, X: pd.DataFrame, backend: str):
     return contributions(booster, X, backend=backend)
 
 
-def _catalog_for(model, catalog):
+def _catalog_for(model, catalog, explanation=None):
+    """``catalog``, else the model's, else the packaged one (the one ``explanation`` was
+    computed with, when given, rather than reading it again)."""
     if catalog is not None:
         return catalog
     catalog = getattr(model, "catalog_", None)
     if catalog is not None:
         return catalog
+    if getattr(explanation, "stating", ()):
+        return explanation.stating[0]
     from churnml.features.catalog import load_catalog
 
     return load_catalog()
@@ -225,23 +230,12 @@ def explain_all(
     plays = as_plays(plays)
     account, as_of = _keys(features)
     family = _families(catalog, names)
-    feat = _feature_values(features, names)
     typical = dict(getattr(model, "typical_values_", None) or {})
-
+    stating = _stating(features, names, catalog, typical)
+    feat, known, can_drive, can_protect = stating
     # a reason is stated only for a known value ("resolved in unknown days" helps nobody)
-    known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else feat > 0
-    driver = np.where(
-        known & _eligible(catalog, names, feat, "driver", typical) & (values > MIN_CONTRIBUTION),
-        values,
-        -np.inf,
-    )
-    protect = np.where(
-        known
-        & _eligible(catalog, names, feat, "protective", typical)
-        & (values < -MIN_CONTRIBUTION),
-        -values,
-        -np.inf,
-    )
+    driver = np.where(known & can_drive & (values > MIN_CONTRIBUTION), values, -np.inf)
+    protect = np.where(known & can_protect & (values < -MIN_CONTRIBUTION), -values, -np.inf)
     d_cols, d_ok = _top(driver, top_risk)
     p_cols, p_ok = _top(protect, top_protective)
     cols = np.concatenate([d_cols, p_cols], axis=1)
@@ -279,7 +273,27 @@ def explain_all(
         contributions=pd.DataFrame(values, columns=names, copy=False),
         backend=used,
         shown=(len(features), rows, kinds, ranks, indicator, sentences, row_plays),
+        stating=(catalog, typical, *stating),
     )
+
+
+def _stating(features: pd.DataFrame, names, catalog, typical: dict) -> tuple:
+    """(values, known, driver, protective): the (n × p) indicator values
+    (:func:`_feature_values`), whether each is known, and whether its risk / protective sentence
+    applies (:func:`_eligible`)."""
+    feat = _feature_values(features, names)
+    known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else feat > 0
+    return (feat, known, _eligible(catalog, names, feat, "driver", typical),
+            _eligible(catalog, names, feat, "protective", typical))  # fmt: skip
+
+
+def stating_matrices(explanation, features: pd.DataFrame, names, catalog, typical: dict) -> tuple:
+    """:func:`_stating` for the explained ``features``: the matrices ``explain_all`` computed when
+    it used the same catalog and typical values, else computed again."""
+    cached = getattr(explanation, "stating", ())
+    if cached and cached[0] is catalog and cached[1] == typical:
+        return cached[2:]
+    return _stating(features, names, catalog, typical)
 
 
 def _joined(n: int, rows: np.ndarray, texts) -> np.ndarray:

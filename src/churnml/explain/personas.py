@@ -27,10 +27,9 @@ import pandas as pd
 from churnml.explain.contributions import (
     MIN_CONTRIBUTION,
     _catalog_for,
-    _eligible,
-    _feature_values,
     _keys,
     _top,
+    stating_matrices,
 )
 from churnml.explain.reasons import render_distinct
 
@@ -114,16 +113,15 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
     >>> health.columns["decision_maker_health"].value_counts()  # doctest: +SKIP
     """
     features = features.reset_index(drop=True)
-    catalog = _catalog_for(model, catalog)
+    catalog = _catalog_for(model, catalog, explanation)
     names = list(explanation.contributions.columns)
     values = explanation.contributions.to_numpy(dtype=np.float64)
     persona = personas_of(catalog, names)
     present = [p for p in PERSONAS if (persona == p).any()]
     account, as_of = _keys(features)
     typical = dict(getattr(model, "typical_values_", None) or {})
-    feature_values = _feature_values(features, names)
-    known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else None
-    stateable = _stateable(catalog, names, values, feature_values, known, typical)
+    stating = stating_matrices(explanation, features, names, catalog, typical)
+    stateable = _stateable(values, *stating[1:]) if names else None
     account = pd.array(account, dtype="string")
     frames, columns = [], pd.DataFrame(index=range(len(features)))
     for p in PERSONAS:
@@ -147,17 +145,13 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
     return PersonaHealth(personas=personas.reset_index(drop=True), columns=columns)
 
 
-def _stateable(catalog, names, values, feature_values, known, typical):
+def _stateable(values, known, driver, protective):
     """The (n × p) strength of each stateable sentence, -inf where none: the risk sentence's
     (its contribution) and the protective one's (minus its contribution), each where the value
     is known, the sentence applies and the contribution is not negligible."""
-    if not names:
-        return None
-    driver = known & _eligible(catalog, names, feature_values, "driver", typical)
-    protective = known & _eligible(catalog, names, feature_values, "protective", typical)
     return (
-        np.where(driver & (values > MIN_CONTRIBUTION), values, -np.inf),
-        np.where(protective & (values < -MIN_CONTRIBUTION), -values, -np.inf),
+        np.where(known & driver & (values > MIN_CONTRIBUTION), values, -np.inf),
+        np.where(known & protective & (values < -MIN_CONTRIBUTION), -values, -np.inf),
     )
 
 
