@@ -321,22 +321,21 @@ def with_changes(scores, features, contributions, history, runs, model) -> tuple
 def _movers(moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray) -> pd.DataFrame:
     """The indicators that moved each row's score most in the direction it changed."""
     rows = moves["_row"].to_numpy(dtype=np.int64)
-    direction = np.sign(np.nan_to_num(score_change))[rows]
-    moves = moves.assign(points=slope[rows] * moves["change"].to_numpy(), _along=direction)
-    moves["_along"] = moves["points"] * moves["_along"]
-    now = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan)
-    before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
-    unchanged = np.isclose(now, before, rtol=1e-6, atol=0.0)  # NaN on either side: False
-    moves = moves[(moves["_along"].round() >= 1).to_numpy() & ~unchanged]
-    row = moves["_row"].to_numpy(dtype=np.int64)
+    points = slope[rows] * moves["change"].to_numpy()
+    along = points * np.sign(np.nan_to_num(score_change))[rows]
+    keep = np.flatnonzero(np.round(along) >= 1)  # the value test on these rows only
+    now = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
+    before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
+    keep = keep[~np.isclose(now, before, rtol=1e-6, atol=0.0)]  # NaN on either side: False
+    moves = moves.iloc[keep].assign(points=points[keep])
     # by row, then most points along the change first (ties keep their order)
-    order = np.lexsort((-moves["_along"].to_numpy(dtype=np.float64), row))
-    row = row[order]
+    order = np.lexsort((-along[keep], rows[keep]))
+    row = rows[keep][order]
     start = np.r_[0, np.flatnonzero(row[1:] != row[:-1]) + 1] if len(row) else row
     within = np.arange(len(row)) - np.repeat(start, np.diff(np.r_[start, len(row)]))
     moves = moves.iloc[order[within < MOVERS]]
     moves = moves.assign(rank=(within[within < MOVERS] + 1).astype(np.int64))
-    return moves.drop(columns="_along").reset_index(drop=True)
+    return moves.reset_index(drop=True)
 
 
 def _fmt(value) -> str:
@@ -370,7 +369,8 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
     movers = movers.merge(keys[["_row", "account_id", "as_of"]], on="_row").merge(
         positions, on=["account_id", "as_of"], how="left"
     )
-    kind = np.where(movers["change"].to_numpy() > 0, "driver", "protective").astype(object)
+    raised = movers["change"].to_numpy() > 0
+    kind = np.where(raised, "driver", "protective").astype(object)
     usable = np.zeros(len(movers), dtype=bool)
     value = movers["value"].to_numpy(dtype=np.float64, na_value=np.nan)
     ids = set(getattr(catalog, "ids", ()) or ())
@@ -380,8 +380,8 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
         if name not in ids:
             continue
         at = (which == j) & located
-        for k in ("driver", "protective"):
-            rows = at & (kind == k)
+        for k, side in (("driver", raised), ("protective", ~raised)):
+            rows = at & side
             if rows.any() and has_sentence(catalog[name], k):
                 usable[rows] = sentence_applies(catalog[name], k, value[rows], typical.get(name))
     sentence = np.full(len(movers), None, dtype=object)
@@ -416,7 +416,9 @@ def _summaries(score_change, previous_as_of, movers) -> pd.Series:
         np.where(change < 0, "Risk down " + size.astype(str) + " " + unit, "Risk unchanged"),
     )
     text = pd.Series(head, dtype="string") + " since " + since.astype("string")
-    points = movers["points"].round().astype(np.int64).map("{:+d}".format).astype(str)
+    codes, whole = pd.factorize(movers["points"].round().astype(np.int64).to_numpy())
+    signed = np.array(["{:+d}".format(v) for v in whole.tolist()] + [""], dtype=object)
+    points = pd.Series(signed[codes], index=movers.index, dtype=object).astype(str)
     listed = movers["sentence"].astype(str) + " (" + points + ")"
     from churnml.explain.reasons import join_per_row
 
@@ -427,7 +429,8 @@ def _summaries(score_change, previous_as_of, movers) -> pd.Series:
 
 def _movers_frame(movers, keys, catalog) -> pd.DataFrame:
     """The movers as a tidy frame (:data:`CHANGE_COLUMNS`)."""
-    family = movers["indicator"].map(lambda i: getattr(catalog.get(i), "family", None))
+    codes, ids = pd.factorize(movers["indicator"], use_na_sentinel=False)
+    family = np.array([getattr(catalog.get(i), "family", None) for i in ids] + [None], object)[codes]
     out = pd.DataFrame(
         {
             "account_id": pd.array(movers["account_id"], dtype="string"),
