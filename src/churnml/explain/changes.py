@@ -430,7 +430,8 @@ def _summaries(score_change, previous_as_of, movers) -> pd.Series:
 def _movers_frame(movers, keys, catalog) -> pd.DataFrame:
     """The movers as a tidy frame (:data:`CHANGE_COLUMNS`)."""
     codes, ids = pd.factorize(movers["indicator"], use_na_sentinel=False)
-    family = np.array([getattr(catalog.get(i), "family", None) for i in ids] + [None], object)[codes]
+    families = [getattr(catalog.get(i), "family", None) for i in ids]
+    family = np.array([*families, None], dtype=object)[codes]
     out = pd.DataFrame(
         {
             "account_id": pd.array(movers["account_id"], dtype="string"),
