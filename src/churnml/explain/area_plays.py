@@ -61,11 +61,13 @@ _OWNER = np.frompyfunc(lambda play: getattr(play, "owner", None), 1, 1)
 def _deduplicated_plays(n: int, candidates: list) -> pd.DataFrame:
     """The candidate plays per row (in candidate order, repeats dropped) as the four columns."""
     plays = np.concatenate(candidates) if candidates else np.empty(0, dtype=object)
+    some = np.flatnonzero(~pd.isna(plays))  # the rows' candidates, without the empty ones
+    plays = plays[some]
     long = pd.DataFrame(
         {
-            "row": np.tile(np.arange(n), len(candidates)),
+            "row": np.tile(np.arange(n), len(candidates))[some],
             "text": pd.array(plays, dtype="string"),
-            "owner": pd.array(_OWNER(plays), dtype="string"),
+            "owner": pd.array(_OWNER(plays) if len(plays) else plays, dtype="string"),
         }
     )
     long = long[long["text"].notna()].drop_duplicates(["row", "text"])
