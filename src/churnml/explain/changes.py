@@ -209,28 +209,35 @@ def _outer_by_row_and_indicator(now: pd.DataFrame, before: pd.DataFrame) -> pd.D
 
 
 def _outer_unique(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame | None:
-    """The outer merge on ``_key`` (sorted union of the keys, NaN where a side lacks one) when
-    each side's keys are unique and its other columns floats; else None."""
+    """The outer merge on ``_key`` (the sorted union of the keys, NaN where a side lacks one)
+    when each side's keys are unique and its other columns floats; else None.
+
+    The keys (row × indicators + indicator) index a grid about as large as the frames: marking
+    each side's keys in it gives the union in order without sorting millions of keys."""
     lk, rk = left["_key"].to_numpy(), right["_key"].to_numpy()
     values = [*left.drop(columns="_key").dtypes, *right.drop(columns="_key").dtypes]
-    floats = all(isinstance(d, np.dtype) and d.kind == "f" for d in values)
-    if not floats or not (_unique(lk) and _unique(rk)):
+    if not all(isinstance(d, np.dtype) and d.kind == "f" for d in values):
         return None
-    union = np.sort(np.concatenate([lk, rk]))
-    union = union[np.r_[True, union[1:] != union[:-1]]] if len(union) else union
+    size = int(max(lk.max(initial=-1), rk.max(initial=-1))) + 1
+    if size > 8 * (len(lk) + len(rk)) + 1024:
+        return None
+    union = np.zeros(size, dtype=bool)
+    for keys in (lk, rk):
+        seen = np.zeros(size, dtype=bool)
+        seen[keys] = True
+        if np.count_nonzero(seen) != len(keys):  # a key repeats on this side
+            return None
+        union |= seen
+    slot = np.cumsum(union) - 1  # each key's position in the union
+    union = np.flatnonzero(union)
     out = {"_key": union}
     for frame, keys, suffix in ((left, lk, ""), (right, rk, "_before")):
-        at = np.searchsorted(union, keys)
+        at = slot[keys]
         for name in frame.columns.drop("_key"):
             column = np.full(len(union), np.nan, dtype=frame[name].dtype)
             column[at] = frame[name].to_numpy()
             out[name + suffix] = column
     return pd.DataFrame(out)
-
-
-def _unique(keys: np.ndarray) -> bool:
-    ordered = np.sort(keys)
-    return bool((ordered[1:] != ordered[:-1]).all())
 
 
 def _slope(score_change, logit_change, probability, previous_probability) -> np.ndarray:
