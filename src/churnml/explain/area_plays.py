@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.explain.contributions import _keys
-from churnml.explain.reasons import join_per_row, row_positions
+from churnml.explain.reasons import as_strings, join_per_row, row_positions
 
 
 def area_plays(plays, names, plays_of, labels, leading, picked, reasons, features):
@@ -66,8 +66,8 @@ def _deduplicated_plays(n: int, candidates: list) -> pd.DataFrame:
     long = pd.DataFrame(
         {
             "row": np.tile(np.arange(n), len(candidates))[some],
-            "text": pd.array(plays, dtype="string"),
-            "owner": pd.array(_OWNER(plays) if len(plays) else plays, dtype="string"),
+            "text": as_strings(plays),
+            "owner": as_strings(_OWNER(plays) if len(plays) else plays),
         }
     )
     long = long[long["text"].notna()].drop_duplicates(["row", "text"])

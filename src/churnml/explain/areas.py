@@ -44,7 +44,7 @@ from churnml.explain.contributions import (
     stating_matrices,
 )
 from churnml.explain.plays import as_plays
-from churnml.explain.reasons import join_per_row, render_distinct, row_positions
+from churnml.explain.reasons import as_strings, join_per_row, render_distinct, row_positions
 from churnml.features.catalog import area_label
 
 MIN_AREA = 0.05
@@ -241,14 +241,14 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
         {
             "account_id": pd.array(account, dtype="string").take(rows),
             "as_of": as_of[rows],
-            "indicator": pd.array(indicator, dtype="string"),
+            "indicator": as_strings(indicator),
             "family": pd.array(np.asarray(labels, dtype=object), dtype="string").take(area),
             "value": feature_values[rows, cols] if len(rows) else np.empty(0),
             "contribution": values[rows, cols],
-            "kind": pd.array(np.full(len(rows), "driver", dtype=object), dtype="string"),
+            "kind": as_strings(np.full(len(rows), "driver", dtype=object)),
             "rank": (pd.Series(rows).groupby(rows).cumcount().to_numpy() + 1).astype(np.int16),
             "sentence": pd.array(sentences, dtype="string"),
-            "play": pd.array(play, dtype="string"),
+            "play": as_strings(play),
             "area_rank": pd.array(area_rank, dtype="Int8"),
             "_row": rows,
         }
@@ -289,7 +289,8 @@ def generic_sentence(indicators) -> str:
 def _with_fallback(area_rows, reasons, features, account, as_of) -> pd.DataFrame:
     """Area sentences, explain_all's drivers for rows without any, then protective factors."""
     row = row_positions(reasons, account, as_of)
-    base = reasons.assign(area_rank=pd.array([None] * len(reasons), dtype="Int8"), _row=row)
+    missing = pd.arrays.IntegerArray(np.zeros(len(reasons), np.int8), np.ones(len(reasons), bool))
+    base = reasons.assign(area_rank=missing, _row=row)
     has_area = np.zeros(len(features), dtype=bool)
     has_area[area_rows["_row"].to_numpy(dtype=np.int64)] = True
     drivers = base[(base["kind"] == "driver") & ~has_area[base["_row"].to_numpy(dtype=np.int64)]]

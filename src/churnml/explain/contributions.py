@@ -16,6 +16,7 @@ import pandas as pd
 from churnml.explain.backends import contributions, model_contributions, resolve_backend
 from churnml.explain.plays import as_plays
 from churnml.explain.reasons import (
+    as_strings,
     has_sentence,
     join_per_row,
     render_distinct,
@@ -257,10 +258,10 @@ def explain_all(
             "family": pd.array(family, dtype="string").take(cols),
             "value": feat[rows, cols],
             "contribution": values[rows, cols],
-            "kind": pd.array(kinds, dtype="string"),
+            "kind": as_strings(kinds),
             "rank": ranks,
             "sentence": pd.array(sentences, dtype="string"),
-            "play": pd.array(row_plays, dtype="string"),
+            "play": as_strings(row_plays),
         },
         columns=REASON_COLUMNS,
     )

@@ -31,7 +31,7 @@ from churnml.explain.contributions import (
     _top,
     stating_matrices,
 )
-from churnml.explain.reasons import render_distinct
+from churnml.explain.reasons import as_strings, render_distinct
 
 AT_RISK = 0.2
 WATCH = 0.05
@@ -130,7 +130,7 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
         mine = persona == p
         total = values[:, mine].sum(axis=1)
         health = health_of(total)
-        columns[HEALTH_COLUMNS[p]] = pd.array(health, dtype="string")
+        columns[HEALTH_COLUMNS[p]] = as_strings(health)
         pick = _sentence_columns(stateable, mine, health)
         frames.append(_persona_rows(p, account, as_of, total, health, pick, names, catalog,
                                     features, typical))  # fmt: skip
@@ -177,10 +177,10 @@ def _persona_rows(persona, account, as_of, total, health, pick, names, catalog, 
         {
             "account_id": pd.array(account, dtype="string"),
             "as_of": as_of,
-            "persona": pd.array([persona] * len(pick), dtype="string"),
+            "persona": as_strings(np.full(len(pick), persona, dtype=object)),
             "contribution": total,
-            "health": pd.array(health, dtype="string"),
-            "indicator": pd.array(indicator, dtype="string"),
+            "health": as_strings(health),
+            "indicator": as_strings(indicator),
             "sentence": pd.array(sentence, dtype="string"),
         }
     )

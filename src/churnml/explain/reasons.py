@@ -229,6 +229,13 @@ def join_per_row(n: int, rows, texts, sep: str = "\n") -> pd.Series:
     return pd.Series(pd.array(out, dtype="string"))
 
 
+def as_strings(values) -> pd.api.extensions.ExtensionArray:
+    """``pd.array(values, dtype="string")`` for a long array of few distinct texts (None for
+    missing): each distinct text converted once, then taken by its code."""
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return pd.array(np.asarray(distinct, dtype=object), dtype="string").take(codes)
+
+
 def row_positions(reasons: pd.DataFrame, account, as_of) -> np.ndarray:
     """Position in the feature frame (``account``, ``as_of``: its keys per row) of each row of
     ``reasons`` (by account_id and as_of; the first feature row when keys repeat)."""
