@@ -427,3 +427,15 @@ def test_sentences_rendered_by_column_equal_the_row_by_row_sentences(catalog):
     columns = {c: column_values(frame[c]) for c in frame.columns}
     every = np.arange(len(frame))  # no real template needs the row-by-row fallback
     assert all(render_columns(catalog[i], k, columns, every, typical) for i, k in shown)
+
+
+def test_as_strings_is_the_string_array_of_the_values():
+    from churnml.explain.plays import Play
+    from churnml.explain.reasons import as_strings
+
+    values = np.array(
+        [Play("Call", owner="CSM"), None, "Call", Play("Call", owner="Support lead"), "x", None],
+        dtype=object,
+    )
+    for v in (values, np.array(["watch", "healthy", "watch"]), np.array([], dtype=object)):
+        pd.testing.assert_extension_array_equal(as_strings(v), pd.array(v, dtype="string"))
