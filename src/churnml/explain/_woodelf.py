@@ -241,7 +241,8 @@ def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s, gathered=No
 
 
 def _shap_values(group, frame) -> np.ndarray:
-    """SHAP values of the rows of ``frame`` from the trees of ``group``, shape (n, p), float64.
+    """SHAP values of the rows of ``frame`` from the trees of ``group``, shape (n, p): the float32
+    sums of the sparse path as summed (widened to float64 by the caller), else float64.
 
     Deep ensembles go through :func:`_sparse_tree`; shallow ones through WOODELF's own explainer
     (its full-table algorithm gathers by pattern directly, with nothing to make distinct).
@@ -260,7 +261,7 @@ def _shap_values(group, frame) -> np.ndarray:
     gathered = np.empty(len(frame), dtype=np.float32)
     for tree in group.trees:
         _sparse_tree(tree, frame, sums, position, p2s, gathered)
-    return sums.T.astype(np.float64)
+    return sums.T  # float32: half the bytes a worker sends back; widened by the caller
 
 
 def _explain_group(index):
@@ -289,9 +290,10 @@ def woodelf_contributions(ensemble, frame, n_jobs=None):
     _STATE.update(groups=groups, frame=frame)
     try:
         if n_jobs == 1:
-            return _explain_group(0)
+            return _explain_group(0).astype(np.float64)
         with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
-            return sum(pool.map(_explain_group, range(n_jobs)))
+            parts = pool.map(_explain_group, range(n_jobs))
+            return sum(part.astype(np.float64) for part in parts)
     finally:
         ensemble.split_class.columns = {}
         _STATE.clear()
