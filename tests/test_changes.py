@@ -148,7 +148,7 @@ def test_contribution_rows_keep_what_matters_with_values():
 def test_the_outer_merge_of_two_runs_is_pandas_merge():
     """The (row, indicator) outer merge on one int64 key gives pandas' merge frame: unique keys
     (the grid), repeated keys (pandas pairs them up), float and integer values, an empty side."""
-    from churnml.explain.changes import _outer_by_row_and_indicator
+    from churnml.explain.outer_merge import outer_by_row_and_indicator
 
     rng = np.random.default_rng(0)
     names = np.array(["tickets_30d", "arr", "nps", "seats", "zeta"], dtype=object)
@@ -167,4 +167,4 @@ def test_the_outer_merge_of_two_runs_is_pandas_merge():
                             (now.assign(value=now["value"].round().astype(np.int64)), before)):
             expected = left.merge(right, on=["_row", "indicator"], how="outer",
                                   suffixes=("", "_before"))
-            pd.testing.assert_frame_equal(_outer_by_row_and_indicator(left, right), expected)
+            pd.testing.assert_frame_equal(outer_by_row_and_indicator(left, right), expected)
