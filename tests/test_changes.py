@@ -143,3 +143,28 @@ def test_contribution_rows_keep_what_matters_with_values():
         ["a", "tickets_30d"], ["a", "segment"], ["b", "segment"],
     ]  # fmt: skip
     assert rows["value"].iloc[0] == 3.0 and rows["value"].iloc[1:].isna().all()
+
+
+def test_the_outer_merge_of_two_runs_is_pandas_merge():
+    """The (row, indicator) outer merge on one int64 key gives pandas' merge frame: unique keys
+    (the grid), repeated keys (pandas pairs them up), float and integer values, an empty side."""
+    from churnml.explain.outer_merge import outer_by_row_and_indicator
+
+    rng = np.random.default_rng(0)
+    names = np.array(["tickets_30d", "arr", "nps", "seats", "zeta"], dtype=object)
+
+    def side(n, dtype):
+        rows = np.sort(rng.integers(0, 40, n))
+        frame = pd.DataFrame({"_row": rows, "indicator": pd.array(rng.choice(names, n),
+                                                                    dtype="string")})
+        frame = frame.drop_duplicates() if dtype == "unique" else frame
+        return frame.assign(value=rng.normal(size=len(frame)).astype(np.float32),
+                            contribution=rng.normal(size=len(frame)))
+
+    for a, b in (("unique", "unique"), ("unique", "repeats"), ("repeats", "unique")):
+        now, before = side(120, a), side(90, b)
+        for left, right in ((now, before), (now, before.iloc[:0]),
+                            (now.assign(value=now["value"].round().astype(np.int64)), before)):
+            expected = left.merge(right, on=["_row", "indicator"], how="outer",
+                                  suffixes=("", "_before"))
+            pd.testing.assert_frame_equal(outer_by_row_and_indicator(left, right), expected)

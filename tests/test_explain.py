@@ -312,6 +312,10 @@ def test_distinct_patterns_match_factorize():
         inverse, unique = _distinct(patterns, width)
         assert np.array_equal(unique[inverse], patterns)
         assert np.array_equal(np.sort(unique), np.unique(patterns))
+    # many rows per pattern: every pattern of the width is computed, occurring or not
+    sparse = rng.choice(np.array([0, 5, 9], dtype=np.uint8), 5000)
+    inverse, unique = _distinct(sparse, 4)
+    assert np.array_equal(unique[inverse], sparse) and np.array_equal(unique, np.arange(16))
 
 
 def test_sentences_rendered_once_per_distinct_value_are_the_per_row_sentences(booster, frame):

@@ -390,3 +390,52 @@ def test_a_negligible_contribution_is_not_stated(booster):
     assert "tickets_90d" not in set(tiny["indicator"])
     stated = _explain_with({(0, "tickets_90d"): MIN_CONTRIBUTION * 2}, booster, rows)
     assert "tickets_90d" in set(stated["indicator"])
+
+
+def test_sentences_rendered_by_column_equal_the_row_by_row_sentences(catalog):
+    """render_distinct renders a template piece at a time over all rows; every real template on
+    awkward values (1 and -1 before a plural noun, -0.0, NaN, large, fractional, a category,
+    a column the frame lacks) reads exactly as Indicator.render row by row."""
+    from churnml.explain.reasons import (
+        SENTENCE_KIND,
+        column_values,
+        render_columns,
+        render_distinct,
+    )
+
+    rng = np.random.default_rng(4)
+    awkward = np.array([1.0, -1.0, 0.0, -0.0, np.nan, 12345.678, 0.5, -0.25, 2.0, 1.0001])
+    frame = pd.DataFrame({"account_id": [f"A{i}" for i in range(40)]})
+    numeric = [ind.id for ind in catalog if ind.id not in ("segment", "lifecycle_stage",
+                                                          "touch_model")]
+    for name in numeric[1:]:  # the first indicator's column is absent: its value reads unknown
+        frame[name] = rng.choice(awkward, len(frame))
+    frame["segment"] = pd.Categorical(rng.choice(["smb", "enterprise", None], len(frame)))
+    typical = {name: 88.0 for name in numeric[::2]}
+    shown = [(ind.id, kind) for ind in catalog for kind in SENTENCE_KIND if has_sentence(ind, kind)]
+    rows = np.tile(np.arange(len(frame)), len(shown))
+    indicator = np.repeat(np.array([i for i, _ in shown], dtype=object), len(frame))
+    kinds = np.repeat(np.array([k for _, k in shown], dtype=object), len(frame))
+    got = render_distinct(catalog, frame, rows, indicator, kinds, typical)
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    expected = []
+    for r, i, k in zip(rows, indicator, kinds):
+        row = {c: (np.nan if v is None and c in numeric else v) for c, v in records[r].items()}
+        expected.append(render_sentence(catalog[i], k, {**row, "typical": typical.get(i)}))
+    assert got == expected
+    assert any(" 1 day" in s for s in got) and any("unknown" in s for s in got)
+    columns = {c: column_values(frame[c]) for c in frame.columns}
+    every = np.arange(len(frame))  # no real template needs the row-by-row fallback
+    assert all(render_columns(catalog[i], k, columns, every, typical) for i, k in shown)
+
+
+def test_as_strings_is_the_string_array_of_the_values():
+    from churnml.explain.plays import Play
+    from churnml.explain.reasons import as_strings
+
+    values = np.array(
+        [Play("Call", owner="CSM"), None, "Call", Play("Call", owner="Support lead"), "x", None],
+        dtype=object,
+    )
+    for v in (values, np.array(["watch", "healthy", "watch"]), np.array([], dtype=object)):
+        pd.testing.assert_extension_array_equal(as_strings(v), pd.array(v, dtype="string"))

@@ -183,6 +183,8 @@ _PARALLEL_MIN_ROWS = 20_000
 _SPARSE_MIN_DEPTH = 10
 #: decision patterns of at most this many path features are made distinct with a lookup table
 _TABLE_BITS = 16
+#: every pattern of a path is computed when the rows number at least this many per pattern
+_ALL_PATTERNS_ROWS = 8
 _STATE: dict = {}
 
 
@@ -190,24 +192,33 @@ def _distinct(patterns: np.ndarray, width: int):
     """``(inverse, unique)`` of non-negative ``patterns`` below ``2**width``: what
     ``pandas.factorize`` returns, with the unique values ascending instead of in order of first
     appearance (each pattern's values are computed on their own, so the order changes nothing)."""
+    if (1 << width) * _ALL_PATTERNS_ROWS <= len(patterns):
+        # nearly every pattern occurs: compute them all and index by the pattern itself, which
+        # spares two random-access passes over the rows (a pattern's values do not depend on
+        # which other patterns are computed with it)
+        return patterns, np.arange(1 << width, dtype=patterns.dtype)
     if width > _TABLE_BITS:
         import pandas as pd
 
         return pd.factorize(patterns, sort=True)
-    slots = np.zeros(1 << width, dtype=np.intp)
-    slots[patterns] = 1
-    unique = np.flatnonzero(slots)
+    index = patterns.astype(np.intp)  # converted once for the two passes below
+    seen = np.zeros(1 << width, dtype=bool)
+    seen[index] = True
+    unique = np.flatnonzero(seen)
+    slots = np.empty(1 << width, dtype=np.intp)  # only the slots of occurring patterns are read
     slots[unique] = np.arange(len(unique))
-    return slots[patterns], unique.astype(patterns.dtype)
+    return slots[index], unique.astype(patterns.dtype)
 
 
-def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s) -> None:
+def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s, gathered=None) -> None:
     """Add one tree's SHAP values of every row of ``frame`` to ``sums`` (features × rows, float32).
 
     WOODELF's ``sparse_path_dependent_single_tree``, step for step and in the same order (so the
     float32 sums are the same to the bit), with the distinct patterns of a leaf found by a lookup
-    table instead of a hash table, and the values added into one preallocated matrix.
+    table instead of a hash table, and the values added into one preallocated matrix, each
+    feature's values gathered by ``np.take`` into ``gathered`` (float32, one slot per row).
     """
+    gathered = np.empty(sums.shape[1], dtype=np.float32) if gathered is None else gathered
     from woodelf.core.decision_patterns import decision_patterns_generator, ignore_right_neighbor
     from woodelf.core.utils import get_covers_vector, get_unique_features_in_path
 
@@ -219,13 +230,19 @@ def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s) -> None:
         covers = np.array(get_covers_vector(path + [leaf], features))
         inverse, unique = _distinct(patterns, len(features))
         s_matrix = p2s.get_path_dependent_s_matrix(features, unique, covers, leaf.value, neighbour)
+        inverse = inverse.astype(np.intp, copy=False)  # converted once, not once a feature
         for feature, column in s_matrix.items():
             row = sums[position[feature]]
-            row += np.ascontiguousarray(column)[inverse]
+            column = np.ascontiguousarray(column)
+            if column.dtype == gathered.dtype:
+                np.add(row, np.take(column, inverse, out=gathered), out=row)
+            else:
+                row += column[inverse]
 
 
 def _shap_values(group, frame) -> np.ndarray:
-    """SHAP values of the rows of ``frame`` from the trees of ``group``, shape (n, p), float64.
+    """SHAP values of the rows of ``frame`` from the trees of ``group``, shape (n, p): the float32
+    sums of the sparse path as summed (widened to float64 by the caller), else float64.
 
     Deep ensembles go through :func:`_sparse_tree`; shallow ones through WOODELF's own explainer
     (its full-table algorithm gathers by pattern directly, with nothing to make distinct).
@@ -241,9 +258,10 @@ def _shap_values(group, frame) -> np.ndarray:
     p2s = LTSRecursivePathToSVectors(metric=ShapleyValues(), max_depth=depth)
     position = {name: j for j, name in enumerate(frame.columns)}
     sums = np.zeros((len(position), len(frame)), dtype=np.float32)
+    gathered = np.empty(len(frame), dtype=np.float32)
     for tree in group.trees:
-        _sparse_tree(tree, frame, sums, position, p2s)
-    return sums.T.astype(np.float64)
+        _sparse_tree(tree, frame, sums, position, p2s, gathered)
+    return sums.T  # float32: half the bytes a worker sends back; widened by the caller
 
 
 def _explain_group(index):
@@ -272,9 +290,10 @@ def woodelf_contributions(ensemble, frame, n_jobs=None):
     _STATE.update(groups=groups, frame=frame)
     try:
         if n_jobs == 1:
-            return _explain_group(0)
+            return _explain_group(0).astype(np.float64)
         with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
-            return sum(pool.map(_explain_group, range(n_jobs)))
+            parts = pool.map(_explain_group, range(n_jobs))
+            return sum(part.astype(np.float64) for part in parts)
     finally:
         ensemble.split_class.columns = {}
         _STATE.clear()

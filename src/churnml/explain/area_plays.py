@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.explain.contributions import _keys
-from churnml.explain.reasons import join_per_row, row_positions
+from churnml.explain.reasons import as_strings, join_per_row, row_positions
 
 
 def area_plays(plays, names, plays_of, labels, leading, picked, reasons, features):
@@ -61,11 +61,13 @@ _OWNER = np.frompyfunc(lambda play: getattr(play, "owner", None), 1, 1)
 def _deduplicated_plays(n: int, candidates: list) -> pd.DataFrame:
     """The candidate plays per row (in candidate order, repeats dropped) as the four columns."""
     plays = np.concatenate(candidates) if candidates else np.empty(0, dtype=object)
+    some = np.flatnonzero(~pd.isna(plays))  # the rows' candidates, without the empty ones
+    plays = plays[some]
     long = pd.DataFrame(
         {
-            "row": np.tile(np.arange(n), len(candidates)),
-            "text": pd.array(plays, dtype="string"),
-            "owner": pd.array(_OWNER(plays), dtype="string"),
+            "row": np.tile(np.arange(n), len(candidates))[some],
+            "text": as_strings(plays),
+            "owner": as_strings(_OWNER(plays) if len(plays) else plays),
         }
     )
     long = long[long["text"].notna()].drop_duplicates(["row", "text"])

@@ -37,14 +37,14 @@ from churnml.explain.contributions import (
     MIN_CONTRIBUTION,
     REASON_COLUMNS,
     _catalog_for,
-    _eligible,
     _families,
-    _feature_values,
     _keys,
     _top,
+    protective_reasons,
+    stating_matrices,
 )
 from churnml.explain.plays import as_plays
-from churnml.explain.reasons import join_per_row, render_distinct, row_positions
+from churnml.explain.reasons import as_strings, join_per_row, render_distinct, row_positions
 from churnml.features.catalog import area_label
 
 MIN_AREA = 0.05
@@ -110,7 +110,7 @@ def family_first(model, features: pd.DataFrame, explanation, *, catalog=None, pl
     >>> areas.summary[["risk_areas", "top_reasons", "play", "play_owner"]].head()  # doctest: +SKIP
     """
     features = features.reset_index(drop=True)
-    catalog = _catalog_for(model, catalog)
+    catalog = _catalog_for(model, catalog, explanation)
     plays = as_plays(plays)
     names = list(explanation.contributions.columns)
     values = explanation.contributions.to_numpy(dtype=np.float64)
@@ -121,17 +121,19 @@ def family_first(model, features: pd.DataFrame, explanation, *, catalog=None, pl
     sums = values @ onehot
     lead, order = _leading(sums)
     typical = dict(getattr(model, "typical_values_", None) or {})
-    drivers = _driver_matrix(catalog, names, features, values, typical)
+    stating = stating_matrices(explanation, features, names, catalog, typical)
+    drivers = _driver_matrix(stating, values)
     picked = _pick_sentences(drivers, values, onehot, column_family, lead, order)
     account, as_of = _keys(features)
     column_play = np.asarray(plays.plays_for(names, family) + [None], dtype=object)
     family_play = np.asarray([plays.families.get(f) for f in labels] + [None], dtype=object)
     frames = _area_reasons(
-        picked, (names, labels, column_family), values, features, (catalog, typical),
+        picked, (names, labels, column_family), values, features, (catalog, typical, stating),
         (column_play, family_play),
     )  # fmt: skip
     reasons = _with_fallback(frames, explanation.reasons, features, account, as_of)
-    summary = _summary(reasons, features, explanation.summary, sums, labels, lead, order)
+    protective = protective_reasons(explanation)
+    summary = _summary(reasons, features, protective, sums, labels, lead, order)
     summary = summary.join(
         area_plays(plays, names, (column_play, family_play), labels, (lead, order), picked,
                    reasons, features)
@@ -158,15 +160,10 @@ def _leading(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lead, np.concatenate([order[:, :MAX_AREAS], pad], axis=1)
 
 
-def _driver_matrix(catalog, names, features, values, typical) -> np.ndarray:
+def _driver_matrix(stating, values) -> np.ndarray:
     """Contributions where a risk sentence may be stated (known value on its risky side), -inf
-    elsewhere: the same rule as explain_all's drivers."""
-    known = (
-        np.column_stack([features[c].notna().to_numpy() for c in names])
-        if names
-        else np.zeros((len(features), 0), dtype=bool)
-    )
-    eligible = _eligible(catalog, names, _feature_values(features, names), "driver", typical)
+    elsewhere: the same rule as explain_all's drivers (``stating``: :func:`stating_matrices`)."""
+    _, known, eligible, _ = stating
     return np.where(known & eligible & (values > MIN_CONTRIBUTION), values, -np.inf)
 
 
@@ -208,11 +205,11 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
     family's play.
 
     ``columns`` is (model columns, family labels, each column's family position), ``values``
-    the (n × p) contributions, ``sentences_from`` (catalog, typical values), ``plays`` (per
-    model column + None, per family + None).
+    the (n × p) contributions, ``sentences_from`` (catalog, typical values, the matrices of
+    :func:`stating_matrices`), ``plays`` (per model column + None, per family + None).
     """
     names, labels, column_family = columns
-    catalog, typical = sentences_from
+    catalog, typical, (feature_values, known_values, _, _) = sentences_from
     column_play, family_play = plays
     account, as_of = _keys(features)
     rows = picked["row"].to_numpy(dtype=np.int64)
@@ -225,13 +222,10 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
     if len(generic):
         in_area = column_family[None, :] == area[generic][:, None]
         raised = values[rows[generic]]
-        known = np.column_stack([features[c].notna().to_numpy()[rows[generic]] for c in names])
+        known = known_values[rows[generic]]
         top, ok = _top(np.where(in_area & known & (raised > 0), raised, -np.inf), 3)
         cols[generic] = top[:, 0]
-        sentences[generic] = [
-            generic_sentence([names[j] for j, good in zip(t, o) if good]) if o[0] else None
-            for t, o in zip(top.tolist(), ok.tolist())
-        ]
+        sentences[generic] = _generic_sentences(names, top, ok)
         # an area raised only by values the data lacks (an indicator not built, no responses)
         # states nothing: an unknown value is never given as a reason, as in explain_all
         kept[generic] = ok[:, 0]
@@ -245,20 +239,33 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
     play = np.where(stated, column_play[cols], family_play[area])
     return pd.DataFrame(
         {
-            "account_id": pd.array(account[rows], dtype="string"),
+            "account_id": pd.array(account, dtype="string").take(rows),
             "as_of": as_of[rows],
-            "indicator": pd.array(indicator, dtype="string"),
-            "family": pd.array(np.asarray(labels, dtype=object)[area], dtype="string"),
-            "value": _feature_values(features, names)[rows, cols] if len(rows) else np.empty(0),
+            "indicator": as_strings(indicator),
+            "family": pd.array(np.asarray(labels, dtype=object), dtype="string").take(area),
+            "value": feature_values[rows, cols] if len(rows) else np.empty(0),
             "contribution": values[rows, cols],
-            "kind": pd.array(np.full(len(rows), "driver", dtype=object), dtype="string"),
+            "kind": as_strings(np.full(len(rows), "driver", dtype=object)),
             "rank": (pd.Series(rows).groupby(rows).cumcount().to_numpy() + 1).astype(np.int16),
             "sentence": pd.array(sentences, dtype="string"),
-            "play": pd.array(play, dtype="string"),
+            "play": as_strings(play),
             "area_rank": pd.array(area_rank, dtype="Int8"),
             "_row": rows,
         }
     )
+
+
+def _generic_sentences(names, top: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """:func:`generic_sentence` of each row's stateable ``top`` columns (None where the first is
+    not), written once per distinct combination of columns."""
+    named = np.where(ok, top, -1)
+    combos, which = np.unique(named, axis=0, return_inverse=True)
+    text = np.array(
+        [generic_sentence([names[j] for j in c if j >= 0]) if c[0] >= 0 else None
+         for c in combos.tolist()] or [None],
+        dtype=object,
+    )  # fmt: skip
+    return text[which.reshape(-1)]
 
 
 def generic_sentence(indicators) -> str:
@@ -282,7 +289,8 @@ def generic_sentence(indicators) -> str:
 def _with_fallback(area_rows, reasons, features, account, as_of) -> pd.DataFrame:
     """Area sentences, explain_all's drivers for rows without any, then protective factors."""
     row = row_positions(reasons, account, as_of)
-    base = reasons.assign(area_rank=pd.array([None] * len(reasons), dtype="Int8"), _row=row)
+    missing = pd.arrays.IntegerArray(np.zeros(len(reasons), np.int8), np.ones(len(reasons), bool))
+    base = reasons.assign(area_rank=missing, _row=row)
     has_area = np.zeros(len(features), dtype=bool)
     has_area[area_rows["_row"].to_numpy(dtype=np.int64)] = True
     drivers = base[(base["kind"] == "driver") & ~has_area[base["_row"].to_numpy(dtype=np.int64)]]
@@ -293,7 +301,7 @@ def _with_fallback(area_rows, reasons, features, account, as_of) -> pd.DataFrame
     return both.drop(columns=["_row", "_kind_order"]).reset_index(drop=True)[AREA_REASON_COLUMNS]
 
 
-def _summary(reasons, features, explained, sums, labels, lead, order) -> pd.DataFrame:
+def _summary(reasons, features, protective, sums, labels, lead, order) -> pd.DataFrame:
     n = len(features)
     account, as_of = _keys(features)
     row = row_positions(reasons, account, as_of)
@@ -301,7 +309,7 @@ def _summary(reasons, features, explained, sums, labels, lead, order) -> pd.Data
     d_rows = row[drivers].astype(np.int64)
     out = pd.DataFrame(index=range(n))
     out["top_reasons"] = join_per_row(n, d_rows, reasons.loc[drivers, "sentence"])
-    out["protective_reasons"] = pd.array(explained["protective_reasons"], dtype="string")
+    out["protective_reasons"] = pd.array(protective, dtype="string")
     rank = reasons.loc[drivers, "rank"].to_numpy()
     indicator = reasons.loc[drivers, "indicator"].to_numpy(dtype=object)
     for k in (1, 2, 3):
@@ -346,9 +354,11 @@ def _family_table(account, as_of, labels, sums, lead, order) -> pd.DataFrame:
         leading[np.arange(n)[lead[:, k]], order[lead[:, k], k]] = True
     return pd.DataFrame(
         {
-            "account_id": pd.array(np.repeat(account, f), dtype="string"),
+            "account_id": pd.array(account, dtype="string").take(np.repeat(np.arange(n), f)),
             "as_of": np.repeat(as_of, f),
-            "family": pd.array(np.tile(labels, n), dtype="string"),
+            "family": pd.array(labels.astype(object), dtype="string").take(
+                np.tile(np.arange(f), n)
+            ),
             "contribution": sums.ravel(),
             "share": share.ravel(),
             "rank": rank.ravel().astype(np.int16),

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churnml.explain.outer_merge import outer_by_row_and_indicator
 from churnml.sidecars import sidecar_path
 
 MOVERS = 2
@@ -101,9 +102,9 @@ def contribution_rows(features: pd.DataFrame, contributions: pd.DataFrame) -> pd
     shown = _feature_values(features.reset_index(drop=True), names)
     return pd.DataFrame(
         {
-            "account_id": pd.array(features["account_id"].to_numpy()[rows], dtype="string"),
+            "account_id": pd.array(features["account_id"].to_numpy(), dtype="string").take(rows),
             "as_of": pd.to_datetime(features["as_of"]).to_numpy()[rows].astype("datetime64[ns]"),
-            "indicator": pd.array(np.asarray(names, dtype=object)[cols], dtype="string"),
+            "indicator": pd.array(np.asarray(names, dtype=object), dtype="string").take(cols),
             "value": shown[rows, cols].astype(np.float32),
             "contribution": values[rows, cols].astype(np.float32),
         }
@@ -172,10 +173,10 @@ def _moves(keys: pd.DataFrame, current: pd.DataFrame, history: pd.DataFrame) -> 
     before = keys[["_row", "account_id", "previous_as_of"]].merge(
         history.rename(columns={"as_of": "previous_as_of"}), on=["account_id", "previous_as_of"]
     )
-    both = now[["_row", "indicator", "value", "contribution"]].merge(
+    both = outer_by_row_and_indicator(
+        now[["_row", "indicator", "value", "contribution"]],
         before[["_row", "indicator", "value", "contribution"]],
-        on=["_row", "indicator"], how="outer", suffixes=("", "_before"),
-    )  # fmt: skip
+    )
     both["change"] = both["contribution"].fillna(0.0).astype("float64") - both[
         "contribution_before"
     ].fillna(0.0).astype("float64")
@@ -270,17 +271,21 @@ def with_changes(scores, features, contributions, history, runs, model) -> tuple
 def _movers(moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray) -> pd.DataFrame:
     """The indicators that moved each row's score most in the direction it changed."""
     rows = moves["_row"].to_numpy(dtype=np.int64)
-    direction = np.sign(np.nan_to_num(score_change))[rows]
-    moves = moves.assign(points=slope[rows] * moves["change"].to_numpy(), _along=direction)
-    moves["_along"] = moves["points"] * moves["_along"]
-    now = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan)
-    before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
-    unchanged = np.isclose(now, before, rtol=1e-6, atol=0.0)  # NaN on either side: False
-    moves = moves[(moves["_along"].round() >= 1).to_numpy() & ~unchanged]
-    moves = moves.sort_values(["_row", "_along"], ascending=[True, False], kind="stable")
-    moves = moves.groupby("_row", sort=False).head(MOVERS)
-    moves["rank"] = moves.groupby("_row", sort=False).cumcount() + 1
-    return moves.drop(columns="_along").reset_index(drop=True)
+    points = slope[rows] * moves["change"].to_numpy()
+    along = points * np.sign(np.nan_to_num(score_change))[rows]
+    keep = np.flatnonzero(np.round(along) >= 1)  # the value test on these rows only
+    now = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
+    before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
+    keep = keep[~np.isclose(now, before, rtol=1e-6, atol=0.0)]  # NaN on either side: False
+    moves = moves.iloc[keep].assign(points=points[keep])
+    # by row, then most points along the change first (ties keep their order)
+    order = np.lexsort((-along[keep], rows[keep]))
+    row = rows[keep][order]
+    start = np.r_[0, np.flatnonzero(row[1:] != row[:-1]) + 1] if len(row) else row
+    within = np.arange(len(row)) - np.repeat(start, np.diff(np.r_[start, len(row)]))
+    moves = moves.iloc[order[within < MOVERS]]
+    moves = moves.assign(rank=(within[within < MOVERS] + 1).astype(np.int64))
+    return moves.reset_index(drop=True)
 
 
 def _fmt(value) -> str:
@@ -288,6 +293,13 @@ def _fmt(value) -> str:
     if value is None or not np.isfinite(value):
         return "unknown"
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
+
+
+def _fmt_all(values: np.ndarray) -> np.ndarray:
+    """:func:`_fmt` of each float, formatted once per distinct value (by its bits: -0.0 too)."""
+    codes, bits = pd.factorize(np.ascontiguousarray(values, dtype=np.float64).view(np.int64))
+    distinct = np.asarray(bits, dtype=np.int64).view(np.float64).tolist()
+    return np.array([_fmt(v) for v in distinct] + [None], dtype=object)[codes]
 
 
 def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
@@ -307,28 +319,28 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
     movers = movers.merge(keys[["_row", "account_id", "as_of"]], on="_row").merge(
         positions, on=["account_id", "as_of"], how="left"
     )
-    kind = np.where(movers["change"].to_numpy() > 0, "driver", "protective").astype(object)
+    raised = movers["change"].to_numpy() > 0
+    kind = np.where(raised, "driver", "protective").astype(object)
     usable = np.zeros(len(movers), dtype=bool)
     value = movers["value"].to_numpy(dtype=np.float64, na_value=np.nan)
     ids = set(getattr(catalog, "ids", ()) or ())
-    for name in movers["indicator"].dropna().unique():
+    which, names = pd.factorize(movers["indicator"])  # one pass over the strings, not one a name
+    located = movers["_feature_row"].notna().to_numpy()
+    for j, name in enumerate(names):
         if name not in ids:
             continue
-        at = (movers["indicator"] == name).to_numpy(dtype=bool) & movers[
-            "_feature_row"
-        ].notna().to_numpy()
-        for k in ("driver", "protective"):
-            rows = at & (kind == k)
+        at = (which == j) & located
+        for k, side in (("driver", raised), ("protective", ~raised)):
+            rows = at & side
             if rows.any() and has_sentence(catalog[name], k):
                 usable[rows] = sentence_applies(catalog[name], k, value[rows], typical.get(name))
     sentence = np.full(len(movers), None, dtype=object)
     plain = np.flatnonzero(~usable)  # no sentence applies: "<indicator>: <before> → <now>"
-    pretty = {i: pretty_indicator(i) for i in movers["indicator"].iloc[plain].unique()}
+    codes, names = pd.factorize(movers["indicator"].iloc[plain], use_na_sentinel=False)
+    pretty = np.array([pretty_indicator(i) for i in names] + [None], dtype=object)[codes]
     before = movers["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
-    sentence[plain] = [
-        f"{pretty[i]}: {_fmt(b)} → {_fmt(a)}"
-        for i, b, a in zip(movers["indicator"].iloc[plain], before[plain], value[plain])
-    ]
+    shown = _fmt_all(np.concatenate([before[plain], value[plain]]))
+    sentence[plain] = pretty + ": " + shown[: len(plain)] + " → " + shown[len(plain) :]
     rows = movers["_feature_row"].to_numpy(dtype=np.float64)
     if usable.any():
         sentence[usable] = render_distinct(
@@ -341,7 +353,10 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
 def _summaries(score_change, previous_as_of, movers) -> pd.Series:
     """ "Risk up 18 points since 1 Jun 2026: <mover> (+11); <mover> (+5)" per row."""
     n = len(score_change)
-    since = pd.Series(pd.to_datetime(previous_as_of)).dt.strftime("%d %b %Y").str.lstrip("0")
+    when = pd.Series(pd.to_datetime(previous_as_of))
+    codes, dates = pd.factorize(when)  # each distinct date written once; NaT -> -1 -> None
+    shown = pd.Series(dates).dt.strftime("%d %b %Y").str.lstrip("0").tolist() + [None]
+    since = pd.Series(np.array(shown, dtype=object)[codes], index=when.index, dtype=object)
     change = np.nan_to_num(score_change)
     size = np.abs(change).astype(np.int64)
     unit = np.where(size == 1, "point", "points")
@@ -351,7 +366,9 @@ def _summaries(score_change, previous_as_of, movers) -> pd.Series:
         np.where(change < 0, "Risk down " + size.astype(str) + " " + unit, "Risk unchanged"),
     )
     text = pd.Series(head, dtype="string") + " since " + since.astype("string")
-    points = movers["points"].round().astype(np.int64).map("{:+d}".format).astype(str)
+    codes, whole = pd.factorize(movers["points"].round().astype(np.int64).to_numpy())
+    signed = np.array(["{:+d}".format(v) for v in whole.tolist()] + [""], dtype=object)
+    points = pd.Series(signed[codes], index=movers.index, dtype=object).astype(str)
     listed = movers["sentence"].astype(str) + " (" + points + ")"
     from churnml.explain.reasons import join_per_row
 
@@ -362,7 +379,9 @@ def _summaries(score_change, previous_as_of, movers) -> pd.Series:
 
 def _movers_frame(movers, keys, catalog) -> pd.DataFrame:
     """The movers as a tidy frame (:data:`CHANGE_COLUMNS`)."""
-    family = movers["indicator"].map(lambda i: getattr(catalog.get(i), "family", None))
+    codes, ids = pd.factorize(movers["indicator"], use_na_sentinel=False)
+    families = [getattr(catalog.get(i), "family", None) for i in ids]
+    family = np.array([*families, None], dtype=object)[codes]
     out = pd.DataFrame(
         {
             "account_id": pd.array(movers["account_id"], dtype="string"),

@@ -15,7 +15,13 @@ import pandas as pd
 
 from churnml.explain.backends import contributions, model_contributions, resolve_backend
 from churnml.explain.plays import as_plays
-from churnml.explain.reasons import has_sentence, render_distinct, sentence_applies
+from churnml.explain.reasons import (
+    as_strings,
+    has_sentence,
+    join_per_row,
+    render_distinct,
+    sentence_applies,
+)
 
 #: Contributions smaller than this (log-odds) are never shown as a reason: 0.01 moves the odds of
 #: non-renewal by about 1 %, less than anything a CSM should be told "is going well" or "drives risk".
@@ -71,6 +77,7 @@ class Explanation:
     contributions: pd.DataFrame
     backend: str
     shown: tuple = field(default=(), repr=False, compare=False)
+    stating: tuple = field(default=(), repr=False, compare=False)
 
     @functools.cached_property
     def summary(self) -> pd.DataFrame:
@@ -99,12 +106,16 @@ def _contributions(model, booster, X: pd.DataFrame, backend: str):
     return contributions(booster, X, backend=backend)
 
 
-def _catalog_for(model, catalog):
+def _catalog_for(model, catalog, explanation=None):
+    """``catalog``, else the model's, else the packaged one (the one ``explanation`` was
+    computed with, when given, rather than reading it again)."""
     if catalog is not None:
         return catalog
     catalog = getattr(model, "catalog_", None)
     if catalog is not None:
         return catalog
+    if getattr(explanation, "stating", ()):
+        return explanation.stating[0]
     from churnml.features.catalog import load_catalog
 
     return load_catalog()
@@ -220,23 +231,12 @@ def explain_all(
     plays = as_plays(plays)
     account, as_of = _keys(features)
     family = _families(catalog, names)
-    feat = _feature_values(features, names)
     typical = dict(getattr(model, "typical_values_", None) or {})
-
+    stating = _stating(features, names, catalog, typical)
+    feat, known, can_drive, can_protect = stating
     # a reason is stated only for a known value ("resolved in unknown days" helps nobody)
-    known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else feat > 0
-    driver = np.where(
-        known & _eligible(catalog, names, feat, "driver", typical) & (values > MIN_CONTRIBUTION),
-        values,
-        -np.inf,
-    )
-    protect = np.where(
-        known
-        & _eligible(catalog, names, feat, "protective", typical)
-        & (values < -MIN_CONTRIBUTION),
-        -values,
-        -np.inf,
-    )
+    driver = np.where(known & can_drive & (values > MIN_CONTRIBUTION), values, -np.inf)
+    protect = np.where(known & can_protect & (values < -MIN_CONTRIBUTION), -values, -np.inf)
     d_cols, d_ok = _top(driver, top_risk)
     p_cols, p_ok = _top(protect, top_protective)
     cols = np.concatenate([d_cols, p_cols], axis=1)
@@ -252,16 +252,16 @@ def explain_all(
     row_plays = np.where(kinds == "driver", play_of[cols], None)
     reasons = pd.DataFrame(
         {
-            "account_id": pd.array(account[rows], dtype="string"),
+            "account_id": pd.array(account, dtype="string").take(rows),
             "as_of": as_of[rows],
-            "indicator": pd.array(indicator, dtype="string"),
-            "family": pd.array(family[cols], dtype="string"),
+            "indicator": pd.array(np.asarray(names, dtype=object), dtype="string").take(cols),
+            "family": pd.array(family, dtype="string").take(cols),
             "value": feat[rows, cols],
             "contribution": values[rows, cols],
-            "kind": pd.array(kinds, dtype="string"),
+            "kind": as_strings(kinds),
             "rank": ranks,
             "sentence": pd.array(sentences, dtype="string"),
-            "play": pd.array(row_plays, dtype="string"),
+            "play": as_strings(row_plays),
         },
         columns=REASON_COLUMNS,
     )
@@ -274,42 +274,65 @@ def explain_all(
         contributions=pd.DataFrame(values, columns=names, copy=False),
         backend=used,
         shown=(len(features), rows, kinds, ranks, indicator, sentences, row_plays),
+        stating=(catalog, typical, *stating),
     )
 
 
-def _joined(n: int, rows: np.ndarray, texts: list) -> np.ndarray:
-    """Newline-joined ``texts`` per row position (``rows`` ascending), None where there are none."""
-    out = np.full(n, None, dtype=object)
-    if len(rows):
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        ends = np.r_[starts[1:], len(rows)]
-        out[rows[starts]] = [
-            "\n".join(dict.fromkeys(t for t in texts[a:b] if t is not None)) or None
-            for a, b in zip(starts.tolist(), ends.tolist())
-        ]
-    return out
+def _stating(features: pd.DataFrame, names, catalog, typical: dict) -> tuple:
+    """(values, known, driver, protective): the (n × p) indicator values
+    (:func:`_feature_values`), whether each is known, and whether its risk / protective sentence
+    applies (:func:`_eligible`)."""
+    feat = _feature_values(features, names)
+    known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else feat > 0
+    return (feat, known, _eligible(catalog, names, feat, "driver", typical),
+            _eligible(catalog, names, feat, "protective", typical))  # fmt: skip
+
+
+def stating_matrices(explanation, features: pd.DataFrame, names, catalog, typical: dict) -> tuple:
+    """:func:`_stating` for the explained ``features``: the matrices ``explain_all`` computed when
+    it used the same catalog and typical values, else computed again."""
+    cached = getattr(explanation, "stating", ())
+    if cached and cached[0] is catalog and cached[1] == typical:
+        return cached[2:]
+    return _stating(features, names, catalog, typical)
+
+
+def _joined(n: int, rows: np.ndarray, texts) -> np.ndarray:
+    """Newline-joined ``texts`` per row position (``rows`` ascending; a text repeated within a row
+    is kept once), None where there are none."""
+    texts = np.asarray(texts, dtype=object).reshape(-1)
+    keep = np.not_equal(texts, None)
+    rows, texts = np.asarray(rows, dtype=np.int64)[keep], texts[keep]
+    first = ~pd.DataFrame({"row": rows, "text": texts}).duplicated().to_numpy()
+    joined = join_per_row(n, rows[first], texts[first], sep="\n")
+    joined = joined.to_numpy(dtype=object, na_value=None)
+    joined[joined == ""] = None
+    return joined
+
+
+def protective_reasons(explanation: Explanation) -> np.ndarray:
+    """``explanation.summary["protective_reasons"]`` alone (None where none), without joining
+    the other columns of the summary."""
+    n, rows, kinds, _, _, sentences, _ = explanation.shown
+    protective = kinds != "driver"
+    return _joined(n, rows[protective], np.asarray(sentences, dtype=object)[protective])
 
 
 def _summary(n, rows, kinds, ranks, indicator, sentences, row_plays) -> pd.DataFrame:
     """One row per feature row: joined sentences, reason codes and plays (see Explanation)."""
     drivers = kinds == "driver"
-    d_rows, p_rows = rows[drivers], rows[~drivers]
-    d_sent = [s for s, d in zip(sentences, drivers.tolist()) if d]
-    p_sent = [s for s, d in zip(sentences, drivers.tolist()) if not d]
-    d_play = row_plays[drivers].tolist()
+    sentences = np.asarray(sentences, dtype=object).reshape(-1)
     out = {
-        "top_reasons": _joined(n, d_rows, d_sent),
-        "protective_reasons": _joined(n, p_rows, p_sent),
+        "top_reasons": _joined(n, rows[drivers], sentences[drivers]),
+        "protective_reasons": _joined(n, rows[~drivers], sentences[~drivers]),
     }
     for k in (1, 2, 3):
         codes = np.full(n, None, dtype=object)
         at = drivers & (ranks == k)
         codes[rows[at]] = indicator[at]
         out[f"reason_code_{k}"] = codes
-    plays = _joined(n, d_rows, d_play)
-    out["play"] = np.array(
-        [None if p is None else p.split("\n", 1)[0] for p in plays], dtype=object
-    )
+    plays = _joined(n, rows[drivers], row_plays[drivers])
+    out["play"] = pd.Series(plays, dtype="string").str.split("\n", n=1).str[0].array
     out["plays"] = plays
     return pd.DataFrame({k: pd.array(v, dtype="string") for k, v in out.items()})
 
@@ -322,9 +345,11 @@ def _family_frame(account, as_of, family, values) -> pd.DataFrame:
     n, f = sums.shape
     return pd.DataFrame(
         {
-            "account_id": pd.array(np.repeat(account, f), dtype="string"),
+            "account_id": pd.array(account, dtype="string").take(np.repeat(np.arange(n), f)),
             "as_of": np.repeat(as_of, f),
-            "family": pd.array(np.tile(labels, n), dtype="string"),
+            "family": pd.array(labels.astype(object), dtype="string").take(
+                np.tile(np.arange(f), n)
+            ),
             "contribution": sums.ravel(),
         }
     )

@@ -27,12 +27,11 @@ import pandas as pd
 from churnml.explain.contributions import (
     MIN_CONTRIBUTION,
     _catalog_for,
-    _eligible,
-    _feature_values,
     _keys,
     _top,
+    stating_matrices,
 )
-from churnml.explain.reasons import render_distinct
+from churnml.explain.reasons import as_strings, render_distinct
 
 AT_RISK = 0.2
 WATCH = 0.05
@@ -114,15 +113,16 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
     >>> health.columns["decision_maker_health"].value_counts()  # doctest: +SKIP
     """
     features = features.reset_index(drop=True)
-    catalog = _catalog_for(model, catalog)
+    catalog = _catalog_for(model, catalog, explanation)
     names = list(explanation.contributions.columns)
     values = explanation.contributions.to_numpy(dtype=np.float64)
     persona = personas_of(catalog, names)
     present = [p for p in PERSONAS if (persona == p).any()]
     account, as_of = _keys(features)
     typical = dict(getattr(model, "typical_values_", None) or {})
-    feature_values = _feature_values(features, names)
-    known = np.column_stack([features[c].notna().to_numpy() for c in names]) if names else None
+    stating = stating_matrices(explanation, features, names, catalog, typical)
+    stateable = _stateable(values, *stating[1:]) if names else None
+    account = pd.array(account, dtype="string")
     frames, columns = [], pd.DataFrame(index=range(len(features)))
     for p in PERSONAS:
         columns[HEALTH_COLUMNS[p]] = pd.array([None] * len(features), dtype="string")
@@ -130,10 +130,8 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
         mine = persona == p
         total = values[:, mine].sum(axis=1)
         health = health_of(total)
-        columns[HEALTH_COLUMNS[p]] = pd.array(health, dtype="string")
-        pick = _sentence_columns(
-            catalog, names, values, feature_values, known, typical, mine, health
-        )
+        columns[HEALTH_COLUMNS[p]] = as_strings(health)
+        pick = _sentence_columns(stateable, mine, health)
         frames.append(_persona_rows(p, account, as_of, total, health, pick, names, catalog,
                                     features, typical))  # fmt: skip
     personas = (
@@ -147,19 +145,25 @@ def persona_health(model, features: pd.DataFrame, explanation, *, catalog=None) 
     return PersonaHealth(personas=personas.reset_index(drop=True), columns=columns)
 
 
-def _sentence_columns(catalog, names, values, feature_values, known, typical, mine, health):
+def _stateable(values, known, driver, protective):
+    """The (n × p) strength of each stateable sentence, -inf where none: the risk sentence's
+    (its contribution) and the protective one's (minus its contribution), each where the value
+    is known, the sentence applies and the contribution is not negligible."""
+    return (
+        np.where(known & driver & (values > MIN_CONTRIBUTION), values, -np.inf),
+        np.where(known & protective & (values < -MIN_CONTRIBUTION), -values, -np.inf),
+    )
+
+
+def _sentence_columns(stateable, mine, health):
     """Column of the persona's strongest stateable sentence per row (-1 when none): a risk
     sentence when it is at risk or watched, a protective one when healthy."""
     risky = health != "healthy"
-    driver = known & _eligible(catalog, names, feature_values, "driver", typical)
-    protective = known & _eligible(catalog, names, feature_values, "protective", typical)
-    score = np.where(
-        risky[:, None],
-        np.where(driver & (values > MIN_CONTRIBUTION), values, -np.inf),
-        np.where(protective & (values < -MIN_CONTRIBUTION), -values, -np.inf),
-    )
-    cols, ok = _top(np.where(mine[None, :], score, -np.inf), 1)
-    return np.where(ok[:, 0], cols[:, 0], -1) if cols.shape[1] else np.full(len(values), -1)
+    driver, protective = stateable
+    score = np.where(risky[:, None], driver, protective)
+    score[:, ~mine] = -np.inf
+    cols, ok = _top(score, 1)
+    return np.where(ok[:, 0], cols[:, 0], -1) if cols.shape[1] else np.full(len(score), -1)
 
 
 def _persona_rows(persona, account, as_of, total, health, pick, names, catalog, features, typical):
@@ -173,10 +177,10 @@ def _persona_rows(persona, account, as_of, total, health, pick, names, catalog, 
         {
             "account_id": pd.array(account, dtype="string"),
             "as_of": as_of,
-            "persona": pd.array([persona] * len(pick), dtype="string"),
+            "persona": as_strings(np.full(len(pick), persona, dtype=object)),
             "contribution": total,
-            "health": pd.array(health, dtype="string"),
-            "indicator": pd.array(indicator, dtype="string"),
+            "health": as_strings(health),
+            "indicator": as_strings(indicator),
             "sentence": pd.array(sentence, dtype="string"),
         }
     )

@@ -38,6 +38,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from churnml.features.catalog import _PLURAL_AFTER_ONE, Indicator, _missing, _parse_template
+
 #: explain's row kinds -> the catalog's sentence kinds.
 SENTENCE_KIND = {"driver": "risk", "protective": "protective"}
 _SIGNED = ("change", "slope", "trend", "delta", "difference")
@@ -212,7 +214,7 @@ def join_per_row(n: int, rows, texts, sep: str = "\n") -> pd.Series:
     ['a', <NA>, 'b, c']
     """
     rows = np.asarray(rows, dtype=np.int64)
-    texts = np.asarray(list(texts), dtype=object)
+    texts = pd.Series(texts, dtype=object, copy=False).to_numpy(dtype=object)
     keep = ~pd.isna(texts)
     rows, texts = rows[keep], texts[keep]
     order = np.argsort(rows, kind="stable")
@@ -225,6 +227,13 @@ def join_per_row(n: int, rows, texts, sep: str = "\n") -> pd.Series:
         at = position == k
         out[rows[at]] = texts[at] if k == 0 else out[rows[at]] + sep + texts[at]
     return pd.Series(pd.array(out, dtype="string"))
+
+
+def as_strings(values) -> pd.api.extensions.ExtensionArray:
+    """``pd.array(values, dtype="string")`` for a long array of few distinct texts (None for
+    missing): each distinct text converted once, then taken by its code."""
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return pd.array(np.asarray(distinct, dtype=object), dtype="string").take(codes)
 
 
 def row_positions(reasons: pd.DataFrame, account, as_of) -> np.ndarray:
@@ -256,26 +265,114 @@ def _value_codes(values: np.ndarray) -> np.ndarray:
 def render_distinct(catalog, features, rows, indicator, kinds, typical) -> list:
     """:func:`render_sentences`'s sentences, rendered once per distinct (indicator, kind, values its templates
     read): a sentence is a function of exactly these (``render_sentences`` passes the template's
-    fields and the typical value), and about half of a batch's shown reasons repeat one."""
+    fields and the typical value), and about half of a batch's shown reasons repeat one. Each
+    (indicator, kind) is rendered a template piece at a time (:func:`render_columns`)."""
     out = np.empty(len(rows), dtype=object)
     if not len(rows):
         return []
     columns = {}
-    group = pd.factorize(pd.MultiIndex.from_arrays([indicator, kinds]))[0]
+    # (indicator, kind) pairs numbered in order of first appearance, from each one's codes
+    which = pd.factorize(indicator, use_na_sentinel=False)[0]
+    kind = pd.factorize(kinds, use_na_sentinel=False)[0]
+    group = pd.factorize(which * (int(kind.max()) + 1) + kind)[0]
     for g in range(int(group.max()) + 1):
         at = np.flatnonzero(group == g)
         name = indicator[at[0]]
-        key = np.zeros(len(at), dtype=np.int64)
+        key = None
         for col in template_fields(catalog[name]):
             if col not in features.columns:
                 continue
             if col not in columns:
                 columns[col] = column_values(features[col])
             codes = _value_codes(columns[col][rows[at]])
-            key = pd.factorize(key * (int(codes.max()) + 1) + codes)[0]
-        first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
-        shown = render_sentences(
-            catalog, features, rows[at[first]], indicator[at[first]], kinds[at[first]], typical
-        )
-        out[at] = np.asarray(shown, dtype=object)[inverse]
+            key = codes if key is None else _value_codes(key * (int(codes.max()) + 1) + codes)
+        key = np.zeros(len(at), dtype=np.int64) if key is None else key
+        # factorize numbers values in order of first appearance: a new code marks a first row
+        first = np.flatnonzero(np.r_[True, key[1:] > np.maximum.accumulate(key)[:-1]])
+        picked = rows[at[first]]
+        shown = render_columns(catalog[name], kinds[at[0]], columns, picked, typical)
+        if shown is None:  # a template or value the column renderer does not handle
+            shown = render_sentences(
+                catalog, features, picked, indicator[at[first]], kinds[at[first]], typical
+            )
+        out[at] = np.asarray(shown, dtype=object)[key]
     return out.tolist()
+
+
+def render_columns(indicator, kind: str, columns: dict, rows: np.ndarray, typical) -> list | None:
+    """The ``kind`` sentences of ``indicator`` for feature rows ``rows``, rendered one template
+    piece at a time over all rows: exactly what :func:`render_sentence` gives for each row.
+
+    ``columns`` maps the template's fields to :func:`column_values` arrays of the whole frame (a
+    field absent from it reads as missing). Returns None when the template or a value needs the
+    row-by-row path (a custom ``render``, a conversion such as ``!r``, a malformed template, a
+    value ``abs`` or ``format`` rejects), so the caller falls back to :func:`render_sentences`.
+    """
+    if type(indicator).render is not Indicator.render or kind not in SENTENCE_KIND:
+        return None
+    template = getattr(indicator, f"{SENTENCE_KIND[kind]}_sentence", None)
+    if template is None:
+        return [None] * len(rows)
+    n = len(rows)
+    try:
+        pieces = _parse_template(template)
+        fields = {f: columns[f][rows] for f in template_fields(indicator) if f in columns}
+        value = fields.get(indicator.id, np.full(n, None, dtype=object))
+        fields["value"] = value
+        fields["abs_value"] = _absolute(value)
+        out = np.full(n, "", dtype=object)
+        one = np.zeros(n, dtype=bool)
+        for text, name, spec, conv in pieces:
+            if conv:
+                return None
+            plural = _PLURAL_AFTER_ONE.sub(r" \1\2", text, count=1)
+            if plural != text and one.any():
+                out = out + np.array([text, plural], dtype=object)[one.astype(np.intp)]
+            else:
+                out = out + text
+            if name is None:
+                one[:] = False
+                continue
+            if name == "typical":
+                shown = np.full(n, _format_one((typical or {}).get(indicator.id), spec), object)
+            else:
+                shown = _formatted(fields.get(name, np.full(n, None, dtype=object)), spec)
+            out = out + shown
+            one = (shown == "1") | (shown == "+1") | (shown == "-1")
+    except Exception:  # noqa: BLE001 - the row-by-row path decides, as render_sentence does
+        return None
+    return out.tolist()
+
+
+def _absolute(values: np.ndarray) -> np.ndarray:
+    """``abs`` of each value (float64: NaN stays missing; objects: None stays None)."""
+    if values.dtype == np.float64:
+        return np.abs(values)
+    out = np.empty(len(values), dtype=object)
+    out[:] = [None if _missing(v) else abs(v) for v in values.tolist()]
+    return out
+
+
+def _formatted(values: np.ndarray, spec: str) -> np.ndarray:
+    """``format(v, spec)`` per value: "unknown" when missing, ``str(v)`` when the spec does not fit
+    the value (as :meth:`Indicator.render` shows it)."""
+    out = np.full(len(values), "unknown", dtype=object)
+    if values.dtype != np.float64:
+        out[:] = [_format_one(v, spec) for v in values.tolist()]
+        return out
+    known = ~np.isnan(values)
+    present = values[known].tolist()
+    try:
+        out[known] = [format(v, spec) for v in present]
+    except (TypeError, ValueError):
+        out[known] = [_format_one(v, spec) for v in present]
+    return out
+
+
+def _format_one(v, spec: str) -> str:
+    if _missing(v):
+        return "unknown"
+    try:
+        return format(v, spec)
+    except (TypeError, ValueError):
+        return str(v)
