@@ -123,4 +123,29 @@ def test_a_reused_version_number_is_another_entry(store, monkeypatch):
         model, catalog, config, info = "model-a", None, None, {"seed": 1}
 
     cache.write(old, Wrapper())
-    assert cache.read(old)["model"] == "model-a" and cache.read(new) is None
+    assert cache.unpickle_model(cache.read(old)) == "model-a" and cache.read(new) is None
+
+
+def test_open_model_gives_the_catalog_first_and_the_cached_model_from_a_thread(store, monkeypatch):
+    """Scoring reads its data while a cached version is unpickled; what the load raises is
+    raised by model(), not lost in the thread."""
+    from churnml.model import cache
+    from churnml.model.registry import load_model, open_model
+
+    _register(1, champion=True)
+    first = load_model("models:/churnml@champion")  # through MLflow, then cached
+    opened = open_model("models:/churnml@champion")
+    assert opened._thread is not None  # the cached version loads in the background
+    assert [i.id for i in opened.catalog] == [i.id for i in first.catalog_]
+    model = opened.model()
+    assert model.model_version_ == "1" and model.catalog_ is opened.catalog
+    X = pd.DataFrame({"a": [0.1, -2.0], "b": [0.0, 1.0], "c": [1.0, 1.0]})
+    np.testing.assert_array_equal(model.predict_proba(X), first.predict_proba(X))
+
+    def broken(payload):
+        raise RuntimeError("truncated model")
+
+    monkeypatch.setattr(cache, "unpickle_model", broken)
+    opened = open_model("models:/churnml@champion")
+    with pytest.raises(RuntimeError, match="truncated model"):
+        opened.model()

@@ -35,7 +35,7 @@ ENV = "CHURNML_MODEL_CACHE"
 OFF = ("0", "off", "false", "no", "none")
 _ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
 _VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
-FORMAT = 1  # bump when the cached payload changes shape
+FORMAT = 2  # bump when the cached payload changes shape
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,9 @@ def entry(ref: VersionRef) -> Path | None:
 
 
 def read(ref: VersionRef) -> dict | None:
-    """The cached payload of ``ref`` (model, catalog, config, info), or None."""
+    """The cached payload of ``ref`` (catalog, config, info, and the model still pickled: bytes
+    for :func:`unpickle_model`, so that the catalog is read without importing scikit-learn and
+    LightGBM), or None."""
     path = entry(ref)
     if path is None or not path.is_file():
         return None
@@ -181,6 +183,11 @@ def read(ref: VersionRef) -> dict | None:
     return payload if isinstance(payload, dict) and payload.get("format") == FORMAT else None
 
 
+def unpickle_model(payload: dict):
+    """The model of a payload :func:`read` returned."""
+    return pickle.loads(payload["model"])  # noqa: S301 - written by this user's own runs
+
+
 def write(ref: VersionRef, wrapper) -> Path | None:
     """Cache what scoring needs of ``wrapper`` (a loaded ``ChurnPyfunc``); never fails a load."""
     path = entry(ref)
@@ -188,7 +195,7 @@ def write(ref: VersionRef, wrapper) -> Path | None:
         return None
     payload = {
         "format": FORMAT,
-        "model": wrapper.model,
+        "model": pickle.dumps(wrapper.model, protocol=pickle.HIGHEST_PROTOCOL),
         "catalog": wrapper.catalog,
         "config": wrapper.config,
         "info": dict(wrapper.info),

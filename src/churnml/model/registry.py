@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from churnml.errors import ChurnmlError
 from churnml.model.tracking import quiet_mlflow
@@ -67,17 +68,66 @@ def load_model(uri: str):
     >>> model = load_model("models:/churnml@champion")  # doctest: +SKIP
     >>> model.predict_proba(features)[:, 1]  # doctest: +SKIP
     """
+    return open_model(uri, background=False).model()
+
+
+class OpenModel:
+    """A model being loaded (:func:`open_model`): its catalog now, the model from :meth:`model`.
+
+    ``load`` runs in a background thread when ``background``, else here and now.
+    """
+
+    def __init__(self, catalog, load, *, background: bool = False):
+        self.catalog = catalog
+        self._result = self._error = None
+        self._thread = None
+        if background:
+            self._thread = threading.Thread(target=self._run, args=(load,), daemon=True,
+                                            name="churnml-model-load")  # fmt: skip
+            self._thread.start()
+        else:
+            self._run(load)
+
+    def _run(self, load) -> None:
+        try:
+            self._result = load()
+        except BaseException as error:  # noqa: BLE001 - raised again by model()
+            self._error = error
+
+    def model(self):
+        """The loaded model (waits for the load; raises what the load raised)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def open_model(uri: str, *, background: bool = True) -> OpenModel:
+    """Start loading ``uri`` as :func:`load_model` does. A version in the local model cache is
+    unpickled in a background thread (importing scikit-learn and LightGBM for it takes about a
+    second) while its catalog is available at once, so scoring reads its data meanwhile; any
+    other model is loaded before this returns."""
     from churnml.model import cache
 
     try:
         ref = cache.lookup(uri)
     except Exception as error:
         raise _unresolved(uri, error) from error
-    name, version = (None, None) if ref is None else (ref.name, ref.version)
     cached = None if ref is None else cache.read(ref)
     if cached is not None:
-        return _attach(cached["model"], cached["catalog"], cached["config"], cached["info"],
-                       name, version)  # fmt: skip
+        return OpenModel(cached["catalog"], lambda: _attach(
+            cache.unpickle_model(cached), cached["catalog"], cached["config"], cached["info"],
+            ref.name, ref.version), background=background)  # fmt: skip
+    model = _load_uncached(uri, ref)
+    return OpenModel(model.catalog_, lambda: model)
+
+
+def _load_uncached(uri: str, ref):
+    """Load through MLflow (and cache a registry version)."""
+    from churnml.model import cache
+
+    name, version = (None, None) if ref is None else (ref.name, ref.version)
     try:
         wrapper = load_wrapper(uri if ref is None else ref.uri)  # the version resolved above
     except OSError as error:  # a local folder or an artifact that is not a saved model

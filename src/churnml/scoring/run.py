@@ -99,12 +99,13 @@ def _check_plays(plays):
         raise UsageError(f"--plays: {error}") from None
 
 
-def _load_model(model_uri):
-    if isinstance(model_uri, (str, Path)):
-        from churnml.model.registry import load_model
+def _open_model(model_uri):
+    """The model being loaded (see :func:`churnml.model.registry.open_model`), or a loaded one."""
+    from churnml.model.registry import OpenModel, open_model
 
-        return load_model(str(model_uri))
-    return model_uri  # an already loaded model
+    if isinstance(model_uri, (str, Path)):
+        return open_model(str(model_uri))
+    return OpenModel(getattr(model_uri, "catalog_", None), lambda: model_uri)
 
 
 def _scoring_overrides(config) -> dict:
@@ -115,19 +116,20 @@ def _scoring_overrides(config) -> dict:
     return scoring_overrides(config)
 
 
-def _load_tables(data, mapping, model=None, as_of=None):
-    """The tables, usage kept in DuckDB and read only from the longest look-back before as_of."""
+def _load_tables(data, mapping, catalog=None, as_of=None):
+    """The tables, usage kept in DuckDB and read only from the longest look-back before as_of
+    (of the model's ``catalog``)."""
     from churnml.data.load import open_tables
     from churnml.scoring.indicator_history import usage_read_since
 
-    since = None if as_of is None else usage_read_since(getattr(model, "catalog_", None), as_of)
+    since = None if as_of is None else usage_read_since(catalog, as_of)
     return open_tables(data, mapping, since=since)
 
 
 class _Steps:
     """The progress bar over the run's steps (drawn only on a terminal)."""
 
-    NAMES = ("model", "data", "score", "history", "write")
+    NAMES = ("model and data", "score", "history", "write")
 
     def __init__(self, progress: bool):
         from churnml.progress import bar
@@ -357,13 +359,14 @@ def run_score(
     plays = _check_plays(plays)
     overrides = _scoring_overrides(config)
     timer, steps = Timer(), _Steps(progress)
-    with timer("load_model"):
-        model = _load_model(model_uri)
-    steps.advance("model loaded")
+    with timer("load_model"):  # a cached model is unpickled while the data are read
+        loading = _open_model(model_uri)
     with timer("load_data"):
-        tables = _load_tables(data, mapping, model, as_of)
+        tables = _load_tables(data, mapping, loading.catalog, as_of)
+    with timer("load_model"):
+        model = loading.model()
+    steps.advance("model and data loaded")
     as_of = data_period(tables)[1] if as_of is None else pd.Timestamp(as_of)
-    steps.advance("data loaded")
     with timer("score"):
         features = build_population(model, tables, as_of)
         checks = check_scoring_data(model, tables, features, as_of, force=force)
