@@ -143,6 +143,13 @@ def test_contribution_rows_keep_what_matters_with_values():
         ["a", "tickets_30d"], ["a", "segment"], ["b", "segment"],
     ]  # fmt: skip
     assert rows["value"].iloc[0] == 3.0 and rows["value"].iloc[1:].isna().all()
+    # the values explain_all gathered are used as given, not gathered again
+    given = np.array([[7.0, np.nan], [0.0, np.nan]])
+    reused = contribution_rows(features, contributions, values=given)
+    assert reused["value"].tolist()[0] == 7.0
+    pd.testing.assert_frame_equal(reused.drop(columns="value"), rows.drop(columns="value"))
+    with pytest.raises(ValueError, match="shape"):
+        contribution_rows(features, contributions, values=given[:1])
 
 
 def test_the_outer_merge_of_two_runs_is_pandas_merge():

@@ -179,6 +179,14 @@ def test_family_contributions_match_explain_all(booster, frame):
     fam = family_contributions(booster, features, catalog=FakeCatalog(), backend="native")
     pd.testing.assert_frame_equal(fam, ex.families)
     assert list(fam.columns) == ["account_id", "as_of", "family", "contribution"]
+    # the indicator values it gathered, in the contribution columns' order (history rows reuse)
+    names = list(ex.contributions.columns)
+    numeric = [pd.api.types.is_numeric_dtype(features[c]) for c in names]
+    assert any(numeric) and not all(numeric)
+    values = np.column_stack([features[c].to_numpy(dtype=np.float64) if ok
+                              else np.full(len(features), np.nan)
+                              for c, ok in zip(names, numeric)])  # fmt: skip
+    np.testing.assert_array_equal(ex.feature_values, values)
 
 
 def test_explain_without_protective_or_drivers(booster, frame):

@@ -83,7 +83,9 @@ def empty_contributions() -> pd.DataFrame:
     )
 
 
-def contribution_rows(features: pd.DataFrame, contributions: pd.DataFrame) -> pd.DataFrame:
+def contribution_rows(
+    features: pd.DataFrame, contributions: pd.DataFrame, *, values: np.ndarray | None = None
+) -> pd.DataFrame:
     """The long history rows of one run: every (account, indicator) whose contribution is at
     least :data:`KEEP_CONTRIBUTION` in size, with the indicator's value (NaN for categories).
 
@@ -93,13 +95,21 @@ def contribution_rows(features: pd.DataFrame, contributions: pd.DataFrame) -> pd
         The scored feature frame (account_id, as_of, indicators).
     contributions : DataFrame
         The (n × p) contribution matrix of the same rows (``Explanation.contributions``).
+    values : ndarray of shape (n, p), optional
+        The indicator values as float64 in the columns' order, when already gathered
+        (``Explanation.feature_values``); default gathered from ``features``.
     """
     from churnml.explain.contributions import _feature_values
 
     names = list(contributions.columns)
+    shown = values
     values = contributions.to_numpy(dtype=np.float64)
     rows, cols = np.nonzero(np.abs(values) >= KEEP_CONTRIBUTION)
-    shown = _feature_values(features.reset_index(drop=True), names)
+    if shown is None:
+        shown = _feature_values(features.reset_index(drop=True), names)
+    elif shown.shape != values.shape:
+        raise ValueError(f"contribution_rows: values have shape {shown.shape}, but the "
+                         f"contributions {values.shape}")  # fmt: skip
     return pd.DataFrame(
         {
             "account_id": pd.array(features["account_id"].to_numpy(), dtype="string").take(rows),

@@ -83,6 +83,12 @@ class Explanation:
     def summary(self) -> pd.DataFrame:
         return _summary(*self.shown)
 
+    @property
+    def feature_values(self) -> np.ndarray | None:
+        """The (n × p) indicator values (float64, categories NaN) in ``contributions``' column
+        order, as :func:`explain_all` gathered them; None when it was not told them."""
+        return self.stating[2] if self.stating else None
+
 
 def _booster_and_frame(model, features: pd.DataFrame):
     """The booster and the prepared model input for ``features``."""

@@ -307,7 +307,8 @@ def score_frame(
     scores = apply_trend(scores, previous)
     for name, values in [*areas.summary.items(), *personas.columns.items()]:
         scores[name] = values.to_numpy()
-    contributions = contribution_rows(features, explanation.contributions)
+    contributions = contribution_rows(features, explanation.contributions,
+                                      values=explanation.feature_values)  # fmt: skip
     scores, changes = with_changes(scores, features, contributions, previous_contributions,
                                    previous, model)  # fmt: skip
     books = books_settings(model, capacity_per_csm, saveability)
