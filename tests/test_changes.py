@@ -175,3 +175,37 @@ def test_the_outer_merge_of_two_runs_is_pandas_merge():
             expected = left.merge(right, on=["_row", "indicator"], how="outer",
                                   suffixes=("", "_before"))
             pd.testing.assert_frame_equal(outer_by_row_and_indicator(left, right), expected)
+
+
+def test_the_rows_of_each_account_and_date_are_pandas_merge():
+    """Each scored row's contribution rows found through (account, date) codes: the frame of
+    pandas' inner merge on the two columns, with unique and repeated keys, missing accounts and
+    dates on both sides (matched as pandas matches them), another date unit, an empty side."""
+    from churnml.explain.outer_merge import inner_by_account_and_date
+
+    rng = np.random.default_rng(1)
+    ids = np.array(["a", "b", "c", "d", None], dtype=object)
+    dates = pd.to_datetime(["2026-05-01", "2026-06-01", "2026-07-01", None]).as_unit("ns")
+
+    def frame(n, date_column):
+        return pd.DataFrame({"account_id": pd.array(rng.choice(ids, n), dtype="string"),
+                             date_column: rng.choice(dates, n)})  # fmt: skip
+
+    rows = frame(200, "as_of").assign(
+        indicator=pd.array(rng.choice(["x", "y", "zz"], 200), dtype="string"),
+        value=rng.normal(size=200).astype(np.float32), contribution=rng.normal(size=200),
+    )  # fmt: skip
+    unique = frame(60, "as_of").drop_duplicates(["account_id", "as_of"])
+    repeated = frame(30, "as_of")
+    assert repeated.duplicated(["account_id", "as_of"]).any()
+    for keys in (unique, repeated):
+        keys = keys.sample(frac=1, random_state=2).reset_index(drop=True)
+        keys = keys.assign(_row=np.arange(len(keys))[::-1], previous_as_of=keys["as_of"])
+        for on, right in (("as_of", rows), ("previous_as_of", rows.iloc[:0]),
+                          ("previous_as_of", rows.astype({"as_of": "datetime64[us]"}))):
+            expected = keys[["_row", "account_id", on]].merge(
+                rows.iloc[: len(right)].rename(columns={"as_of": on}), on=["account_id", on]
+            ).drop(columns=["account_id", on])
+            found = inner_by_account_and_date(keys, on, right)
+            pd.testing.assert_frame_equal(found, expected)
+        assert len(found) > 0

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churnml.explain.outer_merge import outer_by_row_and_indicator
+from churnml.explain.outer_merge import inner_by_account_and_date, outer_by_row_and_indicator
 from churnml.sidecars import sidecar_path
 
 MOVERS = 2
@@ -179,10 +179,8 @@ def _previous_runs(scores: pd.DataFrame, runs: pd.DataFrame | None) -> pd.DataFr
 
 def _moves(keys: pd.DataFrame, current: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """(row, indicator) pairs with the contribution and value now and in the previous run."""
-    now = keys[["_row", "account_id", "as_of"]].merge(current, on=["account_id", "as_of"])
-    before = keys[["_row", "account_id", "previous_as_of"]].merge(
-        history.rename(columns={"as_of": "previous_as_of"}), on=["account_id", "previous_as_of"]
-    )
+    now = inner_by_account_and_date(keys, "as_of", current)
+    before = inner_by_account_and_date(keys, "previous_as_of", history)
     both = outer_by_row_and_indicator(
         now[["_row", "indicator", "value", "contribution"]],
         before[["_row", "indicator", "value", "contribution"]],

@@ -1,9 +1,10 @@
-"""The outer merge of two runs' contribution rows on (row, indicator), as pandas' merge gives it.
+"""The merges of two runs' contribution rows, as pandas' merge gives them, on integer codes.
 
-:func:`churnml.explain.changes.what_changed` pairs every indicator of this run with the same
-indicator of the account's previous run. On millions of rows a merge on a string column is slow;
-:func:`outer_by_row_and_indicator` merges on one int64 key instead and, when each side's keys are
-unique, finds their union on a grid of (row, indicator) slots without sorting.
+:func:`churnml.explain.changes.what_changed` finds each scored row's contribution rows of this
+run and of its previous run (:func:`inner_by_account_and_date`), then pairs every indicator of
+this run with the same indicator of the previous one (:func:`outer_by_row_and_indicator`). On
+millions of rows merges on a string column are slow: both merge on int64 codes instead, the
+outer one, when each side's keys are unique, on a grid of (row, indicator) slots without sorting.
 """
 
 from __future__ import annotations
@@ -68,3 +69,49 @@ def _outer_unique(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame | Non
             column[at] = frame[name].to_numpy()
             out[name + suffix] = column
     return pd.DataFrame(out)
+
+
+def inner_by_account_and_date(keys: pd.DataFrame, on: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """``keys[["_row", "account_id", on]]`` inner-merged with ``rows`` on (account_id, as_of),
+    without the two key columns: the merge pandas gives (rows in ``keys`` order, then ``rows``
+    order), found through one int64 code per (account, date) pair instead of a string column.
+
+    Dates are compared at nanosecond resolution whatever each side's unit; missing accounts or
+    dates match each other, as in pandas' merge. When a pair repeats among ``keys`` the codes
+    are merged by pandas (which pairs the repeats up)."""
+    ours, theirs = keys["account_id"], rows["account_id"]
+    if not (isinstance(ours.dtype, pd.StringDtype) and theirs.dtype == ours.dtype):
+        merged = keys[["_row", "account_id", on]].merge(
+            rows.rename(columns={"as_of": on}), on=["account_id", on]
+        )
+        return merged.drop(columns=["account_id", on])
+    code = _pair_codes(pd.concat([ours, theirs], ignore_index=True),
+                       np.concatenate([_nanoseconds(keys[on]), _nanoseconds(rows["as_of"])]))
+    left, right = code[: len(keys)], code[len(keys) :]
+    values = rows.drop(columns=["account_id", "as_of"])
+    index = pd.Index(left)
+    if not index.is_unique:
+        merged = pd.DataFrame({"_row": keys["_row"].to_numpy(), "_pair": left}).merge(
+            values.assign(_pair=right), on="_pair"
+        )
+        return merged.drop(columns="_pair")
+    at = index.get_indexer(right)
+    found = np.flatnonzero(at >= 0)
+    order = found
+    if len(found) and np.any(at[found[1:]] < at[found[:-1]]):  # keys' order, when not already
+        order = found[np.argsort(at[found], kind="stable")]
+    out = values.iloc[order].reset_index(drop=True)
+    out.insert(0, "_row", keys["_row"].to_numpy()[at[order]])
+    return out
+
+
+def _nanoseconds(dates) -> np.ndarray:
+    """Dates as int64 nanoseconds (NaT the smallest int64, a value like the others)."""
+    return pd.to_datetime(dates).to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)
+
+
+def _pair_codes(accounts: pd.Series, dates: np.ndarray) -> np.ndarray:
+    """One int64 per (account, date), equal exactly where both are (missing values included)."""
+    account, _ = pd.factorize(accounts, use_na_sentinel=False)
+    day, distinct = pd.factorize(dates)
+    return account.astype(np.int64, copy=False) * max(len(distinct), 1) + day
