@@ -311,6 +311,32 @@ def test_woodelf_sums_are_woodelfs_own_to_the_bit(booster, frame):
     assert np.array_equal(mine, np.asarray(theirs, dtype=np.float64))
 
 
+def test_decision_patterns_are_woodelfs_own(booster, frame):
+    """Every leaf's decision patterns, in WOODELF's order and dtype, as its own generator gives
+    them (new and repeated path features, ignored right neighbour leaves)."""
+    if "woodelf" not in backends.available_backends():
+        pytest.skip("woodelf-explainer not installed")
+    from woodelf.core.decision_patterns import decision_patterns_generator
+
+    from churnml.explain import _woodelf
+
+    X = backends.numeric_frame(booster, _x(frame, 300))
+    ensemble, _ = _woodelf.load_ensemble(booster)
+    ensemble.split_class.columns = {
+        c: _woodelf._Column(X[c].to_numpy(dtype=np.float64)) for c in X.columns
+    }
+    repeated = 0
+    for tree in ensemble.trees[:40]:
+        mine = list(_woodelf._decision_patterns(tree, X))
+        theirs = list(decision_patterns_generator(tree, X, False, True))
+        assert [leaf.index for leaf, _ in mine] == [leaf.index for leaf, _ in theirs]
+        for (_, a), (_, b) in zip(mine, theirs):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+        paths = tree.get_nodes_to_path_dict().values()
+        repeated += sum(len({n.feature_name for n in p}) < len(p) for p in paths)
+    assert repeated > 0
+
+
 def test_distinct_patterns_match_factorize():
     from churnml.explain._woodelf import _distinct
 

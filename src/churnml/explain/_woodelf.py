@@ -210,6 +210,51 @@ def _distinct(patterns: np.ndarray, width: int):
     return slots[index], unique.astype(patterns.dtype)
 
 
+def _decision_patterns(tree, frame):
+    """``(leaf, patterns)`` of every leaf: WOODELF's ``decision_patterns_generator`` (CPU, the
+    neighbour-leaf trick on), the same nodes in the same order and the same pattern values, with
+    a split's bits used as 0/1 bytes instead of converted to the pattern dtype twice a node."""
+    from woodelf.core.decision_patterns import clean_old_patterns
+    from woodelf.simple_woodelf import get_int_dtype_from_depth
+
+    dtype = get_int_dtype_from_depth(min(tree.depth, len(frame.columns)))
+    neighbour = tree.depth > 1
+    patterns = {tree.index: np.zeros(len(frame), dtype=dtype)}
+    paths = tree.get_nodes_to_path_dict()
+    to_left, to_right = [tree], []
+    while to_left or to_right:
+        if to_left:
+            node = to_left.pop()
+        else:
+            node = to_right.pop()
+            clean_old_patterns(patterns, node.parent.left)
+        if node.is_leaf():
+            if node.index in patterns:  # an ignored right leaf has none
+                yield node, patterns[node.index]
+            continue
+        _children_patterns(patterns, node, [n.feature_name for n in paths[node.index]], neighbour)
+        to_left.append(node.left)
+        to_right.append(node.right)
+
+
+def _children_patterns(patterns, node, path_features, neighbour) -> None:
+    """WOODELF's ``add_children_patterns`` for one split (see :func:`_decision_patterns`)."""
+    left = node.shall_go_left(None).view(np.ndarray).view(np.uint8)  # 0 / 1, no copy
+    mine = patterns[node.index]
+    if node.feature_name not in path_features:  # a new bit: shift and add the condition
+        shifted = mine << 1
+        patterns[node.left.index] = shifted | left
+        if not (neighbour and node.right.is_leaf() and node.left.is_leaf()):
+            patterns[node.right.index] = shifted | (left ^ 1)
+        return
+    features = list(dict.fromkeys(path_features))  # a repeated feature: "and" into its bit
+    bit = 2 ** (len(features) - 1 - features.index(node.feature_name))
+    mask = (2 ** len(features) - 1) - bit
+    left = left.astype(mine.dtype)
+    patterns[node.left.index] = mine & (mask + left * bit)
+    patterns[node.right.index] = mine & (mask + (left ^ 1) * bit)
+
+
 def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s, gathered=None) -> None:
     """Add one tree's SHAP values of every row of ``frame`` to ``sums`` (features × rows, float32).
 
@@ -219,11 +264,11 @@ def _sparse_tree(tree, frame, sums: np.ndarray, position: dict, p2s, gathered=No
     feature's values gathered by ``np.take`` into ``gathered`` (float32, one slot per row).
     """
     gathered = np.empty(sums.shape[1], dtype=np.float32) if gathered is None else gathered
-    from woodelf.core.decision_patterns import decision_patterns_generator, ignore_right_neighbor
+    from woodelf.core.decision_patterns import ignore_right_neighbor
     from woodelf.core.utils import get_covers_vector, get_unique_features_in_path
 
     paths = tree.get_nodes_to_path_dict()
-    for leaf, patterns in decision_patterns_generator(tree, frame, False, True):
+    for leaf, patterns in _decision_patterns(tree, frame):
         path = paths[leaf.index]
         features = get_unique_features_in_path(path)
         neighbour = leaf.parent.right.value if ignore_right_neighbor(leaf, path, True) else None
