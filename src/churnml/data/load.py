@@ -31,6 +31,20 @@ def read_mapping(path):
 
 
 
+def _read_origin(src: Source, kind: str, value: str, where: str) -> pd.DataFrame:
+    """The rows a mapping entry names: its ``sql``, its ``file`` or a source ``table``
+    (``where`` names the entry in messages)."""
+    if kind == "sql":
+        return src.sql(value, where)
+    if kind == "file":
+        return src.read_path(value, where)
+    frame = src.read(value, where)
+    if frame is None:
+        raise ChurnmlError(f"{where}: source table {value!r} not found in {src.label}; "
+                           f"available: {sorted(src.names())}")
+    return frame
+
+
 def _fetch(src: Source, name: str, tm, raw=None):
     """Raw frame of contract table ``name`` (contract column names), or None when absent.
     ``raw``: the source's rows already fetched (with the source's column names)."""
@@ -42,17 +56,7 @@ def _fetch(src: Source, name: str, tm, raw=None):
         kind, value = tm.origin
         preset = getattr(tm, "preset", None)  # a packaged preset's table (main's presets)
         where = f"mapping tables.{name}" + (f" (preset {preset})" if preset else f".{kind}")
-        if kind == "sql":
-            frame = src.sql(value, where)
-        elif kind == "file":
-            frame = src.read_path(value, where)
-        else:
-            frame = src.read(value, where)
-            if frame is None:
-                raise ChurnmlError(
-                    f"{where}: source table {value!r} not found in {src.label}; "
-                    f"available: {sorted(src.names())}"
-                )
+        frame = _read_origin(src, kind, value, where)
     if tm is None:
         return frame
     missing = [user for user in tm.columns.values() if user not in frame.columns]
@@ -114,16 +118,7 @@ def _resolve(source, mapping):
 def _read_keymap(src: Source, keys) -> pd.DataFrame:
     """The key map (system, external_id, account_id as text) of a mapping's ``keys:``."""
     kind, value = keys.origin
-    where = f"mapping keys.{kind}"
-    if kind == "sql":
-        frame = src.sql(value, where)
-    elif kind == "file":
-        frame = src.read_path(value, where)
-    else:
-        frame = src.read(value, where)
-        if frame is None:
-            raise ChurnmlError(f"{where}: source table {value!r} not found in {src.label}; "
-                               f"available: {sorted(src.names())}")
+    frame = _read_origin(src, kind, value, f"mapping keys.{kind}")
     names = {c: keys.columns.get(c, c) for c in ("system", "external_id", "account_id")}
     missing = [user for user in names.values() if user not in frame.columns]
     if missing:

@@ -40,6 +40,7 @@ from churnml.explain.contributions import (
     _families,
     _keys,
     _top,
+    family_rows,
     protective_reasons,
     stating_matrices,
 )
@@ -352,16 +353,6 @@ def _family_table(account, as_of, labels, sums, lead, order) -> pd.DataFrame:
     leading = np.zeros(sums.shape, dtype=bool)
     for k in range(MAX_AREAS):
         leading[np.arange(n)[lead[:, k]], order[lead[:, k], k]] = True
-    return pd.DataFrame(
-        {
-            "account_id": pd.array(account, dtype="string").take(np.repeat(np.arange(n), f)),
-            "as_of": np.repeat(as_of, f),
-            "family": pd.array(labels.astype(object), dtype="string").take(
-                np.tile(np.arange(f), n)
-            ),
-            "contribution": sums.ravel(),
-            "share": share.ravel(),
-            "rank": rank.ravel().astype(np.int16),
-            "leading": leading.ravel(),
-        }
+    return family_rows(account, as_of, labels, sums).assign(
+        share=share.ravel(), rank=rank.ravel().astype(np.int16), leading=leading.ravel()
     )

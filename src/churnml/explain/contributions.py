@@ -347,7 +347,12 @@ def _family_frame(account, as_of, family, values) -> pd.DataFrame:
     labels, inverse = np.unique(family.astype(str), return_inverse=True)
     onehot = np.zeros((len(family), len(labels)))
     onehot[np.arange(len(family)), inverse] = 1.0
-    sums = values @ onehot  # (n × families)
+    return family_rows(account, as_of, labels, values @ onehot)
+
+
+def family_rows(account, as_of, labels, sums) -> pd.DataFrame:
+    """One row per account × family (``labels``) with its summed ``contribution`` (``sums``,
+    accounts × families)."""
     n, f = sums.shape
     return pd.DataFrame(
         {
