@@ -378,3 +378,26 @@ def test_sentences_rendered_once_per_distinct_value_are_the_per_row_sentences(bo
         again = explain_all(booster, features, catalog=FakeCatalog(), backend="native")
     assert again.reasons["sentence"].tolist() == per_row
     assert sum(calls) < len(per_row)  # repeated values were rendered once
+
+
+def test_started_contributions_are_computed_while_the_caller_works(booster, frame, monkeypatch):
+    if "woodelf" not in backends.available_backends():
+        pytest.skip("woodelf-explainer not installed")
+    import multiprocessing
+
+    from churnml.explain import _woodelf
+    from churnml.explain.contributions import start_explaining
+
+    monkeypatch.setattr(_woodelf, "_PARALLEL_MIN_ROWS", 10)
+    features = frame.iloc[:300]
+    expected = explain_all(booster, features, catalog=FakeCatalog(), backend="woodelf")
+    pending = start_explaining(booster, features, backend="woodelf")
+    assert len(multiprocessing.active_children()) >= 2  # the workers run before result()
+    got = explain_all(booster, features, catalog=FakeCatalog(), pending=pending)
+    assert not multiprocessing.active_children()  # and are gone after it
+    assert got.backend == expected.backend == "woodelf"
+    pd.testing.assert_frame_equal(got.contributions, expected.contributions, check_exact=True)
+    pd.testing.assert_frame_equal(got.reasons, expected.reasons, check_exact=True)
+    cancelled = start_explaining(booster, features, backend="woodelf")
+    cancelled.cancel()
+    assert not multiprocessing.active_children()

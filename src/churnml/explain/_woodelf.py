@@ -321,24 +321,65 @@ def woodelf_contributions(ensemble, frame, n_jobs=None):
     20,000 rows on Linux the trees are split into interleaved groups explained in forked worker processes
     and summed in float64. WOODELF's per-leaf work holds the GIL, so threads would not help.
     """
-    import multiprocessing
+    return start_woodelf(ensemble, frame, n_jobs).result()
 
-    from woodelf.core.trees.decision_trees_ensemble import DecisionTreesEnsemble
 
+class RunningWoodelf:
+    """Contributions being computed by forked workers (see :func:`start_woodelf`)."""
+
+    def __init__(self, ensemble, frame, n_jobs):
+        self._ensemble, self._frame, self._n_jobs = ensemble, frame, n_jobs
+        self._pool = self._parts = None
+        if n_jobs > 1:
+            import multiprocessing
+
+            self._share()
+            try:  # the workers are forked here, each with its copy of the shared state
+                self._pool = multiprocessing.get_context("fork").Pool(n_jobs)
+                self._parts = self._pool.map_async(_explain_group, range(n_jobs))
+            finally:
+                self._forget()
+
+    def _share(self) -> None:
+        from woodelf.core.trees.decision_trees_ensemble import DecisionTreesEnsemble
+
+        ensemble, frame, n_jobs = self._ensemble, self._frame, self._n_jobs
+        groups = [DecisionTreesEnsemble(ensemble.trees[i::n_jobs]) for i in range(n_jobs)]
+        ensemble.split_class.columns = {
+            c: _Column(frame[c].to_numpy(dtype=np.float64)) for c in frame.columns
+        }
+        _STATE.update(groups=groups, frame=frame)
+
+    def _forget(self) -> None:
+        self._ensemble.split_class.columns = {}
+        _STATE.clear()
+
+    def result(self) -> np.ndarray:
+        """The (n, p) float64 SHAP values; waits for the workers."""
+        if self._pool is None:
+            self._share()
+            try:
+                return _explain_group(0).astype(np.float64)
+            finally:
+                self._forget()
+        try:
+            return sum(part.astype(np.float64) for part in self._parts.get())
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the workers (nothing to stop after ``result()`` or with one process)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+
+def start_woodelf(ensemble, frame, n_jobs=None) -> RunningWoodelf:
+    """Start explaining ``frame`` as :func:`woodelf_contributions` does; ``.result()`` returns
+    its value. With worker processes, they run while the caller goes on (with one process the
+    work is done in ``result()``)."""
     n_jobs = max(1, min(n_jobs or os.cpu_count() or 1, len(ensemble.trees)))
     if len(frame) < _PARALLEL_MIN_ROWS or not sys.platform.startswith("linux"):
         n_jobs = 1  # forking is safe on Linux; elsewhere (macOS frameworks) stay in-process
-    groups = [DecisionTreesEnsemble(ensemble.trees[i::n_jobs]) for i in range(n_jobs)]
-    ensemble.split_class.columns = {
-        c: _Column(frame[c].to_numpy(dtype=np.float64)) for c in frame.columns
-    }
-    _STATE.update(groups=groups, frame=frame)
-    try:
-        if n_jobs == 1:
-            return _explain_group(0).astype(np.float64)
-        with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
-            parts = pool.map(_explain_group, range(n_jobs))
-            return sum(part.astype(np.float64) for part in parts)
-    finally:
-        ensemble.split_class.columns = {}
-        _STATE.clear()
+    return RunningWoodelf(ensemble, frame, n_jobs)

@@ -158,32 +158,79 @@ def contributions(
     --------
     >>> values, base = contributions(model.booster_, model.prepare(features))  # doctest: +SKIP
     """
+    return start_contributions(
+        booster, X, backend=backend, chunk_size=chunk_size, n_jobs=n_jobs
+    ).result()
+
+
+class PendingContributions:
+    """Contributions started by :func:`start_contributions` or :func:`start_model_contributions`.
+
+    ``backend`` names the backend used; ``result()`` returns ``(values, base_value)``, waiting
+    for the worker processes that explain the first chunk while the caller does other work;
+    ``cancel()`` stops them when the result is no longer wanted.
+    """
+
+    def __init__(self, backend: str, compute, running=None):
+        self.backend = backend
+        self._compute, self._running = compute, running
+
+    def result(self):
+        try:
+            return self._compute()
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        if self._running is not None:
+            self._running.cancel()
+
+
+def start_contributions(
+    booster,
+    X: pd.DataFrame,
+    *,
+    backend: str = "auto",
+    chunk_size: int = DEFAULT_CHUNK,
+    n_jobs: int | None = None,
+) -> PendingContributions:
+    """:func:`contributions`, started: WOODELF's worker processes (large inputs on Linux) begin
+    on the first chunk at once, and the returned object's ``result()`` gives the value."""
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, but got chunk_size={chunk_size}")
     n, p = len(X), booster.num_feature()
     name = resolve_backend(backend, n)
-    values = np.empty((n, p), dtype=np.float64)
-    base = np.empty(n, dtype=np.float64)
-    if name == "woodelf":
-        from churnml.explain._woodelf import load_ensemble, woodelf_contributions
+    if name != "woodelf":
 
-        ensemble, base_value = load_ensemble(booster)
-        base[:] = base_value
-        frame = numeric_frame(booster, X)
-    else:
-        frame = X[booster.feature_name()]
-    for start in range(0, n, chunk_size):
-        part = frame.iloc[start : start + chunk_size]
-        stop = start + len(part)
-        if name == "woodelf":
-            values[start:stop] = woodelf_contributions(
-                ensemble, part.reset_index(drop=True), n_jobs
-            )
-        else:
-            values[start:stop], base[start:stop] = (_native if name == "native" else _shap)(
-                booster, part
-            )
-    return values, base
+        def compute():
+            values, base = np.empty((n, p), dtype=np.float64), np.empty(n, dtype=np.float64)
+            frame = X[booster.feature_name()]
+            for start in range(0, n, chunk_size):
+                part = frame.iloc[start : start + chunk_size]
+                stop = start + len(part)
+                values[start:stop], base[start:stop] = (_native if name == "native" else _shap)(
+                    booster, part
+                )
+            return values, base
+
+        return PendingContributions(name, compute)
+    from churnml.explain._woodelf import load_ensemble, start_woodelf
+
+    ensemble, base_value = load_ensemble(booster)
+    frame = numeric_frame(booster, X)
+    chunks = [frame.iloc[s : s + chunk_size].reset_index(drop=True) for s in range(0, n, chunk_size)]
+    first = start_woodelf(ensemble, chunks[0], n_jobs) if chunks else None
+
+    def compute():
+        values = np.empty((n, p), dtype=np.float64)
+        start = 0
+        for k, part in enumerate(chunks):
+            running = first if k == 0 else start_woodelf(ensemble, part, n_jobs)
+            values[start : start + len(part)] = running.result()
+            start += len(part)
+        return values, np.full(n, base_value, dtype=np.float64)
+
+    return PendingContributions(name, compute, first)
 
 
 def model_contributions(
@@ -216,14 +263,34 @@ def model_contributions(
     --------
     >>> values, base = model_contributions(model, model.prepare(features))  # doctest: +SKIP
     """
-    values, base = contributions(
+    return start_model_contributions(
+        model, X, backend=backend, chunk_size=chunk_size, n_jobs=n_jobs
+    ).result()
+
+
+def start_model_contributions(
+    model,
+    X: pd.DataFrame,
+    *,
+    backend: str = "auto",
+    chunk_size: int = DEFAULT_CHUNK,
+    n_jobs: int | None = None,
+) -> PendingContributions:
+    """:func:`model_contributions`, started as :func:`start_contributions` starts the booster's
+    (a blend's linear part is computed in ``result()``, while the workers run)."""
+    booster = start_contributions(
         model.booster_, X, backend=backend, chunk_size=chunk_size, n_jobs=n_jobs
     )
     blend = getattr(model, "blend_", None)
     if blend is None or not blend.blended:
-        return values, base
-    linear, linear_base = model.linear_.contributions(X)
-    return (
-        blend.booster * values + blend.linear * linear,
-        blend.booster * base + blend.linear * linear_base + blend.intercept,
-    )
+        return booster
+
+    def compute():
+        linear, linear_base = model.linear_.contributions(X)
+        values, base = booster.result()
+        return (
+            blend.booster * values + blend.linear * linear,
+            blend.booster * base + blend.linear * linear_base + blend.intercept,
+        )
+
+    return PendingContributions(booster.backend, compute, booster)

@@ -375,7 +375,7 @@ def _summaries(score_change, previous_as_of, movers) -> pd.Series:
     )
     text = pd.Series(head, dtype="string") + " since " + since.astype("string")
     codes, whole = pd.factorize(movers["points"].round().astype(np.int64).to_numpy())
-    signed = np.array(["{:+d}".format(v) for v in whole.tolist()] + [""], dtype=object)
+    signed = np.array([f"{v:+d}" for v in whole.tolist()] + [""], dtype=object)
     points = pd.Series(signed[codes], index=movers.index, dtype=object).astype(str)
     listed = movers["sentence"].astype(str) + " (" + points + ")"
     from churnml.explain.reasons import join_per_row

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churnml.explain.backends import contributions, model_contributions, resolve_backend
+from churnml.explain.backends import (
+    PendingContributions,
+    resolve_backend,
+    start_contributions,
+    start_model_contributions,
+)
 from churnml.explain.plays import as_plays
 from churnml.explain.reasons import (
     as_strings,
@@ -105,11 +110,18 @@ def _booster_and_frame(model, features: pd.DataFrame):
     raise TypeError(f"model must be a fitted ChurnModel or a lightgbm.Booster, got {type(model)}")
 
 
-def _contributions(model, booster, X: pd.DataFrame, backend: str):
+def start_explaining(model, features: pd.DataFrame, *, backend: str = "auto"):
+    """Start the contributions :func:`explain_all` needs for ``features``: WOODELF's worker
+    processes (large inputs) run while the caller goes on; pass the result as ``pending=``."""
+    booster, X = _booster_and_frame(model, features)
+    return _start(model, booster, X, backend)
+
+
+def _start(model, booster, X: pd.DataFrame, backend: str) -> PendingContributions:
     """Contributions to the model's log-odds: a ChurnModel's (blend included) or a booster's."""
     if hasattr(model, "booster_"):
-        return model_contributions(model, X, backend=backend)
-    return contributions(booster, X, backend=backend)
+        return start_model_contributions(model, X, backend=backend)
+    return start_contributions(booster, X, backend=backend)
 
 
 def _catalog_for(model, catalog, explanation=None):
@@ -197,6 +209,7 @@ def explain_all(
     top_protective: int = 2,
     values: np.ndarray | None = None,
     base_value: np.ndarray | None = None,
+    pending: PendingContributions | None = None,
 ) -> Explanation:
     """Contributions, shown reasons, family sums, base value and log-odds for every feature row.
 
@@ -216,6 +229,8 @@ def explain_all(
         Drivers and protective factors shown per account.
     values, base_value : ndarray, optional
         Precomputed contributions (n × p, booster feature order) and base values to reuse.
+    pending : PendingContributions, optional
+        The contributions :func:`start_explaining` started for these ``features``.
 
     Returns
     -------
@@ -224,11 +239,16 @@ def explain_all(
     for name, k in (("top_risk", top_risk), ("top_protective", top_protective)):
         if k < 0:
             raise ValueError(f"{name} must be at least 0, but got {name}={k}")
-    booster, X = _booster_and_frame(model, features)
+    if pending is not None:
+        booster = getattr(model, "booster_", model)
+        used = pending.backend
+        values, base_value = pending.result()
+    else:
+        booster, X = _booster_and_frame(model, features)
+        used = resolve_backend(backend, len(features)) if values is None else "precomputed"
     names = list(booster.feature_name())
-    used = resolve_backend(backend, len(features)) if values is None else "precomputed"
     if values is None:
-        values, base_value = _contributions(model, booster, X, backend)
+        values, base_value = _start(model, booster, X, backend).result()
     elif base_value is None:
         raise ValueError("base_value is required when values are given")
     values = np.asarray(values, dtype=np.float64)
@@ -442,7 +462,7 @@ def family_contributions(
     """
     booster, X = _booster_and_frame(model, features)
     if values is None:
-        values, _ = _contributions(model, booster, X, backend)
+        values, _ = _start(model, booster, X, backend).result()
     account, as_of = _keys(features)
     family = _families(_catalog_for(model, catalog), list(booster.feature_name()))
     return _family_frame(account, as_of, family, np.asarray(values, dtype=np.float64))

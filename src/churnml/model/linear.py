@@ -124,7 +124,9 @@ class LinearPart:
     def design(self, X: pd.DataFrame) -> np.ndarray:
         """The standardised design matrix of ``X`` (a prepared frame with ``features_``)."""
         raw, _ = self._raw_design(X)
-        return (raw - self.center_) / self.scale_
+        raw -= self.center_  # in place: the same operations without two matrix-sized copies
+        raw /= self.scale_
+        return raw
 
     # --------------------------------------------------------------- fit
     def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None):
@@ -190,7 +192,9 @@ class LinearPart:
 
         ``values.sum(axis=1) + base == decision_function(X)``.
         """
-        centred = (self.design(X) - self.mean_) * self.coef_
+        centred = self.design(X)
+        centred -= self.mean_
+        centred *= self.coef_
         owner = np.zeros((len(self.coef_), len(self.features_)))
         owner[np.arange(len(self.coef_)), self.column_feature_] = 1.0
         values = centred @ owner  # each design column summed back to its feature

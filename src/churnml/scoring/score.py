@@ -248,10 +248,9 @@ def score_frame(
     ValueError
         When indicators the model uses are missing from ``features``.
     """
-    from churnml.explain.areas import family_first
+    from concurrent.futures import ThreadPoolExecutor
+
     from churnml.explain.changes import contribution_rows, with_changes
-    from churnml.explain.contributions import explain_all
-    from churnml.explain.personas import persona_health
     from churnml.scoring.capacity import books_settings, rank_books
 
     for col in ("account_id", "as_of"):
@@ -265,10 +264,77 @@ def score_frame(
         tiers = config.tiers
     skipped = [p["indicator"] for p in problems if p["kind"] == "skipped"]
     features = features.reset_index(drop=True).assign(**dict.fromkeys(skipped, np.nan))
-    probability = model.predict_proba(features)[:, 1]
-    explanation = explain_all(model, features, backend=explain_backend)
-    areas = family_first(model, features, explanation, plays=plays)
-    personas = persona_health(model, features, explanation)
+    probability, explanation = _predicted_and_explained(model, features, explain_backend)
+    # risk by area and persona health in a second thread while this one tiers, ranks and finds
+    # what changed: both spend most of their time in NumPy / Arrow calls that release the GIL
+    with ThreadPoolExecutor(1, thread_name_prefix="churnml-cards") as pool:
+        cards = pool.submit(_cards, model, features, explanation, plays)
+        scores, notes, tiering = _scored(
+            model, features, probability, explanation, tiers, capacity, previous
+        )
+        contributions = contribution_rows(features, explanation.contributions,
+                                          values=explanation.feature_values)  # fmt: skip
+        scores, changes = with_changes(scores, features, contributions, previous_contributions,
+                                       previous, model)  # fmt: skip
+        areas, personas = cards.result()
+    for name, values in [*areas.summary.items(), *personas.columns.items()]:
+        scores[name] = values.to_numpy()
+    books = books_settings(model, capacity_per_csm, saveability)
+    scores = rank_books(scores, **books)
+    scores["model_name"] = pd.array(
+        [getattr(model, "model_name_", None)] * len(scores), dtype="string"
+    )
+    version = getattr(model, "model_version_", None)
+    scores["model_version"] = pd.array(
+        [None if version is None else str(version)] * len(scores), dtype="string"
+    )
+    if scored_at is None:
+        scored_at = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    scores["scored_at"] = pd.Series(pd.Timestamp(scored_at), index=scores.index).astype(
+        "datetime64[ns]"
+    )
+    scores = scores[SCORE_COLUMNS].sort_values(["as_of", "rank"], kind="stable")
+    return ScoringResult(
+        scores=scores.reset_index(drop=True),
+        explanations=areas.reasons,
+        families=areas.families,
+        warnings=problems + notes,
+        tiering=tiering,
+        personas=personas.personas,
+        changes=changes,
+        contributions=contributions,
+        features=features,
+        books=books,
+    )
+
+
+
+def _predicted_and_explained(model, features: pd.DataFrame, backend: str):
+    """Calibrated probabilities and :func:`~churnml.explain.contributions.explain_all`, with
+    WOODELF's worker processes explaining the rows while this process predicts."""
+    from churnml.explain.contributions import explain_all, start_explaining
+
+    pending = start_explaining(model, features, backend=backend)
+    try:
+        probability = model.predict_proba(features)[:, 1]
+    except BaseException:
+        pending.cancel()
+        raise
+    return probability, explain_all(model, features, pending=pending)
+
+
+def _cards(model, features: pd.DataFrame, explanation, plays) -> tuple:
+    """Risk by area (family-first reasons and plays) and persona health of the explained rows."""
+    from churnml.explain.areas import family_first
+    from churnml.explain.personas import persona_health
+
+    return (family_first(model, features, explanation, plays=plays),
+            persona_health(model, features, explanation))  # fmt: skip
+
+
+def _scored(model, features, probability, explanation, tiers, capacity, previous) -> tuple:
+    """``(scores, notes, tiering)``: the scores frame's first columns (probability, score, tier,
+    ARR at risk, rank, base value and log-odds) with the trend against ``previous``."""
     arr = (
         pd.to_numeric(features["arr"]).to_numpy(dtype=np.float64, na_value=np.nan)
         if "arr" in features
@@ -305,40 +371,7 @@ def score_frame(
         .astype(np.int32)
     )
     scores = apply_trend(scores, previous)
-    for name, values in [*areas.summary.items(), *personas.columns.items()]:
-        scores[name] = values.to_numpy()
-    contributions = contribution_rows(features, explanation.contributions,
-                                      values=explanation.feature_values)  # fmt: skip
-    scores, changes = with_changes(scores, features, contributions, previous_contributions,
-                                   previous, model)  # fmt: skip
-    books = books_settings(model, capacity_per_csm, saveability)
-    scores = rank_books(scores, **books)
-    scores["model_name"] = pd.array(
-        [getattr(model, "model_name_", None)] * len(scores), dtype="string"
-    )
-    version = getattr(model, "model_version_", None)
-    scores["model_version"] = pd.array(
-        [None if version is None else str(version)] * len(scores), dtype="string"
-    )
-    if scored_at is None:
-        scored_at = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
-    scores["scored_at"] = pd.Series(pd.Timestamp(scored_at), index=scores.index).astype(
-        "datetime64[ns]"
-    )
-    scores = scores[SCORE_COLUMNS].sort_values(["as_of", "rank"], kind="stable")
-    return ScoringResult(
-        scores=scores.reset_index(drop=True),
-        explanations=areas.reasons,
-        families=areas.families,
-        warnings=problems + notes,
-        tiering=tiering,
-        personas=personas.personas,
-        changes=changes,
-        contributions=contributions,
-        features=features,
-        books=books,
-    )
-
+    return scores, notes, tiering
 
 def _warn(notes: list[dict]) -> None:
     for note in notes:
