@@ -14,7 +14,7 @@ import numpy as np
 _CONTROLLER = []
 
 
-def _one_blas_thread():
+def one_blas_thread():
     """A context with BLAS limited to one thread (the library scan is done once per process)."""
     if not _CONTROLLER:
         from threadpoolctl import ThreadpoolController
@@ -56,7 +56,7 @@ def ridge_logistic(Z, y, sample_weight=None, *, l2=1.0, max_iter=50, tol=1e-8):
     >>> bool(coef[0] > 0)
     True
     """
-    with _one_blas_thread():
+    with one_blas_thread():
         return _newton(
             np.asarray(Z, dtype=np.float64),
             np.asarray(y, dtype=np.float64),
