@@ -241,7 +241,10 @@ def what_changed(
     keys = _previous_runs(scores, runs)
     score = pd.to_numeric(scores["score"]).to_numpy(dtype=np.float64)
     score_change = score - keys["previous_score"].to_numpy(dtype=np.float64)
-    moves = _moves(keys, current, history if history is not None else empty_contributions())
+    # a row without a previous run has no movers (its change is unknown): only the others are
+    # paired with their previous contributions
+    moves = _moves(keys[keys["previous_as_of"].notna()], current,
+                   history if history is not None else empty_contributions())  # fmt: skip
     logit_change = moves.groupby("_row")["change"].sum().reindex(range(len(scores)), fill_value=0)
     probability = pd.to_numeric(scores["probability"]).to_numpy(dtype=np.float64)
     slope = _slope(score_change, logit_change.to_numpy(), probability,

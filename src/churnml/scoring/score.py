@@ -250,7 +250,9 @@ def score_frame(
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from churnml.explain.areas import family_first
     from churnml.explain.changes import contribution_rows, with_changes
+    from churnml.explain.personas import persona_health
     from churnml.scoring.capacity import books_settings, rank_books
 
     for col in ("account_id", "as_of"):
@@ -265,10 +267,11 @@ def score_frame(
     skipped = [p["indicator"] for p in problems if p["kind"] == "skipped"]
     features = features.reset_index(drop=True).assign(**dict.fromkeys(skipped, np.nan))
     probability, explanation = _predicted_and_explained(model, features, explain_backend)
-    # risk by area and persona health in a second thread while this one tiers, ranks and finds
-    # what changed: both spend most of their time in NumPy / Arrow calls that release the GIL
-    with ThreadPoolExecutor(1, thread_name_prefix="churnml-cards") as pool:
-        cards = pool.submit(_cards, model, features, explanation, plays)
+    # risk by area and persona health in two more threads while this one tiers, ranks and finds
+    # what changed: they spend most of their time in NumPy / Arrow calls that release the GIL
+    with ThreadPoolExecutor(2, thread_name_prefix="churnml-cards") as pool:
+        areas = pool.submit(family_first, model, features, explanation, plays=plays)
+        personas = pool.submit(persona_health, model, features, explanation)
         scores, notes, tiering = _scored(
             model, features, probability, explanation, tiers, capacity, previous
         )
@@ -276,7 +279,7 @@ def score_frame(
                                           values=explanation.feature_values)  # fmt: skip
         scores, changes = with_changes(scores, features, contributions, previous_contributions,
                                        previous, model)  # fmt: skip
-        areas, personas = cards.result()
+        areas, personas = areas.result(), personas.result()
     for name, values in [*areas.summary.items(), *personas.columns.items()]:
         scores[name] = values.to_numpy()
     books = books_settings(model, capacity_per_csm, saveability)
@@ -321,15 +324,6 @@ def _predicted_and_explained(model, features: pd.DataFrame, backend: str):
         pending.cancel()
         raise
     return probability, explain_all(model, features, pending=pending)
-
-
-def _cards(model, features: pd.DataFrame, explanation, plays) -> tuple:
-    """Risk by area (family-first reasons and plays) and persona health of the explained rows."""
-    from churnml.explain.areas import family_first
-    from churnml.explain.personas import persona_health
-
-    return (family_first(model, features, explanation, plays=plays),
-            persona_health(model, features, explanation))  # fmt: skip
 
 
 def _scored(model, features, probability, explanation, tiers, capacity, previous) -> tuple:
