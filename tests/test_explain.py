@@ -384,20 +384,27 @@ def test_started_contributions_are_computed_while_the_caller_works(booster, fram
     if "woodelf" not in backends.available_backends():
         pytest.skip("woodelf-explainer not installed")
     import multiprocessing
+    import os
 
     from churnml.explain import _woodelf
     from churnml.explain.contributions import start_explaining
 
     monkeypatch.setattr(_woodelf, "_PARALLEL_MIN_ROWS", 10)
     features = frame.iloc[:300]
+    def workers():  # processes started since (other tests may leave a reusable pool running)
+        return set(multiprocessing.active_children()) - before
+
     expected = explain_all(booster, features, catalog=FakeCatalog(), backend="woodelf")
+    before = set(multiprocessing.active_children())
+    jobs = min(os.cpu_count() or 1, booster.num_trees())
     pending = start_explaining(booster, features, backend="woodelf")
-    assert len(multiprocessing.active_children()) >= 2  # the workers run before result()
+    assert len(workers()) == (jobs if jobs > 1 else 0)  # the workers run before result()
     got = explain_all(booster, features, catalog=FakeCatalog(), pending=pending)
-    assert not multiprocessing.active_children()  # and are gone after it
+    assert not workers()  # and are gone after it
     assert got.backend == expected.backend == "woodelf"
     pd.testing.assert_frame_equal(got.contributions, expected.contributions, check_exact=True)
     pd.testing.assert_frame_equal(got.reasons, expected.reasons, check_exact=True)
     cancelled = start_explaining(booster, features, backend="woodelf")
+    assert len(workers()) == (jobs if jobs > 1 else 0)
     cancelled.cancel()
-    assert not multiprocessing.active_children()
+    assert not workers()
