@@ -95,14 +95,13 @@ class _SleepyPool:
     def __init__(self, jobs):
         from concurrent.futures import ThreadPoolExecutor
 
-        self.jobs, self.started, self.threads = jobs, [], []
+        self.jobs, self.started = jobs, []
         self._threads = ThreadPoolExecutor(jobs)
 
-    def submit(self, spec, train, valid, threads=1):
+    def submit(self, spec, train, valid):
         import time
 
         self.started.append(train)
-        self.threads.append(threads)
         return self._threads.submit(lambda: (time.sleep(0.05 if train == 0 else 0.0), train)[1])
 
 
@@ -113,7 +112,6 @@ def test_fold_results_keeps_fold_order_and_stops_when_the_caller_stops():
 
     pool, folds = _SleepyPool(jobs=2), [(i, None) for i in range(5)]
     assert list(fold_results(pool, None, folds)) == list(range(5))
-    assert pool.threads == [2, 1, 1, 1, 1]  # the first fold runs alone, on both threads
     pool.started.clear()
     for _ in fold_results(pool, None, folds):
         break  # a trial pruned after its first fold, which ran alone: nothing else started
@@ -133,12 +131,12 @@ def test_fold_results_keeps_fold_order_and_stops_when_the_caller_stops():
     assert fold_jobs(None, 4) >= 1 and fold_jobs(3, 2) == 2 and fold_jobs(0, 4) == 1
 
 
-def test_lightgbm_threads_caps_the_process_and_restores_the_cap():
+def test_one_lightgbm_thread_caps_the_process_and_restores_the_cap():
     import ctypes
 
     from lightgbm.basic import _LIB
 
-    from churnml.model.parallel_folds import lightgbm_threads
+    from churnml.model.parallel_folds import one_lightgbm_thread
 
     def cap():
         out = ctypes.c_int(0)
@@ -146,12 +144,11 @@ def test_lightgbm_threads_caps_the_process_and_restores_the_cap():
         return out.value
 
     before = cap()
-    with lightgbm_threads():
-        assert cap() == 1
-        with lightgbm_threads(2):
-            assert cap() == 2
+    with one_lightgbm_thread():
         assert cap() == 1
     assert cap() == before
+    with one_lightgbm_thread(active=False):
+        assert cap() == before
 
 
 def test_sqlite_storage_is_shared_between_workers(frame, config, tmp_path):

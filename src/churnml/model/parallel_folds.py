@@ -24,13 +24,9 @@ guard. The workers stay up between trials and between calls (they exit after
 :data:`IDLE_SECONDS` without work); the training frame reaches each worker once, through a
 temporary pickle file, not with every fold.
 
-A fold fitted beside others runs on one LightGBM thread (:func:`lightgbm_threads`, and
-``OMP_NUM_THREADS=1`` in the workers); a fold that runs alone (a trial's first, which the pruner
-judges) uses ``jobs`` threads. The thread count does not change the trees: ``force_col_wise``
-builds each feature's histogram on one thread, in row order, and ``deterministic`` keeps
-LightGBM's other sums in order (checked with 1 and 2 threads: the same model string, tree for
-tree, with early stopping and class weights; ``tests/test_tuning.py`` compares the study of two
-workers with one core's).
+Every fit — in a worker or, with one job, in this process — runs on one LightGBM thread
+(:func:`one_lightgbm_thread`, and ``OMP_NUM_THREADS=1`` in the workers): another thread count
+adds LightGBM's histogram sums in another order and can change a fit in its last bits.
 """
 
 from __future__ import annotations
@@ -44,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "FoldPool", "FoldSpec", "fit_fold", "fold_jobs", "fold_results", "lightgbm_threads",
+    "FoldPool", "FoldSpec", "fit_fold", "fold_jobs", "fold_results", "one_lightgbm_thread",
     "warm_workers",
 ]
 
@@ -61,19 +57,15 @@ class FoldSpec:
     label_column: str = "label"
 
 
-def fit_fold(frame, spec: FoldSpec, train, valid, threads: int = 1) -> tuple[float, int]:
-    """``(ROC-AUC on the valid rows, trees used)`` of a ChurnModel fitted on the train rows
-    with ``threads`` LightGBM threads."""
+def fit_fold(frame, spec: FoldSpec, train, valid) -> tuple[float, int]:
+    """``(ROC-AUC on the valid rows, trees used)`` of a ChurnModel fitted on the train rows."""
     from sklearn.metrics import roc_auc_score
 
     from churnml.model.estimator import ChurnModel
 
-    params = {**(spec.model.get("params") or {}), "num_threads": threads}
-    with lightgbm_threads(threads):
-        model = ChurnModel(**{**spec.model, "params": params}).fit(frame.iloc[train])
-        raw = model.predict_raw(frame.iloc[valid])
+    model = ChurnModel(**spec.model).fit(frame.iloc[train])
     y = frame[spec.label_column].iloc[valid].astype(int).to_numpy()
-    return float(roc_auc_score(y, raw)), model.best_iteration_
+    return float(roc_auc_score(y, model.predict_raw(frame.iloc[valid]))), model.best_iteration_
 
 
 def fold_jobs(n_jobs: int | None, n_folds: int) -> int:
@@ -122,14 +114,15 @@ class FoldPool:
             self._folder.cleanup()  # the workers keep their copy until the next frame
         return False
 
-    def submit(self, spec: FoldSpec, train, valid, threads: int = 1) -> Future:
+    def submit(self, spec: FoldSpec, train, valid) -> Future:
         if self._executor is not None:
-            return self._executor.submit(_fit_in_worker, self._path, spec, train, valid, threads)
+            return self._executor.submit(_fit_in_worker, self._path, spec, train, valid)
         done = Future()
-        try:
-            done.set_result(fit_fold(self.frame, spec, train, valid, threads))
-        except BaseException as error:  # noqa: BLE001 - raised again by .result()
-            done.set_exception(error)
+        with one_lightgbm_thread():
+            try:
+                done.set_result(fit_fold(self.frame, spec, train, valid))
+            except BaseException as error:  # noqa: BLE001 - raised again by .result()
+                done.set_exception(error)
         return done
 
 
@@ -161,8 +154,7 @@ def fold_results(pool: FoldPool, spec: FoldSpec, folds, *, eager: bool = False):
 
     Unless ``eager`` (the caller knows the trial cannot be pruned: pruning is off, or too few
     trials are complete for the pruner to judge), the first fold (the smallest: folds expand)
-    runs alone, on ``pool.jobs`` LightGBM threads, because the median pruner stops most pruned
-    trials right after it; folds side by side run on one thread each. A further
+    runs alone, because the median pruner stops most pruned trials right after it. A further
     fold starts only once the caller takes a result and asks for more, so a trial the caller
     prunes starts no further fold. When the caller stops iterating, folds not yet started are
     cancelled; a fold still running finishes in its worker, and its result is dropped.
@@ -171,10 +163,9 @@ def fold_results(pool: FoldPool, spec: FoldSpec, folds, *, eager: bool = False):
     pending, started = [], 0
     try:
         while started < len(folds) or pending:
-            alone = started == 0 and not eager
-            while started < len(folds) and len(pending) < (1 if alone else pool.jobs):
-                threads = pool.jobs if alone else 1
-                pending.append(pool.submit(spec, *folds[started], threads=threads))
+            limit = 1 if started == 0 and not eager else pool.jobs
+            while started < len(folds) and len(pending) < limit:
+                pending.append(pool.submit(spec, *folds[started]))
                 started += 1
             yield pending.pop(0).result()
     finally:
@@ -185,27 +176,31 @@ def fold_results(pool: FoldPool, spec: FoldSpec, folds, *, eager: bool = False):
 _WORKER_FRAME: dict = {}  # in a worker process: the path of the frame it holds -> the frame
 
 
-def _fit_in_worker(path: str, spec: FoldSpec, train, valid, threads: int):
+def _fit_in_worker(path: str, spec: FoldSpec, train, valid):
     """:func:`fit_fold` in a worker process, on the frame pickled at ``path`` (read once)."""
     if path not in _WORKER_FRAME:
         _WORKER_FRAME.clear()
         with open(path, "rb") as handle:
             _WORKER_FRAME[path] = pickle.load(handle)
-    return fit_fold(_WORKER_FRAME[path], spec, train, valid, threads)
+    with one_lightgbm_thread():  # also when the trial's parameters ask for more threads
+        return fit_fold(_WORKER_FRAME[path], spec, train, valid)
 
 
 @contextmanager
-def lightgbm_threads(threads: int = 1):
-    """Cap every LightGBM call of this process at ``threads`` inside the block, restoring the
-    cap it had (``LGBM_SetMaxThreads``: LightGBM 4 has it in its C API only), also when a
-    trial's parameters ask for more threads."""
+def one_lightgbm_thread(active: bool = True):
+    """Cap every LightGBM call of this process at one thread inside the block, restoring the cap
+    it had (``LGBM_SetMaxThreads``: LightGBM 4 has it in its C API only); nothing when not
+    ``active``."""
+    if not active:
+        yield
+        return
     import ctypes
 
     from lightgbm.basic import _LIB, _safe_call
 
     before = ctypes.c_int(0)
     _safe_call(_LIB.LGBM_GetMaxThreads(ctypes.byref(before)))
-    _safe_call(_LIB.LGBM_SetMaxThreads(ctypes.c_int(threads)))
+    _safe_call(_LIB.LGBM_SetMaxThreads(ctypes.c_int(1)))
     try:
         yield
     finally:
