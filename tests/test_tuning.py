@@ -217,3 +217,35 @@ def test_with_one_fold_the_best_trial_is_kept_and_the_reason_says_so():
     study, defaults = _study_with([0.70], [0.71])
     chosen, why = select_trial(study, defaults)
     assert chosen.number == 1 and "no fold-to-fold comparison" in why
+
+
+class _Noisy:
+    """An estimator that warns while it fits (as ChurnModel does on a short history)."""
+
+    def fit(self, frame):
+        import warnings
+
+        warnings.warn(f"fitted on {len(frame)} rows", UserWarning, stacklevel=1)
+        self.rows_ = len(frame)
+        return self
+
+
+def test_a_model_fitted_in_a_worker_is_the_one_fitted_here(frame):
+    # train fits the deployed model in a worker process while it evaluates the held-out one
+    from churnml.model.parallel_folds import FoldPool
+
+    def model():
+        return ChurnModel(n_estimators=80, time_column="as_of", random_state=3)
+
+    here = model().fit(frame)
+    with FoldPool(frame, 2) as pool:
+        assert pool._executor is not None  # really another process
+        there = pool.fit(model()).result()
+        with pytest.warns(UserWarning, match=f"fitted on {len(frame)} rows"):
+            noisy = pool.fit(_Noisy()).result()
+    assert noisy.rows_ == len(frame)
+    assert there.booster_.model_to_string() == here.booster_.model_to_string()
+    np.testing.assert_array_equal(there.predict_proba(frame), here.predict_proba(frame))
+    with FoldPool(frame, 1) as pool:  # one job: fitted in this process, warnings as they come
+        with pytest.warns(UserWarning, match="fitted on"):
+            pool.fit(_Noisy())

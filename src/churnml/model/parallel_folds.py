@@ -1,5 +1,8 @@
 """Where the folds of tuning trials are fitted: worker processes on every core.
 
+(:meth:`FoldPool.fit` also fits ``train``'s deployed model in a worker while the held-out model
+is evaluated.)
+
 A trial fits one single-threaded LightGBM model per out-of-time fold (:func:`fit_fold`). The fits
 are independent, so :func:`fold_results` keeps up to ``jobs`` of them running in a
 :class:`FoldPool` and hands their results back in fold order. The caller reports each fold to
@@ -126,6 +129,35 @@ class FoldPool:
         return done
 
 
+    def fit(self, model):
+        """``model`` (an unfitted estimator) fitted on every row of the frame, as a future: in a
+        worker process, whose warnings ``.result()`` raises again here, or in this process for
+        one job."""
+        if self._executor is None:
+            done = Future()
+            try:
+                done.set_result(model.fit(self.frame))
+            except BaseException as error:  # noqa: BLE001 - raised again by .result()
+                done.set_exception(error)
+            return done
+        return _Warned(self._executor.submit(_fit_model_in_worker, self._path, model))
+
+
+class _Warned:
+    """A worker's ``(value, warnings)`` future: ``result()`` warns here and returns the value."""
+
+    def __init__(self, future: Future):
+        self._future = future
+
+    def result(self):
+        import warnings
+
+        value, caught = self._future.result()
+        for message, category in caught:
+            warnings.warn(message, category, stacklevel=2)
+        return value
+
+
 def _executor(jobs: int):
     """loky's reusable executor with ``jobs`` single-threaded workers (the same one every time)."""
     import loky
@@ -176,14 +208,29 @@ def fold_results(pool: FoldPool, spec: FoldSpec, folds, *, eager: bool = False):
 _WORKER_FRAME: dict = {}  # in a worker process: the path of the frame it holds -> the frame
 
 
-def _fit_in_worker(path: str, spec: FoldSpec, train, valid):
-    """:func:`fit_fold` in a worker process, on the frame pickled at ``path`` (read once)."""
+def _worker_frame(path: str):
+    """In a worker process: the frame pickled at ``path``, read once."""
     if path not in _WORKER_FRAME:
         _WORKER_FRAME.clear()
         with open(path, "rb") as handle:
             _WORKER_FRAME[path] = pickle.load(handle)
+    return _WORKER_FRAME[path]
+
+
+def _fit_in_worker(path: str, spec: FoldSpec, train, valid):
+    """:func:`fit_fold` in a worker process, on the frame pickled at ``path``."""
     with one_lightgbm_thread():  # also when the trial's parameters ask for more threads
-        return fit_fold(_WORKER_FRAME[path], spec, train, valid)
+        return fit_fold(_worker_frame(path), spec, train, valid)
+
+
+def _fit_model_in_worker(path: str, model):
+    """``(model fitted on the frame at path, its warnings as (message, category) pairs)``."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught, one_lightgbm_thread():
+        warnings.simplefilter("always")
+        model.fit(_worker_frame(path))
+    return model, [(str(w.message), w.category) for w in caught]
 
 
 @contextmanager

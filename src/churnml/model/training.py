@@ -345,6 +345,7 @@ def train(
     from churnml.model.folds import out_of_time_folds, trainable_before
     from churnml.model.gate import auc_interval_by_account
     from churnml.model.logistic import one_blas_thread
+    from churnml.model.parallel_folds import FoldPool, fold_jobs
     from churnml.model.tuning import tune
 
     timings = {}
@@ -423,34 +424,39 @@ def train(
     timings["tune_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    before = trainable_before(frame, test_start, gap_days=config.gap_days)
-    pre = frame.loc[before]
-    holdout = _new_model(config, tuned.best_params, columns).fit(pre)
-    X_cols = list(holdout.feature_names_in_)
-    y_test = test["label"].astype(int).to_numpy()
-    pre_labelled = pre[pre["label"].notna()]
-    with one_blas_thread():  # lbfgs on a few thousand rows: two BLAS threads took 4x as long
-        logistic = logistic_baseline().fit(pre_labelled[X_cols], pre_labelled["label"].astype(int))
-        logistic_probability = logistic.predict_proba(test[X_cols])[:, 1]
-    health = HealthScore().fit(pre_labelled[X_cols])
-    predictions = {
-        "model": holdout.predict_proba(test)[:, 1],
-        "uncalibrated": 1.0 / (1.0 + np.exp(-holdout.predict_raw(test))),
-        "logistic": logistic_probability,
-        "health_score": health.predict_proba(test[X_cols])[:, 1],
-    }
-    evaluation = evaluate(
-        y_test,
-        predictions,
-        frame=test,
-        capacity=config.capacity,
-        oracle=_oracle(tables, test, label, audit.summary["horizon_days"] or config.horizon_days),
-    )
-    interval = auc_interval_by_account(test, y_test, predictions["model"], seed=config.seed)
-    timings["evaluate_s"] = time.perf_counter() - step
-
-    step = time.perf_counter()
-    deployed = _new_model(config, tuned.best_params, columns).fit(frame)
+    # the deployed model is fitted in a worker process while this one evaluates the held-out one
+    with FoldPool(frame, fold_jobs(None, 2)) as pool:
+        deploying = pool.fit(_new_model(config, tuned.best_params, columns))
+        before = trainable_before(frame, test_start, gap_days=config.gap_days)
+        pre = frame.loc[before]
+        holdout = _new_model(config, tuned.best_params, columns).fit(pre)
+        X_cols = list(holdout.feature_names_in_)
+        y_test = test["label"].astype(int).to_numpy()
+        pre_labelled = pre[pre["label"].notna()]
+        with one_blas_thread():  # lbfgs on a few thousand rows: two BLAS threads took 4x as long
+            y_pre = pre_labelled["label"].astype(int)
+            logistic = logistic_baseline().fit(pre_labelled[X_cols], y_pre)
+            logistic_probability = logistic.predict_proba(test[X_cols])[:, 1]
+        health = HealthScore().fit(pre_labelled[X_cols])
+        predictions = {
+            "model": holdout.predict_proba(test)[:, 1],
+            "uncalibrated": 1.0 / (1.0 + np.exp(-holdout.predict_raw(test))),
+            "logistic": logistic_probability,
+            "health_score": health.predict_proba(test[X_cols])[:, 1],
+        }
+        evaluation = evaluate(
+            y_test,
+            predictions,
+            frame=test,
+            capacity=config.capacity,
+            oracle=_oracle(
+                tables, test, label, audit.summary["horizon_days"] or config.horizon_days
+            ),
+        )
+        interval = auc_interval_by_account(test, y_test, predictions["model"], seed=config.seed)
+        timings["evaluate_s"] = time.perf_counter() - step
+        step = time.perf_counter()
+        deployed = deploying.result()
     timings["deploy_fit_s"] = time.perf_counter() - step
     labelled = frame[frame["label"].notna()]
     info = {
