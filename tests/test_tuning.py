@@ -246,6 +246,9 @@ def test_a_model_fitted_in_a_worker_is_the_one_fitted_here(frame):
     assert noisy.rows_ == len(frame)
     assert there.booster_.model_to_string() == here.booster_.model_to_string()
     np.testing.assert_array_equal(there.predict_proba(frame), here.predict_proba(frame))
-    with FoldPool(frame, 1) as pool:  # one job: fitted in this process, warnings as they come
+    with FoldPool(frame, 1) as pool:  # one job: fitted in this process when asked for
+        late = _Noisy()
+        fitting = pool.fit(late)
+        assert not hasattr(late, "rows_")
         with pytest.warns(UserWarning, match="fitted on"):
-            pool.fit(_Noisy())
+            assert fitting.result() is late and late.rows_ == len(frame)

@@ -129,33 +129,31 @@ class FoldPool:
         return done
 
 
-    def fit(self, model):
-        """``model`` (an unfitted estimator) fitted on every row of the frame, as a future: in a
-        worker process, whose warnings ``.result()`` raises again here, or in this process for
-        one job."""
+    def fit(self, model) -> _Fitted:
+        """``model`` (an unfitted estimator) fitted on every row of the frame: started now in a
+        worker process (``.result()`` waits for it and raises its warnings again here), or, for
+        one job, fitted in this process by ``.result()``."""
         if self._executor is None:
-            done = Future()
-            try:
-                done.set_result(model.fit(self.frame))
-            except BaseException as error:  # noqa: BLE001 - raised again by .result()
-                done.set_exception(error)
-            return done
-        return _Warned(self._executor.submit(_fit_model_in_worker, self._path, model))
+            return _Fitted(lambda: (model.fit(self.frame), []))
+        future = self._executor.submit(_fit_model_in_worker, self._path, model)
+        return _Fitted(future.result)
 
 
-class _Warned:
-    """A worker's ``(value, warnings)`` future: ``result()`` warns here and returns the value."""
+class _Fitted:
+    """What :meth:`FoldPool.fit` returns: ``result()`` is the fitted model (computed once)."""
 
-    def __init__(self, future: Future):
-        self._future = future
+    def __init__(self, compute):
+        self._compute, self._done = compute, None
 
     def result(self):
         import warnings
 
-        value, caught = self._future.result()
-        for message, category in caught:
-            warnings.warn(message, category, stacklevel=2)
-        return value
+        if self._done is None:
+            model, caught = self._compute()
+            for message, category in caught:
+                warnings.warn(message, category, stacklevel=2)
+            self._done = (model,)
+        return self._done[0]
 
 
 def _executor(jobs: int):
