@@ -90,7 +90,8 @@ def test_folds_fitted_side_by_side_give_the_same_study_as_one_core(frame, config
 
 
 class _SleepyPool:
-    """Folds in threads, recording which start; fold 0 finishes after the others."""
+    """Folds in threads, recording the training size of each fold as it starts; the first
+    (smallest) fold finishes after the others."""
 
     def __init__(self, jobs):
         from concurrent.futures import ThreadPoolExecutor
@@ -101,33 +102,34 @@ class _SleepyPool:
     def submit(self, spec, train, valid):
         import time
 
-        self.started.append(train)
-        return self._threads.submit(lambda: (time.sleep(0.05 if train == 0 else 0.0), train)[1])
+        self.started.append(len(train))
+        pause = 0.05 if len(train) == 1 else 0.0
+        return self._threads.submit(lambda: (time.sleep(pause), len(train))[1])
 
 
-def test_fold_results_keeps_fold_order_and_stops_when_the_caller_stops():
+def test_fold_results_keeps_fold_order_and_starts_the_largest_folds_first():
     import time
 
     from churnml.model.parallel_folds import fold_jobs, fold_results
 
-    pool, folds = _SleepyPool(jobs=2), [(i, None) for i in range(5)]
-    assert list(fold_results(pool, None, folds)) == list(range(5))
+    pool, folds = _SleepyPool(jobs=2), [(range(n), None) for n in (1, 2, 3, 4, 5)]
+    assert list(fold_results(pool, None, folds)) == [1, 2, 3, 4, 5]  # results in fold order
+    assert pool.started == [1, 5, 4, 3, 2]  # the first alone, then the largest first
     pool.started.clear()
     for _ in fold_results(pool, None, folds):
         break  # a trial pruned after its first fold, which ran alone: nothing else started
     time.sleep(0.1)
-    assert pool.started == [0]
-    pool.started.clear()
-    for i in fold_results(pool, None, folds):
-        if i == 1:
-            break  # pruned after the second fold: only the third, running beside it, started
-    time.sleep(0.1)
-    assert sorted(pool.started) == [0, 1, 2]
+    assert pool.started == [1]
     pool.started.clear()
     for _ in fold_results(pool, None, folds, eager=True):
-        break  # a trial that cannot be pruned starts two folds at once from the first
+        break  # a trial that cannot be pruned starts every fold, largest first
     time.sleep(0.1)
-    assert pool.started == [0, 1]
+    assert pool.started == [5, 4, 3, 2, 1]
+    one = _SleepyPool(jobs=1)
+    for i in fold_results(one, None, folds):
+        if i == 2:
+            break  # one job: fold order, each fold only when asked for
+    assert one.started == [1, 2]
     assert fold_jobs(None, 4) >= 1 and fold_jobs(3, 2) == 2 and fold_jobs(0, 4) == 1
 
 

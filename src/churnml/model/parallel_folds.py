@@ -44,7 +44,7 @@ from pathlib import Path
 
 __all__ = [
     "FoldPool", "FoldSpec", "fit_fold", "fold_jobs", "fold_results", "one_lightgbm_thread",
-    "warm_workers",
+    "start_order", "warm_workers",
 ]
 
 #: seconds an idle worker process waits for the next fold before it exits
@@ -184,23 +184,51 @@ def fold_results(pool: FoldPool, spec: FoldSpec, folds, *, eager: bool = False):
 
     Unless ``eager`` (the caller knows the trial cannot be pruned: pruning is off, or too few
     trials are complete for the pruner to judge), the first fold (the smallest: folds expand)
-    runs alone, because the median pruner stops most pruned trials right after it. A further
-    fold starts only once the caller takes a result and asks for more, so a trial the caller
-    prunes starts no further fold. When the caller stops iterating, folds not yet started are
-    cancelled; a fold still running finishes in its worker, and its result is dropped.
+    runs alone, because the median pruner stops most pruned trials right after it. The other
+    folds start largest first (:func:`start_order`), a new one whenever a worker is free, so
+    the trial's largest fold does not run alone at its end; results still come in fold order.
+    With one job the folds run in fold order, each when the caller asks for it, so a trial the
+    caller prunes fits no further fold. When the caller stops iterating, folds not yet started
+    are cancelled; a fold still running finishes in its worker, and its result is dropped.
     """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     folds = list(folds)
-    pending, started = [], 0
+    waiting = start_order([len(train) for train, _ in folds], pool.jobs, alone=not eager)
+    futures: dict = {}
     try:
-        while started < len(folds) or pending:
-            limit = 1 if started == 0 and not eager else pool.jobs
-            while started < len(folds) and len(pending) < limit:
-                pending.append(pool.submit(spec, *folds[started]))
-                started += 1
-            yield pending.pop(0).result()
+        for k in range(len(folds)):
+            while k not in futures or not futures[k].done():
+                running = [f for f in futures.values() if not f.done()]
+                limit = 1 if k == 0 and not eager else pool.jobs
+                if waiting and len(running) < limit:
+                    i = waiting.pop(0)
+                    futures[i] = pool.submit(spec, *folds[i])
+                else:
+                    wait(running, return_when=FIRST_COMPLETED)
+            yield futures.pop(k).result()
     finally:
-        for future in pending:
+        for future in futures.values():
             future.cancel()
+
+
+def start_order(sizes, jobs: int, *, alone: bool = True) -> list[int]:
+    """The order folds of these training ``sizes`` start in: fold order for one job; else the
+    first fold first when it runs ``alone``, then the others largest first (longest first keeps
+    every worker busy until the trial's last fold, as in LPT scheduling).
+
+    Examples
+    --------
+    >>> start_order([1114, 3124, 5249, 7915], 2), start_order([1114, 3124, 5249, 7915], 1)
+    ([0, 3, 2, 1], [0, 1, 2, 3])
+    >>> start_order([10, 30, 20], 2, alone=False)
+    [1, 2, 0]
+    """
+    folds = list(range(len(sizes)))
+    if jobs <= 1:
+        return folds
+    head = folds[:1] if alone else []
+    return head + sorted(folds[len(head):], key=lambda i: -sizes[i])
 
 
 _WORKER_FRAME: dict = {}  # in a worker process: the path of the frame it holds -> the frame
