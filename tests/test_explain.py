@@ -401,6 +401,7 @@ def test_started_contributions_are_computed_while_the_caller_works(booster, fram
     assert len(workers()) == (jobs if jobs > 1 else 0)  # the workers run before result()
     got = explain_all(booster, features, catalog=FakeCatalog(), pending=pending)
     assert not workers()  # and are gone after it
+    assert pending.result() is pending.result()  # computed once
     assert got.backend == expected.backend == "woodelf"
     pd.testing.assert_frame_equal(got.contributions, expected.contributions, check_exact=True)
     pd.testing.assert_frame_equal(got.reasons, expected.reasons, check_exact=True)

@@ -173,13 +173,15 @@ class PendingContributions:
 
     def __init__(self, backend: str, compute, running=None):
         self.backend = backend
-        self._compute, self._running = compute, running
+        self._compute, self._running, self._done = compute, running, None
 
     def result(self):
-        try:
-            return self._compute()
-        finally:
-            self.cancel()
+        if self._done is None:
+            try:
+                self._done = self._compute()
+            finally:
+                self.cancel()
+        return self._done
 
     def cancel(self) -> None:
         if self._running is not None:
