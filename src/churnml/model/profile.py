@@ -128,6 +128,7 @@ def measure(tables: dict, spine: pd.DataFrame, families: dict[str, str]) -> dict
         Family -> source table (:func:`family_tables`).
     """
     from churnml.data.contract import CONTRACT
+
     from churnml.sources.lazy import as_dated, is_lazy
 
     present = {k: v for k, v in tables.items()
@@ -174,9 +175,8 @@ def family_importance(model, catalog, frame: pd.DataFrame | None = None) -> dict
     return {f: round(float(v) / total, 4) if total > 0 else 0.0 for f, v in totals.items()}
 
 
-def data_profile(tables: dict, spine: pd.DataFrame, model, catalog, *, measured=None) -> dict:
-    """The profile of the data ``model`` was trained on (stored in ``training_info_``);
-    ``measured``: what :func:`measure` returned for these tables and spine, when already known.
+def data_profile(tables: dict, spine: pd.DataFrame, model, catalog) -> dict:
+    """The profile of the data ``model`` was trained on (stored in ``training_info_``).
 
     Examples
     --------
@@ -184,7 +184,7 @@ def data_profile(tables: dict, spine: pd.DataFrame, model, catalog, *, measured=
     >>> profile["families"]["usage"]  # doctest: +SKIP
     {'table': 'usage', 'coverage': 0.99, 'importance': 0.41}
     """
-    profile = measure(tables, spine, family_tables(catalog)) if measured is None else measured
+    profile = measure(tables, spine, family_tables(catalog))
     importance = family_importance(model, catalog, spine)
     for family, info in profile["families"].items():
         info["importance"] = importance.get(family) if importance else None

@@ -253,18 +253,6 @@ def _label_audit(frame: pd.DataFrame, config, *, warn: bool = True):
     return audit
 
 
-def _while_tuning(tables, frame, catalog) -> dict | None:
-    """The data profile's measures of ``tables`` over the training ``frame`` (None without
-    tables), and the plotting modules imported."""
-    import matplotlib.figure  # noqa: F401 - the evaluation's figures, imported once
-
-    if tables is None:
-        return None
-    from churnml.model.profile import family_tables, measure
-
-    return measure(tables, frame, family_tables(catalog))
-
-
 def _new_model(config, params, columns):
     from churnml.model.estimator import ChurnModel
 
@@ -349,8 +337,6 @@ def train(
     >>> result = train("data/demo", trials=20)  # doctest: +SKIP
     >>> print(result.summary())  # doctest: +SKIP
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from churnml.features.catalog import load_catalog
     from churnml.features.engine import feature_columns
     from churnml.model.baselines import HealthScore, logistic_baseline
@@ -422,11 +408,7 @@ def train(
 
     if log:
         store.join()
-    # this process mostly waits for the fold workers while the trials run: meanwhile a thread
-    # measures the data profile and imports what the evaluation draws with
-    with ThreadPoolExecutor(1, thread_name_prefix="churnml-train") as spare, \
-            TrialRuns(tracking_uri, enabled=log) as trial_runs:  # trials logged as they finish
-        measured = spare.submit(_while_tuning, tables, frame, catalog)
+    with TrialRuns(tracking_uri, enabled=log) as trial_runs:  # trials logged as they finish
         tuned = tune(
             frame,
             config=config,
@@ -499,8 +481,7 @@ def train(
     if tables is not None:  # what scoring compares its data with (churnml.scoring.drift)
         from churnml.model.profile import data_profile
 
-        info["data_profile"] = data_profile(tables, frame, deployed, catalog,
-                                            measured=measured.result())  # fmt: skip
+        info["data_profile"] = data_profile(tables, frame, deployed, catalog)
     deployed.catalog_, deployed.config_ = catalog, config
     deployed.model_name_, deployed.model_version_ = None, None
     deployed.training_info_ = info
