@@ -128,7 +128,6 @@ class FoldPool:
                 done.set_exception(error)
         return done
 
-
     def fit(self, model) -> _Fitted:
         """``model`` (an unfitted estimator) fitted on every row of the frame: started now in a
         worker process (``.result()`` waits for it and raises its warnings again here), or, for

@@ -311,7 +311,6 @@ def score_frame(
     )
 
 
-
 def _predicted_and_explained(model, features: pd.DataFrame, backend: str):
     """Calibrated probabilities and :func:`~churnml.explain.contributions.explain_all`, with
     WOODELF's worker processes explaining the rows while this process predicts."""
@@ -366,6 +365,7 @@ def _scored(model, features, probability, explanation, tiers, capacity, previous
     )
     scores = apply_trend(scores, previous)
     return scores, notes, tiering
+
 
 def _warn(notes: list[dict]) -> None:
     for note in notes:
