@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 from test_folds import snapshot_frame
 
@@ -232,25 +233,46 @@ class _Noisy:
         return self
 
 
+def _pid_and_warning(text):
+    import os
+    import warnings
+
+    warnings.warn(text, RuntimeWarning, stacklevel=1)
+    return os.getpid()
+
+
 def test_a_model_fitted_in_a_worker_is_the_one_fitted_here(frame):
-    # train fits the deployed model in a worker process while it evaluates the held-out one
+    # train fits the deployed and the held-out model in worker processes, side by side
+    import os
+
     from churnml.model.parallel_folds import FoldPool
 
     def model():
         return ChurnModel(n_estimators=80, time_column="as_of", random_state=3)
 
-    here = model().fit(frame)
+    rows = np.flatnonzero(pd.to_datetime(frame["as_of"]) < pd.to_datetime(frame["as_of"]).max())
+    here, here_early = model().fit(frame), model().fit(frame.iloc[rows])
     with FoldPool(frame, 2) as pool:
         assert pool._executor is not None  # really another process
-        there = pool.fit(model()).result()
+        deploying, holding = pool.fit(model()), pool.fit(model(), rows)
+        there, there_early = deploying.result(), holding.result()
         with pytest.warns(UserWarning, match=f"fitted on {len(frame)} rows"):
             noisy = pool.fit(_Noisy()).result()
-    assert noisy.rows_ == len(frame)
-    assert there.booster_.model_to_string() == here.booster_.model_to_string()
-    np.testing.assert_array_equal(there.predict_proba(frame), here.predict_proba(frame))
+        with pytest.warns(UserWarning, match=f"fitted on {len(rows)} rows"):
+            pool.fit(_Noisy(), rows).result()
+        with pytest.warns(RuntimeWarning, match="drawn there"):
+            assert pool.call(_pid_and_warning, "drawn there").result() != os.getpid()
+    assert noisy.rows_ == len(frame) > len(rows)
+    for a, b in ((there, here), (there_early, here_early)):
+        assert a.booster_.model_to_string() == b.booster_.model_to_string()
+        np.testing.assert_array_equal(a.predict_proba(frame), b.predict_proba(frame))
+    assert here.booster_.model_to_string() != here_early.booster_.model_to_string()
     with FoldPool(frame, 1) as pool:  # one job: fitted in this process when asked for
         late = _Noisy()
         fitting = pool.fit(late)
         assert not hasattr(late, "rows_")
         with pytest.warns(UserWarning, match="fitted on"):
             assert fitting.result() is late and late.rows_ == len(frame)
+        calling = pool.call(_pid_and_warning, "drawn here")
+        with pytest.warns(RuntimeWarning, match="drawn here"):
+            assert calling.result() == os.getpid()

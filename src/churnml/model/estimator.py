@@ -271,6 +271,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         }
         return X_all
 
+    def features_of(self, frame) -> list[str]:
+        """The feature columns :meth:`fit` learns from the snapshot frame ``frame``."""
+        time_column = self.time_column or ("as_of" if "as_of" in frame.columns else None)
+        return self._select_features(frame, time_column)
+
     def _select_features(self, frame, time_column):
         if self.feature_columns is not None:
             columns = list(self.feature_columns)

@@ -1,7 +1,7 @@
 """Where the folds of tuning trials are fitted: worker processes on every core.
 
-(:meth:`FoldPool.fit` also fits ``train``'s deployed model in a worker while the held-out model
-is evaluated.)
+(:meth:`FoldPool.fit` also fits ``train``'s deployed and held-out models side by side, and
+:meth:`FoldPool.call` draws its figures while the model is logged.)
 
 A trial fits one single-threaded LightGBM model per out-of-time fold (:func:`fit_fold`). The fits
 are independent, so :func:`fold_results` keeps up to ``jobs`` of them running in a
@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "FoldPool", "FoldSpec", "fit_fold", "fold_jobs", "fold_results", "one_lightgbm_thread",
-    "start_order", "warm_workers",
+    "FoldPool", "FoldSpec", "Pending", "fit_fold", "fold_jobs", "fold_results",
+    "one_lightgbm_thread", "start_order", "warm_workers",
 ]
 
 #: seconds an idle worker process waits for the next fold before it exits
@@ -128,18 +128,26 @@ class FoldPool:
                 done.set_exception(error)
         return done
 
-    def fit(self, model) -> _Fitted:
-        """``model`` (an unfitted estimator) fitted on every row of the frame: started now in a
-        worker process (``.result()`` waits for it and raises its warnings again here), or, for
-        one job, fitted in this process by ``.result()``."""
+    def fit(self, model, rows=None) -> Pending:
+        """``model`` (an unfitted estimator) fitted on the frame's rows at positions ``rows``
+        (default: every row): started now in a worker process, or, for one job, fitted in this
+        process by ``.result()``."""
         if self._executor is None:
-            return _Fitted(lambda: (model.fit(self.frame), []))
-        future = self._executor.submit(_fit_model_in_worker, self._path, model)
-        return _Fitted(future.result)
+            frame = self.frame if rows is None else self.frame.iloc[rows]
+            return Pending(lambda: (model.fit(frame), []))
+        return Pending(self._executor.submit(_fit_model_in_worker, self._path, model, rows).result)
+
+    def call(self, function, *args) -> Pending:
+        """``function(*args)`` (a module-level function and picklable arguments) started now in
+        a worker process, or, for one job, run in this process by ``.result()``."""
+        if self._executor is None:
+            return Pending(lambda: (function(*args), []))
+        return Pending(self._executor.submit(_call_in_worker, function, args).result)
 
 
-class _Fitted:
-    """What :meth:`FoldPool.fit` returns: ``result()`` is the fitted model (computed once)."""
+class Pending:
+    """What :meth:`FoldPool.fit` and :meth:`FoldPool.call` return: ``result()`` waits for the
+    value (computed once) and raises the warnings the worker caught again here."""
 
     def __init__(self, compute):
         self._compute, self._done = compute, None
@@ -148,10 +156,10 @@ class _Fitted:
         import warnings
 
         if self._done is None:
-            model, caught = self._compute()
+            value, caught = self._compute()
             for message, category in caught:
                 warnings.warn(message, category, stacklevel=2)
-            self._done = (model,)
+            self._done = (value,)
         return self._done[0]
 
 
@@ -248,14 +256,21 @@ def _fit_in_worker(path: str, spec: FoldSpec, train, valid):
         return fit_fold(_worker_frame(path), spec, train, valid)
 
 
-def _fit_model_in_worker(path: str, model):
-    """``(model fitted on the frame at path, its warnings as (message, category) pairs)``."""
+def _fit_model_in_worker(path: str, model, rows):
+    """``(model fitted on the frame at path (its rows at positions rows), its warnings)``."""
+    frame = _worker_frame(path)
+    return _call_in_worker(model.fit, (frame if rows is None else frame.iloc[rows],))
+
+
+def _call_in_worker(function, args):
+    """``(function(*args), its warnings as (message, category) pairs)``, on one LightGBM
+    thread."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught, one_lightgbm_thread():
         warnings.simplefilter("always")
-        model.fit(_worker_frame(path))
-    return model, [(str(w.message), w.category) for w in caught]
+        value = function(*args)
+    return value, [(str(w.message), w.category) for w in caught]
 
 
 @contextmanager

@@ -175,8 +175,10 @@ def family_importance(model, catalog, frame: pd.DataFrame | None = None) -> dict
     return {f: round(float(v) / total, 4) if total > 0 else 0.0 for f, v in totals.items()}
 
 
-def data_profile(tables: dict, spine: pd.DataFrame, model, catalog) -> dict:
-    """The profile of the data ``model`` was trained on (stored in ``training_info_``).
+def data_profile(tables: dict, spine: pd.DataFrame, model, catalog, measured=None) -> dict:
+    """The profile of the data ``model`` was trained on (stored in ``training_info_``);
+    ``measured``: the tables' measures when taken already (``measure(tables, spine,
+    family_tables(catalog))``).
 
     Examples
     --------
@@ -184,7 +186,7 @@ def data_profile(tables: dict, spine: pd.DataFrame, model, catalog) -> dict:
     >>> profile["families"]["usage"]  # doctest: +SKIP
     {'table': 'usage', 'coverage': 0.99, 'importance': 0.41}
     """
-    profile = measure(tables, spine, family_tables(catalog))
+    profile = measure(tables, spine, family_tables(catalog)) if measured is None else measured
     importance = family_importance(model, catalog, spine)
     for family, info in profile["families"].items():
         info["importance"] = importance.get(family) if importance else None

@@ -176,16 +176,25 @@ def log_frame(frame: pd.DataFrame, artifact_file: str) -> None:
         mlflow.log_artifact(str(path), artifact_path=None if folder == "." else folder)
 
 
-def log_figures(figures: dict, folder: str = "figures") -> None:
-    """Log matplotlib figures as PNG artifacts (closing them)."""
-    import matplotlib.pyplot as plt
+def figure_images(figures: dict) -> dict[str, bytes]:
+    """PNG images of matplotlib figures, by name."""
+    import io
+
+    images = {}
+    for name, figure in figures.items():
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        images[name] = buffer.getvalue()
+    return images
+
+
+def log_images(images: dict[str, bytes], folder: str = "figures") -> None:
+    """Log PNG images (by name, as :func:`figure_images` makes them) as artifacts."""
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name, figure in figures.items():
-            path = Path(tmp) / f"{name}.png"
-            figure.savefig(path, dpi=110, bbox_inches="tight")
-            plt.close(figure)
+        for name, image in images.items():
+            (Path(tmp) / f"{name}.png").write_bytes(image)
         mlflow.log_artifacts(tmp, artifact_path=folder)
 
 

@@ -424,20 +424,28 @@ def train(
     timings["tune_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    # the deployed model is fitted in a worker process while this one evaluates the held-out one
+    # the deployed model (every resolved row) and the held-out one (rows known before the test
+    # period) are fitted in worker processes while this process fits the baselines and measures
+    # the data; the figures are drawn in a worker while the model is logged
     with FoldPool(frame, fold_jobs(None, 2)) as pool:
         deploying = pool.fit(_new_model(config, tuned.best_params, columns))
         before = trainable_before(frame, test_start, gap_days=config.gap_days)
+        holding = pool.fit(_new_model(config, tuned.best_params, columns), np.flatnonzero(before))
         pre = frame.loc[before]
-        holdout = _new_model(config, tuned.best_params, columns).fit(pre)
-        X_cols = list(holdout.feature_names_in_)
-        y_test = test["label"].astype(int).to_numpy()
         pre_labelled = pre[pre["label"].notna()]
+        X_cols = _new_model(config, tuned.best_params, columns).features_of(pre)
+        y_test = test["label"].astype(int).to_numpy()
         with one_blas_thread():  # lbfgs on a few thousand rows: two BLAS threads took 4x as long
             y_pre = pre_labelled["label"].astype(int)
             logistic = logistic_baseline().fit(pre_labelled[X_cols], y_pre)
             logistic_probability = logistic.predict_proba(test[X_cols])[:, 1]
         health = HealthScore().fit(pre_labelled[X_cols])
+        measured = None
+        if tables is not None:  # what scoring compares its data with (churnml.scoring.drift)
+            from churnml.model.profile import family_tables, measure
+
+            measured = measure(tables, frame, family_tables(catalog))
+        holdout = holding.result()
         predictions = {
             "model": holdout.predict_proba(test)[:, 1],
             "uncalibrated": 1.0 / (1.0 + np.exp(-holdout.predict_raw(test))),
@@ -454,6 +462,9 @@ def train(
             ),
         )
         interval = auc_interval_by_account(test, y_test, predictions["model"], seed=config.seed)
+        images = None
+        if log and figures:
+            images = pool.call(_evaluation_images, evaluation, holdout, test)
         timings["evaluate_s"] = time.perf_counter() - step
         step = time.perf_counter()
         deployed = deploying.result()
@@ -478,10 +489,10 @@ def train(
         "mapping_digest": mapping_digest(mapping),
         "label_definition": label_definition(config, label),
     }
-    if tables is not None:  # what scoring compares its data with (churnml.scoring.drift)
+    if measured is not None:
         from churnml.model.profile import data_profile
 
-        info["data_profile"] = data_profile(tables, frame, deployed, catalog)
+        info["data_profile"] = data_profile(tables, frame, deployed, catalog, measured=measured)
     deployed.catalog_, deployed.config_ = catalog, config
     deployed.model_name_, deployed.model_version_ = None, None
     deployed.training_info_ = info
@@ -507,7 +518,7 @@ def train(
         step = time.perf_counter()
         log_result(
             result, tables, tracking_uri=tracking_uri, registered_model_name=name, figures=figures,
-            run_id=trial_runs.run_id,
+            run_id=trial_runs.run_id, images=images,
         )  # fmt: skip
         timings["mlflow_s"] = time.perf_counter() - step
     timings["total_s"] = time.perf_counter() - clock
@@ -522,6 +533,7 @@ def log_result(
     registered_model_name=None,
     figures=True,
     run_id=None,
+    images=None,
 ) -> TrainResult:
     """Log a ``train(..., log=False)`` result as one MLflow run, register it and run the
     champion gate (what ``train`` does when ``log=True``). Fills ``run_id``, ``model_version``,
@@ -539,6 +551,10 @@ def log_result(
         Log into this open run, whose trials were logged while tuning ran
         (:class:`~churnml.model.tracking.TrialRuns`); default a new run, with the trials logged
         now as nested runs (with their own start and end times).
+    images : optional
+        The figures' PNG images already being drawn (``train`` draws them in a worker process
+        while the model is logged): an object whose ``result()`` is the dict of
+        :func:`_evaluation_images`; default drawn here.
     """
     from churnml.model import registry, tracking
 
@@ -620,14 +636,13 @@ def log_result(
         tracking.log_frame(trials.astype({"fold_auc": str}), "tuning/trials.csv")
         if not resumed:
             tracking.log_trials(trials, run_id, experiment_id)
-        if figures:
-            try:
-                drawn = evaluation.figures(result.holdout_model, test)
-            except Exception as error:  # noqa: BLE001 - figures must not sink a training
-                warnings.warn(f"train: SHAP summary figure skipped ({error})", stacklevel=3)
-                drawn = evaluation.figures()
-            tracking.log_figures(drawn)
         model_info = _log_pyfunc(result, catalog, config, info)
+        if figures:
+            tracking.log_images(
+                images.result()
+                if images is not None
+                else _evaluation_images(evaluation, result.holdout_model, test)
+            )
 
         version = registry.register(
             model_info.model_uri,
@@ -655,6 +670,19 @@ def log_result(
     result.promoted, result.reason, result.gate = promoted, reason, decision
     result.model.model_name_, result.model.model_version_ = name, str(version.version)
     return result
+
+
+def _evaluation_images(evaluation, model, test) -> dict[str, bytes]:
+    """The evaluation figures as PNG images by name, with the SHAP summary of ``model`` on the
+    ``test`` rows when it can be drawn."""
+    from churnml.model.tracking import figure_images
+
+    try:
+        drawn = evaluation.figures(model, test)
+    except Exception as error:  # noqa: BLE001 - figures must not sink a training
+        warnings.warn(f"train: SHAP summary figure skipped ({error})", stacklevel=2)
+        drawn = evaluation.figures()
+    return figure_images(drawn)
 
 
 def _leakage(frame: pd.DataFrame, tables, catalog):
