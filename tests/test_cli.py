@@ -206,3 +206,21 @@ def test_a_scheduled_run_logs_no_progress_frames(project, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "Traceback" not in done.stderr
     assert Path(tmp_path / "f.parquet").exists()
+
+
+def test_the_command_exits_with_mains_code_after_freezing_the_heap(monkeypatch):
+    # `churnml` (churnml.cli:run) skips the shutdown's collections over the whole heap
+    import gc
+    import importlib
+
+    cli_main = importlib.import_module("churnml.cli.main")  # the module, not the function
+
+    frozen = []
+    monkeypatch.setattr(cli_main, "main", lambda: 3)
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    with pytest.raises(SystemExit) as done:
+        cli_main.run()
+    assert done.value.code == 3 and frozen == [True]
+    bad = [sys.executable, "-m", "churnml", "score", "--data", ".", "--as-of", "2025-02-30",
+           "--out", "s.parquet"]  # fmt: skip
+    assert subprocess.run(bad, capture_output=True, text=True).returncode == 2

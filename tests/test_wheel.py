@@ -39,7 +39,7 @@ def test_wheel_holds_the_imported_package_and_its_metadata(packed):
         metadata = archive.read(f"{info}/METADATA").decode()
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
     assert "Name: churnml" in metadata and f"Version: {churnml.__version__}" in metadata
-    assert "churnml = churnml.cli:main" in entry_points
+    assert "churnml = churnml.cli:run" in entry_points
 
 
 def test_wheel_record_hashes_every_member(packed):
@@ -77,7 +77,7 @@ def test_metadata_of_another_version_is_not_copied():
     metadata, entry_points = wheel_module.distribution_metadata("0.0.0.dev1")
     assert metadata.splitlines()[1:3] == ["Name: churnml", "Version: 0.0.0.dev1"]
     assert "Requires-Dist" not in metadata
-    assert "churnml = churnml.cli:main" in entry_points
+    assert "churnml = churnml.cli:run" in entry_points
 
 
 def test_model_requirements_pin_core_dependencies_and_name_the_wheel():

@@ -1,7 +1,5 @@
 """``python -m churnml``: the same command as ``churnml``."""
 
-import sys
+from churnml.cli import run
 
-from churnml.cli import main
-
-sys.exit(main())
+run()

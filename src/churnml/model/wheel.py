@@ -28,7 +28,7 @@ _WHEEL_FILE = (
     "Wheel-Version: 1.0\nGenerator: churnml.model.wheel\nRoot-Is-Purelib: true\n"
     f"Tag: {WHEEL_TAG}\n"
 )
-_ENTRY_POINTS = "[console_scripts]\nchurnml = churnml.cli:main\n"
+_ENTRY_POINTS = "[console_scripts]\nchurnml = churnml.cli:run\n"
 
 
 def wheel_name(version: str) -> str:
