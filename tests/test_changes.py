@@ -92,7 +92,7 @@ def test_the_change_in_points_and_the_indicators_that_moved_it(changes):
     )
     # no sentence for this indicator: its values before and now
     assert summary["odd"] == (
-        "Risk up 6 points since 1 Jun 2026: Active users prev 30d: unknown → 20 (+6)"
+        "Risk up 6 points since 1 Jun 2026: Active users (31–60 days ago): unknown → 20 (+6)"
     )
     assert pd.isna(summary["new"])
     change = _column(changes, "score_change")
@@ -100,6 +100,50 @@ def test_the_change_in_points_and_the_indicators_that_moved_it(changes):
     assert pd.isna(change["new"])
     since = _column(changes, "changed_since")
     assert since["up"] == BEFORE and pd.isna(since["new"])
+
+
+def test_a_derived_indicator_speaks_for_its_parts_and_values_read_in_their_unit():
+    before = _rows(BEFORE, [
+        ("a", "champion_events_30d", 16, 0.0), ("a", "champion_usage_change_30d", 0.1, 0.0),
+        ("b", "champion_left_30d", 1, 0.6), ("b", "license_utilization_30d", 0.27, 0.1),
+        ("c", "champion_left_30d", 0, 0.0),
+    ])  # fmt: skip
+    now = _rows(NOW, [
+        ("a", "champion_events_30d", 0, 0.5), ("a", "champion_usage_change_30d", -1.0, 0.2),
+        ("b", "champion_left_30d", 0, 0.0), ("b", "license_utilization_30d", 0.45, -0.2),
+        ("c", "champion_left_30d", 1, 0.4), ("c", "days_since_champion_left", 20, 0.3),
+    ])  # fmt: skip
+    scores = pd.DataFrame({"account_id": ["a", "b", "c"], "as_of": NOW, "score": [60, 30, 40],
+                           "probability": [0.6, 0.3, 0.4]})  # fmt: skip
+    runs = pd.DataFrame({"account_id": ["a", "b", "c"], "as_of": BEFORE, "score": [30, 50, 20]})
+    features = pd.DataFrame({"account_id": ["a", "b", "c"], "as_of": NOW,
+                             "champion_events_30d": [0, 9, 9],
+                             "champion_usage_change_30d": [-1.0, 0, 0],
+                             "champion_left_30d": [0, 0, 1],
+                             "days_since_champion_left": [None, None, 20],
+                             "license_utilization_30d": [0.5, 0.45, 0.5]})  # fmt: skip
+    changes = what_changed(scores, now, before, runs, features=features, catalog=load_catalog(),
+                           typical={"license_utilization_30d": 0.6})  # fmt: skip
+    summary = changes.columns["change_summary"].tolist()
+    # the champion's events 16 -> 0 moved the score most, but the change of the champion's usage
+    # is derived from them and says it in a sentence: one line for one fact
+    assert summary[0] == (
+        "Risk up 30 points since 1 Jun 2026: "
+        "The champion's own usage fell 100% in the last 30 days (+9)"
+    )
+    # no sentence applies (a flag that cleared, a share still below the typical 60%): the
+    # indicator with its window, a flag as yes / no, a share as a percentage
+    assert summary[1] == (
+        "Risk down 20 points since 1 Jun 2026: Champion left (last 30 days): yes → no (-13); "
+        "License utilization (last 30 days): 27% → 45% (-7)"
+    )
+    # the departure raised the risk through its flag and its days since: one sentence, once
+    assert summary[2].startswith(
+        "Risk up 20 points since 1 Jun 2026: The champion left 20 days ago (+"
+    )
+    assert summary[2].count("The champion left") == 1
+    third = changes.movers[changes.movers["account_id"] == "c"]
+    assert third["indicator"].tolist() == ["champion_left_30d"] and third["rank"].tolist() == [1]
 
 
 def test_movers_frame_adds_up_to_the_change(changes):

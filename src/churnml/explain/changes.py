@@ -13,11 +13,16 @@ probabilities — so when the score moved, the indicators' points add up to the 
 
 The *movers* are the (at most :data:`MOVERS`) indicators that moved the score most in the
 direction it changed, by at least one point each, among those whose own value changed (an
-indicator whose value stayed the same moved only through its interplay with others). Each is stated by its risk sentence (when it
-raised the risk and the sentence applies to today's value), its protective sentence (when it
-lowered it and that applies), else as "<indicator>: <before> → <now>". The account's text reads
-"Risk up 18 points since 1 Jun 2026: The champion left 20 days ago (+11); 6 support tickets in
-the last 30 days (+5)".
+indicator whose value stayed the same moved only through its interplay with others), and not
+an indicator that another candidate of the row is derived from (the champion's usage change
+says what the champion's events now and before say). Each is stated by its risk sentence (when
+it raised the risk and the sentence applies to today's value), its protective sentence (when it
+lowered it and that applies), else as "<indicator>: <before> → <now>", the indicator named with
+its window and the values in its unit ("Tickets (91–180 days ago): 1 → 28", "License
+utilization (last 30 days): 27% → 45%", "Champion left (last 30 days): yes → no"); a sentence
+two movers share is stated once. The
+account's text reads "Risk up 18 points since 1 Jun 2026: The champion left 20 days ago (+11);
+6 support tickets in the last 30 days (+5)".
 """
 
 from __future__ import annotations
@@ -249,8 +254,13 @@ def what_changed(
     probability = pd.to_numeric(scores["probability"]).to_numpy(dtype=np.float64)
     slope = _slope(score_change, logit_change.to_numpy(), probability,
                    keys["previous_score"].to_numpy(dtype=np.float64) / 100.0)  # fmt: skip
-    movers = _movers(moves, slope, score_change)
+    movers = _movers(moves, slope, score_change, derived_links(catalog))
     movers = _stated(movers, keys, features, catalog, dict(typical or {}))
+    # two indicators, one sentence ("The champion left 20 days ago"): stated once, where it ranks
+    repeated = movers.duplicated(["_row", "sentence"]).to_numpy()
+    if repeated.any():
+        movers = movers[~repeated]
+        movers = movers.assign(rank=movers.groupby("_row").cumcount().to_numpy() + 1)
     columns = pd.DataFrame(
         {
             "score_change": pd.array(
@@ -279,8 +289,12 @@ def with_changes(scores, features, contributions, history, runs, model) -> tuple
     return out, changes.movers
 
 
-def _movers(moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray) -> pd.DataFrame:
-    """The indicators that moved each row's score most in the direction it changed."""
+def _movers(
+    moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray, links=None
+) -> pd.DataFrame:
+    """The indicators that moved each row's score most in the direction it changed; of an
+    indicator and one derived from it (``links``: :func:`derived_links`) moving the same row,
+    only the derived one."""
     rows = moves["_row"].to_numpy(dtype=np.int64)
     points = slope[rows] * moves["change"].to_numpy()
     along = points * np.sign(np.nan_to_num(score_change))[rows]
@@ -288,6 +302,8 @@ def _movers(moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray) ->
     now = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
     before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
     keep = keep[~np.isclose(now, before, rtol=1e-6, atol=0.0)]  # NaN on either side: False
+    if links is not None and len(links) and len(keep):
+        keep = keep[~_restated(rows[keep], moves["indicator"].to_numpy(dtype=object)[keep], links)]
     moves = moves.iloc[keep].assign(points=points[keep])
     # by row, then most points along the change first (ties keep their order)
     order = np.lexsort((-along[keep], rows[keep]))
@@ -299,6 +315,27 @@ def _movers(moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray) ->
     return moves.reset_index(drop=True)
 
 
+def derived_links(catalog) -> pd.DataFrame:
+    """(component, derived) pairs of the catalog: ``champion_usage_change_30d`` is derived
+    ``of`` ``champion_events_30d`` and ``champion_events_prev_30d``."""
+    pairs = [(str(part), entry.id) for entry in catalog for part in entry.params.get("of") or ()]
+    return pd.DataFrame(pairs, columns=["component", "derived"], dtype=object)
+
+
+def _restated(rows: np.ndarray, indicators: np.ndarray, links: pd.DataFrame) -> np.ndarray:
+    """Mask of the candidates whose row also has a candidate derived from them (the change of
+    the champion's usage says what the champion's events before and now say)."""
+    candidates = pd.DataFrame({"_row": rows, "indicator": indicators})
+    derived = candidates.merge(links, left_on="indicator", right_on="component")[
+        ["_row", "component", "derived"]
+    ].merge(candidates, left_on=["_row", "derived"], right_on=["_row", "indicator"])
+    restated = derived[["_row", "component"]].drop_duplicates().assign(_restated=True)
+    flagged = candidates.merge(
+        restated, left_on=["_row", "indicator"], right_on=["_row", "component"], how="left"
+    )
+    return flagged["_restated"].eq(True).to_numpy()
+
+
 def _fmt(value) -> str:
     """A value for "before → now": whole numbers with separators, others with two decimals."""
     if value is None or not np.isfinite(value):
@@ -306,11 +343,33 @@ def _fmt(value) -> str:
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
 
 
-def _fmt_all(values: np.ndarray) -> np.ndarray:
-    """:func:`_fmt` of each float, formatted once per distinct value (by its bits: -0.0 too)."""
-    codes, bits = pd.factorize(np.ascontiguousarray(values, dtype=np.float64).view(np.int64))
-    distinct = np.asarray(bits, dtype=np.int64).view(np.float64).tolist()
-    return np.array([_fmt(v) for v in distinct] + [None], dtype=object)[codes]
+def _fmt_share(value) -> str:
+    """A share for "before → now": a whole percentage."""
+    return "unknown" if value is None or not np.isfinite(value) else f"{value:.0%}"
+
+
+def _fmt_flag(value) -> str:
+    """A flag for "before → now": yes or no."""
+    return "unknown" if value is None or not np.isfinite(value) else ("yes" if value else "no")
+
+
+#: how "before → now" shows a value, by the indicator's unit (others: :func:`_fmt`)
+FORMATS = {"share": _fmt_share, "flag": _fmt_flag}
+
+
+def _fmt_all(values: np.ndarray, units=None) -> np.ndarray:
+    """Each float formatted for its unit (:data:`FORMATS`, else :func:`_fmt`), once per distinct
+    (unit, value) (a value by its bits: -0.0 too)."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    units = np.full(len(values), "", dtype=object) if units is None else np.asarray(units, object)
+    out = np.empty(len(values), dtype=object)
+    for unit in pd.unique(units):
+        at = units == unit
+        codes, bits = pd.factorize(values[at].view(np.int64))
+        distinct = np.asarray(bits, dtype=np.int64).view(np.float64).tolist()
+        fmt = FORMATS.get(unit, _fmt)
+        out[at] = np.array([fmt(v) for v in distinct] + [None], dtype=object)[codes]
+    return out
 
 
 def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
@@ -318,7 +377,7 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
     applies to today's value), the protective one of a mover that lowered it, else
     "<indicator>: <before> → <now>"."""
     from churnml.explain.reasons import has_sentence, render_distinct, sentence_applies
-    from churnml.report.formatting import pretty_indicator
+    from churnml.report.formatting import indicator_label
 
     positions = pd.DataFrame(
         {
@@ -348,10 +407,12 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
     sentence = np.full(len(movers), None, dtype=object)
     plain = np.flatnonzero(~usable)  # no sentence applies: "<indicator>: <before> → <now>"
     codes, names = pd.factorize(movers["indicator"].iloc[plain], use_na_sentinel=False)
-    pretty = np.array([pretty_indicator(i) for i in names] + [None], dtype=object)[codes]
+    entries = [catalog[i] if i in ids else None for i in names]
+    label = np.array([indicator_label(i, e) for i, e in zip(names, entries)] + [None], object)
+    unit = np.array([getattr(e, "unit", "") for e in entries] + [""], dtype=object)[codes]
     before = movers["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
-    shown = _fmt_all(np.concatenate([before[plain], value[plain]]))
-    sentence[plain] = pretty + ": " + shown[: len(plain)] + " → " + shown[len(plain) :]
+    shown = _fmt_all(np.concatenate([before[plain], value[plain]]), np.concatenate([unit, unit]))
+    sentence[plain] = label[codes] + ": " + shown[: len(plain)] + " → " + shown[len(plain) :]
     rows = movers["_feature_row"].to_numpy(dtype=np.float64)
     if usable.any():
         sentence[usable] = render_distinct(

@@ -109,6 +109,39 @@ def pretty_indicator(indicator: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+_WINDOW_SUFFIX = re.compile(r"_(?:(prev)_)?(\d+)d$")
+
+
+def indicator_label(indicator: str, entry=None) -> str:
+    """An indicator's name for a sentence, its look-back window spelled out.
+
+    The id's suffix gives the window (``_30d``, ``_prev_30d``); the catalog ``entry``
+    (:class:`~churnml.features.catalog.Indicator`), when given, the offset of an earlier window.
+    Ids without a window read as :func:`pretty_indicator`.
+
+    Examples
+    --------
+    >>> indicator_label("tickets_prev_90d"), indicator_label("license_utilization_30d")
+    ('Tickets (91–180 days ago)', 'License utilization (last 30 days)')
+    >>> indicator_label("events_change_90d"), indicator_label("days_to_renewal")
+    ('Change in events (last 90 days vs the 90 before)', 'Days to renewal')
+    """
+    found = _WINDOW_SUFFIX.search(str(indicator))
+    if found is None:
+        return pretty_indicator(indicator)
+    base = pretty_indicator(str(indicator)[: found.start()])
+    days = int(found.group(2))
+    if base.endswith(" change"):
+        thing = base.removesuffix(" change")
+        thing = thing if thing[:4].isupper() else thing[:1].lower() + thing[1:]
+        return f"Change in {thing} (last {days} days vs the {days} before)"
+    offset = days if found.group(1) else 0
+    offset = (getattr(entry, "params", None) or {}).get("offset_days", offset)
+    if offset:
+        return f"{base} ({offset + 1}–{offset + days} days ago)"
+    return f"{base} (last {days} days)"
+
+
 FILTERS = {
     "money": money,
     "date": date,
