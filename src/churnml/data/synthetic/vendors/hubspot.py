@@ -25,6 +25,8 @@ ROLES = {"champion": "CHAMPION", "decision_maker": "DECISION_MAKER",
          "executive_sponsor": "EXECUTIVE_SPONSOR", "power_user": "INFLUENCER",
          "user": "END_USER", "admin": "END_USER"}
 PRIORITIES = {"low": "LOW", "normal": "MEDIUM", "high": "HIGH", "urgent": "URGENT"}
+#: the world's ticket categories as HubSpot's own; the others as options a portal added
+CATEGORIES = {"bug": "PRODUCT_ISSUE", "billing": "BILLING_ISSUE", "how_to": "GENERAL_INQUIRY"}
 DEAL_TYPES = {"renewed": "existingbusiness", "expanded": "upsell", "downgraded": "downsell"}
 STAGES = pd.DataFrame({
     "stage_id": ["appointmentscheduled", "contractsent", "closedwon", "closedlost"],
@@ -154,6 +156,7 @@ def _tickets(tickets: pd.DataFrame, ticket_ids, rng) -> pd.DataFrame:
         "property_hs_pipeline_stage": np.where(closed, "4", rng.choice(["1", "2", "3"],
                                                                         len(tickets))),
         "property_hs_ticket_priority": tickets["priority"].astype("str").map(PRIORITIES).to_numpy(),
-        "property_hs_ticket_category": tickets["category"].astype("str").str.upper().to_numpy(),
+        "property_hs_ticket_category": tickets["category"].astype("str").map(
+            lambda c: CATEGORIES.get(c, c.upper())).to_numpy(),
         "is_deleted": False,
     })
