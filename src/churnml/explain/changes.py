@@ -257,7 +257,7 @@ def what_changed(
     movers = _movers(moves, slope, score_change, derived_links(catalog))
     movers = _stated(movers, keys, features, catalog, dict(typical or {}))
     # two indicators, one sentence ("The champion left 20 days ago"): stated once, where it ranks
-    repeated = movers.duplicated(["_row", "sentence"]).to_numpy()
+    repeated = _repeated(movers["_row"].to_numpy(), movers["sentence"].to_numpy(dtype=object))
     if repeated.any():
         movers = movers[~repeated]
         movers = movers.assign(rank=movers.groupby("_row").cumcount().to_numpy() + 1)
@@ -303,7 +303,7 @@ def _movers(
     before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
     keep = keep[~np.isclose(now, before, rtol=1e-6, atol=0.0)]  # NaN on either side: False
     if links is not None and len(links) and len(keep):
-        keep = keep[~_restated(rows[keep], moves["indicator"].to_numpy(dtype=object)[keep], links)]
+        keep = keep[~_restated(rows[keep], moves["indicator"].iloc[keep], links)]
     moves = moves.iloc[keep].assign(points=points[keep])
     # by row, then most points along the change first (ties keep their order)
     order = np.lexsort((-along[keep], rows[keep]))
@@ -322,18 +322,35 @@ def derived_links(catalog) -> pd.DataFrame:
     return pd.DataFrame(pairs, columns=["component", "derived"], dtype=object)
 
 
-def _restated(rows: np.ndarray, indicators: np.ndarray, links: pd.DataFrame) -> np.ndarray:
+def _restated(rows: np.ndarray, indicators: pd.Series, links: pd.DataFrame) -> np.ndarray:
     """Mask of the candidates whose row also has a candidate derived from them (the change of
     the champion's usage says what the champion's events before and now say)."""
-    candidates = pd.DataFrame({"_row": rows, "indicator": indicators})
-    derived = candidates.merge(links, left_on="indicator", right_on="component")[
-        ["_row", "component", "derived"]
-    ].merge(candidates, left_on=["_row", "derived"], right_on=["_row", "indicator"])
-    restated = derived[["_row", "component"]].drop_duplicates().assign(_restated=True)
-    flagged = candidates.merge(
-        restated, left_on=["_row", "indicator"], right_on=["_row", "component"], how="left"
-    )
-    return flagged["_restated"].eq(True).to_numpy()
+    restated = np.zeros(len(rows), dtype=bool)
+    codes, names = pd.factorize(indicators)
+    index = {name: i for i, name in enumerate(names)}
+    pairs = [(index[c], index[d]) for c, d in zip(links["component"], links["derived"])
+             if c in index and d in index]  # fmt: skip
+    if not pairs:
+        return restated
+    width = np.int64(len(names))
+    targets = np.isin(codes, np.unique([derived for _, derived in pairs]))
+    present = np.sort(rows[targets].astype(np.int64) * width + codes[targets])  # derived ones
+    for component, derived in pairs:  # one pass per link of the catalog
+        at = np.flatnonzero(codes == component)
+        wanted = rows[at].astype(np.int64) * width + derived
+        found = np.minimum(np.searchsorted(present, wanted), len(present) - 1)
+        restated[at[present[found] == wanted]] = True
+    return restated
+
+
+def _repeated(rows: np.ndarray, sentences: np.ndarray) -> np.ndarray:
+    """Mask of the movers (by row, then rank) whose sentence a better-ranked mover of the same
+    row states already."""
+    repeated = np.zeros(len(rows), dtype=bool)
+    for back in range(1, MOVERS):  # a row has at most MOVERS movers, in a run
+        same = (rows[back:] == rows[:-back]) & (sentences[back:] == sentences[:-back])
+        repeated[back:] |= same
+    return repeated
 
 
 def _fmt(value) -> str:
