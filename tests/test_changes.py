@@ -105,11 +105,13 @@ def test_the_change_in_points_and_the_indicators_that_moved_it(changes):
 def test_a_derived_indicator_speaks_for_its_parts_and_values_read_in_their_unit():
     before = _rows(BEFORE, [
         ("a", "champion_events_30d", 16, 0.0), ("a", "champion_usage_change_30d", 0.1, 0.0),
+        ("a", "tickets_30d", 1, 0.0), ("a", "escalations_30d", 0, 0.0),
         ("b", "champion_left_30d", 1, 0.6), ("b", "license_utilization_30d", 0.27, 0.1),
         ("c", "champion_left_30d", 0, 0.0),
     ])  # fmt: skip
     now = _rows(NOW, [
-        ("a", "champion_events_30d", 0, 0.5), ("a", "champion_usage_change_30d", -1.0, 0.2),
+        ("a", "champion_events_30d", 0, 0.5), ("a", "champion_usage_change_30d", -1.0, 0.05),
+        ("a", "tickets_30d", 6, 0.2), ("a", "escalations_30d", 2, 0.15),
         ("b", "champion_left_30d", 0, 0.0), ("b", "license_utilization_30d", 0.45, -0.2),
         ("c", "champion_left_30d", 1, 0.4), ("c", "days_since_champion_left", 20, 0.3),
     ])  # fmt: skip
@@ -125,12 +127,18 @@ def test_a_derived_indicator_speaks_for_its_parts_and_values_read_in_their_unit(
     changes = what_changed(scores, now, before, runs, features=features, catalog=load_catalog(),
                            typical={"license_utilization_30d": 0.6})  # fmt: skip
     summary = changes.columns["change_summary"].tolist()
-    # the champion's events 16 -> 0 moved the score most, but the change of the champion's usage
-    # is derived from them and says it in a sentence: one line for one fact
-    assert summary[0] == (
+    movers = changes.movers.set_index(["account_id", "indicator"])["points"]
+    # the champion's events 16 -> 0 moved the score most; the change of the champion's usage,
+    # derived from them, moved it least, but says the same in a sentence: it takes the events'
+    # points and place (one line for one fact, and the biggest move is not lost)
+    assert summary[0].startswith(
         "Risk up 30 points since 1 Jun 2026: "
-        "The champion's own usage fell 100% in the last 30 days (+9)"
+        "The champion's own usage fell 100% in the last 30 days (+"
     )
+    assert "champion_events_30d" not in changes.movers["indicator"].tolist()
+    a = changes.movers[changes.movers["account_id"] == "a"]
+    assert a["indicator"].tolist() == ["champion_usage_change_30d", "tickets_30d"]
+    assert a["points"].iloc[0] > a["points"].iloc[1]
     # no sentence applies (a flag that cleared, a share still below the typical 60%): the
     # indicator with its window, a flag as yes / no, a share as a percentage
     assert summary[1] == (
@@ -144,6 +152,10 @@ def test_a_derived_indicator_speaks_for_its_parts_and_values_read_in_their_unit(
     assert summary[2].count("The champion left") == 1
     third = changes.movers[changes.movers["account_id"] == "c"]
     assert third["indicator"].tolist() == ["champion_left_30d"] and third["rank"].tolist() == [1]
+    # the points stay with the line that states them: the champion's usage carries the
+    # events' share of the 30 points (0.5 + 0.05 of 0.9 log-odds), the departure all 20
+    assert movers["a"]["champion_usage_change_30d"] == pytest.approx(30 * 0.55 / 0.9)
+    assert movers["c"]["champion_left_30d"] == pytest.approx(20)
 
 
 def test_movers_frame_adds_up_to_the_change(changes):

@@ -118,3 +118,20 @@ def test_ratio_to_oracle_is_missing_where_the_oracle_cannot_rank():
     ev = evaluate(y, {"m": [0.9, 0.1, 0.8, 0.2, 0.7, 0.3]}, frame=frame, oracle=oracle)
     assert np.isnan(ev.metric("m", "ratio_to_oracle", "a"))
     assert ev.metric("m", "ratio_to_oracle", "b") == pytest.approx(1.0)
+
+
+def test_figures_a_worker_failed_to_draw_are_drawn_here():
+    # train draws the figures in a worker process; one that died must not sink the training
+    from churnml.model.training import _drawn_images
+
+    class _Died:
+        def result(self):
+            raise RuntimeError("worker killed")
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 300)
+    evaluation = evaluate(y, {"model": np.clip(y * 0.6 + rng.random(300) * 0.4, 0, 1)})
+    with pytest.warns(UserWarning, match="figures drawn again here .*worker killed"):
+        images = _drawn_images(_Died(), evaluation, None, None)
+    assert set(images) == {"roc", "pr", "gain", "calibration"}
+    assert all(image.startswith(b"\x89PNG") for image in images.values())

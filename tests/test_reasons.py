@@ -235,6 +235,27 @@ def test_sentences_carry_the_accounts_values_and_direction(booster):
     assert r2["sentence"].tolist() == ["No support tickets in 90 days"]
 
 
+def test_indicators_sharing_a_sentence_give_one_reason(booster):
+    # as the champion's departure flags and its days since do ("The champion left 20 days ago")
+    import dataclasses
+
+    catalog = FakeCatalog()
+    shared = catalog["champion_left_90d"].risk_sentence
+    catalog._by_id["days_to_renewal"] = dataclasses.replace(
+        catalog["days_to_renewal"], risk_sentence=shared
+    )
+    values = {(0, "champion_left_90d"): 0.5, (0, "days_to_renewal"): 0.9,
+              (0, "tickets_90d"): 0.2, (0, "active_users_change_30d"): 0.1}  # fmt: skip
+    r = _explain_with(values, booster, _hand_built(), catalog=catalog)
+    drivers = r[(r["account_id"] == "fell") & (r["kind"] == "driver")]
+    # the stronger of the two states it; the third reason slot goes to the next driver
+    assert drivers["indicator"].tolist() == [
+        "days_to_renewal", "tickets_90d", "active_users_change_30d"
+    ]
+    assert drivers["sentence"].tolist()[0] == shared
+    assert drivers["rank"].tolist() == [1, 2, 3]
+
+
 def test_a_sentence_is_never_stated_against_the_value(booster):
     rows = _hand_built()
     r = _explain_with(

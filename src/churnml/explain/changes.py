@@ -13,14 +13,15 @@ probabilities — so when the score moved, the indicators' points add up to the 
 
 The *movers* are the (at most :data:`MOVERS`) indicators that moved the score most in the
 direction it changed, by at least one point each, among those whose own value changed (an
-indicator whose value stayed the same moved only through its interplay with others), and not
-an indicator that another candidate of the row is derived from (the champion's usage change
-says what the champion's events now and before say). Each is stated by its risk sentence (when
+indicator whose value stayed the same moved only through its interplay with others); an
+indicator that another candidate of the row is derived from gives its points to that one and is
+not stated beside it (the champion's usage change says what the champion's events now and
+before say). Each is stated by its risk sentence (when
 it raised the risk and the sentence applies to today's value), its protective sentence (when it
 lowered it and that applies), else as "<indicator>: <before> → <now>", the indicator named with
 its window and the values in its unit ("Tickets (91–180 days ago): 1 → 28", "License
 utilization (last 30 days): 27% → 45%", "Champion left (last 30 days): yes → no"); a sentence
-two movers share is stated once. The
+two movers share is stated once, with the points of both. The
 account's text reads "Risk up 18 points since 1 Jun 2026: The champion left 20 days ago (+11);
 6 support tickets in the last 30 days (+5)".
 """
@@ -256,10 +257,13 @@ def what_changed(
                    keys["previous_score"].to_numpy(dtype=np.float64) / 100.0)  # fmt: skip
     movers = _movers(moves, slope, score_change, derived_links(catalog))
     movers = _stated(movers, keys, features, catalog, dict(typical or {}))
-    # two indicators, one sentence ("The champion left 20 days ago"): stated once, where it ranks
-    repeated = _repeated(movers["_row"].to_numpy(), movers["sentence"].to_numpy(dtype=object))
-    if repeated.any():
-        movers = movers[~repeated]
+    # two indicators, one sentence ("The champion left 20 days ago"): stated once, where it
+    # ranks best, with the points of both
+    first = _repeated(movers["_row"].to_numpy(), movers["sentence"].to_numpy(dtype=object))
+    if (first >= 0).any():
+        points = movers["points"].to_numpy(dtype=np.float64).copy()
+        np.add.at(points, first[first >= 0], points[first >= 0])
+        movers = movers.assign(points=points)[first < 0]
         movers = movers.assign(rank=movers.groupby("_row").cumcount().to_numpy() + 1)
     columns = pd.DataFrame(
         {
@@ -292,9 +296,9 @@ def with_changes(scores, features, contributions, history, runs, model) -> tuple
 def _movers(
     moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray, links=None
 ) -> pd.DataFrame:
-    """The indicators that moved each row's score most in the direction it changed; of an
+    """The indicators that moved each row's score most in the direction it changed. Of an
     indicator and one derived from it (``links``: :func:`derived_links`) moving the same row,
-    only the derived one."""
+    the derived one stands for both, with the points of both."""
     rows = moves["_row"].to_numpy(dtype=np.int64)
     points = slope[rows] * moves["change"].to_numpy()
     along = points * np.sign(np.nan_to_num(score_change))[rows]
@@ -303,7 +307,10 @@ def _movers(
     before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
     keep = keep[~np.isclose(now, before, rtol=1e-6, atol=0.0)]  # NaN on either side: False
     if links is not None and len(links) and len(keep):
-        keep = keep[~_restated(rows[keep], moves["indicator"].iloc[keep], links)]
+        part, whole = _derived_pairs(rows[keep], moves["indicator"].iloc[keep], links)
+        np.add.at(points, keep[whole], points[keep[part]])
+        np.add.at(along, keep[whole], along[keep[part]])
+        keep = np.delete(keep, part)
     moves = moves.iloc[keep].assign(points=points[keep])
     # by row, then most points along the change first (ties keep their order)
     order = np.lexsort((-along[keep], rows[keep]))
@@ -322,35 +329,42 @@ def derived_links(catalog) -> pd.DataFrame:
     return pd.DataFrame(pairs, columns=["component", "derived"], dtype=object)
 
 
-def _restated(rows: np.ndarray, indicators: pd.Series, links: pd.DataFrame) -> np.ndarray:
-    """Mask of the candidates whose row also has a candidate derived from them (the change of
-    the champion's usage says what the champion's events before and now say)."""
-    restated = np.zeros(len(rows), dtype=bool)
+def _derived_pairs(rows: np.ndarray, indicators: pd.Series, links: pd.DataFrame) -> tuple:
+    """``(part, whole)`` positions: candidate ``part`` has a candidate in its row derived from
+    it, at ``whole`` (the change of the champion's usage says what the champion's events
+    before and now say); each part once."""
     codes, names = pd.factorize(indicators)
     index = {name: i for i, name in enumerate(names)}
-    pairs = [(index[c], index[d]) for c, d in zip(links["component"], links["derived"])
+    links = [(index[c], index[d]) for c, d in zip(links["component"], links["derived"])
              if c in index and d in index]  # fmt: skip
-    if not pairs:
-        return restated
+    part, whole = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if not links:
+        return part, whole
     width = np.int64(len(names))
-    targets = np.isin(codes, np.unique([derived for _, derived in pairs]))
-    present = np.sort(rows[targets].astype(np.int64) * width + codes[targets])  # derived ones
-    for component, derived in pairs:  # one pass per link of the catalog
-        at = np.flatnonzero(codes == component)
+    targets = np.flatnonzero(np.isin(codes, np.unique([d for _, d in links])))
+    keys = rows[targets].astype(np.int64) * width + codes[targets]  # the derived candidates
+    order = np.argsort(keys, kind="stable")
+    keys, targets = keys[order], targets[order]
+    taken = np.zeros(len(rows), dtype=bool)
+    for component, derived in links:  # one pass per link of the catalog
+        at = np.flatnonzero((codes == component) & ~taken)
         wanted = rows[at].astype(np.int64) * width + derived
-        found = np.minimum(np.searchsorted(present, wanted), len(present) - 1)
-        restated[at[present[found] == wanted]] = True
-    return restated
+        found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        hit = keys[found] == wanted
+        taken[at[hit]] = True
+        part, whole = np.r_[part, at[hit]], np.r_[whole, targets[found[hit]]]
+    return part, whole
 
 
 def _repeated(rows: np.ndarray, sentences: np.ndarray) -> np.ndarray:
-    """Mask of the movers (by row, then rank) whose sentence a better-ranked mover of the same
-    row states already."""
-    repeated = np.zeros(len(rows), dtype=bool)
-    for back in range(1, MOVERS):  # a row has at most MOVERS movers, in a run
+    """For each mover (by row, then rank), the position of the best-ranked mover of its row
+    stating the same sentence before it, else -1."""
+    first = np.full(len(rows), -1, dtype=np.int64)
+    for back in range(MOVERS - 1, 0, -1):  # a row's movers are in a run: the farthest first
         same = (rows[back:] == rows[:-back]) & (sentences[back:] == sentences[:-back])
-        repeated[back:] |= same
-    return repeated
+        at = np.flatnonzero(same & (first[back:] < 0)) + back
+        first[at] = at - back
+    return first
 
 
 def _fmt(value) -> str:

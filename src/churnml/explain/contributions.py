@@ -161,6 +161,30 @@ def _families(catalog, names):
     )
 
 
+def _one_per_sentence(scores: np.ndarray, names, catalog, kind: str) -> np.ndarray:
+    """``scores`` where, of indicators sharing one ``kind`` sentence ("The champion left
+    {days_since_champion_left:.0f} days ago" for the departure flags and the days since), only
+    the best of each row may become a reason (the others -inf): a reason is one sentence."""
+    ids = set(getattr(catalog, "ids", ()) or ())
+    shared: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        template = getattr(catalog[name], f"{kind}_sentence", None) if name in ids else None
+        if template:
+            shared.setdefault(template, []).append(j)
+    groups = [cols for cols in shared.values() if len(cols) > 1]
+    if not groups:
+        return scores
+    scores = scores.copy()
+    for cols in groups:  # one pass per shared sentence of the catalog
+        block = scores[:, cols]
+        best = block.argmax(axis=1)
+        others = np.ones(block.shape, dtype=bool)
+        others[np.arange(len(block)), best] = False
+        block[others] = -np.inf
+        scores[:, cols] = block
+    return scores
+
+
 def _top(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column positions of the ``k`` largest finite entries per row, largest first, and validity."""
     n, p = matrix.shape
@@ -263,8 +287,8 @@ def explain_all(
     # a reason is stated only for a known value ("resolved in unknown days" helps nobody)
     driver = np.where(known & can_drive & (values > MIN_CONTRIBUTION), values, -np.inf)
     protect = np.where(known & can_protect & (values < -MIN_CONTRIBUTION), -values, -np.inf)
-    d_cols, d_ok = _top(driver, top_risk)
-    p_cols, p_ok = _top(protect, top_protective)
+    d_cols, d_ok = _top(_one_per_sentence(driver, names, catalog, "risk"), top_risk)
+    p_cols, p_ok = _top(_one_per_sentence(protect, names, catalog, "protective"), top_protective)
     cols = np.concatenate([d_cols, p_cols], axis=1)
     ok = np.concatenate([d_ok, p_ok], axis=1)
     kind = np.array(["driver"] * d_cols.shape[1] + ["protective"] * p_cols.shape[1], dtype=object)

@@ -134,7 +134,7 @@ class FoldPool:
         process by ``.result()``."""
         if self._executor is None:
             frame = self.frame if rows is None else self.frame.iloc[rows]
-            return Pending(lambda: (model.fit(frame), []))
+            return Pending(lambda: (_fit_on_one_thread(model, frame), []))
         return Pending(self._executor.submit(_fit_model_in_worker, self._path, model, rows).result)
 
     def call(self, function, *args) -> Pending:
@@ -260,6 +260,11 @@ def _fit_model_in_worker(path: str, model, rows):
     """``(model fitted on the frame at path (its rows at positions rows), its warnings)``."""
     frame = _worker_frame(path)
     return _call_in_worker(model.fit, (frame if rows is None else frame.iloc[rows],))
+
+
+def _fit_on_one_thread(model, frame):
+    with one_lightgbm_thread():  # as in a worker, also when the parameters ask for more threads
+        return model.fit(frame)
 
 
 def _call_in_worker(function, args):

@@ -71,7 +71,17 @@ def calibration_figure(calibration: pd.DataFrame):
     return fig
 
 
-def shap_summary_figure(model, X, *, max_features=15, max_rows=2000, seed=0):
+#: rows the SHAP summary draws at most (a seeded sample of the evaluated rows)
+SHAP_ROWS = 2000
+
+
+def shap_rows(X: pd.DataFrame, max_rows: int = SHAP_ROWS, seed: int = 0) -> pd.DataFrame:
+    """The rows of ``X`` the SHAP summary draws: all of them, or a seeded sample of
+    ``max_rows``."""
+    return X if len(X) <= max_rows else X.sample(max_rows, random_state=seed)
+
+
+def shap_summary_figure(model, X, *, max_features=15, max_rows=SHAP_ROWS, seed=0):
     """Beeswarm-style SHAP summary from LightGBM's exact TreeSHAP (``pred_contrib``); for a
     blended ChurnModel, the blend's exact contributions (TreeSHAP and linear, weighted).
 
@@ -82,9 +92,7 @@ def shap_summary_figure(model, X, *, max_features=15, max_rows=2000, seed=0):
         Features (a ChurnModel's ``prepare`` aligns them).
     """
     booster = getattr(model, "booster_", model)
-    frame = model.prepare(X) if hasattr(model, "prepare") else X
-    if len(frame) > max_rows:
-        frame = frame.sample(max_rows, random_state=seed)
+    frame = shap_rows(model.prepare(X) if hasattr(model, "prepare") else X, max_rows, seed)
     if hasattr(model, "booster_"):  # a ChurnModel: a blend's linear part counts too
         from churnml.explain.backends import model_contributions
 

@@ -463,8 +463,10 @@ def train(
         )
         interval = auc_interval_by_account(test, y_test, predictions["model"], seed=config.seed)
         images = None
-        if log and figures:
-            images = pool.call(_evaluation_images, evaluation, holdout, test)
+        if log and figures:  # the SHAP summary's sample of the test rows, not all of them
+            from churnml.model.plots import shap_rows
+
+            images = pool.call(_evaluation_images, evaluation, holdout, shap_rows(test))
         timings["evaluate_s"] = time.perf_counter() - step
         step = time.perf_counter()
         deployed = deploying.result()
@@ -638,11 +640,7 @@ def log_result(
             tracking.log_trials(trials, run_id, experiment_id)
         model_info = _log_pyfunc(result, catalog, config, info)
         if figures:
-            tracking.log_images(
-                images.result()
-                if images is not None
-                else _evaluation_images(evaluation, result.holdout_model, test)
-            )
+            tracking.log_images(_drawn_images(images, evaluation, result.holdout_model, test))
 
         version = registry.register(
             model_info.model_uri,
@@ -670,6 +668,17 @@ def log_result(
     result.promoted, result.reason, result.gate = promoted, reason, decision
     result.model.model_name_, result.model.model_version_ = name, str(version.version)
     return result
+
+
+def _drawn_images(images, evaluation, model, test) -> dict[str, bytes]:
+    """The figures drawn in a worker (``images``), or drawn here when there are none or the
+    worker failed."""
+    if images is not None:
+        try:
+            return images.result()
+        except Exception as error:  # noqa: BLE001 - e.g. a worker that died: draw them here
+            warnings.warn(f"train: figures drawn again here ({error})", stacklevel=3)
+    return _evaluation_images(evaluation, model, test)
 
 
 def _evaluation_images(evaluation, model, test) -> dict[str, bytes]:
