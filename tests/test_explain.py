@@ -409,3 +409,44 @@ def test_started_contributions_are_computed_while_the_caller_works(booster, fram
     assert len(workers()) == (jobs if jobs > 1 else 0)
     cancelled.cancel()
     assert not workers()
+
+
+_STOPPED_INSIDE_TQDM = """
+import os, sys, time, types
+import numpy as np, pandas as pd
+from tqdm import tqdm
+from churnml.explain import _woodelf
+
+tqdm.get_lock()  # this process has drawn a progress bar before
+flag = sys.argv[1]
+
+def holding(_):  # a worker inside tqdm's lock (WOODELF draws progress) when it is stopped
+    with tqdm.get_lock():
+        open(flag, "w").close()
+        time.sleep(60)
+
+_woodelf._explain_group = holding
+trees = [types.SimpleNamespace(depth=1), types.SimpleNamespace(depth=1)]
+ensemble = types.SimpleNamespace(trees=trees, split_class=types.SimpleNamespace(columns={}))
+running = _woodelf.RunningWoodelf(ensemble, pd.DataFrame({"a": np.zeros(3)}), 2)
+while not os.path.exists(flag):
+    time.sleep(0.05)
+running.cancel()
+for _ in tqdm(range(3), disable=True):  # the next progress bar here
+    pass
+print("went on")
+"""
+
+
+def test_a_cancelled_worker_does_not_leave_progress_bars_waiting(tmp_path):
+    # a worker stopped while it held tqdm's lock (a semaphore shared across the fork) left the
+    # parent's next progress bar waiting forever: a scoring job that cancelled hung
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _STOPPED_INSIDE_TQDM, str(tmp_path / "inside")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "went on"

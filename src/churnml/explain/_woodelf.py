@@ -335,7 +335,7 @@ class RunningWoodelf:
 
             self._share()
             try:  # the workers are forked here, each with its copy of the shared state
-                self._pool = multiprocessing.get_context("fork").Pool(n_jobs)
+                self._pool = multiprocessing.get_context("fork").Pool(n_jobs, _own_tqdm_lock)
                 self._parts = self._pool.map_async(_explain_group, range(n_jobs))
             finally:
                 self._forget()
@@ -373,6 +373,20 @@ class RunningWoodelf:
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+
+
+def _own_tqdm_lock() -> None:
+    """In a forked worker: give tqdm (WOODELF draws its progress with it) a lock of this process.
+
+    tqdm's default lock holds a semaphore shared with the parent process; a worker stopped by
+    :meth:`RunningWoodelf.cancel` while it held that semaphore left the parent's next progress
+    bar waiting forever (seen as a hung test). A fork may also copy the parent's lock while one
+    of its threads holds it."""
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 def start_woodelf(ensemble, frame, n_jobs=None) -> RunningWoodelf:
