@@ -143,3 +143,22 @@ def test_a_database_password_is_never_written():
     lines = _source_line(SimpleNamespace(label=label), None)
     assert lines[-1] == "source: postgresql+psycopg://analyst@db.internal:5432/warehouse"
     assert "s3cret" not in "\n".join(lines) and "PGPASSWORD" in lines[0]
+
+
+def test_values_a_recode_passes_through_are_reported_kept_not_lost(folders, tmp_path):
+    # HubSpot's tickets (no Zendesk beside them): the portal's own categories are not in the
+    # recode, and the preset's SQL keeps them, so they are neither "left empty" nor a TODO
+    import shutil
+
+    folder = tmp_path / "hubspot"
+    shutil.copytree(folders["hubspot"], folder)
+    shutil.rmtree(folder / "zendesk")
+    result, text, spec = proposed(folder, tmp_path)
+    assert result.tables["tickets"] == "hubspot"
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("categories:"))
+    comment = " ".join(line.strip("# ").strip() for line in lines[at - 2:at])
+    assert "kept as they are: " in comment and "INTEGRATION" in comment and "TODO" not in comment
+    assert "left empty" not in comment
+    tickets = load_tables(mapping=result.path)["tickets"]
+    assert {"bug", "integration"} <= set(tickets["category"].dropna())

@@ -210,7 +210,9 @@ def _options(proposal, indent: str) -> list[str]:
         if report.todo and report.found and option.kind != "column":
             comment += "; found: " + ", ".join(f"{v} ({n})" for v, n in report.found)
         if report.uncovered:
-            comment += "; not recoded (left empty): " + ", ".join(map(str, report.uncovered))
+            kept = "; not recoded, kept as they are: " if option.passthrough else (
+                "; not recoded (left empty): ")
+            comment += kept + ", ".join(map(str, report.uncovered))
         if option.kind == "column" and report.why:
             comment += f"; {report.why}" + (f" (date columns: {', '.join(report.found)})"
                                             if report.found else "")

@@ -54,6 +54,9 @@ class Option:
         ``table.column`` whose distinct values ``churnml init`` lists next to the option.
     todo : bool
         Whether ``churnml init`` always asks a human to confirm it.
+    passthrough : bool
+        A recode whose SQL keeps the values it does not map (``COALESCE(map.code, raw)``): an
+        unmapped value is reported as kept, not as lost, and needs no confirmation.
     """
 
     name: str
@@ -62,6 +65,7 @@ class Option:
     describe: str
     values_of: str | None = None
     todo: bool = False
+    passthrough: bool = False
 
     def __post_init__(self):
         if self.kind not in OPTION_KINDS:

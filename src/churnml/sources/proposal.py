@@ -171,7 +171,7 @@ def _option(inventory, match, table, option) -> OptionReport:
     if option.kind == "recode":
         uncovered = tuple(v for v, _ in found if str(v) not in option.default)
     return OptionReport(option.name, option, found=found, uncovered=uncovered,
-                        todo=option.todo or bool(uncovered))
+                        todo=option.todo or (bool(uncovered) and not option.passthrough))
 
 
 def _unplaced(inventory, match, table) -> dict:
