@@ -153,7 +153,7 @@ def test_values_a_recode_passes_through_are_reported_kept_not_lost(folders, tmp_
     folder = tmp_path / "hubspot"
     shutil.copytree(folders["hubspot"], folder)
     shutil.rmtree(folder / "zendesk")
-    result, text, spec = proposed(folder, tmp_path)
+    result, text, _ = proposed(folder, tmp_path)
     assert result.tables["tickets"] == "hubspot"
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("categories:"))
