@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.explain.outer_merge import inner_by_account_and_date, outer_by_row_and_indicator
+from churnml.report.formatting import percent
 from churnml.sidecars import sidecar_path
 
 MOVERS = 2
@@ -256,15 +257,7 @@ def what_changed(
     slope = _slope(score_change, logit_change.to_numpy(), probability,
                    keys["previous_score"].to_numpy(dtype=np.float64) / 100.0)  # fmt: skip
     movers = _movers(moves, slope, score_change, derived_links(catalog))
-    movers = _stated(movers, keys, features, catalog, dict(typical or {}))
-    # two indicators, one sentence ("The champion left 20 days ago"): stated once, where it
-    # ranks best, with the points of both
-    first = _repeated(movers["_row"].to_numpy(), movers["sentence"].to_numpy(dtype=object))
-    if (first >= 0).any():
-        points = movers["points"].to_numpy(dtype=np.float64).copy()
-        np.add.at(points, first[first >= 0], points[first >= 0])
-        movers = movers.assign(points=points)[first < 0]
-        movers = movers.assign(rank=movers.groupby("_row").cumcount().to_numpy() + 1)
+    movers = _stated_once(_stated(movers, keys, features, catalog, dict(typical or {})))
     columns = pd.DataFrame(
         {
             "score_change": pd.array(
@@ -356,41 +349,36 @@ def _derived_pairs(rows: np.ndarray, indicators: pd.Series, links: pd.DataFrame)
     return part, whole
 
 
-def _repeated(rows: np.ndarray, sentences: np.ndarray) -> np.ndarray:
-    """For each mover (by row, then rank), the position of the best-ranked mover of its row
-    stating the same sentence before it, else -1."""
-    first = np.full(len(rows), -1, dtype=np.int64)
+def _stated_once(movers: pd.DataFrame) -> pd.DataFrame:
+    """``movers`` (by row, then rank) without those whose sentence a better-ranked mover of the
+    row states already ("The champion left 20 days ago" for the flag and the days since): their
+    points go to that mover, and the ranks are counted again."""
+    rows, sentences = movers["_row"].to_numpy(), movers["sentence"].to_numpy(dtype=object)
+    first = np.full(len(rows), -1, dtype=np.int64)  # the mover stating it first, else -1
     for back in range(MOVERS - 1, 0, -1):  # a row's movers are in a run: the farthest first
         same = (rows[back:] == rows[:-back]) & (sentences[back:] == sentences[:-back])
         at = np.flatnonzero(same & (first[back:] < 0)) + back
         first[at] = at - back
-    return first
+    if not (first >= 0).any():
+        return movers
+    points = movers["points"].to_numpy(dtype=np.float64).copy()
+    np.add.at(points, first[first >= 0], points[first >= 0])
+    movers = movers.assign(points=points)[first < 0]
+    return movers.assign(rank=movers.groupby("_row").cumcount().to_numpy() + 1)
 
 
-def _fmt(value) -> str:
-    """A value for "before → now": whole numbers with separators, others with two decimals."""
-    if value is None or not np.isfinite(value):
-        return "unknown"
+def _fmt(value: float) -> str:
+    """A number for "before → now": whole numbers with separators, others with two decimals."""
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
 
 
-def _fmt_share(value) -> str:
-    """A share for "before → now": a whole percentage."""
-    return "unknown" if value is None or not np.isfinite(value) else f"{value:.0%}"
-
-
-def _fmt_flag(value) -> str:
-    """A flag for "before → now": yes or no."""
-    return "unknown" if value is None or not np.isfinite(value) else ("yes" if value else "no")
-
-
-#: how "before → now" shows a value, by the indicator's unit (others: :func:`_fmt`)
-FORMATS = {"share": _fmt_share, "flag": _fmt_flag}
+#: how "before → now" shows a known value, by the indicator's unit (others: :func:`_fmt`)
+FORMATS = {"share": percent, "flag": lambda value: "yes" if value else "no"}
 
 
 def _fmt_all(values: np.ndarray, units=None) -> np.ndarray:
-    """Each float formatted for its unit (:data:`FORMATS`, else :func:`_fmt`), once per distinct
-    (unit, value) (a value by its bits: -0.0 too)."""
+    """Each float formatted for its unit (:data:`FORMATS`, else :func:`_fmt`; "unknown" when
+    missing), once per distinct (unit, value) (a value by its bits: -0.0 too)."""
     values = np.ascontiguousarray(values, dtype=np.float64)
     units = np.full(len(values), "", dtype=object) if units is None else np.asarray(units, object)
     out = np.empty(len(values), dtype=object)
@@ -399,7 +387,8 @@ def _fmt_all(values: np.ndarray, units=None) -> np.ndarray:
         codes, bits = pd.factorize(values[at].view(np.int64))
         distinct = np.asarray(bits, dtype=np.int64).view(np.float64).tolist()
         fmt = FORMATS.get(unit, _fmt)
-        out[at] = np.array([fmt(v) for v in distinct] + [None], dtype=object)[codes]
+        shown = [fmt(v) if np.isfinite(v) else "unknown" for v in distinct]
+        out[at] = np.array([*shown, None], dtype=object)[codes]
     return out
 
 

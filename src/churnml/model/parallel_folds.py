@@ -134,15 +134,15 @@ class FoldPool:
         process by ``.result()``."""
         if self._executor is None:
             frame = self.frame if rows is None else self.frame.iloc[rows]
-            return Pending(lambda: (_fit_on_one_thread(model, frame), []))
+            return Pending(lambda: _recorded(model.fit, (frame,)))
         return Pending(self._executor.submit(_fit_model_in_worker, self._path, model, rows).result)
 
     def call(self, function, *args) -> Pending:
         """``function(*args)`` (a module-level function and picklable arguments) started now in
         a worker process, or, for one job, run in this process by ``.result()``."""
         if self._executor is None:
-            return Pending(lambda: (function(*args), []))
-        return Pending(self._executor.submit(_call_in_worker, function, args).result)
+            return Pending(lambda: _recorded(function, args))
+        return Pending(self._executor.submit(_recorded, function, args).result)
 
 
 class Pending:
@@ -259,17 +259,12 @@ def _fit_in_worker(path: str, spec: FoldSpec, train, valid):
 def _fit_model_in_worker(path: str, model, rows):
     """``(model fitted on the frame at path (its rows at positions rows), its warnings)``."""
     frame = _worker_frame(path)
-    return _call_in_worker(model.fit, (frame if rows is None else frame.iloc[rows],))
+    return _recorded(model.fit, (frame if rows is None else frame.iloc[rows],))
 
 
-def _fit_on_one_thread(model, frame):
-    with one_lightgbm_thread():  # as in a worker, also when the parameters ask for more threads
-        return model.fit(frame)
-
-
-def _call_in_worker(function, args):
+def _recorded(function, args):
     """``(function(*args), its warnings as (message, category) pairs)``, on one LightGBM
-    thread."""
+    thread (in a worker or, for one job, in this process: the same fit either way)."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught, one_lightgbm_thread():

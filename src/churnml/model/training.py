@@ -355,10 +355,11 @@ def train(
 
         store = warm_store(tracking_uri)
     config = _config(config)
+    jobs = fold_jobs(None, max(config.n_folds, 2))  # the folds, then the two final fits
     if config.trials if trials is None else trials:  # tuning workers start while the frame is built
-        from churnml.model.parallel_folds import fold_jobs, warm_workers
+        from churnml.model.parallel_folds import warm_workers
 
-        warm_workers(fold_jobs(None, config.n_folds))
+        warm_workers(jobs)
     catalog = catalog if catalog is not None else load_catalog()
     name = registered_model_name or config.registered_model_name
     tables = None
@@ -408,32 +409,37 @@ def train(
 
     if log:
         store.join()
-    with TrialRuns(tracking_uri, enabled=log) as trial_runs:  # trials logged as they finish
-        tuned = tune(
-            frame,
-            config=config,
-            n_trials=trials,
-            timeout=timeout,
-            progress=progress,
-            feature_columns=columns,
-            callbacks=[trial_runs],
-            storage=storage,
-            study_name=study_name,
-            worker=worker,
-        )
-    timings["tune_s"] = time.perf_counter() - step
+    # one pool for the trials' folds and the final fits: the frame reaches the workers once
+    with FoldPool(frame, jobs) as pool:
+        with TrialRuns(tracking_uri, enabled=log) as trial_runs:  # trials logged as they finish
+            tuned = tune(
+                frame,
+                config=config,
+                n_trials=trials,
+                timeout=timeout,
+                progress=progress,
+                feature_columns=columns,
+                callbacks=[trial_runs],
+                storage=storage,
+                study_name=study_name,
+                worker=worker,
+                pool=pool,
+            )
+        timings["tune_s"] = time.perf_counter() - step
 
-    step = time.perf_counter()
-    # the deployed model (every resolved row) and the held-out one (rows known before the test
-    # period) are fitted in worker processes while this process fits the baselines and measures
-    # the data; the figures are drawn in a worker while the model is logged
-    with FoldPool(frame, fold_jobs(None, 2)) as pool:
-        deploying = pool.fit(_new_model(config, tuned.best_params, columns))
+        step = time.perf_counter()
+        # the deployed model (every resolved row) and the held-out one (rows known before the
+        # test period) are fitted in worker processes while this process fits the baselines and
+        # measures the data; the figures are drawn in a worker while the model is logged
+        def tuned_model():
+            return _new_model(config, tuned.best_params, columns)
+
+        deploying = pool.fit(tuned_model())
         before = trainable_before(frame, test_start, gap_days=config.gap_days)
-        holding = pool.fit(_new_model(config, tuned.best_params, columns), np.flatnonzero(before))
+        holding = pool.fit(tuned_model(), np.flatnonzero(before))
         pre = frame.loc[before]
         pre_labelled = pre[pre["label"].notna()]
-        X_cols = _new_model(config, tuned.best_params, columns).features_of(pre)
+        X_cols = tuned_model().features_of(pre)
         y_test = test["label"].astype(int).to_numpy()
         with one_blas_thread():  # lbfgs on a few thousand rows: two BLAS threads took 4x as long
             y_pre = pre_labelled["label"].astype(int)

@@ -12,7 +12,7 @@ core runs. The final test snapshots are never touched.
 
 from __future__ import annotations
 
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,6 +96,7 @@ def tune(
     time_column: str = "as_of",
     renewal_column: str | None = "renewal_date",
     n_jobs: int | None = None,
+    pool: FoldPool | None = None,
 ) -> TuneResult:
     """Tune ChurnModel's LightGBM parameters on expanding-window out-of-time folds.
 
@@ -129,6 +130,10 @@ def tune(
         Folds of a trial fitted at once, in worker processes when more than one (default: every
         core this process may use; see :mod:`churnml.model.parallel_folds`). The study is the
         same for any value.
+    pool : FoldPool, optional
+        Where the folds are fitted: a :class:`~churnml.model.parallel_folds.FoldPool` over
+        ``frame`` (``train`` keeps one for its final fits too, so the frame reaches the workers
+        once); default a new one of ``n_jobs``.
 
     Returns
     -------
@@ -168,6 +173,8 @@ def tune(
     n_rows = int(frame[label_column].notna().sum())
     pinned = size_params(n_rows)  # every fold and the final fits use the frame's size defaults
 
+    if pool is not None and pool.frame is not frame:
+        raise ValueError("tune: pool must be a FoldPool over the frame being tuned")
     jobs = fold_jobs(n_jobs, len(folds))
 
     def objective(trial, pool):
@@ -223,9 +230,9 @@ def tune(
         if created:
             study.enqueue_trial(default_trial_params(config.search_space, n_rows))
         if n_trials:
-            with FoldPool(frame, jobs) as pool:
+            with nullcontext(pool) if pool is not None else FoldPool(frame, jobs) as fitting:
                 study.optimize(
-                    lambda trial: objective(trial, pool),
+                    lambda trial: objective(trial, fitting),
                     n_trials=n_trials,
                     timeout=timeout,
                     callbacks=list(callbacks),
