@@ -249,3 +249,18 @@ def test_lazy_duplicate_check_is_exact_on_nulls_zeros_and_near_copies():
     assert "duplicate_rows" not in {
         f["check"] for f in lazy_checks(table, None, pd.Timestamp("2027-01-01"))
     }
+
+
+def test_duckdb_memory_limit_leaves_room_for_usage_and_stays_within_the_machine(monkeypatch):
+    from churnml.sources import resources
+
+    gb = 1 << 30
+    monkeypatch.setattr(resources, "_available", lambda: 20 * gb)
+    # 258 MB of Parquet (20,000 accounts' usage) needs about 2 GB: below it, usage spills
+    assert resources.memory_limit_bytes(258 << 20) == 8 * (258 << 20)
+    assert resources.memory_limit_bytes(10 << 20) == gb  # at least 1 GB
+    assert resources.memory_limit_bytes(5 * gb) == 10 * gb  # at most half the available memory
+    monkeypatch.setenv("CHURNML_DUCKDB_MEMORY", "6GB")
+    assert resources.duckdb_settings(258 << 20)["memory_limit"] == "6GB"
+    monkeypatch.delenv("CHURNML_DUCKDB_MEMORY")
+    assert resources.duckdb_settings(258 << 20)["memory_limit"] == f"{8 * 258}MB"

@@ -1,10 +1,13 @@
 """How much of the machine DuckDB may use: every core, and a memory limit from the data and the
 machine, so the usage reduction runs in memory instead of spilling to disk.
 
-The limit is four times the bytes of the source's data (its Parquet / DuckDB files on disk, or a
-database's Arrow result in memory; hash tables of the reduced usage take about that), at least
-1 GB, and at most half the memory the machine has available when the connection opens (the
-kernel's ``MemAvailable``). Beyond the limit DuckDB still spills to a temporary folder rather than
+The limit is eight times the bytes of the source's data (its Parquet / DuckDB files on disk, or a
+database's Arrow result in memory), at least 1 GB, and at most half the memory the machine has
+available when the connection opens (the kernel's ``MemAvailable``). Eight: usage decoded to
+integer columns takes about four times its Parquet bytes, and the hash tables that reduce it
+as much again; at four times, 20,000 accounts' usage (258 MB of Parquet) spilled and the whole
+catalog took twice as long (``benchmarks/RESULTS.md``). DuckDB allocates only what it uses, so
+a smaller source never reaches the limit. Beyond the limit DuckDB still spills to a temporary folder rather than
 fail. ``CHURNML_DUCKDB_MEMORY`` (e.g. ``6GB``) overrides it, ``CHURNML_DUCKDB_THREADS`` the threads.
 """
 
@@ -16,7 +19,7 @@ from pathlib import Path
 __all__ = ["duckdb_settings", "memory_limit_bytes"]
 
 MIN_BYTES = 1 << 30
-DATA_FACTOR = 4
+DATA_FACTOR = 8
 
 
 def _available() -> int:
