@@ -7,7 +7,8 @@ the tables and the spine, resets the kernel's peak-RSS counter (``/proc/self/cle
 one step and reports wall time, CPU time, the process's peak RSS during the step, and the peak
 above what the opened tables already held.
 
-Steps (``--steps``, default ``scan,catalog,catalog_pandas``):
+Steps (``--steps``, default ``scan,catalog,catalog_pandas``), each run ``--repeat`` times (default
+3, the steps in turn; medians reported, the values compared on the last run):
 
 - ``scan``: the reference, one DuckDB pass over the usage Parquet computing a 30-day count and
   sum of quantity per (account, as_of) for the 12 dates;
@@ -19,6 +20,7 @@ Steps (``--steps``, default ``scan,catalog,catalog_pandas``):
   version of it (boolean-mask windows, one pass per ``as_of``).
 
     .venv/bin/python benchmarks/features.py [--data DIR] [--accounts 20000] [--usage-scale 0.9]
+        [--steps scan,catalog,catalog_pandas] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -176,6 +178,20 @@ def child(step: str, folder: str, out: str) -> None:
     }))
 
 
+def _median(runs: list[dict]) -> dict:
+    """The run's figures, each the median over ``runs`` (counts are the same in every run)."""
+    import statistics
+
+    keys = ("seconds", "cpu", "peak_mb", "base_mb", "open_s")
+    return {**runs[-1], **{k: statistics.median(r[k] for r in runs) for k in keys}}
+
+
+def _print_step(name: str, r: dict) -> None:
+    print(f"{name:>18}: {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} s CPU, peak {r['peak_mb']:6.0f} MB "
+          f"({r['peak_mb'] - r['base_mb']:5.0f} MB above the loaded data), {r['rows']:,} rows x "
+          f"{r['columns']} columns; tables opened in {r['open_s']:.1f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "churnml-bench-features"))
@@ -183,22 +199,28 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=18)
     parser.add_argument("--usage-scale", type=float, default=0.9)
     parser.add_argument("--steps", default="scan,catalog,catalog_pandas")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each step; medians shown")
     args = parser.parse_args()
     folder = Path(args.data)
     if not (folder / "usage.parquet").exists():
         print(f"generating {args.accounts:,} accounts into {folder} ...", flush=True)
         subprocess.run([sys.executable, __file__, "--generate", str(folder), str(args.accounts),
                         str(args.months), str(args.usage_scale)], check=True)
-    results = {}
+    steps = args.steps.split(",")
+    runs: dict[str, list] = {step: [] for step in steps}
     with tempfile.TemporaryDirectory() as tmp:
-        for step in args.steps.split(","):
-            out = subprocess.run([sys.executable, __file__, "--child", step, str(folder),
-                                  f"{tmp}/{step}.parquet"], check=True, capture_output=True, text=True)
-            results[step] = json.loads(out.stdout.splitlines()[-1])
-            r = results[step]
-            print(f"{step:>14}: {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} s CPU, peak {r['peak_mb']:6.0f} MB "
-                  f"({r['peak_mb'] - r['base_mb']:5.0f} MB above the loaded data), {r['rows']:,} rows x "
-                  f"{r['columns']} columns; tables opened in {r['open_s']:.1f} s", flush=True)
+        for k in range(args.repeat):  # steps in turn, so a change in the machine's load hits all
+            for step in steps:
+                out = subprocess.run([sys.executable, __file__, "--child", step, str(folder),
+                                      f"{tmp}/{step}.parquet"], check=True, capture_output=True,
+                                     text=True)
+                runs[step].append(json.loads(out.stdout.splitlines()[-1]))
+                _print_step(f"{step} ({k + 1})" if args.repeat > 1 else step, runs[step][-1])
+        results = {step: _median(r) for step, r in runs.items()}
+        if args.repeat > 1:
+            print(f"medians of {args.repeat} runs:")
+            for step in steps:
+                _print_step(step, results[step])
         if {"usage_duckdb", "usage_pandas"} <= set(results):
             a = pd.read_parquet(f"{tmp}/usage_duckdb.parquet")
             b = pd.read_parquet(f"{tmp}/usage_pandas.parquet")
