@@ -34,6 +34,7 @@ PREVIOUS = _rows(BEFORE, [
     ("steady", "tickets_30d", 1, -0.1),
     ("down", "events_per_seat_90d", 80, -0.2), ("down", "arr", 5000, 0.1),
     ("odd", "active_users_prev_30d", 50, 0.0005),  # below what the history keeps: absent
+    ("odd", "tickets_30d", 1, -0.1),
 ])  # fmt: skip
 CURRENT = _rows(NOW, [
     ("up", "champion_left_30d", 1, 0.6), ("up", "tickets_30d", 6, 0.3),
@@ -41,7 +42,7 @@ CURRENT = _rows(NOW, [
     ("steady", "tickets_30d", 1, -0.1),
     ("down", "events_per_seat_90d", 150, -0.6),
     ("down", "arr", 5000, 0.0),  # moved only through the others: its value stayed the same
-    ("odd", "active_users_prev_30d", 20, 0.3),
+    ("odd", "active_users_prev_30d", 20, 0.3), ("odd", "tickets_30d", 1, -0.1),
     ("new", "tickets_30d", 9, 0.5),
 ])  # fmt: skip
 SCORES = {"up": (40, 60), "steady": (20, 20), "down": (30, 20), "odd": (10, 16), "new": (None, 50)}
@@ -168,6 +169,27 @@ def test_movers_frame_adds_up_to_the_change(changes):
     np.testing.assert_allclose(up["contribution_change"], [0.6, 0.2], atol=1e-6)
     assert up["previous_value"].isna().tolist() == [True, False]
     assert set(movers["account_id"]) == {"up", "down", "odd"}
+
+
+def test_a_previous_run_without_contribution_rows_has_no_movers():
+    # "gone" was scored on BEFORE, but that run's contributions are not in the history (pruned,
+    # or scored by a version that did not keep them): its score change is stated, no movers;
+    # "up" shows the history still pairs the rows that have it
+    now = pd.DataFrame({"account_id": ["up", "gone"], "as_of": NOW, "score": [60, 70],
+                        "probability": [0.6, 0.7]})  # fmt: skip
+    runs = pd.DataFrame({"account_id": ["up", "gone"], "as_of": BEFORE, "score": [40, 30]})
+    current = pd.concat([CURRENT[CURRENT["account_id"] == "up"],
+                         _rows(NOW, [("gone", "tickets_30d", 9, 0.9)])], ignore_index=True)
+    features = pd.DataFrame({"account_id": ["up", "gone"], "as_of": NOW,
+                             "days_since_champion_left": 12.0, "tickets_30d": [6, 9],
+                             "events_per_seat_90d": 80, "champion_left_30d": [1, 0]})
+    changes = what_changed(now, current, PREVIOUS, runs, features=features,
+                           catalog=load_catalog(), typical=TYPICAL)  # fmt: skip
+    summary = changes.columns["change_summary"].tolist()
+    assert summary[1] == "Risk up 40 points since 1 Jun 2026"
+    assert changes.columns["score_change"].tolist() == [20, 40]
+    assert summary[0].startswith("Risk up 20 points since 1 Jun 2026: The champion left")
+    assert set(changes.movers["account_id"]) == {"up"}
 
 
 def test_contribution_history_keeps_recent_runs_and_replaces_a_rescored_date(tmp_path):

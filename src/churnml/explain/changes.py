@@ -4,7 +4,10 @@ Every scoring run keeps its per-indicator contributions (:func:`contribution_row
 score`` appends them to ``<out>_runs_contributions.parquet``, the run history beside ``--out``).
 For an account scored before, the *previous run* is its latest run at an earlier ``as_of`` in
 the score history. Between the two, each indicator's contribution moved by ``Δc`` (log-odds; an
-indicator absent from a run counts as 0), and the score by ``Δscore`` points. The points an
+indicator absent from a run counts as 0), and the score by ``Δscore`` points. A previous run with
+no contribution rows at all (scored before they were kept, or older than the :data:`KEEP_RUNS`
+scoring dates kept) has no movers: only the change in score is stated, since every
+contribution of today would otherwise look like a move from nothing. The points an
 indicator moved are ``slope × Δc``, where ``slope`` (points per log-odds) is
 ``Δscore / Δlog-odds`` when the log-odds moved by at least :data:`MIN_LOGIT_MOVE` in the score's
 direction (at most :data:`MAX_SLOPE` points per unit: a step of the calibration can move the
@@ -185,9 +188,12 @@ def _previous_runs(scores: pd.DataFrame, runs: pd.DataFrame | None) -> pd.DataFr
 
 
 def _moves(keys: pd.DataFrame, current: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
-    """(row, indicator) pairs with the contribution and value now and in the previous run."""
-    now = inner_by_account_and_date(keys, "as_of", current)
+    """(row, indicator) pairs with the contribution and value now and in the previous run, for
+    the rows whose previous run has contribution rows in ``history`` (for the others what moved
+    the score is unknown: every contribution of today would look new)."""
     before = inner_by_account_and_date(keys, "previous_as_of", history)
+    known = keys[np.isin(keys["_row"].to_numpy(), before["_row"].to_numpy())]
+    now = inner_by_account_and_date(known, "as_of", current)
     both = outer_by_row_and_indicator(
         now[["_row", "indicator", "value", "contribution"]],
         before[["_row", "indicator", "value", "contribution"]],
