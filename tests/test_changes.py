@@ -91,9 +91,9 @@ def test_the_change_in_points_and_the_indicators_that_moved_it(changes):
         "Risk down 10 points since 1 Jun 2026: "
         "150 product events per licensed seat in the last 90 days (-8)"
     )
-    # no sentence for this indicator: its values before and now
+    # no sentence for this indicator, and its value then too small a contribution to keep
     assert summary["odd"] == (
-        "Risk up 6 points since 1 Jun 2026: Active users (31–60 days ago): unknown → 20 (+6)"
+        "Risk up 6 points since 1 Jun 2026: Active users (31–60 days ago): now 20 (+6)"
     )
     assert pd.isna(summary["new"])
     change = _column(changes, "score_change")
@@ -190,6 +190,25 @@ def test_a_previous_run_without_contribution_rows_has_no_movers():
     assert changes.columns["score_change"].tolist() == [20, 40]
     assert summary[0].startswith("Risk up 20 points since 1 Jun 2026: The champion left")
     assert set(changes.movers["account_id"]) == {"up"}
+
+
+def test_todays_value_comes_from_the_features_and_unknown_twice_is_no_move():
+    # "calm": tickets fell from 31 to 5, and today's contribution is too small to be kept: the
+    # value is read from the features, not "unknown"; its segment (a category: no value in the
+    # history) moved the score only through the others
+    now = pd.DataFrame({"account_id": ["calm"], "as_of": NOW, "score": [20], "probability": 0.2})
+    runs = pd.DataFrame({"account_id": ["calm"], "as_of": BEFORE, "score": [45]})
+    history = _rows(BEFORE, [("calm", "tickets_30d", 31, 0.9), ("calm", "segment", None, 0.3)])
+    current = _rows(NOW, [("calm", "segment", None, -0.3)])
+    features = pd.DataFrame({"account_id": ["calm"], "as_of": NOW, "tickets_30d": [5.0],
+                             "segment": pd.Categorical(["smb"])})  # fmt: skip
+    changes = what_changed(now, current, history, runs, features=features,
+                           catalog=load_catalog(), typical=TYPICAL)  # fmt: skip
+    movers = changes.movers
+    assert movers["indicator"].tolist() == ["tickets_30d"]
+    assert movers["value"].tolist() == [5.0] and movers["previous_value"].tolist() == [31.0]
+    assert "unknown" not in changes.columns["change_summary"].iloc[0]
+    assert "31 → 5" in changes.columns["change_summary"].iloc[0]
 
 
 def test_contribution_history_keeps_recent_runs_and_replaces_a_rescored_date(tmp_path):

@@ -204,6 +204,43 @@ def _moves(keys: pd.DataFrame, current: pd.DataFrame, history: pd.DataFrame) -> 
     return both
 
 
+def _feature_rows(keys: pd.DataFrame, features: pd.DataFrame) -> np.ndarray:
+    """Per row of ``keys`` (in ``_row`` order): its row in ``features`` by (account_id, as_of),
+    -1 when it has none (the first row of a repeated pair)."""
+    positions = pd.DataFrame(
+        {
+            "account_id": pd.array(features["account_id"], dtype="string"),
+            "as_of": pd.to_datetime(features["as_of"]).astype("datetime64[ns]").to_numpy(),
+            "_feature_row": np.arange(len(features)),
+        }
+    ).drop_duplicates(["account_id", "as_of"])
+    keyed = keys[["_row", "account_id", "as_of"]].astype({"account_id": "string"})
+    found = inner_by_account_and_date(keyed, "as_of", positions)
+    out = np.full(len(keys), -1, dtype=np.int64)
+    out[found["_row"].to_numpy(dtype=np.int64)] = found["_feature_row"].to_numpy()
+    return out
+
+
+def _with_today_values(moves: pd.DataFrame, rows: np.ndarray, features) -> pd.DataFrame:
+    """``moves`` with today's value of the indicators absent from this run's contribution rows
+    (their contribution is below :data:`KEEP_CONTRIBUTION`), read from the feature frame: it
+    is known, not missing. Categories and text stay NaN (the history keeps no such value)."""
+    absent = np.flatnonzero(moves["contribution"].isna().to_numpy())
+    if not len(absent):
+        return moves
+    from churnml.explain.contributions import _feature_values
+
+    at = rows[moves["_row"].to_numpy(dtype=np.int64)[absent]]
+    codes, names = pd.factorize(moves["indicator"].iloc[absent], use_na_sentinel=False)
+    known = [name for name in names if name in features.columns]
+    matrix = _feature_values(features[known], known)  # one column per distinct indicator
+    column = np.array([known.index(n) if n in known else -1 for n in names], np.int64)[codes]
+    found = (at >= 0) & (column >= 0)
+    value = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+    value[absent[found]] = matrix[at[found], column[found]]
+    return moves.assign(value=value)
+
+
 def _slope(score_change, logit_change, probability, previous_probability) -> np.ndarray:
     """Points of score per unit of log-odds for each row (see the module docstring)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -258,12 +295,14 @@ def what_changed(
     # paired with their previous contributions
     moves = _moves(keys[keys["previous_as_of"].notna()], current,
                    history if history is not None else empty_contributions())  # fmt: skip
+    rows = _feature_rows(keys, features)
+    moves = _with_today_values(moves, rows, features)
     logit_change = moves.groupby("_row")["change"].sum().reindex(range(len(scores)), fill_value=0)
     probability = pd.to_numeric(scores["probability"]).to_numpy(dtype=np.float64)
     slope = _slope(score_change, logit_change.to_numpy(), probability,
                    keys["previous_score"].to_numpy(dtype=np.float64) / 100.0)  # fmt: skip
     movers = _movers(moves, slope, score_change, derived_links(catalog))
-    movers = _stated_once(_stated(movers, keys, features, catalog, dict(typical or {})))
+    movers = _stated_once(_stated(movers, keys, rows, features, catalog, dict(typical or {})))
     columns = pd.DataFrame(
         {
             "score_change": pd.array(
@@ -304,7 +343,9 @@ def _movers(
     keep = np.flatnonzero(np.round(along) >= 1)  # the value test on these rows only
     now = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
     before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
-    keep = keep[~np.isclose(now, before, rtol=1e-6, atol=0.0)]  # NaN on either side: False
+    # a value unknown on one side changed; unknown on both (categories, which the history does
+    # not keep, or a value missing both times) is not known to have changed
+    keep = keep[~np.isclose(now, before, rtol=1e-6, atol=0.0) & ~(np.isnan(now) & np.isnan(before))]
     if links is not None and len(links) and len(keep):
         part, whole = _derived_pairs(rows[keep], moves["indicator"].iloc[keep], links)
         np.add.at(points, keep[whole], points[keep[part]])
@@ -398,23 +439,18 @@ def _fmt_all(values: np.ndarray, units=None) -> np.ndarray:
     return out
 
 
-def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
+def _stated(movers, keys, feature_rows, features, catalog, typical) -> pd.DataFrame:
     """``movers`` with ``sentence``: the risk sentence of a mover that raised the risk (when it
     applies to today's value), the protective one of a mover that lowered it, else
-    "<indicator>: <before> → <now>"."""
+    "<indicator>: <before> → <now>" ("<indicator>: now <now>" when the history did not keep
+    the previous value: its contribution then was too small to keep). ``feature_rows``: each
+    key row's row in ``features`` (:func:`_feature_rows`)."""
     from churnml.explain.reasons import has_sentence, render_distinct, sentence_applies
     from churnml.report.formatting import indicator_label
 
-    positions = pd.DataFrame(
-        {
-            "account_id": pd.array(features["account_id"], dtype="string"),
-            "as_of": pd.to_datetime(features["as_of"]).astype("datetime64[ns]").to_numpy(),
-            "_feature_row": np.arange(len(features)),
-        }
-    ).drop_duplicates(["account_id", "as_of"])
-    movers = movers.merge(keys[["_row", "account_id", "as_of"]], on="_row").merge(
-        positions, on=["account_id", "as_of"], how="left"
-    )
+    movers = movers.merge(keys[["_row", "account_id", "as_of"]], on="_row")
+    found = feature_rows[movers["_row"].to_numpy(dtype=np.int64)]
+    movers["_feature_row"] = np.where(found >= 0, found, np.nan)
     raised = movers["change"].to_numpy() > 0
     kind = np.where(raised, "driver", "protective").astype(object)
     usable = np.zeros(len(movers), dtype=bool)
@@ -438,7 +474,10 @@ def _stated(movers, keys, features, catalog, typical) -> pd.DataFrame:
     unit = np.array([getattr(e, "unit", "") for e in entries] + [""], dtype=object)[codes]
     before = movers["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
     shown = _fmt_all(np.concatenate([before[plain], value[plain]]), np.concatenate([unit, unit]))
-    sentence[plain] = label[codes] + ": " + shown[: len(plain)] + " → " + shown[len(plain) :]
+    kept = movers["contribution_before"].notna().to_numpy()[plain]
+    sentence[plain] = label[codes] + ": " + np.where(
+        kept, shown[: len(plain)] + " → " + shown[len(plain) :], "now " + shown[len(plain) :]
+    )
     rows = movers["_feature_row"].to_numpy(dtype=np.float64)
     if usable.any():
         sentence[usable] = render_distinct(
