@@ -201,6 +201,8 @@ def main() -> None:
     parser.add_argument("--steps", default="scan,catalog,catalog_pandas")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step; medians shown")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, but got {args.repeat}")
     folder = Path(args.data)
     if not (folder / "usage.parquet").exists():
         print(f"generating {args.accounts:,} accounts into {folder} ...", flush=True)

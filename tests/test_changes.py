@@ -211,6 +211,34 @@ def test_todays_value_comes_from_the_features_and_unknown_twice_is_no_move():
     assert "31 → 5" in changes.columns["change_summary"].iloc[0]
 
 
+def test_a_value_missing_today_still_moves_and_a_repeated_row_borrows_no_value():
+    # "gone": its ticket feed stopped (missing today) and that added risk; the previous run did
+    # not keep tickets (too small a contribution then), so it may have changed: it is stated
+    now = pd.DataFrame({"account_id": ["gone"], "as_of": NOW, "score": [60], "probability": 0.6})
+    runs = pd.DataFrame({"account_id": ["gone"], "as_of": BEFORE, "score": [40]})
+    history = _rows(BEFORE, [("gone", "arr", 5000, 0.1)])
+    current = _rows(NOW, [("gone", "arr", 5000, 0.1), ("gone", "tickets_30d", None, 0.8)])
+    features = pd.DataFrame({"account_id": ["gone"], "as_of": NOW, "tickets_30d": [np.nan],
+                             "arr": 5000.0})  # fmt: skip
+    changes = what_changed(now, current, history, runs, features=features,
+                           catalog=load_catalog(), typical=TYPICAL)  # fmt: skip
+    assert changes.columns["change_summary"].iloc[0] == (
+        "Risk up 20 points since 1 Jun 2026: Tickets (last 30 days): now unknown (+20)"
+    )
+    # the same (account, as_of) twice in the features: neither row takes the other's value
+    now = pd.DataFrame({"account_id": ["a", "a"], "as_of": NOW, "score": [20, 25],
+                        "probability": [0.2, 0.25]})  # fmt: skip
+    runs = pd.DataFrame({"account_id": ["a"], "as_of": BEFORE, "score": [45]})
+    history = _rows(BEFORE, [("a", "tickets_30d", 31, 0.9)])
+    current = _rows(NOW, [("a", "arr", 10, 0.01)] * 2)
+    features = pd.DataFrame({"account_id": ["a", "a"], "as_of": NOW, "tickets_30d": [5.0, 7.0],
+                             "arr": 10.0})  # fmt: skip
+    changes = what_changed(now, current, history, runs, features=features,
+                           catalog=load_catalog(), typical=TYPICAL)  # fmt: skip
+    assert changes.movers["value"].isna().all()
+    assert not changes.columns["change_summary"].str.contains("→ 5").any()
+
+
 def test_contribution_history_keeps_recent_runs_and_replaces_a_rescored_date(tmp_path):
     from churnml.explain.changes import contributions_path
 

@@ -23,8 +23,12 @@ before say). Each is stated by its risk sentence (when
 it raised the risk and the sentence applies to today's value), its protective sentence (when it
 lowered it and that applies), else as "<indicator>: <before> → <now>", the indicator named with
 its window and the values in its unit ("Tickets (91–180 days ago): 1 → 28", "License
-utilization (last 30 days): 27% → 45%", "Champion left (last 30 days): yes → no"); a sentence
-two movers share is stated once, with the points of both. The
+utilization (last 30 days): 27% → 45%", "Champion left (last 30 days): yes → no"), or as
+"<indicator>: now <now>" when the history did not keep the previous value (a contribution too
+small to keep; today's value is read from the features when this run kept none either); a
+value unknown in both runs, or a category (whose values the history does not keep), is not
+known to have changed and moves nothing. A sentence two movers share is stated once, with the
+points of both. The
 account's text reads "Risk up 18 points since 1 Jun 2026: The champion left 20 days ago (+11);
 6 support tickets in the last 30 days (+5)".
 """
@@ -206,14 +210,14 @@ def _moves(keys: pd.DataFrame, current: pd.DataFrame, history: pd.DataFrame) -> 
 
 def _feature_rows(keys: pd.DataFrame, features: pd.DataFrame) -> np.ndarray:
     """Per row of ``keys`` (in ``_row`` order): its row in ``features`` by (account_id, as_of),
-    -1 when it has none (the first row of a repeated pair)."""
+    -1 when it has none or the pair repeats in ``features`` (which of them is unknown)."""
     positions = pd.DataFrame(
         {
             "account_id": pd.array(features["account_id"], dtype="string"),
             "as_of": pd.to_datetime(features["as_of"]).astype("datetime64[ns]").to_numpy(),
             "_feature_row": np.arange(len(features)),
         }
-    ).drop_duplicates(["account_id", "as_of"])
+    ).drop_duplicates(["account_id", "as_of"], keep=False)
     keyed = keys[["_row", "account_id", "as_of"]].astype({"account_id": "string"})
     found = inner_by_account_and_date(keyed, "as_of", positions)
     out = np.full(len(keys), -1, dtype=np.int64)
@@ -301,7 +305,7 @@ def what_changed(
     probability = pd.to_numeric(scores["probability"]).to_numpy(dtype=np.float64)
     slope = _slope(score_change, logit_change.to_numpy(), probability,
                    keys["previous_score"].to_numpy(dtype=np.float64) / 100.0)  # fmt: skip
-    movers = _movers(moves, slope, score_change, derived_links(catalog))
+    movers = _movers(moves, slope, score_change, derived_links(catalog), _valueless(features))
     movers = _stated_once(_stated(movers, keys, rows, features, catalog, dict(typical or {})))
     columns = pd.DataFrame(
         {
@@ -331,21 +335,33 @@ def with_changes(scores, features, contributions, history, runs, model) -> tuple
     return out, changes.movers
 
 
+def _valueless(features: pd.DataFrame) -> list:
+    """The columns whose values the contribution history does not keep: categories and text."""
+    return [c for c in features.columns if isinstance(features[c].dtype, pd.CategoricalDtype)
+            or not (pd.api.types.is_numeric_dtype(features[c].dtype)
+                    or pd.api.types.is_bool_dtype(features[c].dtype))]  # fmt: skip
+
+
 def _movers(
-    moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray, links=None
+    moves: pd.DataFrame, slope: np.ndarray, score_change: np.ndarray, links=None, valueless=()
 ) -> pd.DataFrame:
     """The indicators that moved each row's score most in the direction it changed. Of an
     indicator and one derived from it (``links``: :func:`derived_links`) moving the same row,
-    the derived one stands for both, with the points of both."""
+    the derived one stands for both, with the points of both. ``valueless``: indicators whose
+    values are never kept (:func:`_valueless`)."""
     rows = moves["_row"].to_numpy(dtype=np.int64)
     points = slope[rows] * moves["change"].to_numpy()
     along = points * np.sign(np.nan_to_num(score_change))[rows]
     keep = np.flatnonzero(np.round(along) >= 1)  # the value test on these rows only
     now = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
     before = moves["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
-    # a value unknown on one side changed; unknown on both (categories, which the history does
-    # not keep, or a value missing both times) is not known to have changed
-    keep = keep[~np.isclose(now, before, rtol=1e-6, atol=0.0) & ~(np.isnan(now) & np.isnan(before))]
+    # a value unknown on one side changed; unknown on both is not known to have changed when it
+    # was missing both times (the previous row was kept) or is never kept (a category); a value
+    # missing today whose previous row was not kept (too small a contribution) may have changed
+    kept = moves["contribution_before"].notna().to_numpy()[keep]
+    never = moves["indicator"].iloc[keep].isin(list(valueless)).to_numpy()
+    unknown = np.isnan(now) & np.isnan(before) & (kept | never)
+    keep = keep[~np.isclose(now, before, rtol=1e-6, atol=0.0) & ~unknown]
     if links is not None and len(links) and len(keep):
         part, whole = _derived_pairs(rows[keep], moves["indicator"].iloc[keep], links)
         np.add.at(points, keep[whole], points[keep[part]])

@@ -4,11 +4,12 @@ machine, so the usage reduction runs in memory instead of spilling to disk.
 The limit is eight times the bytes of the source's data (its Parquet / DuckDB files on disk, or a
 database's Arrow result in memory), at least 1 GB, and at most half the memory the machine has
 available when the connection opens (the kernel's ``MemAvailable``). Eight: usage decoded to
-integer columns takes about four times its Parquet bytes, and the hash tables that reduce it
-as much again; at four times, 20,000 accounts' usage (258 MB of Parquet) spilled and the whole
-catalog took twice as long (``benchmarks/RESULTS.md``). DuckDB allocates only what it uses, so
-a smaller source never reaches the limit. Beyond the limit DuckDB still spills to a temporary folder rather than
-fail. ``CHURNML_DUCKDB_MEMORY`` (e.g. ``6GB``) overrides it, ``CHURNML_DUCKDB_THREADS`` the threads.
+integer columns takes about four times its Parquet bytes, and the hash tables that reduce it as
+much again; at four times, 20,000 accounts' usage (258 MB of Parquet) spilled and the whole catalog
+took twice as long (``benchmarks/RESULTS.md``). DuckDB takes only the memory it uses: a higher
+limit costs a small source nothing. Beyond the limit DuckDB still spills to a temporary folder
+rather than fail. ``CHURNML_DUCKDB_MEMORY`` (e.g. ``6GB``) overrides it, ``CHURNML_DUCKDB_THREADS`` the
+threads.
 """
 
 from __future__ import annotations
