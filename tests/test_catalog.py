@@ -112,6 +112,8 @@ def test_one_file_can_be_loaded_on_its_own(tmp_path):
         ("family: usage\nindicators:\n" + ENTRY.format(id="a") + "    colour: red\n",
          r"unknown keys \['colour'\]"),
         ("family: moods\nindicators:\n" + ENTRY.format(id="a"), "family must be one of"),
+        ("family: usage\nindicators:\n" + ENTRY.format(id="a") + "    missing: 3\n",
+         "missing must be a few words"),
         ("family: usage\nindicators:\n  - id: a\n    shape: count_window\n", "needs a 'description'"),
         ("family: usage\nindicators:\n  - id: a\n    shape: ratio\n    of: [b, c]\n    description: d\n",
          "refers to unknown indicator 'b'"),

@@ -239,6 +239,22 @@ def test_a_value_missing_today_still_moves_and_a_repeated_row_borrows_no_value()
     assert not changes.columns["change_summary"].str.contains("→ 5").any()
 
 
+def test_a_missing_value_reads_in_the_catalogs_words():
+    # the oldest open ticket had waited 12 days; now none is open (a missing value, which the
+    # catalog words "none open"), and no sentence applies to a missing value
+    now = pd.DataFrame({"account_id": ["x"], "as_of": NOW, "score": [50], "probability": 0.5})
+    runs = pd.DataFrame({"account_id": ["x"], "as_of": BEFORE, "score": [40]})
+    history = _rows(BEFORE, [("x", "oldest_open_ticket_days", 12, 0.1)])
+    current = _rows(NOW, [("x", "oldest_open_ticket_days", None, 0.5)])
+    features = pd.DataFrame({"account_id": ["x"], "as_of": NOW,
+                             "oldest_open_ticket_days": [np.nan]})  # fmt: skip
+    changes = what_changed(now, current, history, runs, features=features,
+                           catalog=load_catalog(), typical=TYPICAL)  # fmt: skip
+    assert changes.columns["change_summary"].iloc[0] == (
+        "Risk up 10 points since 1 Jun 2026: Oldest open ticket days: 12 → none open (+10)"
+    )
+
+
 def test_contribution_history_keeps_recent_runs_and_replaces_a_rescored_date(tmp_path):
     from churnml.explain.changes import contributions_path
 

@@ -489,7 +489,12 @@ def _stated(movers, keys, feature_rows, features, catalog, typical) -> pd.DataFr
     label = np.array([indicator_label(i, e) for i, e in zip(names, entries)] + [None], object)
     unit = np.array([getattr(e, "unit", "") for e in entries] + [""], dtype=object)[codes]
     before = movers["value_before"].to_numpy(dtype=np.float64, na_value=np.nan)
-    shown = _fmt_all(np.concatenate([before[plain], value[plain]]), np.concatenate([unit, unit]))
+    both = np.concatenate([before[plain], value[plain]])
+    shown = _fmt_all(both, np.concatenate([unit, unit]))
+    # a missing value in the catalog's words for it ("none open"), else "unknown"
+    words = np.array([getattr(e, "missing", None) or "unknown" for e in entries] + ["unknown"],
+                     dtype=object)[codes]  # fmt: skip
+    shown = np.where(np.isnan(both), np.concatenate([words, words]), shown)
     kept = movers["contribution_before"].notna().to_numpy()[plain]
     sentence[plain] = label[codes] + ": " + np.where(
         kept, shown[: len(plain)] + " → " + shown[len(plain) :], "now " + shown[len(plain) :]

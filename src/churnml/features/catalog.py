@@ -33,7 +33,7 @@ PERSONAS = ("decision_maker", "influencer", "user")
 KNOWN_KEYS = {
     "id", "shape", "family", "table", "time", "column", "window_days", "offset_days", "where",
     "share_where", "of", "nth", "min_days", "unit", "direction", "description", "risk",
-    "protective", "reads", "persona",
+    "protective", "reads", "persona", "missing",
 }
 DEFAULT_PATH = Path(__file__).with_name("catalog_yaml")
 
@@ -59,6 +59,9 @@ class Indicator:
     direction: str
     params: dict = field(default_factory=dict, compare=False, hash=False)
     persona: str | None = None
+    #: what a missing value means, in a CSM's words ("none open"): "before → now" lines show it
+    #: instead of "unknown" (catalog key ``missing``)
+    missing: str | None = None
 
     @property
     def reads(self) -> tuple[tuple[str, str], ...]:
@@ -235,6 +238,10 @@ def _entry(entry: dict, doc: dict, file: Path) -> Indicator:
     persona = entry.get("persona")
     if persona is not None and persona not in PERSONAS:
         raise ValueError(f"{where}: persona must be one of {PERSONAS}, but got persona={persona!r}")
+    missing = entry.get("missing")
+    if missing is not None and not (isinstance(missing, str) and missing.strip()):
+        raise ValueError(f"{where}: missing must be a few words ('none open'), but got "
+                         f"missing={missing!r}")
     params = {k: entry[k] for k in ("time", "column", "offset_days", "where", "share_where", "of",
                                     "nth", "min_days", "reads") if k in entry}
     reads = params.get("reads", [])
@@ -254,4 +261,5 @@ def _entry(entry: dict, doc: dict, file: Path) -> Indicator:
         direction=direction,
         params=params,
         persona=persona,
+        missing=missing,
     )
