@@ -237,8 +237,9 @@ def _with_today_values(moves: pd.DataFrame, rows: np.ndarray, features) -> pd.Da
     at = rows[moves["_row"].to_numpy(dtype=np.int64)[absent]]
     codes, names = pd.factorize(moves["indicator"].iloc[absent], use_na_sentinel=False)
     known = [name for name in names if name in features.columns]
-    matrix = _feature_values(features[known], known)  # one column per distinct indicator
-    column = np.array([known.index(n) if n in known else -1 for n in names], np.int64)[codes]
+    matrix = _feature_values(features, known)  # one column per distinct indicator
+    position = {name: j for j, name in enumerate(known)}
+    column = np.array([position.get(name, -1) for name in names], np.int64)[codes]
     found = (at >= 0) & (column >= 0)
     value = moves["value"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
     value[absent[found]] = matrix[at[found], column[found]]
@@ -337,9 +338,9 @@ def with_changes(scores, features, contributions, history, runs, model) -> tuple
 
 def _valueless(features: pd.DataFrame) -> list:
     """The columns whose values the contribution history does not keep: categories and text."""
-    return [c for c in features.columns if isinstance(features[c].dtype, pd.CategoricalDtype)
-            or not (pd.api.types.is_numeric_dtype(features[c].dtype)
-                    or pd.api.types.is_bool_dtype(features[c].dtype))]  # fmt: skip
+    from churnml.explain.reasons import has_numbers
+
+    return [c for c in features.columns if not has_numbers(features[c].dtype)]
 
 
 def _movers(

@@ -22,6 +22,7 @@ from churnml.explain.backends import (
 from churnml.explain.plays import as_plays
 from churnml.explain.reasons import (
     as_strings,
+    has_numbers,
     has_sentence,
     join_per_row,
     render_distinct,
@@ -215,9 +216,7 @@ def _feature_values(features: pd.DataFrame, names) -> np.ndarray:
     out = np.full((len(features), len(names)), np.nan)
     for j, name in enumerate(names):
         s = features[name]
-        if pd.api.types.is_bool_dtype(s.dtype) or (
-            pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype)
-        ):
+        if has_numbers(s.dtype):
             out[:, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 

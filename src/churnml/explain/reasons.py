@@ -127,12 +127,16 @@ class FrameColumns:
         return self._cache[name]
 
 
+def has_numbers(dtype) -> bool:
+    """Whether a column of ``dtype`` holds numbers (numeric or bool; not categories or text)."""
+    return pd.api.types.is_bool_dtype(dtype) or (
+        pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
 def column_values(series: pd.Series) -> np.ndarray:
     """``series`` as float64 (numeric, bool) or object with ``None`` for missing (anything else)."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype) or (
-        pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
-    ):
+    if has_numbers(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     out = np.array(series.astype(object).to_numpy(), dtype=object, copy=True)
     out[pd.isna(out)] = None

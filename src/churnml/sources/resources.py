@@ -8,8 +8,8 @@ integer columns takes about four times its Parquet bytes, and the hash tables th
 much again; at four times, 20,000 accounts' usage (258 MB of Parquet) spilled and the whole catalog
 took twice as long (``benchmarks/RESULTS.md``). DuckDB takes only the memory it uses: a higher
 limit costs a small source nothing. Beyond the limit DuckDB still spills to a temporary folder
-rather than fail. ``CHURNML_DUCKDB_MEMORY`` (e.g. ``6GB``) overrides it, ``CHURNML_DUCKDB_THREADS`` the
-threads.
+rather than fail. ``CHURNML_DUCKDB_MEMORY`` (e.g. ``6GB``) overrides it,
+``CHURNML_DUCKDB_THREADS`` the threads.
 """
 
 from __future__ import annotations
