@@ -116,6 +116,9 @@ def _train(data, tmp: Path, args) -> Path:
     params = [json.dumps(r[2]["best_params"], sort_keys=True)
               for name, v in out.items() for r in v if "code of" not in name]  # fmt: skip
     print(f"same selected trial in all {len(params)} runs of this code: {len(set(params)) == 1}")
+    if before:
+        theirs = {json.dumps(r[2]["best_params"], sort_keys=True) for r in out[list(walls)[2]]}
+        print(f"same selected trial as the code of {args.baseline_rev}: {theirs == set(params)}")
     if args.baseline_rev:
         subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "baseline")],
                        cwd=Path(__file__).parent, check=False)  # fmt: skip

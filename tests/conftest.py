@@ -58,11 +58,13 @@ def features_learnable(features_small):
 
 @pytest.fixture(scope="session", autouse=True)
 def _model_cache(tmp_path_factory):
-    """Loaded model versions are cached in a folder of the test session, not in ~/.cache
-    (``churnml.model.cache``; subprocesses inherit the variable)."""
+    """Loaded model versions (``churnml.model.cache``) and the MLflow store template
+    (``churnml.model.store_template``) are kept in folders of the test session, not in
+    ~/.cache (subprocesses inherit the variables)."""
     import os
 
     os.environ["CHURNML_MODEL_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+    os.environ["CHURNML_STORE_TEMPLATE"] = str(tmp_path_factory.mktemp("store-template"))
 
 
 @pytest.fixture(autouse=True)

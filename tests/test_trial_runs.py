@@ -124,3 +124,23 @@ def test_inside_mlflow_run_the_projects_run_is_the_parent(store, monkeypatch):
     assert runs.run_id == project and sorted(children(store, runs)) == [0, 1]
     run = store.get_run(project)
     assert run.info.status == "RUNNING" and run.data.tags["optuna.study"] == "s"  # MLflow ends it
+
+
+def test_a_store_that_cannot_be_opened_stops_the_tuning_at_once():
+    """The store is opened by TrialRuns' thread while the first trial runs; its error stops the
+    tuning at the next finished trial, not after the whole study."""
+    from churnml.model.tracking import TrialRuns
+
+    def objective(trial):
+        time.sleep(0.3)
+        return trial.suggest_float("x", 0, 1)
+
+    unknown = "nosuch://store"  # MLflow knows no such store
+    study = optuna.create_study()
+    with pytest.raises(Exception, match="nosuch://store") as raised, TrialRuns(unknown) as runs:
+        study.optimize(objective, n_trials=20, callbacks=[runs])
+    assert not isinstance(raised.value, optuna.exceptions.OptunaError)
+    assert 1 <= len(study.trials) <= 3 and runs.run_id is None
+
+    with pytest.raises(Exception, match="nosuch://store"), TrialRuns(unknown):
+        pass  # no trial at all: the error comes on leaving

@@ -152,8 +152,13 @@ def cache_dir() -> Path | None:
         return None
     if value:
         return Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "churnml" / "models"
+    return cache_root() / "models"
+
+
+def cache_root() -> Path:
+    """churnml's folder of the user's cache: ``$XDG_CACHE_HOME/churnml``, else
+    ``~/.cache/churnml`` (model versions, :mod:`churnml.model.store_template`)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "churnml"
 
 
 def entry(ref: VersionRef) -> Path | None:

@@ -78,6 +78,9 @@ def configure(tracking_uri: str | None = None, experiment: str = EXPERIMENT, cwd
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     with _local_store_lock(uri):  # tuning workers started at once create the store only once
+        from churnml.model.store_template import seed
+
+        seed(uri)  # a new local store copied, not migrated (seconds less)
         client = mlflow.MlflowClient(uri)
         started = os.environ.get("MLFLOW_RUN_ID")
         if started:  # inside `mlflow run`: log into the run MLflow started, in its experiment
@@ -89,27 +92,6 @@ def configure(tracking_uri: str | None = None, experiment: str = EXPERIMENT, cwd
         if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
             location = (Path(cwd or os.getcwd()).resolve() / "mlruns").as_uri()
         return client.create_experiment(experiment, artifact_location=location)
-
-
-def warm_store(tracking_uri: str | None = None):
-    """Start :func:`configure` in a background thread and return the thread (join it before the
-    first run is created).
-
-    Importing MLflow and creating a fresh local store (its schema migrations) take seconds; begun
-    while the training frame is built, they cost no wall time. An error is left for the later
-    :func:`configure` call to raise where it belongs.
-    """
-    import threading
-
-    def run():
-        try:
-            configure(tracking_uri)
-        except Exception:  # noqa: BLE001 - raised again, in place, by the caller's configure
-            pass
-
-    thread = threading.Thread(target=run, name="churnml-mlflow-store", daemon=True)
-    thread.start()
-    return thread
 
 
 @contextmanager
@@ -199,13 +181,17 @@ def log_images(images: dict[str, bytes], folder: str = "figures") -> None:
 
 
 class TrialRuns:
-    """A parent MLflow run opened before tuning, and a nested run per trial as each finishes.
+    """A parent MLflow run, and a nested run per trial as each finishes.
 
     Pass the object as an Optuna callback: it only queues the finished trial, and a background
     thread writes the nested run (:func:`log_trial`, with the trial's own start and end time), so
-    a slow tracking server does not hold up the next trial. Used as a context manager it waits
-    for the queue on exit and marks the parent run ``FAILED`` when tuning raised; otherwise the
-    parent stays open for the caller to finish (:meth:`finish`, or ``mlflow.start_run(run_id=)``).
+    a slow tracking server does not hold up the next trial. The same thread first imports MLflow,
+    opens the store (creating a fresh local one runs its schema migrations: seconds) and creates
+    the parent run, so the first trial starts at once; a store that cannot be opened fails the
+    tuning at the next finished trial. Used as a context manager it waits for the queue on exit
+    and marks the parent run ``FAILED`` when tuning raised; otherwise the parent stays open for
+    the caller to finish (:meth:`finish`, or ``mlflow.start_run(run_id=)``). ``run_id`` and
+    ``experiment_id`` are set once the thread has created the run (always after :meth:`wait`).
     Inside ``mlflow run`` (``MLFLOW_RUN_ID`` set) the project's run is the parent.
 
     Parameters
@@ -228,48 +214,72 @@ class TrialRuns:
     def __init__(self, tracking_uri=None, *, run_name="train", tags=None, enabled=True):
         self.run_id = self.experiment_id = self._adopted = None
         self.logged, self.errors = 0, []
-        self._thread = None
+        self._thread = self._failure = None
         if not enabled:
             return
         import queue
         import threading
+        import time
 
-        import mlflow
-
-        self.experiment_id = configure(tracking_uri)
-        self._client = mlflow.MlflowClient(mlflow.get_tracking_uri())
-        # inside `mlflow run` the project's run is the parent, and MLflow ends it
-        self.run_id = self._adopted = os.environ.get("MLFLOW_RUN_ID")
-        if self.run_id is None:
-            run = self._client.create_run(self.experiment_id, run_name=run_name, tags=tags or {})
-            self.run_id = run.info.run_id
-        elif tags:
-            for key, value in tags.items():
-                self._client.set_tag(self.run_id, key, value)
         self._queue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._drain, name="churnml-trial-runs", daemon=True)
+        started = int(time.time() * 1000)  # the parent run starts now, before its first trial
+        self._thread = threading.Thread(
+            target=self._run, args=(tracking_uri, run_name, tags or {}, started),
+            name="churnml-trial-runs", daemon=True,
+        )  # fmt: skip
         self._thread.start()
 
+    def _open(self, tracking_uri, run_name, tags, started) -> None:
+        import mlflow
+
+        experiment_id = configure(tracking_uri)
+        self._client = mlflow.MlflowClient(mlflow.get_tracking_uri())
+        # inside `mlflow run` the project's run is the parent, and MLflow ends it
+        run_id = self._adopted = os.environ.get("MLFLOW_RUN_ID")
+        if run_id is None:
+            run_id = self._client.create_run(
+                experiment_id, start_time=started, run_name=run_name, tags=tags
+            ).info.run_id
+        else:
+            for key, value in tags.items():
+                self._client.set_tag(run_id, key, value)
+        self.experiment_id, self.run_id = experiment_id, run_id
+
     def __call__(self, study, trial) -> None:
-        """Optuna callback: queue the finished ``trial`` for logging."""
+        """Optuna callback: queue the finished ``trial`` for logging (raises the error that
+        kept the store from opening)."""
         if self._thread is not None:
             from churnml.model.tuning import trial_row
 
+            self._raise_failure()
             self._queue.put(trial_row(trial))
 
-    def _drain(self) -> None:
+    def _run(self, *opening) -> None:
+        try:
+            self._open(*opening)
+        except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
+            self._failure = error
         while (row := self._queue.get()) is not None:
+            if self._failure is not None:
+                continue
             try:
                 log_trial(self._client, row, self.run_id, self.experiment_id)
                 self.logged += 1
             except Exception as error:  # noqa: BLE001 - tracking must not sink a tuning
                 self.errors.append(error)
 
+    def _raise_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
     def wait(self) -> None:
-        """Return once every queued trial is logged; warn about trials that could not be."""
+        """Return once every queued trial is logged (raise the error that kept the store from
+        opening); warn about trials that could not be logged."""
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+        self._raise_failure()
         if self.errors:
             import warnings
 
@@ -291,8 +301,11 @@ class TrialRuns:
     def __exit__(self, kind, error, traceback):
         if kind is None:
             self.wait()
-        else:
+            return False
+        try:
             self.finish("KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED")
+        except Exception:  # noqa: BLE001, S110 - the store's own error: the tuning's goes on
+            pass
         return False
 
 

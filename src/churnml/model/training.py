@@ -350,10 +350,6 @@ def train(
 
     timings = {}
     clock = time.perf_counter()
-    if log:  # MLflow imported and its store created while the frame is built
-        from churnml.model.tracking import warm_store
-
-        store = warm_store(tracking_uri)
     config = _config(config)
     jobs = fold_jobs(None, max(config.n_folds, 2))  # the folds, then the two final fits
     if config.trials if trials is None else trials:  # tuning workers start while the frame is built
@@ -407,11 +403,11 @@ def train(
     test_start = pd.to_datetime(test["as_of"]).min()
     from churnml.model.tracking import TrialRuns
 
-    if log:
-        store.join()
     # one pool for the trials' folds and the final fits: the frame reaches the workers once
     with FoldPool(frame, jobs) as pool:
-        with TrialRuns(tracking_uri, enabled=log) as trial_runs:  # trials logged as they finish
+        # trials logged as they finish; TrialRuns' own thread imports MLflow, opens the store
+        # and creates the run, so the first trial starts at once
+        with TrialRuns(tracking_uri, enabled=log) as trial_runs:
             tuned = tune(
                 frame,
                 config=config,
