@@ -47,6 +47,8 @@ def test_each_trial_is_logged_before_the_next_one_ends(store):
         x = trial.suggest_float("x", 0, 1)
         if trial.number:  # the previous trial's run appears while this trial runs
             deadline = time.monotonic() + 20
+            while runs.run_id is None and time.monotonic() < deadline:  # opened by its thread
+                time.sleep(0.05)
             while trial.number - 1 not in children(store, runs) and time.monotonic() < deadline:
                 time.sleep(0.05)
             seen_before.append(trial.number - 1 in children(store, runs))
