@@ -32,15 +32,23 @@ def folder(tmp_path, monkeypatch):
     return tmp_path
 
 
+def head() -> str:
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    return _get_latest_schema_revision()
+
+
 def test_a_new_store_is_the_store_mlflow_builds(folder, monkeypatch):
     import mlflow
 
+    from churnml.model.store_template import seed
     from churnml.model.tracking import configure
 
     seeded = f"sqlite:///{folder / 'seeded.db'}"
+    assert seed(seeded) and (folder / "seeded.db").exists()  # copied, not built by MLflow
     configure(seeded)
-    templates = list((folder / "templates").glob("mlflow-*-store.db"))
-    assert [t.name for t in templates] == [f"mlflow-{mlflow.__version__}-store.db"]
+    templates = list((folder / "templates").glob("*"))
+    assert [t.name for t in templates] == [f"mlflow-store-{head()}.db"]
     monkeypatch.setenv("CHURNML_STORE_TEMPLATE", "off")
     built = f"sqlite:///{folder / 'built.db'}"
     configure(built)  # MLflow's own migrations
@@ -84,4 +92,30 @@ def test_templates_off_or_unbuildable_leave_the_store_to_mlflow(folder, monkeypa
     assert not seed(f"sqlite:///{folder / 'b.db'}") and not (folder / "b.db").exists()
     configure(f"sqlite:///{folder / 'b.db'}")  # MLflow builds it, as without templates
     assert "churnml" in experiments(f"sqlite:///{folder / 'b.db'}")
-    assert not list(folder.glob(".*.partial"))
+
+
+def test_a_damaged_template_is_replaced_and_never_copied(folder):
+    from churnml.model.store_template import seed
+    from churnml.model.tracking import configure
+
+    template = folder / "templates" / f"mlflow-store-{head()}.db"
+    template.parent.mkdir()
+    template.write_bytes(b"half a file")
+    assert not seed(f"sqlite:///{folder / 'a.db'}")
+    assert not (folder / "a.db").exists() and not template.exists()
+    configure(f"sqlite:///{folder / 'a.db'}")  # MLflow builds this one
+    assert seed(f"sqlite:///{folder / 'b.db'}") and template.exists()  # a sound template again
+    assert schema(folder / "b.db") == schema(folder / "a.db")
+    assert not list(folder.rglob("*.partial"))  # no temporary file left anywhere
+
+
+def test_the_store_path_is_read_as_sqlalchemy_reads_it(folder):
+    from churnml.model.store_template import seed
+    from churnml.model.tracking import configure
+
+    uri = f"sqlite:///{folder}/my%20runs/mlflow.db"  # a percent-encoded space
+    assert seed(uri) and (folder / "my runs" / "mlflow.db").exists()  # where SQLite opens it
+    assert not (folder / "my%20runs" / "mlflow.db").exists()
+    configure(uri)  # MLflow opens the copy
+    assert "churnml" in experiments(uri)
+    assert not seed(uri)  # it exists now

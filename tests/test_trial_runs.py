@@ -146,3 +146,20 @@ def test_a_store_that_cannot_be_opened_stops_the_tuning_at_once():
 
     with pytest.raises(Exception, match="nosuch://store"), TrialRuns(unknown):
         pass  # no trial at all: the error comes on leaving
+
+
+def test_a_failed_tuning_does_not_wait_for_a_store_still_opening(monkeypatch):
+    """A store that does not answer (a server MLflow retries for minutes) does not hold up the
+    error of a tuning that failed meanwhile."""
+    from churnml.model import tracking
+
+    monkeypatch.setattr(tracking.TrialRuns, "_open", lambda self, *opening: time.sleep(60))
+
+    def objective(trial):
+        raise RuntimeError("boom")
+
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="boom"), tracking.TrialRuns() as runs:
+        optuna.create_study().optimize(objective, n_trials=3, callbacks=[runs])
+    assert time.monotonic() - start < tracking.EXIT_WAIT_SECONDS + 5
+    assert runs.run_id is None

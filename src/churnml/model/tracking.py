@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 EXPERIMENT = "churnml"
+#: seconds a failed tuning waits for a store that is still being opened (TrialRuns)
+EXIT_WAIT_SECONDS = 3.0
 
 
 def quiet_mlflow() -> None:
@@ -103,10 +105,12 @@ def _local_store_lock(uri: str):
         import fcntl
     except ImportError:  # not POSIX: no lock
         fcntl = None
-    if fcntl is None or not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+    from churnml.model.store_template import sqlite_file
+
+    store = sqlite_file(uri)
+    if fcntl is None or store is None:
         yield
         return
-    store = Path(uri.removeprefix("sqlite:///"))
     lock = store.with_name(f"{store.name}.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a") as handle:
@@ -215,6 +219,7 @@ class TrialRuns:
         self.run_id = self.experiment_id = self._adopted = None
         self.logged, self.errors = 0, []
         self._thread = self._failure = None
+        self._raised = False
         if not enabled:
             return
         import queue
@@ -222,23 +227,28 @@ class TrialRuns:
         import time
 
         self._queue = queue.SimpleQueue()
-        started = int(time.time() * 1000)  # the parent run starts now, before its first trial
+        where = {  # decided now: the caller may change its folder or environment meanwhile
+            "uri": tracking_uri or default_tracking_uri(),
+            "cwd": os.getcwd(),
+            "adopted": os.environ.get("MLFLOW_RUN_ID"),
+            "started": int(time.time() * 1000),  # the parent run starts before its trials
+        }
         self._thread = threading.Thread(
-            target=self._run, args=(tracking_uri, run_name, tags or {}, started),
+            target=self._run, args=(where, run_name, tags or {}),
             name="churnml-trial-runs", daemon=True,
         )  # fmt: skip
         self._thread.start()
 
-    def _open(self, tracking_uri, run_name, tags, started) -> None:
+    def _open(self, where, run_name, tags) -> None:
         import mlflow
 
-        experiment_id = configure(tracking_uri)
-        self._client = mlflow.MlflowClient(mlflow.get_tracking_uri())
+        experiment_id = configure(where["uri"], cwd=where["cwd"])
+        self._client = mlflow.MlflowClient(where["uri"])
         # inside `mlflow run` the project's run is the parent, and MLflow ends it
-        run_id = self._adopted = os.environ.get("MLFLOW_RUN_ID")
+        run_id = self._adopted = where["adopted"]
         if run_id is None:
             run_id = self._client.create_run(
-                experiment_id, start_time=started, run_name=run_name, tags=tags
+                experiment_id, start_time=where["started"], run_name=run_name, tags=tags
             ).info.run_id
         else:
             for key, value in tags.items():
@@ -257,10 +267,11 @@ class TrialRuns:
     def _run(self, *opening) -> None:
         try:
             self._open(*opening)
+            opened = True
         except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
-            self._failure = error
+            self._failure, opened = error, False
         while (row := self._queue.get()) is not None:
-            if self._failure is not None:
+            if not opened:
                 continue
             try:
                 log_trial(self._client, row, self.run_id, self.experiment_id)
@@ -269,16 +280,19 @@ class TrialRuns:
                 self.errors.append(error)
 
     def _raise_failure(self) -> None:
-        failure, self._failure = self._failure, None
-        if failure is not None:
+        """Raise the store's error once (the thread sets it, the caller's thread raises it)."""
+        failure = self._failure
+        if failure is not None and not self._raised:
+            self._raised = True
             raise failure
 
-    def wait(self) -> None:
+    def wait(self, timeout: float | None = None) -> None:
         """Return once every queued trial is logged (raise the error that kept the store from
-        opening); warn about trials that could not be logged."""
+        opening); warn about trials that could not be logged. With ``timeout``, give up waiting
+        after that many seconds (the thread goes on alone)."""
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
-            self._thread.join()
+            self._thread.join(timeout)
         self._raise_failure()
         if self.errors:
             import warnings
@@ -289,9 +303,9 @@ class TrialRuns:
             )
             self.errors = []
 
-    def finish(self, status: str = "FINISHED") -> None:
+    def finish(self, status: str = "FINISHED", *, timeout: float | None = None) -> None:
         """Wait for the queue, then end the parent run with ``status``."""
-        self.wait()
+        self.wait(timeout)
         if self.run_id is not None and not self._adopted:
             self._client.set_terminated(self.run_id, status=status)
 
@@ -302,8 +316,11 @@ class TrialRuns:
         if kind is None:
             self.wait()
             return False
+        # the tuning failed or was interrupted: a store still being opened (a server that does
+        # not answer) is not waited for beyond a few seconds
         try:
-            self.finish("KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED")
+            status = "KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED"
+            self.finish(status, timeout=EXIT_WAIT_SECONDS if self.run_id is None else None)
         except Exception:  # noqa: BLE001, S110 - the store's own error: the tuning's goes on
             pass
         return False
