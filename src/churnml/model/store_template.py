@@ -20,7 +20,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 ENV = "CHURNML_STORE_TEMPLATE"
@@ -30,13 +30,13 @@ def seed(uri: str) -> bool:
     """Copy the template to the SQLite store of ``uri`` when that file does not exist yet;
     return whether it did. Never overwrites a file, never raises."""
     try:
-        path = _new_sqlite_file(uri)
-        if path is None:
+        folder, path = _folder(), sqlite_file(uri)
+        if folder is None or path is None or path.exists():
             return False
         from mlflow.store.db.utils import _get_latest_schema_revision
 
         head = _get_latest_schema_revision()
-        template = _template(head)
+        template = _template(folder, head)
         path.parent.mkdir(parents=True, exist_ok=True)
         with _partial(path.parent) as partial:
             shutil.copyfile(template, partial)
@@ -62,19 +62,13 @@ def sqlite_file(uri: str) -> Path | None:
     return Path(database)
 
 
-def _new_sqlite_file(uri: str) -> Path | None:
-    """:func:`sqlite_file` when it does not exist yet and templates are on, else None."""
-    path = sqlite_file(uri) if _folder() is not None else None
-    return None if path is None or path.exists() else path
-
-
-def _template(head: str) -> Path:
-    """The template of MLflow's schema revision ``head``, built on first use (atomically: a
-    process that finds it finds it whole)."""
+def _template(folder: Path, head: str) -> Path:
+    """The template of MLflow's schema revision ``head`` in ``folder``, built on first use
+    (atomically: a process that finds it finds it whole)."""
     import sqlalchemy
     from mlflow.store.db.utils import _initialize_tables
 
-    path = _folder() / f"mlflow-store-{head}.db"
+    path = folder / f"mlflow-store-{head}.db"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,21 +82,16 @@ def _template(head: str) -> Path:
     return path
 
 
-class _partial:
+@contextmanager
+def _partial(folder: Path):
     """A new temporary file name in ``folder`` (unique across processes and threads), removed
     on leaving unless it was moved away."""
-
-    def __init__(self, folder: Path):
-        handle, name = tempfile.mkstemp(dir=folder, prefix=".churnml-", suffix=".partial")
-        os.close(handle)
-        self.path = Path(name)
-
-    def __enter__(self) -> Path:
-        return self.path
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)
-        return False
+    handle, name = tempfile.mkstemp(dir=folder, prefix=".churnml-", suffix=".partial")
+    os.close(handle)
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def _revision(path: Path) -> str | None:
