@@ -7,6 +7,9 @@ Features are precomputed (the synthetic catalog-shaped frame and the ``make demo
 0. ``predict_proba`` alone: the reference; the script prints score + explain + write against it
    (issue 14's goal: within 10x), in wall time and in CPU time (this process and its forked
    WOODELF workers), with the load average;
+   then ``contributions``: the prediction with the TreeSHAP contributions as ``score_frame``
+   starts them (WOODELF's workers beside ``predict_proba``), no reasons: the least any explained
+   scoring does, printed against the reference too;
 1. ``score_frame`` — calibrated probability, tiers, ARR at risk, rank, TreeSHAP contributions
    (auto backend), reasons / reason codes / plays pivot, trend and what changed against a
    previous run of all accounts a month earlier, with that run's contribution history (as
@@ -96,6 +99,13 @@ def main(argv=None) -> None:
         f"(CPU: {med['total_cpu']:.1f} s vs {med['predict_cpu']:.2f} s, {med['ratio_cpu']:.1f}x); "
         f"load average {os.getloadavg()[0]:.1f}"
     )
+    floor, rest = med["contributions"], med["total"] - med["contributions"]
+    print(
+        f"of which the prediction with its contributions alone (no reasons): {floor:.1f} s = "
+        f"{floor / med['predict_proba']:.1f}x predict_proba (CPU {med['contributions_cpu']:.1f} s); "
+        f"reasons, areas, personas, what changed, tiers and writes beyond it: {rest:.1f} s = "
+        f"{rest / med['predict_proba']:.1f}x"
+    )
     print(f"peak RSS {own:.0f} MB (forked workers {kids:.0f} MB)")
 
 
@@ -139,6 +149,7 @@ def _one_run(model, features, earlier, rng, args, k) -> dict:
     t: dict = {}
     print(f"-- run {k + 1} (load average {os.getloadavg()[0]:.1f})", flush=True)
     _timed("predict_proba", lambda: model.predict_proba(features), t)
+    _timed("contributions", lambda: _contributions(model, features), t)
     score_history, history = earlier  # the previous run and its contribution history
     result = _timed("score_frame", lambda: score_frame(
         model, features, previous=score_history, previous_contributions=history), t)
@@ -159,9 +170,18 @@ def _one_run(model, features, earlier, rng, args, k) -> dict:
     t["predict_cpu"] = t.pop("predict_proba_cpu")
     t["ratio"] = t["total"] / t["predict_proba"]
     t["ratio_cpu"] = t["total_cpu"] / t["predict_cpu"]
-    totals = ("total_cpu", "predict_cpu", "ratio_cpu")
+    totals = ("total_cpu", "predict_cpu", "ratio_cpu", "contributions_cpu")
     kept = {k: v for k, v in t.items() if not k.endswith("_cpu") or k in totals}
     return {**kept, "result": result}
+
+
+def _contributions(model, features):
+    """The prediction and the TreeSHAP contributions, started as ``score_frame`` starts them."""
+    from churnml.explain.contributions import start_explaining
+
+    pending = start_explaining(model, features)
+    model.predict_proba(features)
+    return pending.result()
 
 
 def _databases(result, args, rng, n) -> None:

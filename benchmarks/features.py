@@ -7,11 +7,15 @@ the tables and the spine, resets the kernel's peak-RSS counter (``/proc/self/cle
 one step and reports wall time, CPU time, the process's peak RSS during the step, and the peak
 above what the opened tables already held.
 
-Steps (``--steps``, default ``scan,catalog,catalog_pandas``), each run ``--repeat`` times (default
-3, the steps in turn; medians reported, the values compared on the last run):
+Steps (``--steps``, default ``scan,reductions,catalog,catalog_pandas``), each run ``--repeat``
+times (default 3, the steps in turn; medians reported, the values compared on the last run):
 
 - ``scan``: the reference, one DuckDB pass over the usage Parquet computing a 30-day count and
   sum of quantity per (account, as_of) for the 12 dates;
+- ``reductions``: what the usage indicators cannot do without, in plain DuckDB SQL on the same
+  Parquet: the three reductions they read (quantity per account-day, and each user's and each
+  feature's active days as one bitmask per 63-day block), keys hashed, one statement each, no
+  catalog, no windows; ``catalog`` over it is what the windows and the other tables add;
 - ``catalog``: ``build_features`` with the full catalog on ``open_tables`` (usage a lazy table:
   DuckDB reads its Parquet inside the build), as the CLI, ``train`` and ``score`` run it;
 - ``catalog_pandas``: the same on ``load_tables`` (usage loaded into pandas first, as notebooks
@@ -20,7 +24,7 @@ Steps (``--steps``, default ``scan,catalog,catalog_pandas``), each run ``--repea
   version of it (boolean-mask windows, one pass per ``as_of``).
 
     .venv/bin/python benchmarks/features.py [--data DIR] [--accounts 20000] [--usage-scale 0.9]
-        [--steps scan,catalog,catalog_pandas] [--repeat 3]
+        [--steps scan,reductions,catalog,catalog_pandas] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -115,11 +119,33 @@ def scan(folder: str, dates) -> pd.DataFrame:
 
     con = duckdb.connect()
     days = ", ".join(f"DATE '{pd.Timestamp(d):%Y-%m-%d}'" for d in dates)
-    return con.execute(
+    return con.sql(
         f"SELECT u.account_id, d.as_of, COUNT(*) AS n, SUM(u.quantity) AS quantity "
         f"FROM read_parquet('{Path(folder) / 'usage.parquet'}') u "
         f"JOIN (SELECT UNNEST([{days}]) AS as_of) d "
         f"ON u.ts >= d.as_of - INTERVAL 30 DAY AND u.ts < d.as_of GROUP BY ALL").to_arrow_table()
+
+
+#: the three usage reductions of ``reductions`` (the day as days since 1970-01-01)
+_DAY = "(CAST(ts AS DATE) - DATE '1970-01-01')"
+_BITS = f"{_DAY} // 63 AS b, BIT_OR(CAST(1 AS BIGINT) << ({_DAY} % 63)) AS mask"
+REDUCTIONS = {
+    "account_day": f"SELECT HASH(account_id) AS a, {_DAY} AS d, SUM(quantity) AS q",
+    "user_blocks": f"SELECT HASH(account_id) AS a, HASH(user_id) AS u, {_BITS}",
+    "feature_blocks": f"SELECT HASH(account_id) AS a, HASH(event) AS e, {_BITS}",
+}
+
+
+def reductions(folder: str) -> dict:
+    """The usage reductions the catalog's usage indicators read, straight from the Parquet (both
+    cores, no memory limit): rows of each, as one figure per reduction."""
+    import duckdb
+
+    con = duckdb.connect()
+    source = f"read_parquet('{Path(folder) / 'usage.parquet'}')"
+    for name, select in REDUCTIONS.items():
+        con.execute(f"CREATE TEMP TABLE {name} AS {select} FROM {source} GROUP BY ALL")
+    return {name: con.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0] for name in REDUCTIONS}
 
 
 def _spine(tables):
@@ -141,7 +167,7 @@ def child(step: str, folder: str, out: str) -> None:
     t_open = time.perf_counter()
     if step == "catalog":  # usage stays a lazy table: its Parquet is read inside the build
         tables = open_tables(folder, validate=False)
-    elif step == "scan":
+    elif step in ("scan", "reductions"):
         tables = load_tables(folder, tables=["accounts", "contracts"], validate=False)
     else:
         tables = load_tables(folder, validate=False)
@@ -157,6 +183,8 @@ def child(step: str, folder: str, out: str) -> None:
         result = pandas_usage(tables["usage"], spine)
     elif step == "scan":
         result = scan(folder, sorted(spine["as_of"].unique()))
+    elif step == "reductions":
+        result = reductions(folder)
     else:
         result = build_features(tables, spine, catalog)
     seconds = time.perf_counter() - t0
@@ -170,11 +198,14 @@ def child(step: str, folder: str, out: str) -> None:
     print(json.dumps({
         "step": step, "seconds": seconds, "peak_mb": peak_mb, "base_mb": base_mb,
         "cpu": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime),
-        "rows": result.num_rows if step == "scan" else len(result),
-        "columns": result.num_columns if step == "scan" else result.shape[1],
+        "rows": (result.num_rows if step == "scan" else sum(result.values())
+                 if step == "reductions" else len(result)),
+        "columns": (result.num_columns if step == "scan" else len(result)
+                    if step == "reductions" else result.shape[1]),
         "usage_rows": len(tables["usage"]) if "usage" in tables else None, "open_s": open_s,
         "as_of": int(spine["as_of"].nunique()),
-        "skipped": 0 if step == "scan" else len(result.attrs.get("skipped", {})),
+        "skipped": len(result.attrs.get("skipped", {})) if step.startswith(("usage", "catalog"))
+        else 0,
     }))
 
 
@@ -198,7 +229,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--months", type=int, default=18)
     parser.add_argument("--usage-scale", type=float, default=0.9)
-    parser.add_argument("--steps", default="scan,catalog,catalog_pandas")
+    parser.add_argument("--steps", default="scan,reductions,catalog,catalog_pandas")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step; medians shown")
     args = parser.parse_args()
     if args.repeat < 1:
@@ -248,6 +279,11 @@ def main() -> None:
             print(f"whole catalog (usage read inside the build) / one-pass windowed scan: "
                   f"{c['seconds'] / r0['seconds']:.1f}x wall ({c['seconds']:.1f} s vs "
                   f"{r0['seconds']:.2f} s), {c['cpu'] / r0['cpu']:.1f}x CPU; goal 4x")
+            if "reductions" in results:
+                f = results["reductions"]
+                print(f"the usage reductions alone (plain DuckDB, no windows) / the scan: "
+                      f"{f['seconds'] / r0['seconds']:.1f}x wall ({f['seconds']:.2f} s), whole "
+                      f"catalog / the reductions alone: {c['seconds'] / f['seconds']:.1f}x")
     r = next((v for v in results.values() if v["usage_rows"]), next(iter(results.values())))
     print(f"data: {r['usage_rows'] or 0:,} usage rows, {r['as_of']} as_of dates, {r['rows']:,} spine rows; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

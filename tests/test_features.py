@@ -249,3 +249,58 @@ def test_a_dict_of_frames_matches_contacts_by_email_like_the_loader(saas_small, 
     from_dict = build_features(saas_small, spine)[champion]
     from_files = build_features(tmp_path, spine)[champion]
     pd.testing.assert_frame_equal(from_dict, from_files, check_dtype=False)
+
+
+def _catalog_with(tmp_path, entries: str):
+    """The packaged catalog plus a usage family file holding ``entries``."""
+    from churnml.features.catalog import DEFAULT_PATH
+
+    tmp_path.mkdir(exist_ok=True)
+    for path in DEFAULT_PATH.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "extra.yaml").write_text("family: usage\ntable: usage\nindicators:\n" + entries)
+    return load_catalog(tmp_path)
+
+
+EVENT_FILTERS = (
+    "  - id: a_events_30d\n    shape: sum_window\n    column: quantity\n    window_days: 30\n"
+    "    where: {event: [a]}\n    unit: events\n    direction: down\n    description: d\n"
+    "  - id: a_or_b_events_30d\n    shape: sum_window\n    column: quantity\n    window_days: 30\n"
+    "    where: {event: [a, b]}\n    unit: events\n    direction: down\n    description: d\n"
+    "  - id: b_users_30d\n    shape: distinct_window\n    column: user_id\n    window_days: 30\n"
+    "    where: {event: [b]}\n    unit: users\n    direction: down\n    description: d\n"
+)
+
+
+@pytest.mark.parametrize("source", ["frames", "parquet"])
+def test_a_usage_filter_on_event_names_counts_those_events(tmp_path, tiny, tiny_spine, source):
+    """A1's rows in [as_of - 30 d, as_of): u1 'a' 3 (2025-05-31) and u1 'b' 2 (2025-05-02): the
+    grains keep events as codes, the filter still names them (it matched nothing before)."""
+    from churnml.data.load import write_tables
+
+    catalog = _catalog_with(tmp_path / "catalog", EVENT_FILTERS)
+    tables = tiny
+    if source == "parquet":  # usage read in place by DuckDB (the lazy path)
+        write_tables(tiny, tmp_path / "data")
+        tables = str(tmp_path / "data")
+    got = build_features(tables, tiny_spine, catalog).set_index("account_id")
+    assert got.loc["A1", ["a_events_30d", "a_or_b_events_30d", "b_users_30d"]].tolist() == [3, 5, 1]
+    assert got.loc["A2", ["a_events_30d", "b_users_30d"]].tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("    column: duration\n", "'duration_30d' .* reads column 'duration'"),
+    ("    column: quantity\n    where: {user_id: [u1]}\n", "'duration_30d' .* filters on 'user_id'"),
+    ("    column: quantity\n    where: {event: {min: 3}}\n",
+     "indicator duration_30d: a filter on usage's 'event' is a list of names"),
+])
+def test_a_usage_indicator_reading_what_the_grains_drop_is_refused(tmp_path, tiny, tiny_spine,
+                                                                     entry, message):
+    """Usage is summed per day first: another column, or a filter on users, would be silently
+    wrong (a filter on user ids matched no code) or a database error; it is a clear one."""
+    catalog = _catalog_with(tmp_path, "  - id: duration_30d\n    shape: sum_window\n"
+                            f"{entry}    window_days: 30\n    unit: x\n    direction: down\n"
+                            "    description: d\n")
+    usage = tiny["usage"].assign(duration=1.0)
+    with pytest.raises(ValueError, match=message):
+        build_features({**tiny, "usage": usage}, tiny_spine, catalog)

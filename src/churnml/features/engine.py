@@ -41,6 +41,9 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
     """
     from churnml.features.requirements import skipped_indicators
 
+    for ind in catalog:
+        if ind.table == "usage":
+            usage_grains.check_reads(ind)
     found = skipped_indicators(catalog, tables, missing)
     skipped = dict(zip(found["indicator"], found["reason"]))
     groups: dict[tuple, list] = {}

@@ -87,11 +87,34 @@ def lookback(ind) -> int | None:
     return int(ind.window_days) + int(ind.params.get("offset_days", 0))
 
 
-def predicate(where: dict | None) -> Sql:
-    """``where: {col: [a, b]}`` -> IN, ``{col: {max: 6}}`` -> <=, ``{col: {min: 9}}`` -> >=."""
+#: usage's grains keep the event as an integer code; its names are in this relation (name, code)
+EVENT_CODES = "usage_event_codes"
+#: relation -> the columns it keeps as codes of EVENT_CODES
+CODED = {"usage_events": {"event"}, "usage_user_events": {"event"}}
+
+
+def condition(ind, key: str = "where") -> Sql:
+    """The ``where`` (or ``share_where``) filter of one indicator on the relation it reads."""
+    try:
+        return predicate(ind.params.get(key), CODED.get(ind.table, ()))
+    except ValueError as error:
+        raise ValueError(f"indicator {ind.id}: {error}") from None
+
+
+def predicate(where: dict | None, coded=()) -> Sql:
+    """``where: {col: [a, b]}`` -> IN, ``{col: {max: 6}}`` -> <=, ``{col: {min: 9}}`` -> >=.
+    A ``coded`` column holds codes of :data:`EVENT_CODES`: its names are matched there."""
     parts, params = [], []
     for column, rule in (where or {}).items():
-        if isinstance(rule, dict):
+        if column in coded:
+            if isinstance(rule, dict):
+                raise ValueError(f"a filter on usage's {column!r} is a list of names, but got "
+                                 f"{column}: {rule!r}")
+            names = [str(v) for v in (rule if isinstance(rule, (list, tuple)) else [rule])]
+            parts.append(f'e.{q(column)} IN (SELECT "code" FROM {q(EVENT_CODES)} WHERE "name" '
+                         f"IN ({', '.join('?' * len(names))}))")
+            params.extend(names)
+        elif isinstance(rule, dict):
             for op, value in rule.items():
                 sign = {"max": "<=", "min": ">=", "below": "<", "above": ">"}[op]
                 parts.append(f"e.{q(column)} {sign} ?")
@@ -126,7 +149,7 @@ def when(*conds: Sql) -> Sql:
 def aggregate(ind) -> Sql:
     """The aggregate expression of one indicator (one output column)."""
     shape, col = ind.shape, ind.params.get("column")
-    f = predicate(ind.params.get("where"))
+    f = condition(ind)
     w = when(window(ind), f)
     asof = 's."as_of_day"'
     if shape == "count_window":
@@ -138,7 +161,7 @@ def aggregate(ind) -> Sql:
     if shape == "any_window":
         return Sql("MAX(CASE WHEN ") + w + Sql(" THEN 1 ELSE 0 END)")
     if shape == "share_window":
-        hit = when(w, predicate(ind.params.get("share_where")))
+        hit = when(w, condition(ind, "share_where"))
         return (Sql("SUM(CASE WHEN ") + hit + Sql(" THEN 1.0 ELSE 0.0 END) / NULLIF(SUM(CASE WHEN ")
                 + w + Sql(" THEN 1 ELSE 0 END), 0)"))
     if shape == "nps_window":
@@ -229,7 +252,7 @@ def keyed_query(inds, table: str, key: str, time: str, days: int | None) -> Sql:
     bound = "" if days is None else f' AND {t} >= s."as_of_day" - ?'
     inner, outer = Sql(f'SELECT s."_row", e.{k}'), Sql('SELECT k."_row"')
     for n, ind in enumerate(inds):
-        w = when(window(ind), predicate(ind.params.get("where")))
+        w = when(window(ind), condition(ind))
         if ind.shape == "distinct_window":
             inner = inner + Sql(", MAX(CASE WHEN ") + w + Sql(f' THEN 1 ELSE 0 END) AS "c{n}"')
             outer = outer + Sql(f', SUM(k."c{n}") AS {q(ind.id)}')
@@ -263,9 +286,9 @@ def query(ind) -> Sql:
 
 
 def _bits(lo: str, hi: str, block: int) -> str:
-    """Bitmask selecting days [lo, hi) of block ``e."b"`` (bit k = day ``block * b + k``)."""
-    a = f'GREATEST({lo} - {block} * e."b", 0)'
-    c = f'LEAST({hi} - {block} * e."b", {block})'
+    """Bitmask selecting days [lo, hi) of block ``"b"`` (bit k = day ``block * b + k``)."""
+    a = f'GREATEST({lo} - {block} * "b", 0)'
+    c = f'LEAST({hi} - {block} * "b", {block})'
     full = (1 << block) - 1
     return (f"(CASE WHEN {c} > {a} THEN ({full} >> CAST({block} - ({c} - {a}) AS INTEGER)) "
             f"<< CAST({a} AS INTEGER) ELSE 0 END)")
@@ -277,22 +300,28 @@ def block_query(inds, table: str, key: str, days: int, block: int) -> Sql:
     Per (spine row, key) the days active in each indicator's window are the bit counts of the
     blocks it overlaps; ``distinct_window`` counts keys with one or more, ``power_users`` keys
     with at least ``min_days``. The same values as :func:`keyed_query` over the day grain.
+    Each distinct window's days in a block are one bitmask per (spine row, block), made before
+    the join, so the join's rows only AND and count bits.
     """
     k = q(key)
-    inner, outer, params = Sql(f'SELECT s."_row", e.{k}'), Sql('SELECT k."_row"'), ()
-    for n, ind in enumerate(inds):
+    windows: dict[tuple[int, int], int] = {}  # (days back, offset) -> its mask "w{n}"
+    outer = Sql('SELECT k."_row"')
+    for ind in inds:
         off = int(ind.params.get("offset_days", 0))
-        lo, hi = f'(s."as_of_day" - {int(ind.window_days) + off})', f'(s."as_of_day" - {off})'
-        inner = inner + Sql(f', SUM(BIT_COUNT(e."mask" & {_bits(lo, hi, block)})) AS "c{n}"')
+        n = windows.setdefault((int(ind.window_days) + off, off), len(windows))
         least = 1 if ind.shape == "distinct_window" else int(ind.params.get("min_days", 8))
         outer = outer + Sql(f', SUM(CASE WHEN k."c{n}" >= ? THEN 1 ELSE 0 END) AS {q(ind.id)}',
                             (least,))
+    day = '"as_of_day"'
+    masks = "".join(f', {_bits(f"({day} - {back})", f"({day} - {off})", block)} AS "w{n}"'
+                    for (back, off), n in windows.items())
+    counts = "".join(f', SUM(BIT_COUNT(e."mask" & s."w{n}")) AS "c{n}"' for n in windows.values())
     # each spine row with the blocks its windows reach: an equality join, no range filter
     first = f'CAST(FLOOR(("as_of_day" - ?) / {block}) AS BIGINT)'
     last = f'CAST(FLOOR(("as_of_day" - 1) / {block}) AS BIGINT)'
-    blocks = (f'(SELECT "_row", "account_id", "as_of_day", UNNEST(RANGE({first}, {last} + 1)) '
-              f'AS "b" FROM "spine")')
-    inner = inner + Sql(
-        f' FROM {blocks} s JOIN {q(table)} e ON e."account_id" = s."account_id" AND e."b" = s."b"'
-        f' GROUP BY s."_row", e.{k}', (int(days),))
-    return outer + Sql(" FROM (") + inner + Sql(') k GROUP BY k."_row"') + Sql("", params)
+    blocks = (f'(SELECT "_row", "account_id", "b"{masks} FROM (SELECT "_row", "account_id", '
+              f'"as_of_day", UNNEST(RANGE({first}, {last} + 1)) AS "b" FROM "spine"))')
+    inner = Sql(
+        f'SELECT s."_row", e.{k}{counts} FROM {blocks} s JOIN {q(table)} e ON e."account_id" = '
+        f's."account_id" AND e."b" = s."b" GROUP BY s."_row", e.{k}', (int(days),))
+    return outer + Sql(" FROM (") + inner + Sql(') k GROUP BY k."_row"')

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnml.features.shapes import q
+from churnml.features.shapes import EVENT_CODES, q
 
 #: usage grains: the usage columns an indicator reads -> the relation that holds that grain
 USAGE_GRAINS = {
@@ -36,6 +36,29 @@ BLOCK_DAYS = 63
 #: day-grain relation -> its block relation (same key)
 BLOCKS = {"usage_users": "usage_user_blocks", "usage_events": "usage_event_blocks"}
 BLOCK_KEY = {"usage_user_blocks": "user_id", "usage_event_blocks": "event"}
+
+
+#: the usage columns an indicator may read (``column``): what the grains keep
+READABLE = ("quantity", "user_id", "event")
+#: the usage columns an indicator may filter on (``where``, ``share_where``): event names
+FILTERABLE = ("event",)
+
+
+def check_reads(ind) -> None:
+    """Refuse a usage indicator that reads what the grains do not keep: usage is reduced to days
+    (quantity summed per account, user and event) before any indicator reads it."""
+    column = ind.params.get("column")
+    filters = [*(ind.params.get("where") or {}), *(ind.params.get("share_where") or {})]
+    unread = [c for c in [column] if c is not None and c not in READABLE]
+    unfiltered = [c for c in filters if c not in FILTERABLE]
+    if unread or unfiltered:
+        what = (f"reads column {unread[0]!r}" if unread else
+                f"filters on {', '.join(map(repr, unfiltered))}")
+        raise ValueError(
+            f"catalog indicator {ind.id!r} (table usage) {what}: usage is summed per day before "
+            f"its indicators read it, so they read only {', '.join(READABLE)} and filter only "
+            f"on event names (where: {{event: [...]}}); map the column into event or quantity "
+            f"instead")
 
 
 def grain(ind) -> str:
@@ -207,6 +230,7 @@ def _pandas_frame(con, usage: pd.DataFrame, accounts: pd.Index):
         width = "int16" if len(event.cat.categories) < np.iinfo("int16").max else "int32"
         codes = event.cat.codes.to_numpy()[keep].astype(width)
         cols["event"] = (codes, _null_mask(codes))
+        _register_event_codes(con, event.cat.categories)
     if "quantity" in usage:
         quantity = usage["quantity"].to_numpy(dtype="float32", na_value=np.nan)[keep]
         missing = np.isnan(quantity)
@@ -222,6 +246,16 @@ def _pandas_frame(con, usage: pd.DataFrame, accounts: pd.Index):
     del cols
     con.register("usage_frame", frame)
     return users, frame.column_names
+
+
+def _register_event_codes(con, names: pd.Index) -> None:
+    """The events' names and codes as :data:`~churnml.features.shapes.EVENT_CODES` (filters on
+    usage's event match names through it)."""
+    con.register("usage_event_names", pd.DataFrame({
+        "name": pd.Series(names.astype(str), dtype=object),
+        "code": np.arange(len(names), dtype="int32")}))
+    con.execute(f'CREATE OR REPLACE TEMP TABLE {q(EVENT_CODES)} AS SELECT * FROM "usage_event_names"')
+    con.unregister("usage_event_names")
 
 
 #: a lazy table's user key: a 64-bit hash of the id (no dictionary of every user to build and
@@ -240,11 +274,12 @@ def _lazy_frame(con, usage, accounts: pd.Index, span=None):
     joins = []
     if "user_id" in usage.columns:
         cols.append(f'{_USER_HASH.format(column="u.user_id")} AS "user_id"')
-    if "event" in usage.columns:  # a handful of features: a small dictionary
-        con.execute('CREATE TEMP TABLE "usage_event_codes" AS SELECT "name", CAST(ROW_NUMBER() '
-                    'OVER (ORDER BY "name") - 1 AS INTEGER) AS "code" FROM (SELECT DISTINCT '
-                    f'"event" AS "name" FROM ({usage.select}) WHERE "event" IS NOT NULL)')
-        joins.append('LEFT JOIN "usage_event_codes" "event_code" ON "event_code"."name" = u."event"')
+    if "event" in usage.columns:  # a handful of features: a small dictionary, kept for filters
+        con.execute(f'CREATE OR REPLACE TEMP TABLE {q(EVENT_CODES)} AS SELECT "name", '
+                    'CAST(ROW_NUMBER() OVER (ORDER BY "name") - 1 AS INTEGER) AS "code" FROM '
+                    f'(SELECT DISTINCT "event" AS "name" FROM ({usage.select}) WHERE "event" IS '
+                    'NOT NULL)')
+        joins.append(f'LEFT JOIN {q(EVENT_CODES)} "event_code" ON "event_code"."name" = u."event"')
         cols.append('"event_code"."code" AS "event"')
     quantity = ('CAST(COALESCE(u."quantity", 1.0) AS FLOAT)' if "quantity" in usage.columns
                 else "CAST(1.0 AS FLOAT)")
@@ -255,7 +290,5 @@ def _lazy_frame(con, usage, accounts: pd.Index, span=None):
                     f'{" ".join(joins)} WHERE u."ts" IS NOT NULL{_ts_range(span)}')
     finally:
         con.unregister("usage_accounts")
-        for column in ("user_id", "event"):
-            con.execute(f'DROP TABLE IF EXISTS {q(f"usage_{column}_codes")}')
     present = ["account_id", "t_ts", *(c for c in ("user_id", "event") if c in usage.columns)]
     return None, present
