@@ -289,18 +289,51 @@ def test_a_usage_filter_on_event_names_counts_those_events(tmp_path, tiny, tiny_
 
 
 @pytest.mark.parametrize("entry, message", [
-    ("    column: duration\n", "'duration_30d' .* reads column 'duration'"),
-    ("    column: quantity\n    where: {user_id: [u1]}\n", "'duration_30d' .* filters on 'user_id'"),
-    ("    column: quantity\n    where: {event: {min: 3}}\n",
+    ("    shape: sum_window\n    column: duration\n", "'duration_30d' .* reads column 'duration'"),
+    ("    shape: sum_window\n    column: quantity\n    where: {user_id: [u1]}\n",
+     "'duration_30d' .* filters on 'user_id'"),
+    ("    shape: sum_window\n    column: quantity\n    where: {event: {min: 3}}\n",
      "indicator duration_30d: a filter on usage's 'event' is a list of names"),
+    ("    shape: latest_value\n    column: quantity\n",
+     "'duration_30d' .* has no single latest row"),
 ])
 def test_a_usage_indicator_reading_what_the_grains_drop_is_refused(tmp_path, tiny, tiny_spine,
                                                                      entry, message):
     """Usage is summed per day first: another column, or a filter on users, would be silently
     wrong (a filter on user ids matched no code) or a database error; it is a clear one."""
-    catalog = _catalog_with(tmp_path, "  - id: duration_30d\n    shape: sum_window\n"
-                            f"{entry}    window_days: 30\n    unit: x\n    direction: down\n"
-                            "    description: d\n")
+    catalog = _catalog_with(tmp_path, f"  - id: duration_30d\n{entry}    window_days: 30\n"
+                            "    unit: x\n    direction: down\n    description: d\n")
     usage = tiny["usage"].assign(duration=1.0)
     with pytest.raises(ValueError, match=message):
         build_features({**tiny, "usage": usage}, tiny_spine, catalog)
+
+
+ROW_SHAPES = (
+    "  - id: usage_rows_45d\n    shape: count_window\n    window_days: 45\n"
+    "    unit: events\n    direction: down\n    description: d\n"
+    "  - id: quantity_per_row_45d\n    shape: mean_window\n    column: quantity\n"
+    "    window_days: 45\n    unit: events\n    direction: down\n    description: d\n"
+    "  - id: a_share_45d\n    shape: share_window\n    window_days: 45\n"
+    "    share_where: {event: [a]}\n    unit: share\n    direction: down\n    description: d\n"
+)
+
+
+@pytest.mark.parametrize("source", ["frames", "parquet"])
+def test_usage_shapes_that_count_rows_count_usage_rows_not_days(tmp_path, tiny, tiny_spine, source):
+    """A1 in [as_of - 45 d, as_of): u1 'a' 3 (05-31), u1 'b' 2 (05-02), u1 'a' 1 (05-01), plus
+    u1 'b' 4 on 05-31 added here: 4 rows on 3 days, 2 of them 'a'. Usage is summed per day
+    before the indicators read it; these shapes still count its rows (they counted days)."""
+    from churnml.data.load import write_tables
+
+    extra = pd.DataFrame({"account_id": ["A1"], "user_id": ["u1"], "ts": [T("2025-05-31")],
+                          "event": ["b"], "quantity": [4.0]})
+    tables = {**tiny, "usage": pd.concat([tiny["usage"], extra], ignore_index=True)}
+    if source == "parquet":
+        write_tables(tables, tmp_path / "data")
+        tables = str(tmp_path / "data")
+    catalog = _catalog_with(tmp_path / "catalog", ROW_SHAPES)
+    got = build_features(tables, tiny_spine, catalog).set_index("account_id")
+    assert got.loc["A1", "usage_rows_45d"] == 4
+    assert got.loc["A1", "quantity_per_row_45d"] == pytest.approx((3 + 2 + 1 + 4) / 4)
+    assert got.loc["A1", "a_share_45d"] == pytest.approx(2 / 4)
+    assert got.loc["A2", "usage_rows_45d"] == 0 and pd.isna(got.loc["A2", "quantity_per_row_45d"])

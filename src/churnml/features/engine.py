@@ -265,7 +265,8 @@ def _log_skips(catalog, tables: dict, missing: dict) -> None:
 
 def _grains(catalog) -> dict[str, int | None]:
     """The usage relations the catalog reads (``champion_users``: the champions' user-days),
-    each with the longest look-back of its readers (None: all history)."""
+    each with the longest look-back of its readers (None: all history), and
+    :data:`~churnml.features.usage_grains.ROWS` when an indicator counts usage rows."""
     out: dict[str, int | None] = {}
     for ind in catalog:
         if ind.table == "usage":
@@ -274,6 +275,8 @@ def _grains(catalog) -> dict[str, int | None]:
             relation = "champion_users"
         else:
             continue
+        if ind.shape in usage_grains.ROW_SHAPES:
+            out[usage_grains.ROWS] = None
         days = shapes.lookback(ind) if ind.shape in shapes.SQL_SHAPES else 0
         if relation in out and (out[relation] is None or days is None):
             out[relation] = None

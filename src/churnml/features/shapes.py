@@ -89,6 +89,8 @@ def lookback(ind) -> int | None:
 
 #: usage's grains keep the event as an integer code; its names are in this relation (name, code)
 EVENT_CODES = "usage_event_codes"
+#: relations whose row sums a day of usage rows, counted in "rows" when a shape counts them
+DAYS_OF_ROWS = {"usage", "usage_users", "usage_events", "usage_user_events", "champion_usage"}
 #: relation -> the columns it keeps as codes of EVENT_CODES
 CODED = {"usage_events": {"event"}, "usage_user_events": {"event"}}
 
@@ -152,18 +154,22 @@ def aggregate(ind) -> Sql:
     f = condition(ind)
     w = when(window(ind), f)
     asof = 's."as_of_day"'
+    one = 'e."rows"' if ind.table in DAYS_OF_ROWS else "1"  # a usage day counts its rows
     if shape == "count_window":
-        return Sql("SUM(CASE WHEN ") + w + Sql(" THEN 1 ELSE 0 END)")
+        return Sql("SUM(CASE WHEN ") + w + Sql(f" THEN {one} ELSE 0 END)")
     if shape == "sum_window":
         return Sql("SUM(CASE WHEN ") + w + Sql(f" THEN e.{q(col)} ELSE 0 END)")
+    if shape == "mean_window" and one != "1":  # the mean of the rows the days sum
+        total = Sql("SUM(CASE WHEN ") + w + Sql(f" THEN CAST(e.{q(col)} AS DOUBLE) END)")
+        return total + Sql(" / SUM(CASE WHEN ") + w + Sql(f" THEN {one} END)")
     if shape == "mean_window":
         return Sql("AVG(CASE WHEN ") + w + Sql(f" THEN CAST(e.{q(col)} AS DOUBLE) END)")
     if shape == "any_window":
         return Sql("MAX(CASE WHEN ") + w + Sql(" THEN 1 ELSE 0 END)")
     if shape == "share_window":
         hit = when(w, condition(ind, "share_where"))
-        return (Sql("SUM(CASE WHEN ") + hit + Sql(" THEN 1.0 ELSE 0.0 END) / NULLIF(SUM(CASE WHEN ")
-                + w + Sql(" THEN 1 ELSE 0 END), 0)"))
+        hits = Sql("SUM(CASE WHEN ") + hit + Sql(f" THEN 1.0 * {one} ELSE 0.0 END)")
+        return hits + Sql(" / NULLIF(SUM(CASE WHEN ") + w + Sql(f" THEN {one} ELSE 0 END), 0)")
     if shape == "nps_window":
         return (Sql("100.0 * (SUM(CASE WHEN ") + w + Sql(' AND e."score" >= 9 THEN 1 ELSE 0 END) - SUM(CASE WHEN ')
                 + w + Sql(' AND e."score" <= 6 THEN 1 ELSE 0 END)) / NULLIF(SUM(CASE WHEN ')

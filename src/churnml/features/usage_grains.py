@@ -38,6 +38,10 @@ BLOCKS = {"usage_users": "usage_user_blocks", "usage_events": "usage_event_block
 BLOCK_KEY = {"usage_user_blocks": "user_id", "usage_event_blocks": "event"}
 
 
+#: shapes that count usage rows: the day grains then carry ``rows``, the rows each day sums
+ROW_SHAPES = {"count_window", "mean_window", "share_window"}
+#: the pseudo-grain asking the day grains for ``rows`` (see :func:`register_usage`)
+ROWS = "usage_rows"
 #: the usage columns an indicator may read (``column``): what the grains keep
 READABLE = ("quantity", "user_id", "event")
 #: the usage columns an indicator may filter on (``where``, ``share_where``): event names
@@ -47,6 +51,11 @@ FILTERABLE = ("event",)
 def check_reads(ind) -> None:
     """Refuse a usage indicator that reads what the grains do not keep: usage is reduced to days
     (quantity summed per account, user and event) before any indicator reads it."""
+    if ind.shape == "latest_value":
+        raise ValueError(
+            f"catalog indicator {ind.id!r} (table usage) has shape latest_value: usage is summed "
+            f"per day before its indicators read it, so it has no single latest row; use "
+            f"sum_window or days_since_last")
     column = ind.params.get("column")
     filters = [*(ind.params.get("where") or {}), *(ind.params.get("share_where") or {})]
     unread = [c for c in [column] if c is not None and c not in READABLE]
@@ -88,10 +97,13 @@ def register_usage(con, usage, accounts: pd.Index, grains, *, champions=None, da
 
     ``grains`` may map each relation to the longest look-back of its readers, and ``days`` be
     the spine's first and last ``as_of`` day: a relation then keeps only the days some window
-    can read, ``[first - look-back, last)``."""
+    can read, ``[first - look-back, last)``. With :data:`ROWS` among them the day grains also
+    count the usage rows each of their rows sums (``rows``), for :data:`ROW_SHAPES`."""
     from churnml.sources.lazy import is_lazy
 
     lookbacks = dict(grains) if isinstance(grains, dict) else dict.fromkeys(grains)
+    counted = ROWS in lookbacks
+    lookbacks.pop(ROWS, None)
     ranges = {g: _day_range(days_back, days) for g, days_back in lookbacks.items()}
     if champions is not None and "champion_users" in ranges:  # they read user-days
         ranges["usage_users_champions"] = ranges["champion_users"]
@@ -117,7 +129,7 @@ def register_usage(con, usage, accounts: pd.Index, grains, *, champions=None, da
             if "usage_users" not in lookbacks:
                 only_champions = '"user_id" IN (SELECT "user_id" FROM "champion_users")'
         _reduce(con, present, set(lookbacks) | ({"usage_users"} if champions else set()),
-                only_champions, ranges)
+                only_champions, ranges, counted=counted)
     finally:
         if lazy:
             con.execute('DROP TABLE IF EXISTS "usage_frame"')
@@ -147,9 +159,10 @@ def _condition(span) -> str | None:
     return None if span is None else f'"t_ts" >= {span[0]} AND "t_ts" < {span[1]}'
 
 
-def _reduce(con, present, grains, only_champions, ranges=None) -> None:
+def _reduce(con, present, grains, only_champions, ranges=None, *, counted=False) -> None:
     """Day grains finest first (each from the smallest finer one), then the block grains;
-    each keeps only the days its readers see (``ranges``: relation -> ``(lo, hi)`` or None)."""
+    each keeps only the days its readers see (``ranges``: relation -> ``(lo, hi)`` or None);
+    ``counted``: the day grains count their usage rows (``rows``)."""
     ranges = ranges or {}
     built = []
     for relation in sorted(_day_grains_needed(grains), key=lambda r: -len(USAGE_DIMS[r])):
@@ -164,8 +177,12 @@ def _reduce(con, present, grains, only_champions, ranges=None) -> None:
         keys = ", ".join(['"account_id"', *(q(d) for d in sorted(dims)), '"t_ts"'])
         conds = [c for c in (only_champions if champions_only else None, _condition(span)) if c]
         where = f" WHERE {' AND '.join(conds)}" if conds else ""
+        rows = ""
+        if counted:
+            rows = (', COUNT(*) AS "rows"' if source == "usage_frame" else
+                    ', CAST(SUM("rows") AS BIGINT) AS "rows"')
         con.execute(f'CREATE TEMP TABLE {q(relation)} AS SELECT {keys}, CAST(SUM("quantity") AS '
-                    f'DOUBLE) AS "quantity" FROM {q(source)}{where} GROUP BY {keys}')
+                    f'DOUBLE) AS "quantity"{rows} FROM {q(source)}{where} GROUP BY {keys}')
         if not champions_only:  # the champions' user-days cannot be summed into coarser grains
             built.append(relation)
     for relation, key in BLOCK_KEY.items():
