@@ -290,19 +290,33 @@ def test_a_usage_filter_on_event_names_counts_those_events(tmp_path, tiny, tiny_
 
 @pytest.mark.parametrize("entry, message", [
     ("    shape: sum_window\n    column: duration\n", "'duration_30d' .* reads column 'duration'"),
+    ("    shape: sum_window\n    column: user_id\n", "'duration_30d' .* reads column 'user_id'"),
     ("    shape: sum_window\n    column: quantity\n    where: {user_id: [u1]}\n",
      "'duration_30d' .* filters on 'user_id'"),
     ("    shape: sum_window\n    column: quantity\n    where: {event: {min: 3}}\n",
      "indicator duration_30d: a filter on usage's 'event' is a list of names"),
-    ("    shape: latest_value\n    column: quantity\n",
-     "'duration_30d' .* has no single latest row"),
+    ("    shape: sum_window\n    column: quantity\n    where: {event: [on, reports]}\n",
+     "indicator duration_30d: event names are text.*quote"),
+    ("    shape: latest_value\n    column: quantity\n", "'duration_30d' .* has shape latest_value"),
+    ("    shape: count_window\n    time: created_at\n", "'duration_30d' .* dates its rows by "
+     "'created_at'"),
+    ("    shape: sum_window\n    column: quantity\n    table: champion_usage\n"
+     "    where: {event: [a]}\n", "'duration_30d' \\(table champion_usage\\) filters on 'event'"),
 ])
 def test_a_usage_indicator_reading_what_the_grains_drop_is_refused(tmp_path, tiny, tiny_spine,
-                                                                     entry, message):
+                                                                     entry, message, monkeypatch):
     """Usage is summed per day first: another column, or a filter on users, would be silently
-    wrong (a filter on user ids matched no code) or a database error; it is a clear one."""
+    wrong (a filter on user ids matched no code) or a database error; it is a clear one, given
+    before usage is read."""
+    from churnml.features import sources
+
     catalog = _catalog_with(tmp_path, f"  - id: duration_30d\n{entry}    window_days: 30\n"
                             "    unit: x\n    direction: down\n    description: d\n")
+
+    def not_yet(*args, **kwargs):
+        raise AssertionError("usage was reduced before the catalog was checked")
+
+    monkeypatch.setattr(sources, "register_usage", not_yet)
     usage = tiny["usage"].assign(duration=1.0)
     with pytest.raises(ValueError, match=message):
         build_features({**tiny, "usage": usage}, tiny_spine, catalog)
@@ -337,3 +351,14 @@ def test_usage_shapes_that_count_rows_count_usage_rows_not_days(tmp_path, tiny, 
     assert got.loc["A1", "quantity_per_row_45d"] == pytest.approx((3 + 2 + 1 + 4) / 4)
     assert got.loc["A1", "a_share_45d"] == pytest.approx(2 / 4)
     assert got.loc["A2", "usage_rows_45d"] == 0 and pd.isna(got.loc["A2", "quantity_per_row_45d"])
+
+
+def test_an_event_filter_naming_no_event_of_usage_warns(tmp_path, tiny, tiny_spine):
+    """A typo in an event name counts nothing: the build says so, naming the indicator."""
+    catalog = _catalog_with(tmp_path, "  - id: typo_events_30d\n    shape: sum_window\n"
+                            "    column: quantity\n    window_days: 30\n    where: {event: [a, "
+                            "A]}\n    unit: x\n    direction: down\n    description: d\n")
+    with pytest.warns(UserWarning, match=r"typo_events_30d: usage has no event named 'A' \(its "
+                      r"events: a, b, c\)"):
+        got = build_features(tiny, tiny_spine, catalog).set_index("account_id")
+    assert got.loc["A1", "typo_events_30d"] == 3  # 'a' still counts

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from churnml.features import shapes, sources, usage_grains
+from churnml.features import shapes, sources, usage_checks, usage_grains
 from churnml.features.catalog import load_catalog
 from churnml.sources.lazy import is_lazy
 
@@ -41,9 +41,7 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
     """
     from churnml.features.requirements import skipped_indicators
 
-    for ind in catalog:
-        if ind.table == "usage":
-            usage_grains.check_reads(ind)
+    usage_checks.check_catalog(catalog)
     found = skipped_indicators(catalog, tables, missing)
     skipped = dict(zip(found["indicator"], found["reason"]))
     groups: dict[tuple, list] = {}
@@ -216,7 +214,9 @@ def _with_matched_contacts(tables: dict) -> dict:
 
 
 def _build(con, tables, spine, catalog, progress):
+    usage_checks.check_catalog(catalog)  # before usage is reduced
     missing = sources.register(con, tables, spine.reset_index(drop=True), grains=_grains(catalog))
+    usage_checks.warn_unknown_events(con, catalog)
     _, _, derived, skipped = plan(catalog, tables, missing)
     work = queries(catalog, tables, missing)
     values: dict[str, np.ndarray] = {}

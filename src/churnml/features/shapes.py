@@ -103,16 +103,25 @@ def condition(ind, key: str = "where") -> Sql:
         raise ValueError(f"indicator {ind.id}: {error}") from None
 
 
+def coded_names(column: str, rule) -> list[str]:
+    """The names a filter on a coded column lists; ValueError for a range or true / false."""
+    if isinstance(rule, dict):
+        wrong = f"a filter on usage's {column!r} is a list of names, but got {column}: {rule!r}"
+        raise ValueError(wrong)  # noqa: TRY004 - a catalog entry's value, not a Python type
+    names = list(rule) if isinstance(rule, (list, tuple)) else [rule]
+    if any(isinstance(v, bool) for v in names):  # YAML reads on / off / yes / no so
+        raise ValueError(f"event names are text, but {column}: {rule!r} holds true or false; "
+                         f"quote the names ('on', 'yes')")
+    return [str(v) for v in names]
+
+
 def predicate(where: dict | None, coded=()) -> Sql:
     """``where: {col: [a, b]}`` -> IN, ``{col: {max: 6}}`` -> <=, ``{col: {min: 9}}`` -> >=.
     A ``coded`` column holds codes of :data:`EVENT_CODES`: its names are matched there."""
     parts, params = [], []
     for column, rule in (where or {}).items():
         if column in coded:
-            if isinstance(rule, dict):
-                raise ValueError(f"a filter on usage's {column!r} is a list of names, but got "
-                                 f"{column}: {rule!r}")
-            names = [str(v) for v in (rule if isinstance(rule, (list, tuple)) else [rule])]
+            names = coded_names(column, rule)
             parts.append(f'e.{q(column)} IN (SELECT "code" FROM {q(EVENT_CODES)} WHERE "name" '
                          f"IN ({', '.join('?' * len(names))}))")
             params.extend(names)

@@ -42,34 +42,6 @@ BLOCK_KEY = {"usage_user_blocks": "user_id", "usage_event_blocks": "event"}
 ROW_SHAPES = {"count_window", "mean_window", "share_window"}
 #: the pseudo-grain asking the day grains for ``rows`` (see :func:`register_usage`)
 ROWS = "usage_rows"
-#: the usage columns an indicator may read (``column``): what the grains keep
-READABLE = ("quantity", "user_id", "event")
-#: the usage columns an indicator may filter on (``where``, ``share_where``): event names
-FILTERABLE = ("event",)
-
-
-def check_reads(ind) -> None:
-    """Refuse a usage indicator that reads what the grains do not keep: usage is reduced to days
-    (quantity summed per account, user and event) before any indicator reads it."""
-    if ind.shape == "latest_value":
-        raise ValueError(
-            f"catalog indicator {ind.id!r} (table usage) has shape latest_value: usage is summed "
-            f"per day before its indicators read it, so it has no single latest row; use "
-            f"sum_window or days_since_last")
-    column = ind.params.get("column")
-    filters = [*(ind.params.get("where") or {}), *(ind.params.get("share_where") or {})]
-    unread = [c for c in [column] if c is not None and c not in READABLE]
-    unfiltered = [c for c in filters if c not in FILTERABLE]
-    if unread or unfiltered:
-        what = (f"reads column {unread[0]!r}" if unread else
-                f"filters on {', '.join(map(repr, unfiltered))}")
-        raise ValueError(
-            f"catalog indicator {ind.id!r} (table usage) {what}: usage is summed per day before "
-            f"its indicators read it, so they read only {', '.join(READABLE)} and filter only "
-            f"on event names (where: {{event: [...]}}); map the column into event or quantity "
-            f"instead")
-
-
 def grain(ind) -> str:
     """The usage relation an indicator reads: the coarsest grain holding its columns."""
     cols = {ind.params.get("column")} | set(ind.params.get("where") or {}) | set(
