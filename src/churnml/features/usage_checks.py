@@ -39,19 +39,18 @@ def check_reads(ind) -> None:
     if ind.shape == "latest_value":
         problem = "has shape latest_value, but no single latest row survives; use sum_window"
     elif time != "ts":
-        problem = f"dates its rows by {time!r}; usage rows are dated by ts"
+        problem = f"dates its rows by {time!r}, but usage rows are dated by ts"
     elif column not in (None, "quantity") and not (
             ind.shape in shapes.KEYED_SHAPES and column in keys):
-        problem = (f"reads column {column!r}; a value is read from quantity"
-                   + (f", a keyed shape counts {' or '.join(keys)}" if keys else ""))
+        problem = (f"reads column {column!r}, but a value is read from quantity"
+                   + (f" and a keyed shape counts {' or '.join(keys)}" if keys else "")
+                   + "; map that column into event or quantity")
     elif unfiltered:
-        problem = (f"filters on {', '.join(map(repr, unfiltered))}; "
+        problem = (f"filters on {', '.join(map(repr, unfiltered))}, but "
                    + ("only event names can be" if filterable else "nothing can be") + " filtered")
     if problem:
-        raise ValueError(
-            f"catalog indicator {ind.id!r} (table {ind.table}) {problem}: usage is summed per "
-            f"account, user, event and day before its indicators read it (map another column "
-            f"into event or quantity)")
+        raise ValueError(f"catalog indicator {ind.id!r} (table {ind.table}) {problem} (usage is "
+                         f"summed per account, user, event and day before its indicators read it)")
 
 
 def warn_unknown_events(con, catalog) -> None:
