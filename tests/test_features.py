@@ -262,13 +262,18 @@ def _catalog_with(tmp_path, entries: str):
     return load_catalog(tmp_path)
 
 
+def _entry(ind_id: str, shape: str, days: int, **params) -> str:
+    """One catalog entry as YAML (unit, direction and description filled in)."""
+    lines = [f"  - id: {ind_id}", f"    shape: {shape}", f"    window_days: {days}",
+             *(f"    {key}: {value}" for key, value in params.items()),
+             "    unit: x", "    direction: down", "    description: d"]
+    return "\n".join(lines) + "\n"
+
+
 EVENT_FILTERS = (
-    "  - id: a_events_30d\n    shape: sum_window\n    column: quantity\n    window_days: 30\n"
-    "    where: {event: [a]}\n    unit: events\n    direction: down\n    description: d\n"
-    "  - id: a_or_b_events_30d\n    shape: sum_window\n    column: quantity\n    window_days: 30\n"
-    "    where: {event: [a, b]}\n    unit: events\n    direction: down\n    description: d\n"
-    "  - id: b_users_30d\n    shape: distinct_window\n    column: user_id\n    window_days: 30\n"
-    "    where: {event: [b]}\n    unit: users\n    direction: down\n    description: d\n"
+    _entry("a_events_30d", "sum_window", 30, column="quantity", where="{event: [a]}")
+    + _entry("a_or_b_events_30d", "sum_window", 30, column="quantity", where="{event: [a, b]}")
+    + _entry("b_users_30d", "distinct_window", 30, column="user_id", where="{event: [b]}")
 )
 
 
@@ -288,30 +293,29 @@ def test_a_usage_filter_on_event_names_counts_those_events(tmp_path, tiny, tiny_
     assert got.loc["A2", ["a_events_30d", "b_users_30d"]].tolist() == [0, 0]
 
 
-@pytest.mark.parametrize("entry, message", [
-    ("    shape: sum_window\n    column: duration\n", "'duration_30d' .* reads column 'duration'"),
-    ("    shape: sum_window\n    column: user_id\n", "'duration_30d' .* reads column 'user_id'"),
-    ("    shape: sum_window\n    column: quantity\n    where: {user_id: [u1]}\n",
+@pytest.mark.parametrize("shape, params, message", [
+    ("sum_window", {"column": "duration"}, "'duration_30d' .* reads column 'duration'"),
+    ("sum_window", {"column": "user_id"}, "'duration_30d' .* reads column 'user_id'"),
+    ("sum_window", {"column": "quantity", "where": "{user_id: [u1]}"},
      "'duration_30d' .* filters on 'user_id'"),
-    ("    shape: sum_window\n    column: quantity\n    where: {event: {min: 3}}\n",
+    ("sum_window", {"column": "quantity", "where": "{event: {min: 3}}"},
      "indicator duration_30d: a filter on usage's 'event' is a list of names"),
-    ("    shape: sum_window\n    column: quantity\n    where: {event: [on, reports]}\n",
+    ("sum_window", {"column": "quantity", "where": "{event: [on, reports]}"},
      "indicator duration_30d: event names are text.*quote"),
-    ("    shape: latest_value\n    column: quantity\n", "'duration_30d' .* has shape latest_value"),
-    ("    shape: count_window\n    time: created_at\n", "'duration_30d' .* dates its rows by "
-     "'created_at'"),
-    ("    shape: sum_window\n    column: quantity\n    table: champion_usage\n"
-     "    where: {event: [a]}\n", "'duration_30d' \\(table champion_usage\\) filters on 'event'"),
+    ("latest_value", {"column": "quantity"}, "'duration_30d' .* has shape latest_value"),
+    ("count_window", {"time": "created_at"}, "'duration_30d' .* dates its rows by 'created_at'"),
+    ("sum_window", {"column": "quantity", "table": "champion_usage", "where": "{event: [a]}"},
+     r"'duration_30d' \(table champion_usage\) filters on 'event'"),
 ])
 def test_a_usage_indicator_reading_what_the_grains_drop_is_refused(tmp_path, tiny, tiny_spine,
-                                                                     entry, message, monkeypatch):
+                                                                     shape, params, message,
+                                                                     monkeypatch):
     """Usage is summed per day first: another column, or a filter on users, would be silently
     wrong (a filter on user ids matched no code) or a database error; it is a clear one, given
     before usage is read."""
     from churnml.features import sources
 
-    catalog = _catalog_with(tmp_path, f"  - id: duration_30d\n{entry}    window_days: 30\n"
-                            "    unit: x\n    direction: down\n    description: d\n")
+    catalog = _catalog_with(tmp_path, _entry("duration_30d", shape, 30, **params))
 
     def not_yet(*args, **kwargs):
         raise AssertionError("usage was reduced before the catalog was checked")
@@ -323,12 +327,9 @@ def test_a_usage_indicator_reading_what_the_grains_drop_is_refused(tmp_path, tin
 
 
 ROW_SHAPES = (
-    "  - id: usage_rows_45d\n    shape: count_window\n    window_days: 45\n"
-    "    unit: events\n    direction: down\n    description: d\n"
-    "  - id: quantity_per_row_45d\n    shape: mean_window\n    column: quantity\n"
-    "    window_days: 45\n    unit: events\n    direction: down\n    description: d\n"
-    "  - id: a_share_45d\n    shape: share_window\n    window_days: 45\n"
-    "    share_where: {event: [a]}\n    unit: share\n    direction: down\n    description: d\n"
+    _entry("usage_rows_45d", "count_window", 45)
+    + _entry("quantity_per_row_45d", "mean_window", 45, column="quantity")
+    + _entry("a_share_45d", "share_window", 45, share_where="{event: [a]}")
 )
 
 
@@ -355,9 +356,8 @@ def test_usage_shapes_that_count_rows_count_usage_rows_not_days(tmp_path, tiny, 
 
 def test_an_event_filter_naming_no_event_of_usage_warns(tmp_path, tiny, tiny_spine):
     """A typo in an event name counts nothing: the build says so, naming the indicator."""
-    catalog = _catalog_with(tmp_path, "  - id: typo_events_30d\n    shape: sum_window\n"
-                            "    column: quantity\n    window_days: 30\n    where: {event: [a, "
-                            "A]}\n    unit: x\n    direction: down\n    description: d\n")
+    catalog = _catalog_with(tmp_path, _entry("typo_events_30d", "sum_window", 30,
+                                             column="quantity", where="{event: [a, A]}"))
     with pytest.warns(UserWarning, match=r"typo_events_30d: usage has no event named 'A' \(its "
                       r"events: a, b, c\)"):
         got = build_features(tiny, tiny_spine, catalog).set_index("account_id")
