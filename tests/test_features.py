@@ -362,3 +362,27 @@ def test_an_event_filter_naming_no_event_of_usage_warns(tmp_path, tiny, tiny_spi
                       r"events: a, b, c\)"):
         got = build_features(tiny, tiny_spine, catalog).set_index("account_id")
     assert got.loc["A1", "typo_events_30d"] == 3  # 'a' still counts
+
+
+def test_a_contact_without_a_start_date_is_in_post(tiny, tiny_spine):
+    """c4, a champion with no started_at (CRMs often lack it): in post, so A1 has an active
+    champion; the join kept only contacts whose start was known (it counted none)."""
+    c4 = pd.DataFrame({"contact_id": ["c4"], "account_id": ["A1"], "role": ["champion"],
+                       "started_at": [pd.NaT], "ended_at": [pd.NaT], "user_id": [None]})
+    contacts = pd.concat([tiny["contacts"], c4], ignore_index=True)
+    got = build_features({**tiny, "contacts": contacts}, tiny_spine).set_index("account_id")
+    assert got.loc["A1", "active_champions"] == 1  # 0 without c4 (EXPECTED_A1)
+    assert got.loc["A1", "champion_left_90d"] == 1  # c1 still left
+
+
+def test_a_respondents_role_comes_from_a_contact_that_reached_no_account(tiny, tiny_spine):
+    """r4 is A1's survey answered by c5, a decision maker whose contact row has no account (an
+    email that matched no domain): still a decision-maker detractor of A1."""
+    c5 = pd.DataFrame({"contact_id": ["c5"], "account_id": [None], "role": ["decision_maker"],
+                       "started_at": [T("2024-01-01")], "ended_at": [pd.NaT], "user_id": [None]})
+    r4 = pd.DataFrame({"response_id": ["r4"], "account_id": ["A1"], "contact_id": ["c5"],
+                       "responded_at": [T("2025-05-10")], "score": [3.0]})
+    tables = {**tiny, "contacts": pd.concat([tiny["contacts"], c5], ignore_index=True),
+              "nps": pd.concat([tiny["nps"], r4], ignore_index=True)}
+    got = build_features(tables, tiny_spine).set_index("account_id")
+    assert got.loc["A1", "decision_maker_detractor_180d"] == 1  # 0 without r4 (EXPECTED_A1)

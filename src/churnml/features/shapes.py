@@ -38,6 +38,8 @@ KNOWN_FROM = {"champion_usage"}
 #: shapes that look at state at as_of rather than a window of events
 STATE_TIME = {"active_count": "started_at", "none_active": "started_at", "open_count": "opened_at",
               "open_oldest_days": "opened_at"}
+#: state shapes for which a missing start means "since before the data" (a contact in post)
+SINCE_EVER = {"active_count", "none_active"}
 #: columns a shape's SQL template reads besides its time column and the entry's column / where /
 #: share_where (see :func:`churnml.features.requirements.columns_read`)
 _GOAL = ("due_at", "achieved", "achieved_at", "target")
@@ -245,8 +247,11 @@ def grouped_query(inds, table: str, time: str, days: int | None) -> Sql:
     head = Sql('SELECT s."_row"')
     for ind in inds:
         head = head + Sql(", ") + aggregate(ind) + Sql(f" AS {q(ind.id)}")
+    before = f'{t} < s."as_of_day"'
+    if days is None and all(ind.shape in SINCE_EVER for ind in inds):
+        before = f"({t} IS NULL OR {before})"  # no start date: in post since before the data
     join = Sql(f' FROM "spine" s JOIN {q(table)} e ON e."account_id" = s."account_id" '
-               f'AND {t} < s."as_of_day"{bound} GROUP BY s."_row", s."as_of_day"',
+               f'AND {before}{bound} GROUP BY s."_row", s."as_of_day"',
                () if days is None else (days,))
     return head + join
 

@@ -107,11 +107,17 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
     if "nps" not in missing:
         contacts = tables.get("contacts")
         # the respondent's role, when the tables can tell it (else NULL; indicators reading it
-        # are skipped, see churnml.features.requirements)
-        known = contacts is not None and "role" in contacts and "contact_id" in tables["nps"]
+        # are skipped, see churnml.features.requirements), from every contact: one that reached
+        # no account still says who answered an account's survey
+        known = (contacts is not None and {"contact_id", "role"} <= set(contacts)
+                 and "contact_id" in tables["nps"])
         role = 'c."role"' if known else "CAST(NULL AS VARCHAR)"
-        join = ('LEFT JOIN "contacts" c ON c."contact_id" = n."contact_id"'
-                if role != "CAST(NULL AS VARCHAR)" else "")
+        join = ""
+        if known:
+            con.register("contact_roles_frame", contacts[["contact_id", "role"]])
+            con.execute('CREATE TEMP TABLE "contact_roles" AS SELECT * FROM "contact_roles_frame"')
+            con.unregister("contact_roles_frame")
+            join = 'LEFT JOIN "contact_roles" c ON c."contact_id" = n."contact_id"'
         con.execute(f'CREATE TEMP VIEW "nps_with_role" AS SELECT n.*, {role} AS "role" FROM "nps" n {join}')
     else:
         missing["nps_with_role"] = "no nps table"
