@@ -262,9 +262,10 @@ def _catalog_with(tmp_path, entries: str):
     return load_catalog(tmp_path)
 
 
-def _entry(ind_id: str, shape: str, days: int, **params) -> str:
+def _entry(ind_id: str, shape: str, days: int | None, **params) -> str:
     """One catalog entry as YAML (unit, direction and description filled in)."""
-    lines = [f"  - id: {ind_id}", f"    shape: {shape}", f"    window_days: {days}",
+    lines = [f"  - id: {ind_id}", f"    shape: {shape}",
+             *([f"    window_days: {days}"] if days is not None else []),
              *(f"    {key}: {value}" for key, value in params.items()),
              "    unit: x", "    direction: down", "    description: d"]
     return "\n".join(lines) + "\n"
@@ -386,3 +387,66 @@ def test_a_respondents_role_comes_from_a_contact_that_reached_no_account(tiny, t
               "nps": pd.concat([tiny["nps"], r4], ignore_index=True)}
     got = build_features(tables, tiny_spine).set_index("account_id")
     assert got.loc["A1", "decision_maker_detractor_180d"] == 1  # 0 without r4 (EXPECTED_A1)
+
+
+ENTRIES_ON_OTHER_TABLES = [
+    # (shape, window, params, A1's value, what the code before gave)
+    ("count_window", 180, {"table": "tickets", "where": "{csat: [1, 2]}"}, 1, 0),  # t2, csat 1.0
+    ("latest_value", None, {"table": "nps_with_role", "column": "score",
+                            "where": "{role: [executive_sponsor]}"}, 9, 5),  # r1, not r2
+    ("latest_value", 30, {"table": "nps", "column": "score"}, None, 5),  # r2 is 31 days old
+    ("open_count", 30, {"table": "tickets"}, 0, 1),  # t2 is open but was opened in March
+    ("mean_duration", 90, {"table": "tickets"}, 2.0, 44.5),  # t2 closes after as_of: unknown
+    ("prior_terms", None, {"table": "contracts", "where": "{arr: {max: 1400}}"}, 0, 1),  # K0 1500
+]
+
+
+@pytest.mark.parametrize("shape, days, params, expected, before", ENTRIES_ON_OTHER_TABLES)
+def test_an_entry_keeps_its_own_window_and_filter(tmp_path, tiny, tiny_spine, shape, days,
+                                                  params, expected, before):
+    """A user's entry on tickets, NPS, goals or contracts means what it says: a number filter
+    compares numbers (1.0 is 1), latest_value, goal, state and term shapes keep their own
+    window and filter, and a duration counts only tickets closed before as_of. ``before``: the
+    value they gave."""
+    catalog = _catalog_with(tmp_path, _entry("mine", shape, days, **params))
+    got = build_features(tiny, tiny_spine, catalog).set_index("account_id").loc["A1", "mine"]
+    if expected is None:
+        assert pd.isna(got)
+    else:
+        assert got == pytest.approx(expected)
+    assert got != pytest.approx(before)
+
+
+@pytest.mark.parametrize("shape, params, message", [
+    ("days_since_last", {"table": "tickets", "time": "first_reply_at"},
+     "'x' .* dates its rows by 'first_reply_at', but tickets rows are dated by opened_at or closed"),
+    ("count_window", {"table": "contracts", "where": "{outcome: [churned]}"},
+     "'x' .* reads outcome: a term's outcome is the label"),
+    ("latest_value", {"table": "tickets", "column": "csat", "nth": 0}, "'x' .* has nth: 0"),
+    ("count_window", {"table": "tickets", "where": "{csat: {lt: 3}}"},
+     "indicator x: the filter on 'csat' has an unknown rule 'lt'"),
+    ("count_window", {"table": "tickets", "where": "{priority: []}"},
+     "indicator x: the filter on 'priority' lists no value"),
+    ("count_window", {"table": "tickets", "where": "{priority: [on, high]}"},
+     "indicator x: the filter on 'priority' mixes true / false .* quote"),
+])
+def test_an_entry_that_cannot_mean_what_it_says_is_refused(tmp_path, tiny, tiny_spine, shape,
+                                                            params, message):
+    """Each was a database error deep in the build, a silent 0 or NaN, or read the label."""
+    catalog = _catalog_with(tmp_path, _entry("x", shape, 90, **params))
+    with pytest.raises(ValueError, match=message):
+        build_features(tiny, tiny_spine, catalog)
+
+
+def test_goal_entries_sharing_a_pass_keep_their_own_windows(tmp_path, tiny, tiny_spine):
+    """g4 (created 2025-04-15, due 05-20, not achieved) is overdue; it was created 47 days
+    before as_of: inside a 90-day window, not a 30-day one. Entries of 30 and 90 days share
+    one pass over goals; the 30-day one took the pass's 90 days and counted g4 too."""
+    g4 = pd.DataFrame({"goal_id": ["g4"], "account_id": ["A1"], "created_at": [T("2025-04-15")],
+                       "due_at": [T("2025-05-20")], "target": [10.0], "achieved": [2.0],
+                       "achieved_at": [pd.NaT]})
+    tables = {**tiny, "goals": pd.concat([tiny["goals"], g4], ignore_index=True)}
+    catalog = _catalog_with(tmp_path, _entry("overdue_30d", "goals_overdue", 30, table="goals")
+                            + _entry("overdue_90d", "goals_overdue", 90, table="goals"))
+    got = build_features(tables, tiny_spine, catalog).set_index("account_id")
+    assert got.loc["A1", ["overdue_30d", "overdue_90d"]].tolist() == [0, 1]

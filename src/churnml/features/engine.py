@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from churnml.features import shapes, sources, usage_checks, usage_grains
+from churnml.features import shapes, sources, entry_checks, usage_grains
 from churnml.features.catalog import load_catalog
 from churnml.sources.lazy import is_lazy
 
@@ -41,7 +41,7 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
     """
     from churnml.features.requirements import skipped_indicators
 
-    usage_checks.check_catalog(catalog)
+    entry_checks.check_catalog(catalog)
     found = skipped_indicators(catalog, tables, missing)
     skipped = dict(zip(found["indicator"], found["reason"]))
     groups: dict[tuple, list] = {}
@@ -214,9 +214,9 @@ def _with_matched_contacts(tables: dict) -> dict:
 
 
 def _build(con, tables, spine, catalog, progress):
-    usage_checks.check_catalog(catalog)  # before usage is reduced
+    entry_checks.check_catalog(catalog)  # before usage is reduced
     missing = sources.register(con, tables, spine.reset_index(drop=True), grains=_grains(catalog))
-    usage_checks.warn_unknown_events(con, catalog)
+    entry_checks.warn_unknown_events(con, catalog)
     _, _, derived, skipped = plan(catalog, tables, missing)
     work = queries(catalog, tables, missing)
     values: dict[str, np.ndarray] = {}

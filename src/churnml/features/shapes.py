@@ -117,6 +117,10 @@ def coded_names(column: str, rule) -> list[str]:
     return [str(v) for v in names]
 
 
+#: range rules of a filter: ``{score: {max: 6}}``
+RANGES = {"max": "<=", "min": ">=", "below": "<", "above": ">"}
+
+
 def predicate(where: dict | None, coded=()) -> Sql:
     """``where: {col: [a, b]}`` -> IN, ``{col: {max: 6}}`` -> <=, ``{col: {min: 9}}`` -> >=.
     A ``coded`` column holds codes of :data:`EVENT_CODES`: its names are matched there."""
@@ -129,13 +133,25 @@ def predicate(where: dict | None, coded=()) -> Sql:
             params.extend(names)
         elif isinstance(rule, dict):
             for op, value in rule.items():
-                sign = {"max": "<=", "min": ">=", "below": "<", "above": ">"}[op]
-                parts.append(f"e.{q(column)} {sign} ?")
+                if op not in RANGES:
+                    raise ValueError(f"the filter on {column!r} has an unknown rule {op!r}; the "
+                                     f"rules are {', '.join(RANGES)}")
+                parts.append(f"e.{q(column)} {RANGES[op]} ?")
                 params.append(value)
         else:
             values = list(rule) if isinstance(rule, (list, tuple)) else [rule]
-            if all(isinstance(v, bool) for v in values):
+            flags = [isinstance(v, bool) for v in values]
+            if not values:
+                raise ValueError(f"the filter on {column!r} lists no value")
+            if all(flags):
                 parts.append(f"CAST(e.{q(column)} AS BOOLEAN) IN ({', '.join('?' * len(values))})")
+            elif any(flags):  # YAML reads on / off / yes / no as true / false
+                raise ValueError(f"the filter on {column!r} mixes true / false with other values "
+                                 f"({rule!r}); quote the names ('on', 'yes')")
+            elif all(isinstance(v, (int, float)) for v in values):  # numbers compare as numbers
+                parts.append(f"TRY_CAST(e.{q(column)} AS DOUBLE) IN "
+                             f"({', '.join('?' * len(values))})")
+                values = [float(v) for v in values]
             else:
                 parts.append(f"CAST(e.{q(column)} AS VARCHAR) IN ({', '.join('?' * len(values))})")
                 values = [str(v) for v in values]
@@ -185,8 +201,9 @@ def aggregate(ind) -> Sql:
         return (Sql("100.0 * (SUM(CASE WHEN ") + w + Sql(' AND e."score" >= 9 THEN 1 ELSE 0 END) - SUM(CASE WHEN ')
                 + w + Sql(' AND e."score" <= 6 THEN 1 ELSE 0 END)) / NULLIF(SUM(CASE WHEN ')
                 + w + Sql(" THEN 1 ELSE 0 END), 0)"))
-    if shape == "mean_duration":
-        return Sql("AVG(CASE WHEN ") + w + Sql(' THEN e."t_closed_at" - e."t_opened_at" END)')
+    if shape == "mean_duration":  # a ticket's duration is known once it closed, before as_of
+        return Sql("AVG(CASE WHEN ") + w + Sql(
+            f' AND e."t_closed_at" < {asof} THEN e."t_closed_at" - e."t_opened_at" END)')
     if shape == "weekly_slope":
         # least squares of the weekly sums on x = -week over the window's weeks (empty weeks are
         # 0): sum((mean_week - week) * y) / sum((week - mean_week)^2), summed row by row (a week's
@@ -202,39 +219,49 @@ def aggregate(ind) -> Sql:
     if shape == "days_since_last":
         t = f'e.{q("t_" + time_of(ind))}'
         return Sql(f"{asof} - MAX(CASE WHEN ") + w + Sql(f" THEN {t} END)")
+    # state at as_of; an entry with window_days also asks when the state began
+    state = f if ind.window_days is None else when(window(ind), f)
     if shape in ("active_count", "none_active"):
         active = Sql(f'(e."t_started_at" IS NULL OR e."t_started_at" < {asof}) AND '
                      f'(e."t_ended_at" IS NULL OR e."t_ended_at" >= {asof})')
-        total = Sql("SUM(CASE WHEN ") + when(active, f) + Sql(" THEN 1 ELSE 0 END)")
+        total = Sql("SUM(CASE WHEN ") + when(active, state) + Sql(" THEN 1 ELSE 0 END)")
         if shape == "active_count":
             return total
         return Sql("CASE WHEN ") + total + Sql(" = 0 THEN 1 ELSE 0 END")
     if shape in ("open_count", "open_oldest_days"):
         is_open = Sql(f'e."t_opened_at" < {asof} AND (e."t_closed_at" IS NULL OR e."t_closed_at" >= {asof})')
         if shape == "open_count":
-            return Sql("SUM(CASE WHEN ") + when(is_open, f) + Sql(" THEN 1 ELSE 0 END)")
-        return Sql("MAX(CASE WHEN ") + when(is_open, f) + Sql(f' THEN {asof} - e."t_opened_at" END)')
+            return Sql("SUM(CASE WHEN ") + when(is_open, state) + Sql(" THEN 1 ELSE 0 END)")
+        return (Sql("MAX(CASE WHEN ") + when(is_open, state)
+                + Sql(f' THEN {asof} - e."t_opened_at" END)'))
+    # goals and terms: each entry's own window and filter (w), beside the shape's own test
     achieved = f'(COALESCE(e."t_achieved_at" < {asof} AND e."achieved" >= e."target", FALSE))'
     due = f'(COALESCE(e."t_due_at" < {asof}, FALSE))'
     if shape == "goals_achieved_share":
-        return Sql(f"SUM(CASE WHEN {due} AND {achieved} THEN 1.0 ELSE 0.0 END) / "
-                   f"NULLIF(SUM(CASE WHEN {due} THEN 1 ELSE 0 END), 0)")
+        return (Sql("SUM(CASE WHEN ") + w + Sql(f" AND {due} AND {achieved} THEN 1.0 ELSE 0.0 END)"
+                                                " / NULLIF(SUM(CASE WHEN ")
+                + w + Sql(f" AND {due} THEN 1 ELSE 0 END), 0)"))
     if shape == "goal_progress":
-        return Sql(f'AVG(CASE WHEN {due} THEN CASE WHEN e."t_achieved_at" < {asof} THEN '
-                   f'LEAST(e."achieved" / NULLIF(e."target", 0), 1.0) ELSE 0.0 END END)')
+        return Sql("AVG(CASE WHEN ") + w + Sql(
+            f' AND {due} THEN CASE WHEN e."t_achieved_at" < {asof} THEN '
+            f'LEAST(e."achieved" / NULLIF(e."target", 0), 1.0) ELSE 0.0 END END)')
     if shape == "goals_overdue":
-        return Sql(f"SUM(CASE WHEN {due} AND NOT {achieved} THEN 1 ELSE 0 END)")
+        return Sql("SUM(CASE WHEN ") + w + Sql(f" AND {due} AND NOT {achieved} THEN 1 ELSE 0 END)")
     if shape == "goals_open":
-        return Sql(f"SUM(CASE WHEN NOT {due} AND NOT {achieved} THEN 1 ELSE 0 END)")
+        return Sql("SUM(CASE WHEN ") + w + Sql(
+            f" AND NOT {due} AND NOT {achieved} THEN 1 ELSE 0 END)")
     if shape == "days_to_first_value":
-        return Sql(f'MIN(CASE WHEN e."t_achieved_at" < {asof} THEN e."t_achieved_at" END) - MIN(e."t_created_at")')
+        return (Sql("MIN(CASE WHEN ") + w + Sql(f' AND e."t_achieved_at" < {asof} THEN '
+                                                'e."t_achieved_at" END) - MIN(CASE WHEN ')
+                + w + Sql(' THEN e."t_created_at" END)'))
     if shape == "tenure_days":
-        return Sql(f'{asof} - MIN(e."t_start_date")')
+        return Sql(f"{asof} - MIN(CASE WHEN ") + w + Sql(' THEN e."t_start_date" END)')
     if shape == "prior_terms":
-        return Sql(f'SUM(CASE WHEN e."t_end_date" < {asof} THEN 1 ELSE 0 END)')
+        return Sql("SUM(CASE WHEN ") + w + Sql(f' AND e."t_end_date" < {asof} THEN 1 ELSE 0 END)')
     if shape == "past_downgrades":
-        return Sql(f"SUM(CASE WHEN e.\"t_end_date\" < {asof} AND CAST(e.\"outcome\" AS VARCHAR) = ? "
-                   "THEN 1 ELSE 0 END)", ("downgraded",))
+        return (Sql("SUM(CASE WHEN ") + w
+                + Sql(f' AND e."t_end_date" < {asof} AND CAST(e."outcome" AS VARCHAR) = ? '
+                      "THEN 1 ELSE 0 END)", ("downgraded",)))
     raise ValueError(f"indicator {ind.id}: unknown aggregate shape {shape!r}")
 
 
@@ -292,16 +319,15 @@ def query(ind) -> Sql:
     """Shapes that need their own query (ranking, per-user or per-week steps)."""
     t = f'e.{q("t_" + time_of(ind))}'
     table = q(ind.table)
-    if ind.shape == "latest_value":
+    if ind.shape == "latest_value":  # the nth latest row in the entry's window and filter
         col, nth = q(ind.params["column"]), int(ind.params.get("nth", 1))
-        return Sql(
+        return (Sql(
             f'SELECT r."_row", MAX(CASE WHEN r."rn" = ? THEN r."v" END) AS {q(ind.id)} FROM ('
             f'SELECT s."_row", CAST(e.{col} AS DOUBLE) AS "v", ROW_NUMBER() OVER ('
             f'PARTITION BY s."_row" ORDER BY {t} DESC, e.{col}) AS "rn" '
-            f'FROM "spine" s JOIN {table} e ON e."account_id" = s."account_id" AND {t} < s."as_of_day"'
-            f') r GROUP BY r."_row"',
-            (nth,),
-        )
+            f'FROM "spine" s JOIN {table} e ON e."account_id" = s."account_id" AND '
+            f'{t} < s."as_of_day" AND ', (nth,))
+            + when(window(ind), condition(ind)) + Sql(') r GROUP BY r."_row"'))
     raise ValueError(f"indicator {ind.id}: unknown query shape {ind.shape!r}")
 
 

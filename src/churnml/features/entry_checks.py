@@ -1,12 +1,19 @@
-"""What a usage indicator may read, checked before usage is reduced.
+"""What a catalog entry may read, checked before any table is read.
 
-Usage is summed per account, user, event and day before any indicator reads it
-(:mod:`churnml.features.usage_grains`), so a usage indicator (``table: usage``, or the
-champions' ``champion_usage``) reads ``quantity`` as its value, counts ``user_id`` or ``event``
-as the key of a keyed shape, dates rows by ``ts`` and filters on event names only. Anything else
-would be a database error deep in the build, or silently wrong (a filter on user ids matched no
-user code, ``latest_value`` read a day's sum): :func:`check_catalog` refuses it first, naming the
-indicator. :func:`warn_unknown_events` names the filters whose event names usage does not have.
+A catalog entry is YAML a user writes; what would otherwise be a database error deep in the
+build, or a silently wrong value, is refused first, naming the indicator (:func:`check_catalog`):
+
+- a filter's rules (a list of values or a range; YAML's true / false amid names; an empty list);
+- a time column the table does not date its rows by (``time: first_reply_at``), and ``nth``
+  below 1;
+- a term's outcome (the label) read by any shape but those that count ended terms;
+- usage, which is summed per account, user, event and day before any indicator reads it
+  (:mod:`churnml.features.usage_grains`): a usage indicator (``table: usage``, or the
+  champions' ``champion_usage``) reads ``quantity`` as its value, counts ``user_id`` or
+  ``event`` as the key of a keyed shape, dates rows by ``ts`` and filters on event names only
+  (a filter on user ids matched no user code, ``latest_value`` read a day's sum).
+
+:func:`warn_unknown_events` names the filters whose event names usage does not have.
 """
 
 from __future__ import annotations
@@ -21,12 +28,43 @@ KEYS = {"usage": ("user_id", "event"), "champion_usage": ("user_id",)}
 FILTERABLE = {"usage": ("event",), "champion_usage": ()}
 
 
+#: table -> the columns holding the label: a term's outcome, read only by the shapes that
+#: count terms ended before as_of
+LABEL_COLUMNS = {"contracts": ("outcome", "outcome_date")}
+ENDED_TERMS = {"prior_terms", "past_downgrades"}
+
+
 def check_catalog(catalog) -> None:
-    """Raise ValueError for the first usage indicator reading what usage's grains do not keep."""
+    """Raise ValueError, naming the indicator, for the first entry that reads what it cannot."""
     for ind in catalog:
         if ind.table in KEYS:
             check_reads(ind)
             _event_names(ind)
+        elif ind.shape in shapes.SQL_SHAPES:
+            _check_entry(ind)
+        for key in ("where", "share_where"):  # each rule a list of values or a known range
+            shapes.condition(ind, key)
+
+
+def _check_entry(ind) -> None:
+    from churnml.features.sources import TIME_COLUMNS
+
+    table = "nps" if ind.table == "nps_with_role" else ind.table
+    time, times = shapes.time_of(ind), TIME_COLUMNS.get(table)
+    reads = {ind.params.get("column"), time, *(ind.params.get("where") or {}),
+             *(ind.params.get("share_where") or {})}
+    label = sorted(reads & set(LABEL_COLUMNS.get(table, ())))
+    problem = None
+    if times is not None and time not in times:
+        problem = f"dates its rows by {time!r}, but {table} rows are dated by {' or '.join(times)}"
+    elif label and ind.shape not in ENDED_TERMS:
+        problem = (f"reads {', '.join(label)}: a term's outcome is the label the model learns, "
+                   f"unknown at as_of for the renewing term; {' and '.join(sorted(ENDED_TERMS))} "
+                   f"read it for terms ended before as_of")
+    elif int(ind.params.get("nth", 1)) < 1:
+        problem = f"has nth: {ind.params['nth']}; the latest row is nth: 1"
+    if problem:
+        raise ValueError(f"catalog indicator {ind.id!r} (table {ind.table}) {problem}")
 
 
 def check_reads(ind) -> None:
