@@ -387,6 +387,12 @@ def test_a_respondents_role_comes_from_a_contact_that_reached_no_account(tiny, t
               "nps": pd.concat([tiny["nps"], r4], ignore_index=True)}
     got = build_features(tables, tiny_spine).set_index("account_id")
     assert got.loc["A1", "decision_maker_detractor_180d"] == 1  # 0 without r4 (EXPECTED_A1)
+    # c1 listed again, without an account: still one role per contact, no response counted twice
+    again = tiny["contacts"].iloc[[0]].assign(account_id=None, role="influencer")
+    tables["contacts"] = pd.concat([tables["contacts"], again], ignore_index=True)
+    twice = build_features(tables, tiny_spine).set_index("account_id")
+    assert twice.loc["A1", "nps_responses_180d"] == got.loc["A1", "nps_responses_180d"] == 3
+    assert twice.loc["A1", "decision_maker_detractor_180d"] == 1
 
 
 ENTRIES_ON_OTHER_TABLES = [
@@ -395,9 +401,11 @@ ENTRIES_ON_OTHER_TABLES = [
     ("latest_value", None, {"table": "nps_with_role", "column": "score",
                             "where": "{role: [executive_sponsor]}"}, 9, 5),  # r1, not r2
     ("latest_value", 30, {"table": "nps", "column": "score"}, None, 5),  # r2 is 31 days old
-    ("open_count", 30, {"table": "tickets"}, 0, 1),  # t2 is open but was opened in March
+    ("open_count", 30, {"table": "tickets"}, 1, 2),  # t4; t2 is open but was opened in March
     ("mean_duration", 90, {"table": "tickets"}, 2.0, 44.5),  # t2 closes after as_of: unknown
     ("prior_terms", None, {"table": "contracts", "where": "{arr: {max: 1400}}"}, 0, 1),  # K0 1500
+    ("open_count", None, {"table": "tickets", "offset_days": 30}, 1, 2),  # opened 30+ days ago:
+    # t2 (March), not t4 (2025-05-25, added below); both are open at as_of
 ]
 
 
@@ -408,8 +416,12 @@ def test_an_entry_keeps_its_own_window_and_filter(tmp_path, tiny, tiny_spine, sh
     compares numbers (1.0 is 1), latest_value, goal, state and term shapes keep their own
     window and filter, and a duration counts only tickets closed before as_of. ``before``: the
     value they gave."""
+    t4 = pd.DataFrame({"ticket_id": ["t4"], "account_id": ["A1"], "opened_at": [T("2025-05-25")],
+                       "closed_at": [pd.NaT], "priority": ["normal"], "csat": [np.nan],
+                       "escalated": [False], "reopened": [False]})
+    tables = {**tiny, "tickets": pd.concat([tiny["tickets"], t4], ignore_index=True)}
     catalog = _catalog_with(tmp_path, _entry("mine", shape, days, **params))
-    got = build_features(tiny, tiny_spine, catalog).set_index("account_id").loc["A1", "mine"]
+    got = build_features(tables, tiny_spine, catalog).set_index("account_id").loc["A1", "mine"]
     if expected is None:
         assert pd.isna(got)
     else:
@@ -450,3 +462,14 @@ def test_goal_entries_sharing_a_pass_keep_their_own_windows(tmp_path, tiny, tiny
                             + _entry("overdue_90d", "goals_overdue", 90, table="goals"))
     got = build_features(tables, tiny_spine, catalog).set_index("account_id")
     assert got.loc["A1", ["overdue_30d", "overdue_90d"]].tolist() == [0, 1]
+
+
+def test_an_ended_terms_outcome_can_be_read_by_its_end_date(tmp_path, tiny, tiny_spine):
+    """Terms that ended in the window, dated by end_date, have a known outcome: K0 (ended
+    2025-01-01, downgraded, 1,500 ARR); the renewing K1 is not read."""
+    entries = (_entry("downgrades_730d", "count_window", 730, table="contracts", time="end_date",
+                      where="{outcome: [downgraded]}")
+               + _entry("arr_ended_730d", "sum_window", 730, table="contracts", time="end_date",
+                        column="arr"))
+    got = build_features(tiny, tiny_spine, _catalog_with(tmp_path, entries)).set_index("account_id")
+    assert got.loc["A1", ["downgrades_730d", "arr_ended_730d"]].tolist() == [1, 1500]

@@ -60,10 +60,28 @@ def _orphan_champion(contacts: pd.DataFrame, usage: pd.DataFrame, accounts):
     return contacts, account
 
 
+def _orphan_respondent(contacts: pd.DataFrame, nps: pd.DataFrame, spine: pd.DataFrame):
+    """A decision maker who is the only decision-maker detractor of an account at an as_of loses
+    its account and its email's domain: its answer still counts, since a respondent's role comes
+    from every contact (on Spark too). Returns the contacts and that (account, as_of)."""
+    deciders = contacts[contacts["role"].isin(["decision_maker", "executive_sponsor"])
+                        & contacts["account_id"].notna()]
+    low = nps[nps["score"] <= 6].merge(deciders[["contact_id"]], on="contact_id")
+    days = (spine[["as_of"]].drop_duplicates().merge(low, how="cross")
+            .assign(back=lambda f: (f["as_of"] - f["responded_at"]).dt.days))
+    seen = days[(days["back"] > 0) & (days["back"] <= 180)].merge(spine[["account_id", "as_of"]])
+    alone = seen.groupby(["account_id", "as_of"])["contact_id"].transform("nunique") == 1
+    pick = seen[alone].iloc[0]
+    contacts = contacts.copy()
+    at = contacts["contact_id"] == pick["contact_id"]
+    contacts.loc[at, ["account_id", "email"]] = [pd.NA, "gone@nowhere.example"]
+    return contacts, (str(pick["account_id"]), pick["as_of"])
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """(folder, tables as the local engine loads them, the skewed account, the account of the
-    orphan champion)."""
+    orphan champion, the (account, as_of) of the orphan respondent)."""
     from churnml import load_tables, make_spine
     from churnml.data.load import write_tables
     from churnml.datasets import make_saas
@@ -75,12 +93,14 @@ def world(tmp_path_factory):
     mine = usage[usage["account_id"] == skewed]
     usage = pd.concat([usage, *[mine] * 99], ignore_index=True)  # 100x the events of one account
     tables["contacts"], orphan = _orphan_champion(tables["contacts"], usage, in_spine)
+    tables["contacts"], respondent = _orphan_respondent(
+        tables["contacts"], tables["nps"], make_spine(tables, as_of=AS_OF, horizon_days=180))
     folder = tmp_path_factory.mktemp("spark-world")
     write_tables(tables, folder)
     _write_usage(usage, folder / "usage")
     local = load_tables({**tables, "usage": usage})
     local.update(oracle=tables["oracle"])
-    return folder, local, skewed, orphan
+    return folder, local, skewed, orphan, respondent
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +150,9 @@ def test_every_indicator_equals_the_local_engine(spark_features, local_features,
     assert skewed.any() and local_features.loc[skewed, "events_30d"].gt(0).any()
     orphan = local_features["account_id"] == world[3]
     assert local_features.loc[orphan, "champion_events_30d"].gt(0).any()
+    account, as_of = world[4]
+    answered = (local_features["account_id"] == account) & (local_features["as_of"] == as_of)
+    assert local_features.loc[answered, "decision_maker_detractor_180d"].eq(1).all()
 
 
 def test_a_subscription_export_gives_the_local_window_labels_and_indicators(spark):

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from churnml.features import shapes, sources, entry_checks, usage_grains
+from churnml.features import entry_checks, shapes, sources, usage_grains
 from churnml.features.catalog import load_catalog
 from churnml.sources.lazy import is_lazy
 
@@ -150,6 +150,7 @@ def build_features(tables: dict, spine: pd.DataFrame, catalog=None, *, progress:
     if missing_cols:
         raise ValueError(f"spine is missing column(s) {missing_cols}; build it with churnml.make_spine")
     catalog = catalog or load_catalog()
+    entry_checks.check_catalog(catalog)  # before any table is read
     if isinstance(tables, (str, os.PathLike)):  # usage read in place, closed once built
         from churnml.data.load import open_tables
 

@@ -6,7 +6,7 @@ build, or a silently wrong value, is refused first, naming the indicator (:func:
 - a filter's rules (a list of values or a range; YAML's true / false amid names; an empty list);
 - a time column the table does not date its rows by (``time: first_reply_at``), and ``nth``
   below 1;
-- a term's outcome (the label) read by any shape but those that count ended terms;
+- a term's outcome (the label) read other than for terms ended before as_of;
 - usage, which is summed per account, user, event and day before any indicator reads it
   (:mod:`churnml.features.usage_grains`): a usage indicator (``table: usage``, or the
   champions' ``champion_usage``) reads ``quantity`` as its value, counts ``user_id`` or
@@ -57,10 +57,10 @@ def _check_entry(ind) -> None:
     problem = None
     if times is not None and time not in times:
         problem = f"dates its rows by {time!r}, but {table} rows are dated by {' or '.join(times)}"
-    elif label and ind.shape not in ENDED_TERMS:
+    elif label and ind.shape not in ENDED_TERMS and time != "end_date":
         problem = (f"reads {', '.join(label)}: a term's outcome is the label the model learns, "
-                   f"unknown at as_of for the renewing term; {' and '.join(sorted(ENDED_TERMS))} "
-                   f"read it for terms ended before as_of")
+                   f"unknown at as_of for the renewing term; read it for terms ended before as_of "
+                   f"({' or '.join(sorted(ENDED_TERMS))}, or time: end_date)")
     elif int(ind.params.get("nth", 1)) < 1:
         problem = f"has nth: {ind.params['nth']}; the latest row is nth: 1"
     if problem:

@@ -219,8 +219,9 @@ def aggregate(ind) -> Sql:
     if shape == "days_since_last":
         t = f'e.{q("t_" + time_of(ind))}'
         return Sql(f"{asof} - MAX(CASE WHEN ") + w + Sql(f" THEN {t} END)")
-    # state at as_of; an entry with window_days also asks when the state began
-    state = f if ind.window_days is None else when(window(ind), f)
+    # state at as_of; an entry with window_days or offset_days also asks when the state began
+    dated = ind.window_days is not None or int(ind.params.get("offset_days", 0))
+    state = when(window(ind), f) if dated else f
     if shape in ("active_count", "none_active"):
         active = Sql(f'(e."t_started_at" IS NULL OR e."t_started_at" < {asof}) AND '
                      f'(e."t_ended_at" IS NULL OR e."t_ended_at" >= {asof})')

@@ -113,9 +113,15 @@ def register(con, tables: dict, spine: pd.DataFrame, grains=("usage",)) -> dict[
                  and "contact_id" in tables["nps"])
         role = 'c."role"' if known else "CAST(NULL AS VARCHAR)"
         join = ""
-        if known:
-            con.register("contact_roles_frame", contacts[["contact_id", "role"]])
-            con.execute('CREATE TEMP TABLE "contact_roles" AS SELECT * FROM "contact_roles_frame"')
+        if known:  # one role per contact: a row with an account first (then by value)
+            account = (contacts["account_id"] if "account_id" in contacts
+                       else pd.Series(pd.NA, index=contacts.index))
+            con.register("contact_roles_frame", pd.DataFrame({
+                "contact_id": contacts["contact_id"], "role": contacts["role"],
+                "account": account.astype("string")}))
+            con.execute('CREATE TEMP TABLE "contact_roles" AS SELECT "contact_id", "role" FROM '
+                        '"contact_roles_frame" QUALIFY ROW_NUMBER() OVER (PARTITION BY '
+                        '"contact_id" ORDER BY "account" IS NULL, "account", "role") = 1')
             con.unregister("contact_roles_frame")
             join = 'LEFT JOIN "contact_roles" c ON c."contact_id" = n."contact_id"'
         con.execute(f'CREATE TEMP VIEW "nps_with_role" AS SELECT n.*, {role} AS "role" FROM "nps" n {join}')

@@ -33,7 +33,7 @@ def prepare_tables(tables, spark=None) -> dict:
     out = {name: frame for name, frame in tables.items() if name in CONTRACT}
     if "contacts" in out:
         matched = match_contacts(out["contacts"], out["accounts"])
-        out["contacts"] = route_contacts(matched, out.get("usage"))
+        out["contacts"] = route_contacts(matched, out.get("usage"), out.get("nps"))
     return out
 
 
@@ -178,9 +178,11 @@ def build_features(tables, spine, catalog=None, *, spark=None, buckets: int | No
 
     from churnml.features.catalog import load_catalog
     from churnml.features.engine import SPINE_COLUMNS
+    from churnml.features.entry_checks import check_catalog
     from churnml.spark.session import spark_session
 
     catalog = catalog or load_catalog()
+    check_catalog(catalog)  # before any table is read
     spark = spark or spark_session()
     missing = [c for c in SPINE_COLUMNS if c not in spine.columns]
     if missing:

@@ -203,19 +203,28 @@ def match_contacts(contacts, accounts):
     return contacts.mapInArrow(match, schema)
 
 
-def route_contacts(contacts, usage):
+def route_contacts(contacts, usage, nps=None):
     """Contacts with ``_route``: the accounts whose bucket each contact must reach.
 
-    A contact reaches its own account's bucket, and a champion with a ``user_id`` also the bucket
-    of every account whose usage carries that user (the local engine counts a champion's usage by
-    ``user_id`` wherever it is, even for a contact matched to no account). Several rows per
-    contact; ``_source_row`` lets :func:`churnml.spark.buckets.packed` keep one per bucket.
-    Contacts reaching no account are dropped.
+    A contact reaches its own account's bucket, the bucket of every account whose survey it
+    answered (the local engine reads a respondent's role from every contact), and a champion
+    with a ``user_id`` also the bucket of every account whose usage carries that user (the local
+    engine counts a champion's usage by ``user_id`` wherever it is, even for a contact matched to
+    no account). Several rows per contact; ``_source_row`` lets
+    :func:`churnml.spark.buckets.packed` keep one per bucket. Contacts reaching no account are
+    dropped.
     """
     from pyspark.sql import functions as F
 
     contacts = contacts.withColumn("_source_row", F.monotonically_increasing_id())
     own = contacts.withColumn("_route", F.col("account_id").cast("string"))
+    if nps is not None and {"contact_id", "account_id"} <= set(nps.columns) \
+            and "contact_id" in contacts.columns:
+        answered = nps.select(F.col("contact_id").cast("string").alias("_contact"),
+                              F.col("account_id").cast("string").alias("_route")).distinct()
+        own = own.unionByName(
+            contacts.withColumn("_contact", F.col("contact_id").cast("string"))
+            .join(answered, "_contact").drop("_contact"))
     if usage is None or "user_id" not in contacts.columns or "role" not in contacts.columns \
             or "user_id" not in usage.columns:
         return own.where(F.col("_route").isNotNull())
