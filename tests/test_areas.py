@@ -207,3 +207,27 @@ def test_watch_threshold_and_a_catalog_saved_before_personas():
     assert personas_of(catalog, NAMES).tolist() == [
         "influencer", "decision_maker", "influencer", "user", None, None, "decision_maker",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("names", [
+    ["champion_left_30d", "champion_left_90d", "no_executive_sponsor"],  # one template
+    ["days_since_champion_left", "champion_left_90d", "no_executive_sponsor"],  # the same words
+])
+def test_two_indicators_stating_one_fact_give_one_sentence(names):
+    """Two champion indicators render "The champion left 20 days ago"; the area's first driver
+    carries less than two thirds of it, so its second sentence was the same words again."""
+
+    class Flags(Booster):
+        def feature_name(self):
+            return list(names)
+
+    features = pd.DataFrame({"account_id": ["left"], "as_of": pd.Timestamp("2026-07-01"),
+                             "champion_left_30d": [1.0], "champion_left_90d": [1.0],
+                             "no_executive_sponsor": [1.0], "days_since_champion_left": [20.0]})
+    model, catalog = Flags(), load_catalog()
+    explanation = explain_all(model, features[["account_id", "as_of", *names]], catalog=catalog,
+                              values=np.array([[0.30, 0.35, 0.25]]), base_value=-2.0)
+    drivers = family_first(model, features, explanation, catalog=catalog).reasons.query(
+        "kind == 'driver'")
+    assert drivers["sentence"].tolist().count("The champion left 20 days ago") == 1
+    assert drivers["rank"].tolist() == list(range(1, len(drivers) + 1))

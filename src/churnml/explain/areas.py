@@ -39,6 +39,7 @@ from churnml.explain.contributions import (
     _catalog_for,
     _families,
     _keys,
+    _one_per_sentence,
     _top,
     family_rows,
     protective_reasons,
@@ -123,7 +124,8 @@ def family_first(model, features: pd.DataFrame, explanation, *, catalog=None, pl
     lead, order = _leading(sums)
     typical = dict(getattr(model, "typical_values_", None) or {})
     stating = stating_matrices(explanation, features, names, catalog, typical)
-    drivers = _driver_matrix(stating, values)
+    # of indicators sharing one risk sentence only the strongest may state it, as in explain_all
+    drivers = _one_per_sentence(_driver_matrix(stating, values), names, catalog, "risk")
     picked = _pick_sentences(drivers, values, onehot, column_family, lead, order)
     account, as_of = _keys(features)
     column_play = np.asarray(plays.plays_for(names, family) + [None], dtype=object)
@@ -238,6 +240,12 @@ def _area_reasons(picked, columns, values, features, sentences_from, plays):
         np.full(int(stated.sum()), "driver", dtype=object), typical,
     )  # fmt: skip
     play = np.where(stated, column_play[cols], family_play[area])
+    # two indicators may state one fact ("The champion left 84 days ago" for the departure flag
+    # and the days since): a card says it once, where it comes first
+    once = ~pd.DataFrame({"row": rows, "sentence": sentences}).duplicated().to_numpy()
+    if not once.all():
+        rows, cols, area, sentences = rows[once], cols[once], area[once], sentences[once]
+        indicator, area_rank, play = indicator[once], area_rank[once], play[once]
     return pd.DataFrame(
         {
             "account_id": pd.array(account, dtype="string").take(rows),
