@@ -231,3 +231,22 @@ def test_two_indicators_stating_one_fact_give_one_sentence(names):
         "kind == 'driver'")
     assert drivers["sentence"].tolist().count("The champion left 20 days ago") == 1
     assert drivers["rank"].tolist() == list(range(1, len(drivers) + 1))
+
+
+def test_explain_all_states_one_fact_once():
+    """The indicator drivers (the card of an account without a leading area) too: the flag and
+    the days since the champion left are one sentence, given once; the ranks close up."""
+    names = ["days_since_champion_left", "champion_left_90d", "no_executive_sponsor"]
+
+    class Flags(Booster):
+        def feature_name(self):
+            return list(names)
+
+    features = pd.DataFrame({"account_id": ["left"], "as_of": pd.Timestamp("2026-07-01"),
+                             "days_since_champion_left": [20.0], "champion_left_90d": [1.0],
+                             "no_executive_sponsor": [1.0]})
+    explanation = explain_all(Flags(), features, catalog=load_catalog(),
+                              values=np.array([[0.30, 0.35, 0.25]]), base_value=-2.0)
+    drivers = explanation.reasons.query("kind == 'driver'")
+    assert drivers["sentence"].tolist().count("The champion left 20 days ago") == 1
+    assert drivers["rank"].tolist() == list(range(1, len(drivers) + 1))

@@ -298,6 +298,13 @@ def explain_all(
     play_of = np.asarray(plays.plays_for(names, family), dtype=object)
     ranks = np.broadcast_to(rank, ok.shape)[ok].astype(np.int16)
     sentences = render_distinct(catalog, features, rows, indicator, kinds, typical)
+    # two indicators may state one fact in the same words (the departure flag and the days since):
+    # a row says it once, at its better rank; the ranks after it close up
+    once = ~pd.DataFrame({"row": rows, "kind": kinds, "sentence": sentences}).duplicated().to_numpy()
+    if not once.all():
+        rows, cols, kinds, indicator = (a[once] for a in (rows, cols, kinds, indicator))
+        sentences = np.asarray(sentences, dtype=object)[once].tolist()
+        ranks = (pd.Series(kinds).groupby([rows, kinds]).cumcount().to_numpy() + 1).astype(np.int16)
     row_plays = np.where(kinds == "driver", play_of[cols], None)
     reasons = pd.DataFrame(
         {
