@@ -386,6 +386,21 @@ def test_scores_only_renders_with_not_available_sections(frames):
     assert not [s for s in root.iter("svg") if "waterfall" in s.attrs.get("class", "")]
 
 
+def test_accounts_sharing_a_name_are_told_apart_by_their_id(frames):
+    """Two red accounts named alike (regions of one customer) appeared as the same name twice
+    in every list and card; each now carries its id, a name of its own stays as it is."""
+    scores = frames["scores"].copy()
+    red = scores.index[scores["tier"] == "red"][:2]
+    scores.loc[red, "name"] = "Orbit Bio"
+    root = parse(render_report(scores))
+    headings = [h.text() for h in root.iter("h3") if h.attrs.get("id", "").endswith("-name")]
+    ids = scores.loc[red, "account_id"].tolist()
+    assert sorted(h for h in headings if h.startswith("Orbit Bio")) == sorted(
+        f"Orbit Bio ({i})" for i in ids)
+    others = [h for h in headings if not h.startswith("Orbit Bio")]
+    assert others and all(h.startswith("Company ") and "(" not in h for h in others)
+
+
 def test_minimal_scores_frame_and_no_red_accounts():
     scores = pd.DataFrame({"account_id": ["a", "b"], "score": [10, 20], "tier": ["green", "GREEN"]})
     html = render_report(scores)

@@ -42,6 +42,9 @@ def normalise_scores(scores: pd.DataFrame) -> pd.DataFrame:
     frame["account_id"] = frame["account_id"].astype(str)
     frame["tier"] = frame["tier"].astype("string").str.lower()
     frame["name"] = frame["name"].astype("string").fillna(frame["account_id"])
+    # accounts sharing a name (subsidiaries, regions) are told apart by their id
+    shared = frame.groupby("name")["account_id"].transform("nunique").gt(1).to_numpy()
+    frame.loc[shared, "name"] = frame["name"][shared] + " (" + frame["account_id"][shared] + ")"
     for col in ("segment", "csm"):
         frame[col] = frame[col].astype("string").fillna("—")
     return frame
