@@ -41,7 +41,6 @@ def plan(catalog, tables: dict, missing: dict) -> tuple[list, list, list, dict]:
     """
     from churnml.features.requirements import skipped_indicators
 
-    entry_checks.check_catalog(catalog)
     found = skipped_indicators(catalog, tables, missing)
     skipped = dict(zip(found["indicator"], found["reason"]))
     groups: dict[tuple, list] = {}
@@ -215,7 +214,6 @@ def _with_matched_contacts(tables: dict) -> dict:
 
 
 def _build(con, tables, spine, catalog, progress):
-    entry_checks.check_catalog(catalog)  # before usage is reduced
     missing = sources.register(con, tables, spine.reset_index(drop=True), grains=_grains(catalog))
     entry_checks.warn_unknown_events(con, catalog)
     _, _, derived, skipped = plan(catalog, tables, missing)

@@ -26,8 +26,6 @@ from churnml.features import shapes
 KEYS = {"usage": ("user_id", "event"), "champion_usage": ("user_id",)}
 #: table -> the columns a filter (``where``, ``share_where``) may name there
 FILTERABLE = {"usage": ("event",), "champion_usage": ()}
-
-
 #: table -> the columns holding the label: a term's outcome, read only by the shapes that
 #: count terms ended before as_of
 LABEL_COLUMNS = {"contracts": ("outcome", "outcome_date")}
@@ -51,8 +49,7 @@ def _check_entry(ind) -> None:
 
     table = "nps" if ind.table == "nps_with_role" else ind.table
     time, times = shapes.time_of(ind), TIME_COLUMNS.get(table)
-    reads = {ind.params.get("column"), time, *(ind.params.get("where") or {}),
-             *(ind.params.get("share_where") or {})}
+    reads = {ind.params.get("column"), time, *_filtered(ind)}
     label = sorted(reads & set(LABEL_COLUMNS.get(table, ())))
     problem = None
     if times is not None and time not in times:
@@ -71,8 +68,7 @@ def check_reads(ind) -> None:
     """Raise ValueError, naming ``ind``, when it reads what usage's grains do not keep."""
     column, time = ind.params.get("column"), shapes.time_of(ind)
     keys, filterable = KEYS[ind.table], FILTERABLE[ind.table]
-    unfiltered = [c for c in (*(ind.params.get("where") or {}),
-                              *(ind.params.get("share_where") or {})) if c not in filterable]
+    unfiltered = [c for c in _filtered(ind) if c not in filterable]
     problem = None
     if ind.shape == "latest_value":
         problem = "has shape latest_value, but no single latest row survives; use sum_window"
@@ -109,6 +105,11 @@ def warn_unknown_events(con, catalog) -> None:
             warnings.warn(f"indicator {ind_id}: usage has no event named "
                           f"{', '.join(map(repr, unknown))} (its events: {some or 'none'}); the "
                           f"filter counts none of its rows", UserWarning, stacklevel=4)
+
+
+def _filtered(ind) -> list[str]:
+    """The columns ``ind``'s filters (``where``, ``share_where``) name."""
+    return [*(ind.params.get("where") or {}), *(ind.params.get("share_where") or {})]
 
 
 def _event_names(ind) -> list[str]:

@@ -36,12 +36,12 @@ BLOCK_DAYS = 63
 #: day-grain relation -> its block relation (same key)
 BLOCKS = {"usage_users": "usage_user_blocks", "usage_events": "usage_event_blocks"}
 BLOCK_KEY = {"usage_user_blocks": "user_id", "usage_event_blocks": "event"}
-
-
 #: shapes that count usage rows: the day grains then carry ``rows``, the rows each day sums
 ROW_SHAPES = {"count_window", "mean_window", "share_window"}
 #: the pseudo-grain asking the day grains for ``rows`` (see :func:`register_usage`)
 ROWS = "usage_rows"
+
+
 def grain(ind) -> str:
     """The usage relation an indicator reads: the coarsest grain holding its columns."""
     cols = {ind.params.get("column")} | set(ind.params.get("where") or {}) | set(
